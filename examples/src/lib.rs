@@ -1,0 +1,1 @@
+//! Runnable examples of the lb crates: `cargo run --example <name>`.

@@ -1,4 +1,79 @@
-//! Backends, traits and the LoadBalancer of lb.
+//! The core of lb: backends, their runtime state, the traits that strategies, probes and
+//! discovery sources implement, and the [`LoadBalancer`] that ties them together.
 //!
-//! Not implemented yet: this crate is a documented, empty library until its issue lands
-//! (see ARCHITECTURE.md). Nothing in it pretends to work.
+//! lb-core sits at the bottom of the lb stack: strategies (`lb-selection`), probes (`lb-health`)
+//! and discovery sources (`lb-discovery-*`) build on it, and the `lb` crate re-exports them all.
+//! It never depends on any of them.
+//!
+//! ```
+//! use lb_core::{Backend, BackendIter, BackendSelection, BoxError, LoadBalancer};
+//!
+//! /// The simplest strategy: backends in order.
+//! struct InOrder(usize);
+//! struct InOrderIter(std::ops::Range<usize>);
+//! impl BackendIter for InOrderIter {
+//!     fn next(&mut self) -> Option<usize> { self.0.next() }
+//! }
+//! impl BackendSelection for InOrder {
+//!     type Config = ();
+//!     type Iter<'a> = InOrderIter;
+//!     fn build(backends: &[Backend], _: &()) -> Result<Self, BoxError> { Ok(InOrder(backends.len())) }
+//!     fn iter(&self, _key: &[u8]) -> InOrderIter { InOrderIter(0..self.0) }
+//! }
+//!
+//! let lb = LoadBalancer::<InOrder>::try_from_iter(["10.0.0.1:80", "10.0.0.2:80"]).unwrap();
+//! let first = lb.backends().get_backend()[0].clone();
+//! assert_eq!(lb.select(b"").unwrap().addr, first.addr);
+//! lb.backends().set_enable(&first, false); // an operator drains it
+//! assert_eq!(lb.select(b"").unwrap().addr.to_string(), "10.0.0.2:80");
+//! ```
+//!
+//! # Feature flags
+//!
+//! - `runtime` (default): the async side, on tokio: the [`ServiceDiscovery`] and
+//!   [`HealthCheck`] traits, [`LoadBalancer::update`], the background service
+//!   ([`LoadBalancer::run`], [`LoadBalancer::spawn`]), health-check passes and the
+//!   [`HealthWatch`] stream. Without it, lb-core depends only on `arc-swap` and `tracing`, and
+//!   sets are published with [`LoadBalancer::apply`].
+
+mod address;
+mod backend;
+mod backends;
+mod discovery;
+mod error;
+mod extensions;
+pub mod health;
+mod load_balancer;
+mod pick;
+#[cfg(feature = "runtime")]
+mod rng;
+mod selection;
+mod set;
+mod state;
+
+#[cfg(feature = "runtime")]
+mod service;
+
+pub use address::{Address, MAX_UNIX_PATH_LEN};
+pub use backend::{Backend, IntoBackend};
+pub use backends::Backends;
+pub use discovery::Discovered;
+pub use error::{AddressError, BoxError, LoadBalancerError, UpdateError};
+pub use extensions::Extensions;
+pub use health::HealthRegistry;
+pub use load_balancer::{BLOCKING_BUILD_THRESHOLD, LoadBalancer, UpdateStats, UpdateTimings};
+pub use pick::{InFlight, Pick};
+pub use selection::{BackendIter, BackendSelection};
+pub use set::BackendSet;
+pub use state::{BackendState, Enablement, HealthKey, HealthStatus, InitialHealth, Outcome};
+
+#[cfg(feature = "runtime")]
+pub use discovery::{ChangeNotifier, ChangeSubscription, Discovery, ServiceDiscovery};
+#[cfg(feature = "runtime")]
+pub use health::{HealthCheck, HealthEvent, HealthSchedule, HealthWatch, PassReport};
+#[cfg(feature = "runtime")]
+pub use service::ServiceHandle;
+
+/// Re-exported so that implementors of the async traits use the same macro version.
+#[cfg(feature = "runtime")]
+pub use async_trait::async_trait;

@@ -1,0 +1,162 @@
+//! Running health-check passes: one probe per live cell, each under a deadline, with bounded
+//! concurrency; the registry's scheduled loop.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::check::{HealthCheck, HealthSchedule, PassReport};
+use super::registry::HealthRegistry;
+use crate::service::ServiceHandle;
+use crate::state::HealthCell;
+
+/// `error` and its chain of sources, as one line.
+pub(crate) fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors repeat their source in their own message; don't print it twice.
+        if !text.contains(&cause_text) {
+            let _ = write!(text, ": {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+struct Outcome {
+    failed: bool,
+    flipped: bool,
+}
+
+/// Probes one cell under the deadline and records the result; announces and calls back on a flip.
+async fn probe(
+    registry: HealthRegistry,
+    check: Arc<dyn HealthCheck>,
+    cell: Arc<HealthCell>,
+    timeout: std::time::Duration,
+) -> Outcome {
+    let result = match tokio::time::timeout(timeout, check.check(&cell.target)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Arc::<str>::from(error_chain(e.as_ref()))),
+        Err(_) => Err(Arc::<str>::from(format!(
+            "health check timed out after {timeout:?}"
+        ))),
+    };
+    record(&registry, check.as_ref(), &cell, result).await
+}
+
+async fn record(
+    registry: &HealthRegistry,
+    check: &dyn HealthCheck,
+    cell: &HealthCell,
+    result: Result<(), Arc<str>>,
+) -> Outcome {
+    let failed = result.is_err();
+    if let Err(why) = &result {
+        tracing::debug!(check = %check.backend_summary(&cell.target), reason = %why, "health check failed");
+    }
+    let flip = cell.record(
+        result,
+        check.health_threshold(true),
+        check.health_threshold(false),
+        Instant::now().into_std(),
+    );
+    if let Some(flip) = &flip {
+        registry.announce(cell, flip.healthy);
+        check.health_status_change(&cell.target, flip.healthy).await;
+    }
+    Outcome {
+        failed,
+        flipped: flip.is_some(),
+    }
+}
+
+impl HealthRegistry {
+    /// Runs one pass: probes every registered backend once, at most
+    /// `schedule.concurrency` at a time when `schedule.parallel` (one at a time otherwise), each
+    /// under `schedule.timeout`. Without a health check this does nothing.
+    ///
+    /// Probes run as tasks on the current runtime, so a probe that panics counts as a failure
+    /// and does not end the pass.
+    pub async fn check_once(&self, schedule: &HealthSchedule) -> PassReport {
+        let started = Instant::now();
+        let mut report = PassReport::default();
+        let Some(check) = self.health_check() else {
+            return report;
+        };
+        let mut pending = self.live_cells().into_iter();
+        let limit = schedule.effective_concurrency();
+        let mut tasks = JoinSet::new();
+        let mut running: HashMap<tokio::task::Id, Arc<HealthCell>> = HashMap::new();
+        loop {
+            while tasks.len() < limit {
+                let Some(cell) = pending.next() else { break };
+                let handle = tasks.spawn(probe(
+                    self.clone(),
+                    Arc::clone(&check),
+                    Arc::clone(&cell),
+                    schedule.timeout,
+                ));
+                running.insert(handle.id(), cell);
+            }
+            let Some(joined) = tasks.join_next_with_id().await else {
+                break;
+            };
+            report.checked += 1;
+            let outcome = match joined {
+                Ok((id, outcome)) => {
+                    running.remove(&id);
+                    outcome
+                }
+                Err(e) => {
+                    let Some(cell) = running.remove(&e.id()) else {
+                        continue;
+                    };
+                    let why = if e.is_panic() {
+                        "health check panicked"
+                    } else {
+                        "health check was cancelled"
+                    };
+                    record(self, check.as_ref(), &cell, Err(Arc::from(why))).await
+                }
+            };
+            report.failed += usize::from(outcome.failed);
+            report.flipped += usize::from(outcome.flipped);
+        }
+        report.elapsed = started.elapsed();
+        report
+    }
+
+    /// Runs passes on `schedule` until `shutdown` completes: a pass, then a jittered wait of
+    /// `schedule.frequency`, and so on. Passes never overlap.
+    pub async fn run(&self, schedule: HealthSchedule, shutdown: impl Future<Output = ()>) {
+        tokio::select! {
+            _ = self.run_forever(&schedule) => {}
+            _ = shutdown => {}
+        }
+    }
+
+    pub(crate) async fn run_forever(&self, schedule: &HealthSchedule) {
+        let mut rng = crate::rng::Rng::new();
+        loop {
+            let report = self.check_once(schedule).await;
+            tracing::trace!(?report, "health check pass done");
+            tokio::time::sleep(schedule.jittered_frequency(rng.unit())).await;
+        }
+    }
+
+    /// Spawns [`HealthRegistry::run`] on the current tokio runtime; for shared registries.
+    pub fn spawn(&self, schedule: HealthSchedule) -> ServiceHandle {
+        let registry = self.clone();
+        ServiceHandle::spawn_with(move |shutdown| async move {
+            registry.run(schedule, shutdown).await;
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! [`Pick`]: the backend chosen for one request.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::set::BackendSet;
+use crate::state::{BackendState, Outcome};
+
+/// One published generation: the backend set and the selector built from it, swapped together
+/// so that a reader never sees backends of one generation with a selector of another.
+pub(crate) struct Snapshot<S> {
+    pub(crate) set: Arc<BackendSet>,
+    pub(crate) selector: Option<Arc<S>>,
+}
+
+/// The backend chosen for one request: a cheap handle that dereferences to the [`Backend`].
+///
+/// It keeps the backend set it was chosen from alive (without copying the backend), so it stays
+/// valid while the load balancer moves on to newer sets. Hold it for the duration of the request
+/// and drop it soon after: a pick held for a long time keeps its whole generation in memory.
+pub struct Pick<S> {
+    pub(crate) snapshot: arc_swap::Guard<Arc<Snapshot<S>>>,
+    pub(crate) index: usize,
+}
+
+impl<S> Pick<S> {
+    /// The chosen backend.
+    #[inline]
+    pub fn backend(&self) -> &Backend {
+        // `index` was checked against this very set when the pick was made, and the set never
+        // changes, so direct indexing cannot go out of bounds.
+        &self.snapshot.set.backends()[self.index]
+    }
+
+    /// The backend's index in the set it was chosen from.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The backend's runtime state.
+    pub fn state(&self) -> &Arc<BackendState> {
+        // Same invariant as `backend`: states and backends have the same length.
+        &self.snapshot.set.states()[self.index]
+    }
+
+    /// The set the backend was chosen from.
+    pub fn set(&self) -> &Arc<BackendSet> {
+        &self.snapshot.set
+    }
+
+    /// Reports how the request went; feeds the backend's request and failure counters and its
+    /// latency average ([`BackendState::latency_ewma`]).
+    pub fn report(&self, outcome: Outcome, latency: Duration) {
+        self.state().record_outcome(outcome, latency);
+    }
+
+    /// Counts the request as in flight on the backend until the returned guard is dropped.
+    pub fn track_in_flight(&self) -> InFlight {
+        let state = Arc::clone(self.state());
+        state.in_flight_inc();
+        InFlight { state }
+    }
+}
+
+impl<S> Deref for Pick<S> {
+    type Target = Backend;
+    #[inline]
+    fn deref(&self) -> &Backend {
+        self.backend()
+    }
+}
+
+impl<S> fmt::Debug for Pick<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pick")
+            .field("index", &self.index)
+            .field("backend", self.backend())
+            .finish()
+    }
+}
+
+/// A request counted in flight on a backend; see [`Pick::track_in_flight`].
+pub struct InFlight {
+    state: Arc<BackendState>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.state.in_flight_dec();
+    }
+}
+
+impl fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InFlight")
+            .field("in_flight", &self.state.in_flight())
+            .finish()
+    }
+}

@@ -1,0 +1,169 @@
+//! The background service: discovery and health checks on their own schedules.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::discovery::ChangeSubscription;
+use crate::error::UpdateError;
+use crate::load_balancer::LoadBalancer;
+use crate::selection::BackendSelection;
+
+/// The first wait before retrying a failed discovery when no schedule says otherwise.
+const RETRY_MIN: Duration = Duration::from_millis(100);
+/// The longest wait between retries of a failing discovery.
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// A running background service (from [`LoadBalancer::spawn`] or
+/// [`HealthRegistry::spawn`](crate::HealthRegistry::spawn)).
+///
+/// Dropping the handle detaches the service, as dropping a tokio `JoinHandle` does; call
+/// [`ServiceHandle::shutdown`] to stop it.
+pub struct ServiceHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    ready: Option<watch::Receiver<bool>>,
+}
+
+impl ServiceHandle {
+    /// Spawns `run(shutdown)` on the current runtime.
+    pub(crate) fn spawn_with<F, Fut>(run: F) -> Self
+    where
+        F: FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = Box::pin(async move {
+            // A dropped handle detaches the service rather than stopping it.
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        });
+        ServiceHandle {
+            stop: Some(stop),
+            task: tokio::spawn(run(shutdown)),
+            ready: None,
+        }
+    }
+
+    /// Resolves once the service has published its first backend set (at once for a registry's
+    /// service, or when the service has ended).
+    pub async fn ready(&self) {
+        if let Some(ready) = &self.ready {
+            let mut ready = ready.clone();
+            // An error means the load balancer is gone, so the service has ended: nothing to wait for.
+            let _ = ready.wait_for(|r| *r).await;
+        }
+    }
+
+    /// Whether the service has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops the service and waits for it to end. In-flight probes and discovery calls are
+    /// cancelled at their next await point.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            // The task may already have ended; then there is nobody to tell.
+            let _ = stop.send(());
+        }
+        // A panic inside the service has already been reported by tokio; there is nothing to
+        // add here, and the service is stopped either way.
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl fmt::Debug for ServiceHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceHandle")
+            .field("finished", &self.task.is_finished())
+            .finish()
+    }
+}
+
+async fn sleep_or_pending(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for a change signal; `false` when the source can never signal again.
+async fn changed_or_pending(subscription: &mut Option<ChangeSubscription>) -> bool {
+    match subscription {
+        Some(s) => s.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<S: BackendSelection> LoadBalancer<S> {
+    /// Runs discovery and health checks until `shutdown` completes.
+    ///
+    /// Discovery runs at once, then every `update_frequency` and whenever the source signals a
+    /// change; a failed discovery keeps the last good set and is retried with exponential
+    /// backoff (100 ms doubling to 30 s, never later than the next scheduled poll). Health checks
+    /// start after the first published set and run every `health_check_frequency` (jittered),
+    /// unless the registry is shared (then it runs on its own). The two loops are independent:
+    /// a slow probe never delays discovery.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::select! {
+            _ = self.discovery_loop() => {}
+            _ = self.health_loop() => {}
+            _ = shutdown => {}
+        }
+        tracing::debug!("load balancer service stopped");
+    }
+
+    /// Spawns [`LoadBalancer::run`] on the current tokio runtime.
+    pub fn spawn(self: &Arc<Self>) -> ServiceHandle {
+        let lb = Arc::clone(self);
+        let mut handle = ServiceHandle::spawn_with(move |shutdown| async move {
+            lb.run(shutdown).await;
+        });
+        handle.ready = Some(self.ready_receiver());
+        handle
+    }
+
+    async fn discovery_loop(&self) {
+        let mut subscription = self.backends().discovery().and_then(|d| d.subscribe());
+        let mut retry = RETRY_MIN;
+        loop {
+            let wait = match self.update().await {
+                Ok(()) | Err(UpdateError::Superseded) => {
+                    retry = RETRY_MIN;
+                    self.update_frequency
+                }
+                Err(_) => {
+                    let wait = retry;
+                    retry = (retry * 2).min(RETRY_MAX);
+                    Some(self.update_frequency.map_or(wait, |f| f.min(wait)))
+                }
+            };
+            tokio::select! {
+                _ = sleep_or_pending(wait) => {}
+                alive = changed_or_pending(&mut subscription) => {
+                    if !alive {
+                        tracing::debug!("discovery source will send no more change signals");
+                        subscription = None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn health_loop(&self) {
+        let registry = self.backends().health_registry();
+        match self.health_check_frequency {
+            Some(_) if !self.backends().has_shared_registry() => {
+                self.wait_ready().await;
+                registry.run_forever(&self.health_schedule()).await;
+            }
+            _ => std::future::pending().await,
+        }
+    }
+}

@@ -1,4 +1,66 @@
-//! Fine-grained load balancing.
+//! Fine-grained load balancing for Rust proxies, gateways and service clients: find backends
+//! (static lists, DNS, Kubernetes), keep unhealthy ones out, and pick one per request in
+//! nanoseconds.
 //!
-//! Not implemented yet: this crate is a documented, empty library until its issue lands
-//! (see ARCHITECTURE.md). Nothing in it pretends to work.
+//! `lb` is the umbrella crate: it re-exports the lb crates as modules, each behind a cargo
+//! feature, and the everyday types at the root and in [`prelude`]. Depend on the individual
+//! crates instead when you want the smallest dependency tree.
+//!
+//! # Feature flags
+//!
+//! - `runtime` (default): the async side of lb-core (discovery and health-check traits,
+//!   `update()`, the background service), on tokio.
+//! - `selection` (default): strategies, in [`selection`].
+//! - `ketama`: the nginx-compatible hash ring on its own, in [`ketama`].
+//! - `health`: active health checks, in [`health`].
+//! - `discovery-static`, `discovery-dns`, `discovery-k8s`: discovery sources, in [`discovery`].
+//! - `full`: all of the above.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use lb_core as core;
+
+#[cfg(feature = "selection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "selection")))]
+pub use lb_selection as selection;
+
+#[cfg(feature = "ketama")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ketama")))]
+pub use lb_ketama as ketama;
+
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub use lb_health as health;
+
+/// Discovery sources.
+pub mod discovery {
+    #[cfg(feature = "discovery-static")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "discovery-static")))]
+    pub use lb_discovery_static as static_list;
+
+    #[cfg(feature = "discovery-dns")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "discovery-dns")))]
+    pub use lb_discovery_dns as dns;
+
+    #[cfg(feature = "discovery-k8s")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "discovery-k8s")))]
+    pub use lb_discovery_k8s as k8s;
+
+    #[cfg(feature = "runtime")]
+    pub use lb_core::{ChangeNotifier, ChangeSubscription, Discovery, ServiceDiscovery};
+    pub use lb_core::Discovered;
+}
+
+pub use lb_core::{
+    Address, Backend, BackendIter, BackendSelection, BackendSet, BackendState, Backends,
+    BoxError, Discovered, Enablement, Extensions, HealthRegistry, InitialHealth, LoadBalancer,
+    Outcome, Pick, UpdateTimings,
+};
+#[cfg(feature = "runtime")]
+pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};
+
+/// The everyday types, for `use lb::prelude::*`.
+pub mod prelude {
+    pub use lb_core::{Backend, BackendSelection, Backends, LoadBalancer, Pick};
+    #[cfg(feature = "runtime")]
+    pub use lb_core::{HealthCheck, ServiceDiscovery};
+}

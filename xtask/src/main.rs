@@ -1,6 +1,170 @@
-//! Project chores. Not implemented yet.
+//! `cargo xtask`: the project's chores, run the same way by a developer and by CI.
+//!
+//! The alias in `.cargo/config.toml` makes `cargo xtask <command>` run this binary. It has no
+//! async runtime and one small dependency (`toml`, to read manifests).
+//!
+//! Commands:
+//!
+//! - `cargo xtask ci [--skip <step>]...` runs every CI step in order and stops at the first
+//!   failure: `fmt`, `tidy`, `clippy`, `test` (the command written in README.md), `doc`, `bench`
+//!   (compile only) and `deny` (cargo-deny, installed when missing). `.ci/run` calls it.
+//! - `cargo xtask tidy` checks the workspace conventions that no compiler checks: workspace lints,
+//!   crate docs, no `ignore` doctests, dependencies declared once in the root manifest, and only the
+//!   dependency edges that ARCHITECTURE.md allows. It also runs as a unit test, so
+//!   `cargo test --workspace` fails when the tree is untidy.
+//!
+//! Exit status: 0 on success, 1 when a check fails, 2 on a usage error.
 
-fn main() {
-    eprintln!("xtask: no commands yet");
-    std::process::exit(2);
+mod ci;
+mod readme;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci [--skip <step>]...  run every CI step in order, stopping at the first failure;
+                         steps: fmt, tidy, clippy, test, doc, bench, deny
+  tidy                   check workspace conventions: lints, crate docs, doctests,
+                         dependency declarations and the edges allowed by ARCHITECTURE.md
+  help                   print this help
+";
+
+/// What the command line asked for.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Ci { skip: Vec<ci::StepName> },
+    Tidy,
+    Help,
+}
+
+/// Parses the arguments that follow `cargo xtask`; the error is a message for the user.
+fn parse_args(args: &[String]) -> Result<Command, String> {
+    let Some((command, rest)) = args.split_first() else {
+        return Err("missing command".to_owned());
+    };
+    match command.as_str() {
+        "ci" => {
+            let mut skip = Vec::new();
+            let mut rest = rest.iter();
+            while let Some(arg) = rest.next() {
+                let value = match arg.strip_prefix("--skip=") {
+                    Some(value) => value,
+                    None if arg == "--skip" => rest
+                        .next()
+                        .ok_or_else(|| "`--skip` needs a step name".to_owned())?,
+                    None => return Err(format!("unknown argument to `ci`: `{arg}`")),
+                };
+                skip.push(value.parse::<ci::StepName>()?);
+            }
+            Ok(Command::Ci { skip })
+        }
+        "tidy" if rest.is_empty() => Ok(Command::Tidy),
+        "tidy" => Err(format!(
+            "`tidy` takes no arguments, got `{}`",
+            rest.join(" ")
+        )),
+        "help" | "--help" | "-h" => Ok(Command::Help),
+        other => Err(format!("unknown command `{other}`")),
+    }
+}
+
+/// The workspace root: the parent of this crate's folder, known at compile time, so the tool
+/// works from any current directory.
+fn workspace_root() -> PathBuf {
+    let xtask_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask_dir.parent().unwrap_or(xtask_dir).to_path_buf()
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse_args(&args) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("xtask: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let root = workspace_root();
+    match command {
+        Command::Help => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Command::Tidy => {
+            if tidy::run(&root) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Ci { skip } => {
+            if ci::run(&root, &skip) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_commands() {
+        assert_eq!(parse_args(&args("tidy")), Ok(Command::Tidy));
+        assert_eq!(parse_args(&args("help")), Ok(Command::Help));
+        assert_eq!(parse_args(&args("--help")), Ok(Command::Help));
+        assert_eq!(parse_args(&args("ci")), Ok(Command::Ci { skip: vec![] }));
+        assert_eq!(
+            parse_args(&args("ci --skip deny --skip=doc")),
+            Ok(Command::Ci {
+                skip: vec![ci::StepName::Deny, ci::StepName::Doc]
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_bad_usage() {
+        assert_eq!(parse_args(&[]), Err("missing command".to_owned()));
+        assert_eq!(
+            parse_args(&args("bench")),
+            Err("unknown command `bench`".to_owned())
+        );
+        assert_eq!(
+            parse_args(&args("ci --skip")),
+            Err("`--skip` needs a step name".to_owned())
+        );
+        assert_eq!(
+            parse_args(&args("ci --skip lint")),
+            Err(
+                "unknown ci step `lint`; steps: fmt, tidy, clippy, test, doc, bench, deny"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            parse_args(&args("ci --fast")),
+            Err("unknown argument to `ci`: `--fast`".to_owned())
+        );
+        assert_eq!(
+            parse_args(&args("tidy now")),
+            Err("`tidy` takes no arguments, got `now`".to_owned())
+        );
+    }
+
+    #[test]
+    fn workspace_root_holds_the_root_manifest() {
+        let manifest = std::fs::read_to_string(workspace_root().join("Cargo.toml"))
+            .expect("the root manifest is readable");
+        assert!(manifest.contains("[workspace]"));
+    }
 }

@@ -36,6 +36,9 @@ pub mod discovery {
     #[cfg(feature = "discovery-static")]
     #[cfg_attr(docsrs, doc(cfg(feature = "discovery-static")))]
     pub use lb_discovery_static as static_list;
+    #[cfg(feature = "discovery-static")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "discovery-static")))]
+    pub use lb_discovery_static::Static;
 
     #[cfg(feature = "discovery-dns")]
     #[cfg_attr(docsrs, doc(cfg(feature = "discovery-dns")))]
@@ -45,15 +48,15 @@ pub mod discovery {
     #[cfg_attr(docsrs, doc(cfg(feature = "discovery-k8s")))]
     pub use lb_discovery_k8s as k8s;
 
+    pub use lb_core::Discovered;
     #[cfg(feature = "runtime")]
     pub use lb_core::{ChangeNotifier, ChangeSubscription, Discovery, ServiceDiscovery};
-    pub use lb_core::Discovered;
 }
 
 pub use lb_core::{
-    Address, Backend, BackendIter, BackendSelection, BackendSet, BackendState, Backends,
-    BoxError, Discovered, Enablement, Extensions, HealthRegistry, InitialHealth, LoadBalancer,
-    Outcome, Pick, UpdateTimings,
+    Address, Backend, BackendIter, BackendSelection, BackendSet, BackendState, Backends, BoxError,
+    Discovered, Enablement, Extensions, HealthRegistry, InitialHealth, LoadBalancer, Outcome, Pick,
+    UpdateTimings,
 };
 #[cfg(feature = "runtime")]
 pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};

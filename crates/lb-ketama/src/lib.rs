@@ -1,4 +1,88 @@
-//! A consistent hash ring identical to nginx's `hash ... consistent`.
+//! A consistent hash ring identical to nginx's `hash $key consistent;`, faster to build and to query.
 //!
-//! Not implemented yet: this crate is a documented, empty library until its issue lands
-//! (see ARCHITECTURE.md). Nothing in it pretends to work.
+//! `lb-ketama` is the bottom of the lb stack and stands alone: its only dependency is `crc32fast`.
+//! `lb-selection`'s `Consistent` strategy builds on it; use it directly when all you need is a ring.
+//! Its API is a superset of pingora-ketama's: change the crate name and your code builds.
+//!
+//! ```
+//! use lb_ketama::{Bucket, Continuum};
+//!
+//! let ring = Continuum::new(&[
+//!     Bucket::new("127.0.0.1:12345".parse().unwrap(), 1),
+//!     Bucket::new("127.0.0.2:12345".parse().unwrap(), 2),
+//!     Bucket::new("127.0.0.3:12345".parse().unwrap(), 3),
+//!     Bucket::unix("/run/app.sock", 1),
+//! ]);
+//!
+//! // A key always maps to the same server...
+//! let first = ring.node(b"some_key");
+//! assert_eq!(ring.node(b"some_key"), first);
+//! // ...and the points after it give the failover order, as bucket indices for any kind of server.
+//! let order: Vec<usize> = ring.bucket_iter(b"some_key").take(4).collect();
+//! assert_eq!(order.len(), 4);
+//! assert!(order.iter().all(|&b| b < 4));
+//! ```
+//!
+//! # The ring, as nginx builds it
+//!
+//! Each server gets 160 points per unit of weight. Point `j` of a server is
+//! `crc32(HOST "\0" PORT prev)`, where `prev` is point `j - 1`'s hash as 4 little-endian bytes (0 for
+//! the first point). Points are sorted by hash and duplicate hashes dropped. A key maps to the first
+//! point whose hash is `>=` `crc32(key)`, wrapping to the first point. The tests check this against
+//! key-for-key vectors recorded from a real nginx (IPv4, IPv6, mixed, weighted, 200 servers, Unix
+//! sockets, host names, ties); `tests/vectors/generate.sh` records them again.
+//!
+//! `HOST` and `PORT` come from the server's name *as written in the nginx configuration*, split as
+//! nginx splits it (see [`Node`]):
+//!
+//! - [`Bucket::new`] with a `SocketAddr` is hashed as `10.0.0.1:80` or `[2001:db8::1]:80`. IPv6 hosts
+//!   keep their brackets, as in nginx. **pingora-ketama hashes IPv6 hosts without brackets** and so
+//!   maps keys differently from nginx on any ring with an IPv6 server; this crate agrees with nginx.
+//! - [`Bucket::unix`] is hashed as nginx hashes `server unix:/path;`: the path, no port.
+//! - [`Bucket::named`] takes any name an nginx `server` line can hold (`app.internal:8080`, an
+//!   address without a port, `UNIX:/path`) and hashes it byte for byte as nginx does.
+//!
+//! # Edges
+//!
+//! - **Weight 0**: the bucket gets no points. It keeps its index, but no key maps to it.
+//! - **Empty ring** (no buckets, or only weight 0): [`Continuum::node`] and
+//!   [`Continuum::bucket_idx`] return `None`, [`Continuum::node_idx`] returns 0 and the iterators are
+//!   empty.
+//! - **Ties**: when points of two buckets have the same hash, the point of the bucket that comes
+//!   first in the slice is kept and the other dropped. nginx does the same on glibc (its stable
+//!   `qsort` keeps servers in configuration order); the "ties" vectors confirm it. Two buckets with
+//!   the same name therefore give all the points to the first one.
+//! - **Limits**: at most [`MAX_POINTS`] points (2^26) and 2^32 - 1 buckets; there is no
+//!   65,536-bucket limit. [`Continuum::try_new`] reports a ring over the limit as an
+//!   [`Error`]; [`Continuum::new`] never panics and scales the weights down to fit instead.
+//! - Nothing panics on any input, and lookups never allocate.
+//!
+//! # Versions and memory
+//!
+//! [`Version::V1`] (the default) stores each point as a 4-byte hash and a 4-byte bucket index, with a
+//! lookup table on the top bits of the hash that narrows a search to 2 to 4 points: about 10 bytes per
+//! point. [`Version::V2`] lets you choose the points per unit of weight and bit-packs each point into
+//! the hash bits the table does not imply and as few bits of bucket index as needed: about 4 to 5
+//! bytes per point at 160 points per unit. `V2 { point_multiple: 160 }` maps keys exactly as `V1`.
+//! [`Continuum::heap_size`] reports the memory a ring holds.
+//!
+//! # Feature flags
+//!
+//! None: the crate has no optional parts.
+
+mod bucket;
+mod builder;
+mod continuum;
+mod crc;
+mod error;
+mod index;
+mod iter;
+mod packed;
+mod version;
+
+pub use bucket::{Bucket, Node};
+pub use continuum::Continuum;
+pub use crc::hash;
+pub use error::Error;
+pub use iter::{BucketIterator, NodeIterator};
+pub use version::{DEFAULT_POINT_MULTIPLE, MAX_POINTS, Version};

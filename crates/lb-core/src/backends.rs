@@ -58,13 +58,13 @@ impl Backends {
     #[cfg(feature = "runtime")]
     pub fn set_health_check(&mut self, check: Box<dyn HealthCheck>) {
         self.registry.set_health_check(check);
-        self.reregister();
+        self.reregister(!self.shared_registry);
     }
 
     /// Sets the health backends start in (see [`InitialHealth`]); applies to the current set too.
     pub fn set_initial_health(&mut self, initial: InitialHealth) {
         self.registry.set_initial_health(initial);
-        self.reregister();
+        self.reregister(!self.shared_registry);
     }
 
     /// Uses a shared registry: its probe and schedule apply, and every load balancer on it
@@ -73,13 +73,13 @@ impl Backends {
     pub fn with_health_registry(mut self, registry: HealthRegistry) -> Self {
         self.registry = registry;
         self.shared_registry = true;
-        self.reregister();
+        self.reregister(false);
         self
     }
 
-    fn reregister(&mut self) {
-        let fresh = self.set.load().reregister(&self.registry);
-        self.set = ArcSwap::from_pointee(fresh);
+    fn reregister(&mut self, fresh: bool) {
+        let next = self.set.load().reregister(&self.registry, fresh);
+        self.set = ArcSwap::from_pointee(next);
     }
 
     /// The health registry (private unless one was given).

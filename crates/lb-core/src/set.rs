@@ -83,12 +83,21 @@ impl BackendSet {
 
     /// The same backends with fresh states from `registry`, keeping each one's enablement. Used
     /// when a load balancer's health configuration changes before it serves.
-    pub(crate) fn reregister(&self, registry: &HealthRegistry) -> Self {
+    /// With `fresh`, every backend gets a new health cell in the registry's current initial
+    /// health (a private registry whose configuration changed); otherwise cells are shared by key.
+    pub(crate) fn reregister(&self, registry: &HealthRegistry, fresh: bool) -> Self {
         let states = self
             .backends
             .iter()
             .zip(self.states.iter())
-            .map(|(b, old)| registry.cell_for(b).new_state(old.enablement()))
+            .map(|(b, old)| {
+                let cell = if fresh {
+                    registry.fresh_cell_for(b)
+                } else {
+                    registry.cell_for(b)
+                };
+                cell.new_state(old.enablement())
+            })
             .collect();
         BackendSet {
             backends: self.backends.clone(),

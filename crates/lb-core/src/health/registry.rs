@@ -166,11 +166,21 @@ impl HealthRegistry {
 
     /// The health cell for `backend`, created if no live one exists under its key.
     pub(crate) fn cell_for(&self, backend: &Backend) -> Arc<HealthCell> {
+        self.cell_for_inner(backend, false)
+    }
+
+    /// A new health cell for `backend` in the current initial health, replacing any live one
+    /// under its key (used when the health configuration of a private registry changes).
+    pub(crate) fn fresh_cell_for(&self, backend: &Backend) -> Arc<HealthCell> {
+        self.cell_for_inner(backend, true)
+    }
+
+    fn cell_for_inner(&self, backend: &Backend, fresh: bool) -> Arc<HealthCell> {
         let key = self.key_of(backend);
         let starts_healthy =
             !(self.has_health_check() && self.initial_health() == InitialHealth::Unhealthy);
         let mut cells = lock(&self.inner.cells);
-        if let Some(cell) = cells.map.get(&key).and_then(Weak::upgrade) {
+        if !fresh && let Some(cell) = cells.map.get(&key).and_then(Weak::upgrade) {
             return cell;
         }
         let cell = Arc::new(HealthCell::new(

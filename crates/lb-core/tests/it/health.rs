@@ -1,0 +1,190 @@
+//! Health-check passes, the registry shared between load balancers, and the health watch.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use lb_core::{
+    Backend, Backends, HealthEvent, HealthKey, HealthRegistry, HealthSchedule, InitialHealth,
+    LoadBalancer,
+};
+
+use crate::support::{Rotate, ScriptedCheck};
+
+fn backends(n: u16) -> Vec<Backend> {
+    (1..=n)
+        .map(|p| Backend::from(std::net::SocketAddr::from(([10, 3, 0, 1], p))))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_that_overruns_its_deadline_fails_with_a_timeout_reason() {
+    let check = ScriptedCheck::new(1, 1);
+    check.set_delay(Some(Duration::from_secs(3600)));
+    let mut b = Backends::fixed(backends(1));
+    b.set_health_check(Box::new(check.clone()));
+    let started = tokio::time::Instant::now();
+    let report = b
+        .health_registry()
+        .check_once(&HealthSchedule::default().with_timeout(Duration::from_secs(2)))
+        .await;
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    assert_eq!((report.checked, report.failed, report.flipped), (1, 1, 1));
+    let state = b.state(&backends(1)[0]).unwrap();
+    assert!(!state.is_ready());
+    assert_eq!(
+        state.last_error().as_deref(),
+        Some("health check timed out after 2s")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn parallel_passes_respect_the_concurrency_bound() {
+    let check = ScriptedCheck::new(1, 1);
+    check.set_delay(Some(Duration::from_millis(10)));
+    let mut b = Backends::fixed(backends(50));
+    b.set_health_check(Box::new(check.clone()));
+    let report = b
+        .health_registry()
+        .check_once(&HealthSchedule::default().with_parallelism(4))
+        .await;
+    assert_eq!(report.checked, 50);
+    assert_eq!(check.inner.max_in_flight.load(Ordering::SeqCst), 4);
+    // 50 probes of 10 ms, four at a time.
+    assert_eq!(report.elapsed, Duration::from_millis(130));
+
+    check.inner.max_in_flight.store(0, Ordering::SeqCst);
+    let report = b.run_health_check(false).await;
+    assert_eq!(report.checked, 50);
+    assert_eq!(
+        check.inner.max_in_flight.load(Ordering::SeqCst),
+        1,
+        "sequential"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_probe_counts_as_a_failure_and_the_pass_goes_on() {
+    let check = ScriptedCheck::new(1, 1);
+    let list = backends(3);
+    check
+        .inner
+        .panic_on
+        .lock()
+        .unwrap()
+        .insert(list[1].addr.clone());
+    let mut b = Backends::fixed(list.clone());
+    b.set_health_check(Box::new(check.clone()));
+    let report = b.run_health_check(true).await;
+    assert_eq!((report.checked, report.failed), (3, 1));
+    assert!(b.ready(&list[0]) && !b.ready(&list[1]) && b.ready(&list[2]));
+    assert_eq!(
+        b.state(&list[1]).unwrap().last_error().as_deref(),
+        Some("health check panicked")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_registry_probes_each_backend_once_for_every_load_balancer() {
+    let check = ScriptedCheck::new(1, 2);
+    let registry = HealthRegistry::with_health_check(Box::new(check.clone()));
+    let all = backends(3);
+    let lb_a = LoadBalancer::<Rotate>::from_backends(
+        Backends::fixed(all[..2].to_vec()).with_health_registry(registry.clone()),
+    );
+    let lb_b = LoadBalancer::<Rotate>::from_backends(
+        Backends::fixed(all[1..].to_vec()).with_health_registry(registry.clone()),
+    );
+    assert_eq!(registry.len(), 3, "the shared backend is registered once");
+    let shared = all[1].addr.to_string();
+    check.set_down(&shared, true);
+    let schedule = HealthSchedule::default();
+    registry.check_once(&schedule).await;
+    registry.check_once(&schedule).await;
+    assert_eq!(
+        check.calls(&shared),
+        2,
+        "one probe per pass, not one per load balancer"
+    );
+    assert_eq!(check.total_calls(), 6);
+    assert!(!lb_a.backends().ready(&all[1]) && !lb_b.backends().ready(&all[1]));
+    assert!(lb_a.backends().ready(&all[0]) && lb_b.backends().ready(&all[2]));
+    assert_eq!(check.changes(), [(shared, false)]);
+    // Each load balancer keeps its own enablement.
+    lb_a.backends().set_enable(&all[2], false);
+    lb_b.backends().set_enable(&all[0], false);
+    assert!(lb_b.backends().ready(&all[2]));
+    drop(lb_a);
+    assert_eq!(registry.len(), 2, "backends nobody holds are forgotten");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_custom_key_shares_one_probe_between_addresses() {
+    let check = ScriptedCheck::new(1, 1);
+    let registry = HealthRegistry::with_health_check(Box::new(check.clone()))
+        .with_key(|b| HealthKey::custom(b.addr.as_inet().unwrap().ip().to_string()));
+    let lb = LoadBalancer::<Rotate>::from_backends(
+        Backends::fixed(backends(4)).with_health_registry(registry.clone()),
+    );
+    assert_eq!(registry.len(), 1);
+    check.set_down("10.3.0.1:1", true);
+    registry.check_once(&HealthSchedule::default()).await;
+    assert_eq!(check.total_calls(), 1);
+    assert!(lb.select(b"").is_none(), "all four share the failed probe");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_watch_starts_with_the_current_state_then_follows_flips() {
+    let check = ScriptedCheck::new(2, 1);
+    let list = backends(2);
+    let mut b = Backends::fixed(list.clone());
+    b.set_health_check(Box::new(check.clone()));
+    check.set_down("10.3.0.1:2", true);
+    b.run_health_check(false).await;
+    let mut watch = b.health_watch();
+    let initial = [watch.next().await.unwrap(), watch.next().await.unwrap()];
+    assert_eq!(initial[0].backend, list[0]);
+    assert!(initial[0].healthy);
+    assert_eq!(initial[1].backend, list[1]);
+    assert!(!initial[1].healthy);
+    assert_eq!(
+        initial[1].reason.as_deref(),
+        Some("connection to 10.3.0.1:2 refused")
+    );
+    assert!(watch.try_next().is_none());
+
+    check.set_down("10.3.0.1:2", false);
+    b.run_health_check(false).await;
+    assert!(watch.try_next().is_none(), "one success of two needed");
+    b.run_health_check(false).await;
+    let HealthEvent {
+        backend,
+        healthy,
+        reason,
+        ..
+    } = watch.next().await.unwrap();
+    assert_eq!((backend, healthy, reason), (list[1].clone(), true, None));
+    drop(b);
+    assert!(
+        watch.next().await.is_none(),
+        "the stream ends with the registry"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn initially_unhealthy_backends_wait_for_their_first_successful_probe() {
+    let check = ScriptedCheck::new(3, 1);
+    let mut b = Backends::fixed(backends(2));
+    b.set_health_check(Box::new(check.clone()));
+    b.set_initial_health(InitialHealth::Unhealthy);
+    let lb = Arc::new(LoadBalancer::<Rotate>::from_backends(b));
+    assert!(lb.select(b"").is_none());
+    check.set_down("10.3.0.1:1", true);
+    lb.backends().run_health_check(false).await;
+    let pick = lb.select(b"").unwrap();
+    assert_eq!(
+        pick.addr.to_string(),
+        "10.3.0.1:2",
+        "healthy after one success, not three"
+    );
+}

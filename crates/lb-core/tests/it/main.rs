@@ -1,0 +1,10 @@
+//! Integration tests of lb-core, in one binary (one link on small machines).
+
+mod alloc;
+mod bad_input;
+mod concurrency;
+mod health;
+mod props;
+mod select;
+mod service;
+mod support;

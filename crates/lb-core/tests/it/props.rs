@@ -1,0 +1,109 @@
+//! Property: random sequences of discovery answers keep every published snapshot consistent,
+//! carry state by identity, and never select a removed backend.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+
+use lb_core::{Address, Backend, Discovered, Enablement, LoadBalancer};
+use proptest::prelude::*;
+
+use crate::support::Rotate;
+
+fn addr(i: u8) -> Address {
+    Address::Inet(SocketAddr::from(([10, 2, 0, i], 80)))
+}
+
+/// The universe index of an address made by `addr`.
+fn index(a: &Address) -> u8 {
+    match a.as_inet().map(|s| s.ip()) {
+        Some(std::net::IpAddr::V4(v4)) => v4.octets()[3],
+        other => panic!("not a test address: {other:?}"),
+    }
+}
+
+/// One discovery answer over a universe of 24 addresses: which are present, their weights,
+/// which ones discovery disables, and which ones the test marks unhealthy afterwards.
+#[derive(Debug, Clone)]
+struct Step {
+    members: Vec<(u8, u32)>,
+    disabled: Vec<u8>,
+    mark_down: Vec<u8>,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (
+        proptest::collection::vec(
+            (0u8..24, prop_oneof![Just(0u32), 1u32..5, Just(u32::MAX)]),
+            0..24,
+        ),
+        proptest::collection::vec(0u8..24, 0..4),
+        proptest::collection::vec(0u8..24, 0..4),
+    )
+        .prop_map(|(members, disabled, mark_down)| Step {
+            members,
+            disabled,
+            mark_down,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    #[test]
+    fn snapshots_stay_consistent_and_state_follows_identity(steps in proptest::collection::vec(step(), 1..12)) {
+        let lb = LoadBalancer::<Rotate>::try_from_iter(Vec::<Backend>::new()).unwrap();
+        // What the test expects of each address that stays: its health as last set.
+        let mut unhealthy: HashSet<u8> = HashSet::new();
+        let mut disabled_by_discovery: HashMap<u8, bool> = HashMap::new();
+        for step in steps {
+            let mut d = Discovered::new(step.members.iter().map(|&(i, w)| Backend::from_address(addr(i), w)));
+            for &i in &step.disabled {
+                d = d.with_enablement(addr(i), Enablement::Disabled);
+            }
+            lb.apply(d).unwrap();
+            let present: HashSet<u8> = step.members.iter().map(|&(i, _)| i).collect();
+            // Removed backends forget their state; present ones keep it.
+            unhealthy.retain(|i| present.contains(i));
+            disabled_by_discovery.retain(|i, _| present.contains(i));
+            for &i in &step.disabled {
+                if present.contains(&i) {
+                    disabled_by_discovery.insert(i, true);
+                }
+            }
+            let set = lb.backends().get_backend();
+            // The set is exactly the distinct addresses, sorted, with the first weight of each.
+            let mut want: Vec<u8> = present.iter().copied().collect();
+            want.sort_unstable();
+            let got: Vec<Address> = set.iter().map(|b| b.addr.clone()).collect();
+            prop_assert_eq!(got, want.iter().map(|&i| addr(i)).collect::<Vec<_>>());
+            for b in set.iter() {
+                let i = index(&b.addr);
+                let first_weight = step.members.iter().find(|&&(j, _)| j == i).unwrap().1;
+                prop_assert_eq!(b.weight, first_weight);
+                let state = lb.backends().state(b).unwrap();
+                prop_assert_eq!(state.is_healthy(), !unhealthy.contains(&i), "health of {} carried by identity", b);
+                prop_assert_eq!(
+                    state.enablement() == Enablement::Disabled,
+                    disabled_by_discovery.contains_key(&i)
+                );
+            }
+            for &i in &step.mark_down {
+                if present.contains(&i) {
+                    prop_assert!(lb.backends().set_health(&Backend::from_address(addr(i), 1), false));
+                    unhealthy.insert(i);
+                }
+            }
+            // Every pick is in range, in the current set, and ready.
+            let ready = present.iter().filter(|i| !unhealthy.contains(i) && !disabled_by_discovery.contains_key(i)).count();
+            for k in 0..(2 * present.len() + 1) {
+                match lb.select(&[k as u8]) {
+                    Some(pick) => {
+                        prop_assert!(pick.index() < set.len());
+                        prop_assert!(present.contains(&index(&pick.addr)));
+                        prop_assert!(pick.state().is_ready());
+                    }
+                    None => prop_assert_eq!(ready, 0, "select found nothing though {} are ready", ready),
+                }
+            }
+        }
+    }
+}

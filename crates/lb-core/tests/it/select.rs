@@ -1,0 +1,98 @@
+//! `select` and `select_with`: readiness, enablement, fallbacks.
+
+use lb_core::{Backend, Backends, Enablement, LoadBalancer, Outcome};
+use std::time::Duration;
+
+use crate::support::{Rotate, addrs};
+
+fn lb(list: &[&str]) -> LoadBalancer<Rotate> {
+    LoadBalancer::try_from_iter(list.iter().copied()).unwrap()
+}
+
+#[test]
+fn select_skips_unready_backends_and_finds_the_last_ready_one() {
+    let lb = lb(&["10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1", "10.0.0.4:1"]);
+    let set = lb.backends().get_backend();
+    lb.backends().set_health(&set[0], false);
+    lb.backends().set_enable(&set[1], false);
+    lb.backends().set_enablement(&set[2], Enablement::Draining);
+    for _ in 0..20 {
+        assert_eq!(lb.select(b"").unwrap().addr.to_string(), "10.0.0.4:1");
+    }
+    lb.backends().set_health(&set[3], false);
+    assert!(lb.select(b"").is_none(), "no ready backend: None");
+    lb.backends().set_enable(&set[1], true);
+    assert_eq!(lb.select(b"").unwrap().addr.to_string(), "10.0.0.2:1");
+    assert!(lb.backends().ready(&set[1]));
+    assert!(!lb.backends().ready(&Backend::new("10.9.9.9:9").unwrap()));
+    assert!(
+        !lb.backends()
+            .set_enable(&Backend::new("10.9.9.9:9").unwrap(), true)
+    );
+}
+
+#[test]
+fn select_with_sees_readiness_and_respects_the_iteration_cap() {
+    let lb = lb(&["10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"]);
+    let set = lb.backends().get_backend();
+    lb.backends().set_health(&set[0], false);
+    lb.backends().set_health(&set[1], false);
+    lb.backends().set_health(&set[2], false);
+    // Last resort: take an unready backend when nothing is ready.
+    let pick = lb.select_with(b"", 10, |_, _| true).unwrap();
+    assert!(!pick.state().is_ready());
+    let mut seen = Vec::new();
+    let none = lb.select_with(b"", 2, |b, ready| {
+        seen.push((b.addr.to_string(), ready));
+        false
+    });
+    assert!(none.is_none());
+    assert_eq!(seen.len(), 2, "at most max_iterations candidates");
+    assert!(seen.iter().all(|(_, ready)| !ready));
+    assert!(lb.select_with(b"", 0, |_, _| true).is_none());
+}
+
+#[test]
+fn a_pick_outlives_updates_and_feeds_the_backend_state() {
+    let lb = lb(&["10.0.0.1:1"]);
+    let pick = lb.select(b"").unwrap();
+    lb.apply(vec![Backend::new("10.0.0.2:1").unwrap()]).unwrap();
+    assert_eq!(
+        pick.addr.to_string(),
+        "10.0.0.1:1",
+        "the old generation stays alive"
+    );
+    assert_eq!(addrs(pick.set()), ["10.0.0.1:1"]);
+    pick.report(Outcome::Failure, Duration::from_millis(5));
+    assert_eq!(pick.state().failures(), 1);
+    let guard = pick.track_in_flight();
+    assert_eq!(pick.state().in_flight(), 1);
+    drop(guard);
+    assert_eq!(pick.state().in_flight(), 0);
+    assert_eq!(lb.select(b"").unwrap().addr.to_string(), "10.0.0.2:1");
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    send_sync(&pick);
+}
+
+#[test]
+fn apply_carries_state_and_keeps_the_selector_when_nothing_changed() {
+    let lb = LoadBalancer::<Rotate>::from_backends(Backends::fixed([]));
+    assert!(lb.select(b"").is_none());
+    lb.apply(vec![
+        Backend::new("10.0.0.1:1").unwrap(),
+        Backend::new("10.0.0.2:1").unwrap(),
+    ])
+    .unwrap();
+    let first = lb.select(b"").unwrap().addr.to_string();
+    // Same backends and weights: the selector (and its rotation) is kept.
+    lb.apply(vec![
+        Backend::new("10.0.0.1:1").unwrap(),
+        Backend::new("10.0.0.2:1").unwrap(),
+    ])
+    .unwrap();
+    let second = lb.select(b"").unwrap().addr.to_string();
+    assert_ne!(first, second, "rotation continued across the no-op update");
+    let timing = lb.last_update_timing().unwrap();
+    assert_eq!(timing.backends, 2);
+    assert_eq!(lb.stats().published, 2);
+}

@@ -55,7 +55,10 @@ impl Bucket {
     /// assert_eq!(b.weight(), 2);
     /// ```
     pub fn new(addr: SocketAddr, weight: u32) -> Self {
-        Self { node: Node::Addr(addr), weight }
+        Self {
+            node: Node::Addr(addr),
+            weight,
+        }
     }
 
     /// A server on a Unix domain socket, hashed as nginx hashes `server unix:PATH;`.
@@ -67,7 +70,10 @@ impl Bucket {
     /// assert_eq!(b.addr(), None);
     /// ```
     pub fn unix(path: impl Into<PathBuf>, weight: u32) -> Self {
-        Self { node: Node::Unix(path.into()), weight }
+        Self {
+            node: Node::Unix(path.into()),
+            weight,
+        }
     }
 
     /// A server named exactly as in an nginx `server` line: `app.internal:8080`, `10.0.0.1` (no
@@ -83,7 +89,10 @@ impl Bucket {
     /// assert_eq!(Bucket::named("app.internal:8080", 1).addr(), None);
     /// ```
     pub fn named(name: impl Into<String>, weight: u32) -> Self {
-        Self { node: Node::Name(name.into()), weight }
+        Self {
+            node: Node::Name(name.into()),
+            weight,
+        }
     }
 
     /// What this bucket stands for.
@@ -167,7 +176,10 @@ mod tests {
 
     fn split(name: &str) -> (&str, &str) {
         let (h, p) = split_name(name.as_bytes());
-        (std::str::from_utf8(h).unwrap(), std::str::from_utf8(p).unwrap())
+        (
+            std::str::from_utf8(h).unwrap(),
+            std::str::from_utf8(p).unwrap(),
+        )
     }
 
     #[test]
@@ -190,16 +202,29 @@ mod tests {
     fn each_node_kind_hashes_its_nginx_name() {
         let mut s = String::new();
         let cases = [
-            (Bucket::new("10.0.0.1:80".parse().unwrap(), 1), &b"10.0.0.1\x0080"[..]),
-            (Bucket::new("[2001:db8::1]:443".parse().unwrap(), 1), b"[2001:db8::1]\x00443"),
-            (Bucket::new("[fe80::1%3]:443".parse().unwrap(), 1), b"[fe80::1%3]\x00443"),
+            (
+                Bucket::new("10.0.0.1:80".parse().unwrap(), 1),
+                &b"10.0.0.1\x0080"[..],
+            ),
+            (
+                Bucket::new("[2001:db8::1]:443".parse().unwrap(), 1),
+                b"[2001:db8::1]\x00443",
+            ),
+            (
+                Bucket::new("[fe80::1%3]:443".parse().unwrap(), 1),
+                b"[fe80::1%3]\x00443",
+            ),
             (Bucket::unix("/run/a.sock", 1), b"/run/a.sock\x00"),
             (Bucket::named("unix:/run/a.sock", 1), b"/run/a.sock\x00"),
             (Bucket::named("app:8080", 1), b"app\x008080"),
             (Bucket::named("app", 1), b"app\x00"),
         ];
         for (bucket, prefix) in cases {
-            assert_eq!(bucket.prefix_hash(&mut s), crc32fast::hash(prefix), "{bucket:?}");
+            assert_eq!(
+                bucket.prefix_hash(&mut s),
+                crc32fast::hash(prefix),
+                "{bucket:?}"
+            );
         }
     }
 

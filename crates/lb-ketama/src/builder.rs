@@ -39,7 +39,9 @@ pub(crate) fn plan(
     // Bucket indices are stored in 32 bits; buckets past that can have no points.
     let usable = buckets.len().min(u32::MAX as usize);
     if usable < buckets.len() && overflow == Overflow::Fail {
-        return Err(Error::TooManyBuckets { buckets: buckets.len() });
+        return Err(Error::TooManyBuckets {
+            buckets: buckets.len(),
+        });
     }
     let wanted = |b: &Bucket| u64::from(b.weight()) * u64::from(multiple);
     let total: u64 = buckets[..usable].iter().map(wanted).sum();
@@ -49,7 +51,10 @@ pub(crate) fn plan(
             // `wanted(b) <= total <= limit <= u32::MAX`: the limit is far below 2^32.
             *c = wanted(b) as u32;
         }
-        return Ok(Plan { counts, total: total as usize });
+        return Ok(Plan {
+            counts,
+            total: total as usize,
+        });
     }
     if overflow == Overflow::Fail {
         // The heaviest bucket names the culprit; the first one on a tie.
@@ -89,7 +94,10 @@ pub(crate) fn plan(
             }
         }
     }
-    Ok(Plan { counts, total: sum as usize })
+    Ok(Plan {
+        counts,
+        total: sum as usize,
+    })
 }
 
 /// The sorted, de-duplicated points of a ring and the lookup table over them.
@@ -104,7 +112,11 @@ pub(crate) struct Sorted {
 /// `2^(per_slot_log2 + 1)` points per slot.
 pub(crate) fn build(buckets: &[Bucket], plan: &Plan, per_slot_log2: u32) -> Sorted {
     if plan.total == 0 {
-        return Sorted { hashes: Vec::new(), buckets: Vec::new(), index: SlotIndex::empty() };
+        return Sorted {
+            hashes: Vec::new(),
+            buckets: Vec::new(),
+            index: SlotIndex::empty(),
+        };
     }
     let bits = index_bits(plan.total, per_slot_log2);
     let shift = 32 - bits;
@@ -166,7 +178,11 @@ pub(crate) fn build(buckets: &[Bucket], plan: &Plan, per_slot_log2: u32) -> Sort
         }
     }
     offsets[slots] = hashes.len() as u32;
-    Sorted { hashes, buckets: owners, index: SlotIndex::new(offsets.into_boxed_slice(), bits) }
+    Sorted {
+        hashes,
+        buckets: owners,
+        index: SlotIndex::new(offsets.into_boxed_slice(), bits),
+    }
 }
 
 /// Sorts a few elements in place; slots hold 2 to 4 points on average.
@@ -220,7 +236,11 @@ mod tests {
         assert_eq!(p.total, 49);
         assert!(p.total as u64 <= 50);
 
-        let huge = [Bucket::named("a", u32::MAX), Bucket::named("b", u32::MAX), Bucket::named("c", 1)];
+        let huge = [
+            Bucket::named("a", u32::MAX),
+            Bucket::named("b", u32::MAX),
+            Bucket::named("c", 1),
+        ];
         let p = plan(&huge, 160, 1 << 26, Overflow::Scale).unwrap();
         assert!(p.total as u64 <= 1 << 26);
         assert_eq!(p.counts[0], p.counts[1]);
@@ -237,10 +257,18 @@ mod tests {
     #[test]
     fn build_sorts_dedups_and_indexes() {
         // Two buckets with the same name: every point ties, and bucket 0 keeps all of them.
-        let buckets = [Bucket::named("x:1", 2), Bucket::named("x:1", 1), Bucket::named("y:1", 1)];
+        let buckets = [
+            Bucket::named("x:1", 2),
+            Bucket::named("x:1", 1),
+            Bucket::named("y:1", 1),
+        ];
         let p = plan(&buckets, 160, 1 << 26, Overflow::Fail).unwrap();
         let s = build(&buckets, &p, 1);
-        assert_eq!(s.hashes.len(), 480, "the 160 points of bucket 1 duplicate bucket 0's");
+        assert_eq!(
+            s.hashes.len(),
+            480,
+            "the 160 points of bucket 1 duplicate bucket 0's"
+        );
         assert!(s.hashes.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(s.buckets.iter().filter(|&&b| b == 1).count(), 0);
         assert_eq!(s.buckets.iter().filter(|&&b| b == 2).count(), 160);

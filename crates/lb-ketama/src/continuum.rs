@@ -37,7 +37,10 @@ pub struct Continuum {
 #[derive(Clone, Debug)]
 enum Points {
     /// V1: full hashes and bucket indices side by side.
-    Wide { hashes: Box<[u32]>, buckets: Box<[u32]> },
+    Wide {
+        hashes: Box<[u32]>,
+        buckets: Box<[u32]>,
+    },
     /// V2: see [`Packed`].
     Packed(Packed),
 }
@@ -105,7 +108,10 @@ impl Continuum {
         Self {
             version,
             index: SlotIndex::empty(),
-            points: Points::Wide { hashes: Box::new([]), buckets: Box::new([]) },
+            points: Points::Wide {
+                hashes: Box::new([]),
+                buckets: Box::new([]),
+            },
             addrs: Box::new([]),
             socket_points: false,
         }
@@ -122,7 +128,11 @@ impl Continuum {
         let plan = builder::plan(buckets, multiple, MAX_POINTS, overflow)?;
         let sorted = builder::build(buckets, &plan, V1_PER_SLOT_LOG2);
         let addrs: Box<[Option<SocketAddr>]> = buckets.iter().map(Bucket::addr).collect();
-        let socket_points = plan.counts.iter().zip(addrs.iter()).any(|(&c, a)| c > 0 && a.is_some());
+        let socket_points = plan
+            .counts
+            .iter()
+            .zip(addrs.iter())
+            .any(|(&c, a)| c > 0 && a.is_some());
         let (index, points) = match version {
             Version::V1 => (
                 sorted.index,
@@ -134,12 +144,22 @@ impl Continuum {
             Version::V2 { .. } => {
                 let bits = crate::index::index_bits(sorted.hashes.len(), V2_PER_SLOT_LOG2);
                 let index = sorted.index.coarsen(bits);
-                let packed =
-                    Packed::new(&sorted.hashes, &sorted.buckets, buckets.len(), index.low_bits());
+                let packed = Packed::new(
+                    &sorted.hashes,
+                    &sorted.buckets,
+                    buckets.len(),
+                    index.low_bits(),
+                );
                 (index, Points::Packed(packed))
             }
         };
-        Ok(Self { version, index, points, addrs, socket_points })
+        Ok(Self {
+            version,
+            index,
+            points,
+            addrs,
+            socket_points,
+        })
     }
 
     /// The version this ring was built with.

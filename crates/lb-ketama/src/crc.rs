@@ -76,7 +76,10 @@ impl PointChain {
     /// The chain of a server whose `HOST "\0" PORT` prefix has CRC32 `base`.
     #[inline]
     pub(crate) fn new(base: u32) -> Self {
-        Self { constant: !fold(!base), prev: 0 }
+        Self {
+            constant: !fold(!base),
+            prev: 0,
+        }
     }
 }
 
@@ -118,7 +121,11 @@ mod tests {
 
     #[test]
     fn fold_is_linear() {
-        for (a, b) in [(1u32, 2u32), (0xdead_beef, 0x1234_5678), (u32::MAX, 0x8000_0001)] {
+        for (a, b) in [
+            (1u32, 2u32),
+            (0xdead_beef, 0x1234_5678),
+            (u32::MAX, 0x8000_0001),
+        ] {
             assert_eq!(fold(a ^ b), fold(a) ^ fold(b));
         }
         assert_eq!(fold(0), 0);
@@ -126,7 +133,12 @@ mod tests {
 
     #[test]
     fn point_chain_matches_a_crc_per_point() {
-        for prefix in [&b"127.0.0.1\x008080"[..], b"[::1]\x00443", b"/tmp/a.sock\x00", b"\x00"] {
+        for prefix in [
+            &b"127.0.0.1\x008080"[..],
+            b"[::1]\x00443",
+            b"/tmp/a.sock\x00",
+            b"\x00",
+        ] {
             let fast: Vec<u32> = PointChain::new(crc32fast::hash(prefix)).take(500).collect();
             assert_eq!(fast, nginx_chain(prefix, 500), "prefix {prefix:?}");
         }

@@ -35,7 +35,13 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::TooManyPoints { points, limit, bucket, name, weight } => write!(
+            Error::TooManyPoints {
+                points,
+                limit,
+                bucket,
+                name,
+                weight,
+            } => write!(
                 f,
                 "ring of {points} points exceeds the limit of {limit}: bucket {bucket} ({name}) \
                  has weight {weight}"
@@ -70,7 +76,16 @@ mod tests {
             "ring of 687194767200 points exceeds the limit of 67108864: bucket 3 (10.0.0.4:80) \
              has weight 4294967295"
         );
-        assert_eq!(Error::ZeroPointMultiple.to_string(), "point multiple of 0 gives no bucket a point");
-        assert!(Error::TooManyBuckets { buckets: 5_000_000_000 }.to_string().starts_with("5000000000 buckets"));
+        assert_eq!(
+            Error::ZeroPointMultiple.to_string(),
+            "point multiple of 0 gives no bucket a point"
+        );
+        assert!(
+            Error::TooManyBuckets {
+                buckets: 5_000_000_000
+            }
+            .to_string()
+            .starts_with("5000000000 buckets")
+        );
     }
 }

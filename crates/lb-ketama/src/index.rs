@@ -17,19 +17,27 @@ pub(crate) fn index_bits(points: usize, per_slot_log2: u32) -> u32 {
     if points == 0 {
         return 0;
     }
-    (usize::BITS - 1 - points.leading_zeros()).saturating_sub(per_slot_log2).min(32)
+    (usize::BITS - 1 - points.leading_zeros())
+        .saturating_sub(per_slot_log2)
+        .min(32)
 }
 
 impl SlotIndex {
     /// An index over `bits` top bits. `starts` must have `2^bits + 1` non-decreasing entries.
     pub(crate) fn new(starts: Box<[u32]>, bits: u32) -> Self {
         debug_assert_eq!(starts.len(), (1usize << bits) + 1);
-        Self { starts, shift: 32 - bits }
+        Self {
+            starts,
+            shift: 32 - bits,
+        }
     }
 
     /// The index of an empty ring.
     pub(crate) fn empty() -> Self {
-        Self { starts: Box::new([0, 0]), shift: 32 }
+        Self {
+            starts: Box::new([0, 0]),
+            shift: 32,
+        }
     }
 
     /// The number of low hash bits that the slot does not determine.
@@ -49,7 +57,10 @@ impl SlotIndex {
     /// The full hash of the point at `pos`, given the low bits stored for it.
     pub(crate) fn hash_at(&self, pos: usize, low: u32) -> u32 {
         // The slot of `pos` is the last one that starts at or before it.
-        let slot = self.starts.partition_point(|&s| s as usize <= pos).saturating_sub(1);
+        let slot = self
+            .starts
+            .partition_point(|&s| s as usize <= pos)
+            .saturating_sub(1);
         let high = ((slot as u64) << self.shift) as u32;
         high | low
     }

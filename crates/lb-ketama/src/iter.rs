@@ -65,6 +65,10 @@ impl Iterator for BucketIterator<'_> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.idx < self.ring.len() { (usize::MAX, None) } else { (0, Some(0)) }
+        if self.idx < self.ring.len() {
+            (usize::MAX, None)
+        } else {
+            (0, Some(0))
+        }
     }
 }

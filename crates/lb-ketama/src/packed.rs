@@ -29,7 +29,12 @@ fn bits_for(n: u64) -> u32 {
 impl Packed {
     /// Packs sorted points: `hashes[i]` keeps its low `hash_bits` bits, `buckets[i]` becomes a rank.
     /// `bucket_count` is the number of buckets the ring was built from.
-    pub(crate) fn new(hashes: &[u32], buckets: &[u32], bucket_count: usize, hash_bits: u32) -> Self {
+    pub(crate) fn new(
+        hashes: &[u32],
+        buckets: &[u32],
+        bucket_count: usize,
+        hash_bits: u32,
+    ) -> Self {
         // Ranks of the buckets that own points, in bucket order.
         let mut owns = vec![false; bucket_count];
         for &b in buckets {
@@ -69,7 +74,11 @@ impl Packed {
             len: hashes.len(),
             width,
             hash_bits,
-            mask: if width == 64 { u64::MAX } else { (1u64 << width) - 1 },
+            mask: if width == 64 {
+                u64::MAX
+            } else {
+                (1u64 << width) - 1
+            },
             rank_to_bucket,
         }
     }
@@ -116,7 +125,11 @@ impl Packed {
 
     /// Heap bytes held.
     pub(crate) fn heap_size(&self) -> usize {
-        self.bytes.len() + self.rank_to_bucket.as_ref().map_or(0, |t| std::mem::size_of_val(&**t))
+        self.bytes.len()
+            + self
+                .rank_to_bucket
+                .as_ref()
+                .map_or(0, |t| std::mem::size_of_val(&**t))
     }
 }
 
@@ -137,7 +150,9 @@ mod tests {
     fn round_trips_entries_of_every_width() {
         // 70,001 buckets that all own a point: ranks are bucket indices, 17 bits wide.
         let n = 70_001usize;
-        let hashes: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+        let hashes: Vec<u32> = (0..n as u32)
+            .map(|i| i.wrapping_mul(2_654_435_761))
+            .collect();
         let buckets: Vec<u32> = (0..n as u32).map(|i| (i * 7) % n as u32).collect();
         for hash_bits in [6u32, 13, 20, 32] {
             let p = Packed::new(&hashes, &buckets, n, hash_bits);
@@ -145,8 +160,16 @@ mod tests {
             assert!(p.rank_to_bucket.is_none());
             let low = |h: u32| (u64::from(h) & ((1u64 << hash_bits) - 1)) as u32;
             for i in 0..n {
-                assert_eq!(p.low_hash(i), low(hashes[i]), "hash_bits {hash_bits} pos {i}");
-                assert_eq!(p.bucket(i), buckets[i] as usize, "hash_bits {hash_bits} pos {i}");
+                assert_eq!(
+                    p.low_hash(i),
+                    low(hashes[i]),
+                    "hash_bits {hash_bits} pos {i}"
+                );
+                assert_eq!(
+                    p.bucket(i),
+                    buckets[i] as usize,
+                    "hash_bits {hash_bits} pos {i}"
+                );
             }
         }
     }

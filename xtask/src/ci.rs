@@ -162,7 +162,8 @@ pub(crate) fn run(root: &Path, skip: &[StepName]) -> bool {
     };
     let started = Instant::now();
     let mut tally: Option<TestTally> = None;
-    let mut report: Vec<(StepName, Option<Duration>)> = Vec::new();
+    // Each step run, with its outcome and time; `None` for a skipped step.
+    let mut report: Vec<(StepName, Option<(&str, Duration)>)> = Vec::new();
     let total = StepName::ALL.len();
     let mut ok = true;
     for (index, step) in StepName::ALL.into_iter().enumerate() {
@@ -179,7 +180,8 @@ pub(crate) fn run(root: &Path, skip: &[StepName]) -> bool {
         let step_started = Instant::now();
         let result = runner.step(step, &mut tally);
         let elapsed = step_started.elapsed();
-        report.push((step, Some(elapsed)));
+        let outcome = if result.is_ok() { "ok" } else { "FAILED" };
+        report.push((step, Some((outcome, elapsed))));
         match result {
             Ok(()) => println!("<== {name}: ok in {}", format_duration(elapsed)),
             Err(err) => {
@@ -191,9 +193,12 @@ pub(crate) fn run(root: &Path, skip: &[StepName]) -> bool {
         }
     }
     println!("\n==> ci summary");
-    for (step, elapsed) in &report {
-        let time = elapsed.map_or_else(|| "skipped".to_owned(), format_duration);
-        println!("  {:<8} {time:>9}", step.as_str());
+    for (step, run) in &report {
+        let (outcome, time) = match run {
+            Some((outcome, elapsed)) => (*outcome, format_duration(*elapsed)),
+            None => ("skipped", String::new()),
+        };
+        println!("  {:<8} {outcome:<8} {time:>9}", step.as_str());
     }
     let verdict = if ok { "ok" } else { "FAILED" };
     println!("ci: {verdict} in {}", format_duration(started.elapsed()));

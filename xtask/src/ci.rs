@@ -198,7 +198,8 @@ pub(crate) fn run(root: &Path, skip: &[StepName]) -> bool {
             Some((outcome, elapsed)) => (*outcome, format_duration(*elapsed)),
             None => ("skipped", String::new()),
         };
-        println!("  {:<8} {outcome:<8} {time:>9}", step.as_str());
+        let row = format!("  {:<8} {outcome:<8} {time:>9}", step.as_str());
+        println!("{}", row.trim_end());
     }
     let verdict = if ok { "ok" } else { "FAILED" };
     println!("ci: {verdict} in {}", format_duration(started.elapsed()));

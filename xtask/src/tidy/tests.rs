@@ -450,6 +450,30 @@ fn load_names_the_file_it_cannot_read() {
     );
 }
 
+#[test]
+fn report_counts_the_problems_it_prints() {
+    let tmp = TempDir::new("tidy-report");
+    tmp.write("Cargo.toml", "[workspace]\nmembers = [\"xtask\"]\n");
+    tmp.write("ARCHITECTURE.md", "no block\n");
+    tmp.write("xtask/Cargo.toml", "[package]\nname = \"xtask\"\n");
+    // Two problems: no edges block (members are then not checked against one) and no lints.
+    assert_eq!(super::report(&tmp.0), 2);
+    assert!(!super::run(&tmp.0));
+
+    tmp.write(
+        "ARCHITECTURE.md",
+        ARCHITECTURE.replace("lb-", "gone-").as_str(),
+    );
+    tmp.write("xtask/Cargo.toml", &manifest("xtask", ""));
+    let unknown = ["gone-ketama", "gone-core", "gone-selection"];
+    // One line per crate that is not a member, plus one per listed dependency that is not one.
+    assert_eq!(super::report(&tmp.0), unknown.len() + 2);
+
+    // A workspace that cannot be read counts as one problem.
+    std::fs::remove_file(tmp.0.join("Cargo.toml")).expect("the file exists");
+    assert_eq!(super::report(&tmp.0), 1);
+}
+
 /// `cargo test --workspace` runs tidy on this repository, so an untidy tree fails the tests.
 #[test]
 fn this_workspace_is_tidy() {

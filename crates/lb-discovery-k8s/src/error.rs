@@ -1,0 +1,157 @@
+//! The errors of lb-discovery-k8s.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Why a discovery source could not be built or could not answer.
+///
+/// Messages are lowercase and name the culprit (the service, the namespace, the limit); the
+/// underlying cause, where there is one, is in [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A service or namespace name that Kubernetes would reject. It is checked before it goes
+    /// into a label selector, so a hostile name cannot widen the selection.
+    #[error("invalid {kind} name `{name}`: {reason}")]
+    InvalidName {
+        /// `"service"` or `"namespace"`.
+        kind: &'static str,
+        /// The rejected name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Neither a kubeconfig (`$KUBECONFIG`, `~/.kube/config`) nor an in-cluster service account
+    /// was found.
+    #[error("no kubernetes configuration: no usable kubeconfig and not running in a cluster")]
+    Config(#[source] kube::config::InferConfigError),
+    /// The Kubernetes client could not be built from the configuration.
+    #[error("cannot build the kubernetes client")]
+    Client(#[source] kube::Error),
+    /// A client was to be built outside a tokio runtime.
+    #[error("building a kubernetes client needs a tokio runtime")]
+    NoRuntime,
+    /// No rustls crypto provider is installed and none is compiled in.
+    #[error(
+        "no rustls crypto provider: enable the `ring` or `aws-lc-rs` feature of lb-discovery-k8s, \
+         or install one with `rustls::crypto::CryptoProvider::install_default`"
+    )]
+    NoCryptoProvider,
+    /// The watch has not completed its first list of the service's EndpointSlices yet (the API
+    /// may be unreachable): there is no backend set to report, not even an empty one.
+    #[error("the endpointslices of service `{namespace}/{service}` have not been listed yet")]
+    NotListed {
+        /// The namespace.
+        namespace: String,
+        /// The service.
+        service: String,
+        /// The last error of the watch, if it has failed so far.
+        #[source]
+        last_error: Option<WatchFailure>,
+    },
+    /// The watch task is gone (its runtime shut down): the source will not change any more.
+    #[error("the watch of service `{namespace}/{service}` has stopped")]
+    WatchStopped {
+        /// The namespace.
+        namespace: String,
+        /// The service.
+        service: String,
+    },
+    /// A Kubernetes API response was larger than the configured limit
+    /// ([`Limits::max_response_bytes`](crate::Limits::max_response_bytes)).
+    #[error("kubernetes api response from `{path}` is larger than {limit} bytes")]
+    ResponseTooLarge {
+        /// The request path.
+        path: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// One watch event (one line of a watch response) was larger than the configured limit.
+    #[error("kubernetes watch event from `{path}` is larger than {limit} bytes")]
+    EventTooLarge {
+        /// The request path.
+        path: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The Kubernetes API did not answer, or did not finish a (non-watch) response, in time
+    /// ([`Limits::request_timeout`](crate::Limits::request_timeout)).
+    #[error("kubernetes api request to `{path}` timed out after {after:?}")]
+    Timeout {
+        /// The request path.
+        path: String,
+        /// The deadline that passed.
+        after: Duration,
+    },
+}
+
+/// The text of a watch error, kept as the cause of [`Error::NotListed`] and in
+/// [`WatchStatus::last_error`](crate::WatchStatus::last_error).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchFailure(pub(crate) String);
+
+impl WatchFailure {
+    /// The error text, with its causes joined by `": "`.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WatchFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WatchFailure {}
+
+/// An error and its causes as one line, `outer: inner: innermost`, skipping a cause whose text
+/// the outer message already contains (kube and hyper often repeat their source).
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    // A chain is short; the bound only guards against a cyclic `source` implementation.
+    for _ in 0..16 {
+        let Some(cause) = source else { break };
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Leaf;
+    impl fmt::Display for Leaf {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("connection refused")
+        }
+    }
+    impl std::error::Error for Leaf {}
+
+    #[test]
+    fn chains_join_causes_and_skip_repeats() {
+        let err = Error::NotListed {
+            namespace: "prod".into(),
+            service: "web".into(),
+            last_error: Some(WatchFailure("list failed: connection refused".into())),
+        };
+        assert_eq!(
+            error_chain(&err),
+            "the endpointslices of service `prod/web` have not been listed yet: \
+             list failed: connection refused"
+        );
+        let wrapped = Error::Client(kube::Error::Service(Box::new(Leaf)));
+        assert_eq!(
+            error_chain(&wrapped),
+            "cannot build the kubernetes client: ServiceError: connection refused"
+        );
+    }
+}

@@ -1,0 +1,265 @@
+//! Bounds on what the Kubernetes API may send: a deadline per request and a byte limit per
+//! response (per event for watches), applied as a layer of the kube client's HTTP stack.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::time::Sleep;
+
+use crate::error::Error;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Bounds on the Kubernetes API's answers, so that a slow or hostile API server can neither
+/// stall discovery nor grow memory without limit.
+///
+/// They apply to clients this crate builds (from a kubeconfig, the cluster, or a
+/// `kube::Config`); a [`kube::Client`] you pass in yourself is used as it is.
+///
+/// ```
+/// use std::time::Duration;
+/// use lb_discovery_k8s::Limits;
+/// let limits = Limits::default()
+///     .request_timeout(Duration::from_secs(10))
+///     .max_response_bytes(4 << 20);
+/// assert_eq!(limits.max_response_bytes, 4 << 20);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The deadline for the answer to a request to start, and for a whole list response to
+    /// arrive. A watch response is open-ended by design: once it has started, its liveness is
+    /// bounded by the watch timeout instead (the server ends it after
+    /// [`Builder::watch_timeout`](crate::Builder::watch_timeout), and kube's watcher gives up on
+    /// a silent stream 5 s after that). Default: 30 s.
+    pub request_timeout: Duration,
+    /// The most bytes of one list response (one page of at most
+    /// [`Builder::page_size`](crate::Builder::page_size) slices), and of one watch event.
+    /// Default: 16 MiB, room for a page of 100 full slices of 1000 endpoints.
+    pub max_response_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 16 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// Sets [`Limits::request_timeout`].
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets [`Limits::max_response_bytes`].
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+}
+
+/// The tower layer that applies [`Limits`] to a kube client's HTTP stack.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LimitLayer(pub(crate) Limits);
+
+impl<S> tower::Layer<S> for LimitLayer {
+    type Service = LimitService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        LimitService {
+            inner,
+            limits: self.0,
+        }
+    }
+}
+
+/// The service of [`LimitLayer`].
+#[derive(Debug)]
+pub(crate) struct LimitService<S> {
+    inner: S,
+    limits: Limits,
+}
+
+/// Whether a request is a watch (`watch=true` in its query), whose body is a stream of events.
+fn is_watch(uri: &http::Uri) -> bool {
+    uri.query()
+        .is_some_and(|q| q.split('&').any(|pair| pair == "watch=true" || pair == "watch=1"))
+}
+
+impl<S, ReqBody, B> tower::Service<http::Request<ReqBody>> for LimitService<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<B>>,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = http::Response<BoundedBody<B>>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let watch = is_watch(request.uri());
+        let path: Arc<str> = request.uri().path().into();
+        let limits = self.limits;
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let mut deadline = Box::pin(tokio::time::sleep(limits.request_timeout));
+            let response = tokio::select! {
+                response = response => response.map_err(Into::into)?,
+                () = &mut deadline => {
+                    return Err(Error::Timeout {
+                        path: path.to_string(),
+                        after: limits.request_timeout,
+                    }
+                    .into());
+                }
+            };
+            Ok(response.map(|inner| BoundedBody {
+                inner,
+                mode: if watch { Mode::PerLine } else { Mode::Whole },
+                limit: limits.max_response_bytes,
+                seen: 0,
+                // A list response must be complete by the request's deadline; a watch runs on.
+                deadline: (!watch).then_some(deadline),
+                timeout: limits.request_timeout,
+                path,
+                done: false,
+            }))
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// The whole body counts against the limit (a list response).
+    Whole,
+    /// Each line counts against the limit on its own (a watch: one JSON event per line).
+    PerLine,
+}
+
+/// A response body that fails once it passes its byte limit or its deadline.
+pub(crate) struct BoundedBody<B> {
+    inner: B,
+    mode: Mode,
+    limit: usize,
+    /// Bytes counted so far: of the whole body, or since the last newline.
+    seen: usize,
+    deadline: Option<Pin<Box<Sleep>>>,
+    timeout: Duration,
+    path: Arc<str>,
+    /// Set after an error: the body ends there.
+    done: bool,
+}
+
+impl<B> std::fmt::Debug for BoundedBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedBody")
+            .field("mode", &self.mode)
+            .field("limit", &self.limit)
+            .field("seen", &self.seen)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> BoundedBody<B> {
+    /// Counts `data`; an error when it takes the count past the limit.
+    fn count(&mut self, data: &[u8]) -> Result<(), Error> {
+        let over = match self.mode {
+            Mode::Whole => {
+                self.seen = self.seen.saturating_add(data.len());
+                self.seen > self.limit
+            }
+            Mode::PerLine => {
+                let mut over = false;
+                for (i, segment) in data.split(|b| *b == b'\n').enumerate() {
+                    if i > 0 {
+                        // A newline ended the previous line: the next one starts from zero.
+                        self.seen = 0;
+                    }
+                    self.seen = self.seen.saturating_add(segment.len());
+                    over |= self.seen > self.limit;
+                }
+                over
+            }
+        };
+        if over {
+            let path = self.path.to_string();
+            let limit = self.limit;
+            return Err(match self.mode {
+                Mode::Whole => Error::ResponseTooLarge { path, limit },
+                Mode::PerLine => Error::EventTooLarge { path, limit },
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<B> Body for BoundedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Some(deadline) = this.deadline.as_mut()
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            this.done = true;
+            let path = this.path.to_string();
+            return Poll::Ready(Some(Err(Error::Timeout {
+                path,
+                after: this.timeout,
+            }
+            .into())));
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref()
+                    && let Err(e) = this.count(data)
+                {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+use std::convert::Infallible;
+
+use futures_util::stream;
+use http_body_util::{BodyExt, StreamBody};
+use tower::Service;
+
+use super::*;
+
+type Chunks = StreamBody<stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
+fn chunks(parts: &[&str]) -> Chunks {
+    let frames: Vec<_> = parts
+        .iter()
+        .map(|p| Ok(Frame::data(Bytes::copy_from_slice(p.as_bytes()))))
+        .collect();
+    StreamBody::new(stream::iter(frames))
+}
+
+fn bounded<B>(inner: B, mode: Mode, limit: usize) -> BoundedBody<B> {
+    BoundedBody {
+        inner,
+        mode,
+        limit,
+        seen: 0,
+        deadline: None,
+        timeout: Duration::from_secs(1),
+        path: "/apis/discovery.k8s.io/v1/namespaces/prod/endpointslices".into(),
+        done: false,
+    }
+}
+
+async fn read<B>(body: BoundedBody<B>) -> Result<String, String>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    match body.collect().await {
+        Ok(all) => Ok(String::from_utf8_lossy(&all.to_bytes()).into_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[tokio::test]
+async fn a_whole_response_is_bounded_in_total() {
+    let ok = read(bounded(chunks(&["12345", "67890"]), Mode::Whole, 10)).await;
+    assert_eq!(ok.as_deref(), Ok("1234567890"));
+    let err = read(bounded(chunks(&["12345", "67890", "1"]), Mode::Whole, 10)).await;
+    assert_eq!(
+        err,
+        Err("kubernetes api response from `/apis/discovery.k8s.io/v1/namespaces/prod/endpointslices` \
+             is larger than 10 bytes"
+            .into())
+    );
+}
+
+#[tokio::test]
+async fn a_watch_is_bounded_per_line_whatever_the_chunking() {
+    // Many short events: fine however long the stream gets.
+    let many: Vec<String> = (0..100).map(|i| format!("{{\"n\":{i:04}}}\n")).collect();
+    let parts: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert!(read(bounded(chunks(&parts), Mode::PerLine, 12)).await.is_ok());
+    // Lines split across chunks are counted across them.
+    assert!(read(bounded(chunks(&["aaaa", "aaaa", "aa\nb"]), Mode::PerLine, 10)).await.is_ok());
+    let err = read(bounded(chunks(&["aaaa", "aaaa", "aaa\n"]), Mode::PerLine, 10)).await;
+    assert!(err.unwrap_err().contains("watch event"), "11 bytes in one line");
+    // A long line in the middle of a chunk, ended in the same chunk, is caught too.
+    let err = read(bounded(chunks(&["a\nbbbbbbbbbbbb\nc"]), Mode::PerLine, 10)).await;
+    assert!(err.unwrap_err().contains("larger than 10 bytes"));
+    // A newline resets the count.
+    assert!(read(bounded(chunks(&["aaaaaaaaaa\n", "bbbbbbbbbb\n"]), Mode::PerLine, 10)).await.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_list_body_times_out() {
+    let mut body = bounded(StreamBody::new(stream::pending::<Result<Frame<Bytes>, Infallible>>()), Mode::Whole, 10);
+    body.deadline = Some(Box::pin(tokio::time::sleep(Duration::from_secs(30))));
+    body.timeout = Duration::from_secs(30);
+    let started = tokio::time::Instant::now();
+    let err = read(body).await.unwrap_err();
+    assert!(err.contains("timed out after 30s"), "{err}");
+    assert_eq!(started.elapsed(), Duration::from_secs(30));
+}
+
+/// A service that answers after `delay` with a body of `body`.
+struct Slow {
+    delay: Duration,
+    body: &'static str,
+}
+
+impl Service<http::Request<()>> for Slow {
+    type Response = http::Response<Chunks>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<()>) -> Self::Future {
+        let (delay, body) = (self.delay, self.body);
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            Ok(http::Response::new(chunks(&[body])))
+        })
+    }
+}
+
+fn request(uri: &str) -> http::Request<()> {
+    http::Request::get(uri).body(()).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_layer_bounds_time_to_answer_and_picks_the_mode_from_the_query() {
+    let limits = Limits::default().request_timeout(Duration::from_secs(5)).max_response_bytes(8);
+    let layer = LimitLayer(limits);
+    let mut slow = tower::Layer::layer(&layer, Slow { delay: Duration::from_secs(6), body: "" });
+    let err = slow.call(request("/apis/x?limit=1")).await.unwrap_err();
+    assert_eq!(err.to_string(), "kubernetes api request to `/apis/x` timed out after 5s");
+
+    let mut quick = tower::Layer::layer(&layer, Slow { delay: Duration::from_secs(1), body: "0123456\n0123456\n" });
+    let list = quick.call(request("/apis/x?limit=1")).await.unwrap();
+    assert!(read(list.into_body()).await.unwrap_err().contains("api response"), "16 bytes in all");
+    let watch = quick.call(request("/apis/x?labelSelector=a&watch=true&resourceVersion=1")).await.unwrap();
+    assert_eq!(read(watch.into_body()).await.as_deref(), Ok("0123456\n0123456\n"), "8 bytes per line");
+}
+
+#[test]
+fn watch_requests_are_recognised_by_their_query_only() {
+    assert!(is_watch(&"/a?watch=true".parse().unwrap()));
+    assert!(is_watch(&"/a?x=1&watch=1".parse().unwrap()));
+    assert!(!is_watch(&"/a?watch=false".parse().unwrap()));
+    assert!(!is_watch(&"/a?nowatch=true".parse().unwrap()));
+    assert!(!is_watch(&"/watch=true".parse().unwrap()));
+}

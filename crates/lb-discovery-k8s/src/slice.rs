@@ -1,0 +1,133 @@
+//! One EndpointSlice to backend entries: the selected port, one entry per address.
+
+use std::net::{IpAddr, SocketAddr};
+
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
+use lb_core::Enablement;
+
+use crate::conditions::enablement;
+use crate::meta::{EndpointMeta, TargetRef};
+use crate::port::Port;
+
+/// The label the EndpointSlice controller puts on every slice of a Service.
+pub(crate) const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// One backend as Kubernetes describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) addr: SocketAddr,
+    pub(crate) enablement: Enablement,
+    pub(crate) meta: EndpointMeta,
+}
+
+/// The entries of `slice` for `service` on `port`, in the slice's order.
+///
+/// Nothing here trusts the API server: a slice of another Service (a server that ignored the
+/// label selector), a missing or out-of-range port, an address that is not an IP, or an FQDN
+/// slice contributes nothing, with a warning naming the slice.
+pub(crate) fn entries(slice: &EndpointSlice, service: &str, port: &Port) -> Vec<Entry> {
+    let name = slice.metadata.name.as_deref().unwrap_or_default();
+    let labelled = slice
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(SERVICE_NAME_LABEL));
+    if labelled.map(String::as_str) != Some(service) {
+        tracing::warn!(
+            slice = name,
+            label = ?labelled,
+            service,
+            "ignoring an endpointslice that does not belong to the service"
+        );
+        return Vec::new();
+    }
+    if slice.address_type != "IPv4" && slice.address_type != "IPv6" {
+        tracing::warn!(
+            slice = name,
+            address_type = %slice.address_type,
+            "ignoring an endpointslice whose addresses are not IPs"
+        );
+        return Vec::new();
+    }
+    let Some(port_number) = select_port(slice.ports.as_deref().unwrap_or_default(), port, name)
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(slice.endpoints.len());
+    for endpoint in &slice.endpoints {
+        let state = enablement(endpoint.conditions.as_ref());
+        let meta = meta_of(endpoint, name);
+        for address in &endpoint.addresses {
+            match address.parse::<IpAddr>() {
+                Ok(ip) => out.push(Entry {
+                    addr: SocketAddr::new(ip, port_number),
+                    enablement: state,
+                    meta: meta.clone(),
+                }),
+                Err(_) => tracing::warn!(
+                    slice = name,
+                    address = %address,
+                    "ignoring an endpoint address that is not an IP address"
+                ),
+            }
+        }
+    }
+    out
+}
+
+/// The number of the selected port, or `None` (with a warning) when the slice has none usable.
+fn select_port(ports: &[EndpointPort], wanted: &Port, slice: &str) -> Option<u16> {
+    let found = match wanted {
+        Port::Only => match ports {
+            [one] => Some(one),
+            [] => None,
+            _ => {
+                tracing::warn!(
+                    slice,
+                    ports = ports.len(),
+                    "the endpointslice has several ports: select one by name or number"
+                );
+                return None;
+            }
+        },
+        Port::Name(name) => ports
+            .iter()
+            .find(|p| p.name.as_deref().unwrap_or_default() == name),
+        Port::Number(n) => ports.iter().find(|p| p.port == Some(i32::from(*n))),
+    };
+    let Some(found) = found else {
+        tracing::warn!(slice, port = %wanted, "the endpointslice does not have the selected port");
+        return None;
+    };
+    match found.port.and_then(|p| u16::try_from(p).ok()).filter(|p| *p != 0) {
+        Some(p) => Some(p),
+        None => {
+            tracing::warn!(slice, port = ?found.port, "the endpointslice's port number is missing or out of range");
+            None
+        }
+    }
+}
+
+fn meta_of(endpoint: &Endpoint, slice: &str) -> EndpointMeta {
+    EndpointMeta {
+        zone: endpoint.zone.clone(),
+        node_name: endpoint.node_name.clone(),
+        hostname: endpoint.hostname.clone(),
+        target: endpoint.target_ref.as_ref().map(|t| TargetRef {
+            kind: t.kind.clone(),
+            namespace: t.namespace.clone(),
+            name: t.name.clone(),
+            uid: t.uid.clone(),
+        }),
+        for_zones: endpoint
+            .hints
+            .as_ref()
+            .and_then(|h| h.for_zones.as_ref())
+            .map(|zones| zones.iter().map(|z| z.name.clone()).collect())
+            .unwrap_or_default(),
+        slice: slice.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+//! The watch task: kube's watcher over one Service's EndpointSlices, feeding the [`Store`] and
+//! publishing each change of the merged set.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::watcher::{self, Event};
+use lb_core::ChangeNotifier;
+use tokio::sync::watch;
+
+use crate::error::{WatchFailure, error_chain};
+use crate::slice::Entry;
+use crate::store::Store;
+
+/// What the watch has done so far, from
+/// [`EndpointSliceDiscovery::status`](crate::EndpointSliceDiscovery::status).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WatchStatus {
+    /// Whether a list has completed: from then on the source has a set to report, and keeps it
+    /// through API outages.
+    pub listed: bool,
+    /// Completed lists: the first, and every re-list (after a `410 Gone`, for example).
+    pub lists: u64,
+    /// Changes of the published set (backends, their states or their metadata).
+    pub updates: u64,
+    /// The number of backends published.
+    pub backends: usize,
+    /// The number of EndpointSlices they come from.
+    pub slices: usize,
+    /// Errors of the list and watch calls (each is retried after a backoff).
+    pub errors: u64,
+    /// The most recent error, if there has been one.
+    pub last_error: Option<WatchFailure>,
+}
+
+/// The state the watch task and the discovery handles share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) namespace: String,
+    pub(crate) service: String,
+    pub(crate) notifier: ChangeNotifier,
+    current: Mutex<Option<Arc<[Entry]>>>,
+    status: watch::Sender<WatchStatus>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded value is replaced whole under the lock; a panic elsewhere cannot leave it
+    // half-written, so a poisoned lock is used as is.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(namespace: String, service: String) -> Self {
+        Shared {
+            namespace,
+            service,
+            notifier: ChangeNotifier::new(),
+            current: Mutex::new(None),
+            status: watch::Sender::new(WatchStatus::default()),
+        }
+    }
+
+    /// The published set, `None` before the first list.
+    pub(crate) fn current(&self) -> Option<Arc<[Entry]>> {
+        lock(&self.current).clone()
+    }
+
+    pub(crate) fn status(&self) -> WatchStatus {
+        self.status.borrow().clone()
+    }
+
+    pub(crate) fn status_receiver(&self) -> watch::Receiver<WatchStatus> {
+        self.status.subscribe()
+    }
+
+    /// Publishes the merged set; signals the load balancer only when it differs from the last.
+    fn publish(&self, entries: Vec<Entry>, slices: usize, list_done: bool) {
+        let backends = entries.len();
+        let changed = {
+            let mut current = lock(&self.current);
+            let changed = current.as_deref() != Some(entries.as_slice());
+            if changed {
+                *current = Some(entries.into());
+            }
+            changed
+        };
+        self.status.send_modify(|s| {
+            s.listed = true;
+            s.backends = backends;
+            s.slices = slices;
+            s.lists += u64::from(list_done);
+            s.updates += u64::from(changed);
+        });
+        if changed {
+            tracing::info!(
+                namespace = %self.namespace,
+                service = %self.service,
+                backends,
+                slices,
+                "kubernetes endpoints changed"
+            );
+            self.notifier.notify();
+        }
+    }
+
+    fn record_error(&self, text: String) {
+        self.status.send_modify(|s| {
+            s.errors += 1;
+            s.last_error = Some(WatchFailure(text));
+        });
+    }
+}
+
+/// Exponential backoff between failed list or watch calls, with jitter so that many clients
+/// that lost the API server together do not come back together.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+    random: RandomState,
+    draws: u64,
+}
+
+impl Backoff {
+    pub(crate) fn new(min: Duration, max: Duration) -> Self {
+        let min = min.max(Duration::from_millis(1));
+        let max = max.max(min);
+        Backoff {
+            min,
+            max,
+            next: min,
+            random: RandomState::new(),
+            draws: 0,
+        }
+    }
+
+    /// The next wait: between half and all of the current step, which then doubles up to `max`.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let step = self.next;
+        self.next = step.saturating_mul(2).min(self.max);
+        self.draws = self.draws.wrapping_add(1);
+        let half = step / 2;
+        let spread = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+        let jitter = self.random.hash_one(self.draws) % spread.saturating_add(1);
+        half + Duration::from_nanos(jitter)
+    }
+
+    /// Back to the shortest wait, after the watch made progress.
+    pub(crate) fn reset(&mut self) {
+        self.next = self.min;
+    }
+}
+
+/// Runs the watch until the stream ends (kube's watcher never ends by itself; the task is
+/// aborted when the discovery source is dropped).
+///
+/// The watcher recovers by itself on its next poll after an error: it resumes the watch from the
+/// last resource version it saw (including bookmarks) after a dropped connection, and re-lists
+/// after `410 Gone`. This loop only waits out the backoff in between. The backoff is reset by
+/// progress (a completed list, an event), not by the `Init` marker that starts every attempt,
+/// so a failing API is retried ever more slowly up to the maximum.
+pub(crate) async fn run<S>(events: S, mut store: Store, shared: Arc<Shared>, mut backoff: Backoff)
+where
+    S: Stream<Item = Result<Event<EndpointSlice>, watcher::Error>>,
+{
+    let mut events = std::pin::pin!(events);
+    while let Some(item) = events.next().await {
+        match item {
+            Ok(event) => {
+                let progress = matches!(event, Event::InitDone | Event::Apply(_) | Event::Delete(_));
+                let list_done = matches!(event, Event::InitDone);
+                if matches!(event, Event::Init) && store.is_listed() {
+                    tracing::debug!(service = %shared.service, "re-listing endpointslices");
+                }
+                if store.apply(event) {
+                    shared.publish(store.merged(), store.slice_count(), list_done);
+                }
+                if progress {
+                    backoff.reset();
+                }
+            }
+            Err(error) => {
+                let text = error_chain(&error);
+                let delay = backoff.next_delay();
+                if is_gone(&error) {
+                    tracing::info!(
+                        namespace = %shared.namespace,
+                        service = %shared.service,
+                        "endpointslice watch expired (410 gone): re-listing"
+                    );
+                } else {
+                    tracing::warn!(
+                        namespace = %shared.namespace,
+                        service = %shared.service,
+                        error = %text,
+                        retry_in = ?delay,
+                        "endpointslice watch failed; keeping the last good set"
+                    );
+                }
+                shared.record_error(text);
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+    tracing::debug!(service = %shared.service, "endpointslice watch ended");
+}
+
+fn is_gone(error: &watcher::Error) -> bool {
+    matches!(error, watcher::Error::WatchError(status) if status.code == 410)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+use std::collections::BTreeMap;
+
+use futures_util::stream;
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::Status;
+
+use super::*;
+use crate::port::Port;
+use crate::slice::SERVICE_NAME_LABEL;
+
+#[test]
+fn backoff_doubles_with_jitter_up_to_the_maximum_and_resets() {
+    let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(800));
+    let steps = [100, 200, 400, 800, 800, 800];
+    for step in steps {
+        let d = b.next_delay();
+        let step = Duration::from_millis(step);
+        assert!(d >= step / 2 && d <= step, "{d:?} not within [{:?}, {step:?}]", step / 2);
+    }
+    b.reset();
+    assert!(b.next_delay() <= Duration::from_millis(100));
+    // Degenerate settings never panic and never wait zero.
+    let mut zero = Backoff::new(Duration::ZERO, Duration::ZERO);
+    assert!(zero.next_delay() >= Duration::from_micros(500));
+    let mut huge = Backoff::new(Duration::MAX, Duration::MAX);
+    assert!(huge.next_delay() >= Duration::MAX / 2);
+    assert!(huge.next_delay() >= Duration::MAX / 2);
+}
+
+fn slice(name: &str, ips: &[&str]) -> EndpointSlice {
+    EndpointSlice {
+        address_type: "IPv4".into(),
+        endpoints: ips
+            .iter()
+            .map(|ip| Endpoint {
+                addresses: vec![ip.to_string()],
+                ..Endpoint::default()
+            })
+            .collect(),
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(BTreeMap::from([(SERVICE_NAME_LABEL.to_owned(), "web".to_owned())])),
+            ..ObjectMeta::default()
+        },
+        ports: Some(vec![EndpointPort {
+            port: Some(80),
+            ..EndpointPort::default()
+        }]),
+    }
+}
+
+fn gone() -> watcher::Error {
+    let status: Status = serde_json::from_value(serde_json::json!({
+        "status": "Failure", "message": "too old resource version", "reason": "Expired", "code": 410
+    }))
+    .unwrap();
+    watcher::Error::WatchError(Box::new(status))
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_publish_changes_only_and_errors_back_off() {
+    let shared = Arc::new(Shared::new("prod".into(), "web".into()));
+    let mut changes = shared.notifier.subscribe();
+    let script = vec![
+        Err(gone()),
+        Ok(Event::Init),
+        Ok(Event::InitApply(slice("web-a", &["10.0.0.1"]))),
+        Ok(Event::InitDone),
+        Ok(Event::Apply(slice("web-a", &["10.0.0.1"]))), // no change
+        Ok(Event::Apply(slice("web-b", &["10.0.0.2"]))),
+        Err(gone()),
+        Ok(Event::Init),
+        Ok(Event::InitApply(slice("web-a", &["10.0.0.1"]))),
+        Ok(Event::InitApply(slice("web-b", &["10.0.0.2"]))),
+        Ok(Event::InitDone), // the same set again: a list, but no change
+    ];
+    let started = tokio::time::Instant::now();
+    let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
+    run(stream::iter(script), Store::new("web".into(), Port::Only), Arc::clone(&shared), backoff).await;
+    // Two errors, each followed by a wait of 0.5 s to 1 s (reset by progress in between).
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(1) && waited <= Duration::from_secs(2), "{waited:?}");
+    let status = shared.status();
+    assert!(status.listed);
+    assert_eq!(status.lists, 2);
+    assert_eq!(status.updates, 2, "the first list and the added slice");
+    assert_eq!(status.errors, 2);
+    assert_eq!((status.backends, status.slices), (2, 2));
+    assert!(status.last_error.unwrap().message().contains("too old resource version"));
+    assert!(changes.changed().await, "the changes were signalled");
+    let current = shared.current().unwrap();
+    let addrs: Vec<_> = current.iter().map(|e| e.addr.to_string()).collect();
+    assert_eq!(addrs, ["10.0.0.1:80", "10.0.0.2:80"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_api_is_retried_ever_more_slowly() {
+    let shared = Arc::new(Shared::new("prod".into(), "web".into()));
+    // What kube's watcher yields while the API is down: Init, then the list error, again and again.
+    let mut script = Vec::new();
+    for _ in 0..5 {
+        script.push(Ok(Event::Init));
+        script.push(Err(gone()));
+    }
+    let started = tokio::time::Instant::now();
+    let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    run(stream::iter(script), Store::new("web".into(), Port::Only), Arc::clone(&shared), backoff).await;
+    // 1 + 2 + 4 + 8 + 16 = 31 s of steps, each waited for half to all of it.
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(15_500) && waited <= Duration::from_secs(31), "{waited:?}");
+    assert!(shared.current().is_none(), "never listed: nothing to publish");
+    assert!(!shared.status().listed);
+}

@@ -1,0 +1,1 @@
+//! Integration tests of lb-discovery-k8s against a fake Kubernetes API server on loopback.

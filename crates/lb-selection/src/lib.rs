@@ -1,4 +1,18 @@
 //! Backend selection strategies for lb.
-//!
-//! Not implemented yet: this crate is a documented, empty library until its issue lands
-//! (see ARCHITECTURE.md). Nothing in it pretends to work.
+
+mod arith;
+mod candidates;
+mod cdf;
+mod error;
+mod layout;
+mod rng;
+mod round_robin;
+mod weighted;
+
+#[cfg(test)]
+mod test_util;
+
+pub use error::SelectionError;
+pub use round_robin::{Regime, RoundRobin, RoundRobinIter};
+#[allow(deprecated)]
+pub use weighted::{FVNHash, FnvHash, Weighted, WeightedIter};

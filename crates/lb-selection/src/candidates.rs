@@ -1,0 +1,244 @@
+//! [`Candidates`]: the candidate order every strategy shares after its first pick.
+//!
+//! 1. The first pick (the strategy's choice for this key or this turn).
+//! 2. Up to [`DRAWS`] more picks drawn *the strategy's way* (the next turns of a round robin,
+//!    rehashes of a key, more random draws, the next points of a hash ring), skipping backends
+//!    already offered. A failed backend's traffic thus spreads over the others in proportion to
+//!    their weights, rather than landing on its neighbour.
+//! 3. A scan of every backend not offered yet: active ones from a position that depends on the
+//!    key or turn, wrapping around, then standby ones (weight 0) in address order.
+//!
+//! Each backend is offered at most once (a fixed array remembers the at most `1 + DRAWS`
+//! backends of steps 1 and 2, and step 3 visits each index once, skipping those), every backend
+//! is offered before the iterator ends, and nothing is allocated.
+
+use crate::arith::fastrange;
+
+/// How many strategy draws follow the first pick before the scan.
+pub(crate) const DRAWS: usize = 8;
+
+/// The backends offered in steps 1 and 2.
+const SEEN: usize = DRAWS + 1;
+
+/// A strategy's way of drawing more candidates after the first pick.
+pub(crate) trait Draw {
+    /// The next draw: a backend index (repeats are allowed; they are skipped).
+    fn draw(&mut self) -> usize;
+
+    /// A number from which the scan's starting position among active backends is derived.
+    fn scan_seed(&self) -> u64;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    First,
+    Draw,
+    Scan,
+    Done,
+}
+
+/// The candidate iterator shared by all strategies; see the module docs.
+#[derive(Debug)]
+pub(crate) struct Candidates<'a, D> {
+    draw: D,
+    /// Every index, active ones first (see `Layout::order`).
+    order: &'a [u32],
+    active: u32,
+    phase: Phase,
+    draws_left: u8,
+    seen_len: u8,
+    seen: [u32; SEEN],
+    /// Step 3: the next position of `order` to visit (0..len), and where the active part starts.
+    cursor: u32,
+    start: u32,
+}
+
+impl<'a, D: Draw> Candidates<'a, D> {
+    /// Candidates starting with `first` (a backend index; `None` for an empty set).
+    #[inline]
+    pub(crate) fn new(first: Option<usize>, draw: D, order: &'a [u32], active: usize) -> Self {
+        let mut seen = [0; SEEN];
+        // Indices fit in u32: `Layout::new` refuses larger sets.
+        seen[0] = first.unwrap_or(0) as u32;
+        Candidates {
+            draw,
+            order,
+            active: active as u32,
+            phase: if first.is_some() {
+                Phase::First
+            } else {
+                Phase::Done
+            },
+            draws_left: DRAWS as u8,
+            seen_len: 1,
+            seen,
+            cursor: 0,
+            start: 0,
+        }
+    }
+
+    /// The next candidate.
+    #[inline]
+    pub(crate) fn next(&mut self) -> Option<usize> {
+        match self.phase {
+            Phase::First => {
+                self.phase = Phase::Draw;
+                Some(self.seen[0] as usize)
+            }
+            Phase::Draw => self.next_drawn(),
+            Phase::Scan => self.next_scanned(),
+            Phase::Done => None,
+        }
+    }
+
+    fn seen(&self, i: u32) -> bool {
+        self.seen[..usize::from(self.seen_len)].contains(&i)
+    }
+
+    #[cold]
+    fn next_drawn(&mut self) -> Option<usize> {
+        // Stop drawing once every backend has been offered (a set of one, say).
+        while self.draws_left > 0 && usize::from(self.seen_len) < self.order.len() {
+            self.draws_left -= 1;
+            let i = self.draw.draw();
+            let Ok(i32) = u32::try_from(i) else { continue };
+            if i < self.order.len() && !self.seen(i32) {
+                self.seen[usize::from(self.seen_len)] = i32;
+                self.seen_len += 1;
+                return Some(i);
+            }
+        }
+        self.phase = Phase::Scan;
+        self.start = if self.active == 0 {
+            0
+        } else {
+            fastrange(self.draw.scan_seed(), u64::from(self.active)) as u32
+        };
+        self.next_scanned()
+    }
+
+    fn next_scanned(&mut self) -> Option<usize> {
+        let len = self.order.len() as u32;
+        if usize::from(self.seen_len) >= self.order.len() {
+            self.phase = Phase::Done;
+            return None;
+        }
+        while self.cursor < len {
+            let c = self.cursor;
+            self.cursor += 1;
+            let pos = if c < self.active {
+                let p = self.start + c;
+                if p >= self.active { p - self.active } else { p }
+            } else {
+                c
+            };
+            let i = self.order[pos as usize];
+            if !self.seen(i) {
+                return Some(i as usize);
+            }
+        }
+        self.phase = Phase::Done;
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Draws from a fixed list, cycling.
+    struct Scripted {
+        draws: Vec<usize>,
+        at: usize,
+        seed: u64,
+    }
+
+    impl Draw for Scripted {
+        fn draw(&mut self) -> usize {
+            let d = self.draws[self.at % self.draws.len()];
+            self.at += 1;
+            d
+        }
+        fn scan_seed(&self) -> u64 {
+            self.seed
+        }
+    }
+
+    fn collect(mut c: Candidates<'_, Scripted>) -> Vec<usize> {
+        let mut out = Vec::new();
+        while let Some(i) = c.next() {
+            out.push(i);
+            assert!(out.len() <= 10_000, "the iterator must end");
+        }
+        out
+    }
+
+    #[test]
+    fn draws_then_a_rotated_scan_then_standby() {
+        // Backends 0..6; 4 and 5 are standby.
+        let order = [0, 1, 2, 3, 4, 5];
+        let draws = Scripted {
+            draws: vec![2, 2, 0, 9, 1],
+            at: 0,
+            seed: 1 << 63, // starts the scan half way through the 4 active ones
+        };
+        let got = collect(Candidates::new(Some(0), draws, &order, 4));
+        // First 0; draws 2 and 1 (0 is a repeat, 9 is out of range); scan from position 2: 3.
+        assert_eq!(got, [0, 2, 1, 3, 4, 5]);
+    }
+
+    #[test]
+    fn empty_set_yields_nothing() {
+        let order: [u32; 0] = [];
+        let draws = Scripted {
+            draws: vec![0],
+            at: 0,
+            seed: 0,
+        };
+        assert!(collect(Candidates::new(None, draws, &order, 0)).is_empty());
+    }
+
+    #[test]
+    fn a_set_of_one_ends_after_the_first() {
+        let order = [0];
+        let draws = Scripted {
+            draws: vec![0],
+            at: 0,
+            seed: 0,
+        };
+        let mut c = Candidates::new(Some(0), draws, &order, 1);
+        assert_eq!(c.next(), Some(0));
+        assert_eq!(c.next(), None);
+        assert_eq!(c.draw.at, 0, "no draw is wasted on a set of one");
+    }
+
+    proptest! {
+        #[test]
+        fn offers_each_backend_exactly_once_active_before_standby(
+            len in 1usize..40,
+            standby_frac in 0usize..4,
+            draws in prop::collection::vec(0usize..50, 1..20),
+            seed: u64,
+            first_pos: usize,
+        ) {
+            let standby = (len * standby_frac / 4).min(len - 1);
+            let active = len - standby;
+            // A shuffled order, as for a set whose standby backends are interleaved.
+            let mut order: Vec<u32> = (0..len as u32).collect();
+            order.rotate_left(seed as usize % len);
+            let first = order[first_pos % active] as usize;
+            // Draws only return active backends, as weighted draws do.
+            let draws: Vec<usize> = draws.iter().map(|d| order[d % active] as usize).collect();
+            let got = collect(Candidates::new(Some(first), Scripted { draws, at: 0, seed }, &order, active));
+            let mut sorted = got.clone();
+            sorted.sort_unstable();
+            prop_assert_eq!(sorted, (0..len).collect::<Vec<_>>());
+            prop_assert_eq!(got[0], first);
+            let standby_set: Vec<usize> = order[active..].iter().map(|&i| i as usize).collect();
+            let first_standby = got.iter().position(|i| standby_set.contains(i)).unwrap_or(len);
+            prop_assert!(got[first_standby..].iter().all(|i| standby_set.contains(i)));
+            prop_assert_eq!(first_standby, active);
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! [`Cdf`]: find the backend that owns a point of the cumulative weight line in O(1) expected
+//! time and O(number of backends) memory, whatever the weights.
+
+/// Above this many backends in one guide bucket, [`Cdf::locate`] searches by bisection.
+const LINEAR_SCAN: usize = 8;
+
+/// The cumulative weight line of the active backends: backend `k` owns the points
+/// `ends[k-1]..ends[k]` of `0..total`.
+///
+/// A *guide table* (Chen and Asau's method of indexed search) splits `0..total` into at most
+/// `2 * len` buckets of `2^shift` points and remembers the first backend of each bucket, so a
+/// lookup is one shift, one table read and, on average, at most two comparisons. A bucket that
+/// holds many light backends is searched by bisection, so the worst case is O(log n).
+///
+/// This replaces pingora's expanded array (one entry per unit of weight): memory is 8 bytes of
+/// prefix sum and at most 8 bytes of guide per backend, even for weights in the millions.
+#[derive(Debug)]
+pub(crate) struct Cdf {
+    /// `ends[k]`: the sum of the weights of backends `0..=k`. Strictly increasing.
+    ends: Box<[u64]>,
+    /// `guide[g]`: the first `k` with `ends[k] > g << shift`; one more entry, `len - 1`, closes
+    /// the last bucket.
+    guide: Box<[u32]>,
+    shift: u32,
+    total: u64,
+}
+
+impl Cdf {
+    /// The line of `weights`, which must all be positive and at most `u32::MAX` (their sum then
+    /// fits in 64 bits for up to 2^32 backends). An empty list gives an empty line.
+    pub(crate) fn new(weights: impl Iterator<Item = u64>) -> Self {
+        let mut total = 0u64;
+        let ends: Box<[u64]> = weights
+            .map(|w| {
+                debug_assert!(w > 0 && w <= u64::from(u32::MAX));
+                total += w;
+                total
+            })
+            .collect();
+        if ends.is_empty() {
+            return Cdf {
+                ends,
+                guide: Box::new([]),
+                shift: 0,
+                total: 0,
+            };
+        }
+        // The fewest bucket bits that leave at most 2 * len buckets.
+        let max_buckets = 2 * ends.len() as u64;
+        let mut shift = 0;
+        while ((total - 1) >> shift) >= max_buckets {
+            shift += 1;
+        }
+        let buckets = ((total - 1) >> shift) + 1;
+        let mut guide = Vec::with_capacity(buckets as usize + 1);
+        let mut k = 0usize;
+        for g in 0..buckets {
+            let start = g << shift;
+            // `start < total == ends[last]`, so this stops inside the slice.
+            while ends[k] <= start {
+                k += 1;
+            }
+            // At most 2^32 backends (checked by `Layout::new`), so `k` fits.
+            guide.push(k as u32);
+        }
+        guide.push((ends.len() - 1) as u32);
+        Cdf {
+            ends,
+            guide: guide.into_boxed_slice(),
+            shift,
+            total,
+        }
+    }
+
+    /// The sum of the weights.
+    #[inline]
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The number of backends on the line.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The backend (position on the line) that owns point `p`, for `p < total`. Points at or
+    /// past the end belong to the last backend; an empty line answers 0.
+    #[inline]
+    pub(crate) fn locate(&self, p: u64) -> usize {
+        let g = (p >> self.shift) as usize;
+        let (Some(&lo), Some(&hi)) = (self.guide.get(g), self.guide.get(g + 1)) else {
+            return self.ends.len().saturating_sub(1);
+        };
+        let (lo, hi) = (lo as usize, hi as usize);
+        if hi - lo <= LINEAR_SCAN {
+            // `ends[hi] > p` for every `p` of bucket `g` (or `hi` is the last backend), so the
+            // walk ends by `hi`.
+            let mut k = lo;
+            while k < hi && self.ends[k] <= p {
+                k += 1;
+            }
+            k
+        } else {
+            lo + self.ends[lo..hi].partition_point(|&e| e <= p)
+        }
+    }
+
+    /// Bytes of heap memory held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.ends.len() * 8 + self.guide.len() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The answer by definition: the first backend whose end is past `p`.
+    fn naive(weights: &[u64], p: u64) -> usize {
+        let mut sum = 0;
+        for (k, w) in weights.iter().enumerate() {
+            sum += w;
+            if p < sum {
+                return k;
+            }
+        }
+        weights.len() - 1
+    }
+
+    #[test]
+    fn every_point_of_a_small_line_has_its_owner() {
+        let w = [5, 1, 1, 3];
+        let cdf = Cdf::new(w.iter().copied());
+        assert_eq!(cdf.total(), 10);
+        let owners: Vec<usize> = (0..10).map(|p| cdf.locate(p)).collect();
+        assert_eq!(owners, [0, 0, 0, 0, 0, 1, 2, 3, 3, 3]);
+        assert_eq!(cdf.locate(10), 3, "past the end is the last backend");
+        assert_eq!(cdf.locate(u64::MAX), 3);
+    }
+
+    #[test]
+    fn huge_weights_use_memory_per_backend_not_per_unit() {
+        let cdf = Cdf::new(std::iter::repeat_n(u64::from(u32::MAX), 1000));
+        assert_eq!(cdf.total(), 1000 * u64::from(u32::MAX));
+        assert!(cdf.heap_bytes() <= 1000 * 16 + 8, "{}", cdf.heap_bytes());
+        assert_eq!(cdf.locate(u64::from(u32::MAX)), 1);
+        assert_eq!(cdf.locate(cdf.total() - 1), 999);
+    }
+
+    #[test]
+    fn one_heavy_backend_among_many_light_ones_bisects() {
+        // Every light backend falls into the first guide bucket or two.
+        let mut w = vec![1u64; 5000];
+        w.push(u64::from(u32::MAX));
+        let cdf = Cdf::new(w.iter().copied());
+        for p in [0, 1, 2500, 4999, 5000, u64::from(u32::MAX)] {
+            assert_eq!(cdf.locate(p), naive(&w, p), "point {p}");
+        }
+    }
+
+    #[test]
+    fn empty_line_answers_zero() {
+        let cdf = Cdf::new(std::iter::empty());
+        assert_eq!(cdf.total(), 0);
+        assert_eq!(cdf.locate(0), 0);
+        assert_eq!(cdf.len(), 0);
+    }
+
+    proptest! {
+        #[test]
+        fn locate_agrees_with_the_definition(
+            w in prop::collection::vec(prop_oneof![1u64..5, 1u64..1000, Just(u64::from(u32::MAX))], 1..200),
+            points in prop::collection::vec(any::<u64>(), 50),
+        ) {
+            let cdf = Cdf::new(w.iter().copied());
+            for p in points {
+                let p = p % cdf.total();
+                prop_assert_eq!(cdf.locate(p), naive(&w, p));
+            }
+            // The boundaries, where off-by-one errors live.
+            let mut sum = 0;
+            for (k, x) in w.iter().enumerate() {
+                prop_assert_eq!(cdf.locate(sum), k);
+                sum += x;
+                prop_assert_eq!(cdf.locate(sum - 1), k);
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! [`RoundRobin`]: nginx's smooth weighted round robin, lock-free.
+
+mod smooth;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lb_core::{Backend, BackendIter, BackendSelection, BoxError};
+
+use crate::arith::{FastMod, GOLDEN, fastrange, gcd};
+use crate::candidates::{Candidates, Draw};
+use crate::cdf::Cdf;
+use crate::layout::Layout;
+
+/// The smooth table is used while its period (the sum of the weights divided by their greatest
+/// common divisor) is at most this many entries per backend...
+const TABLE_PER_BACKEND: u64 = 16;
+/// ...or at most this many entries in all, whichever is larger (16 KiB: small sets of uneven
+/// weights, such as 100, 1, 1, keep nginx's exact sequence).
+const TABLE_FLOOR: u64 = 4096;
+/// ...and while computing it costs at most this many steps (period × distinct weights), so that
+/// a build stays in the milliseconds.
+const TABLE_WORK: u64 = 1 << 22;
+
+/// Weighted round robin, smooth: weights 5, 1, 1 give `a a b a c a a`, not `a a a a a b c`.
+///
+/// Each pick takes the next turn of a shared atomic counter and maps it to a backend without a
+/// lock; the mapping depends on the weights (`W` is their sum after dividing by their greatest
+/// common divisor, `n` the number of backends):
+///
+/// - **Equal weights**: plain round robin in address order.
+/// - **`W ≤ max(16·n, 4096)`** (and `W × distinct weights ≤ 4 M`): **exactly nginx's smooth
+///   weighted round robin** (with the backends in address order as nginx's peer list), read from a
+///   table of `W` entries computed at build time. Turn `t` is entry `t mod W`.
+/// - **Otherwise** (weights too uneven to tabulate in O(n) memory): turn `t` picks the backend
+///   whose share of the cumulative weight line contains the fraction `t/φ mod 1` (a golden-ratio
+///   Weyl sequence). Over any `m` consecutive turns each backend gets `m·w/W` picks within a
+///   few, and by the three-gap theorem the gaps between a backend's successive picks take at
+///   most three distinct values: picks are spread evenly, never bunched. Memory stays at
+///   16 bytes per backend whatever the weights.
+///
+/// **Position.** The counter is shared with the selector built by [`BackendSelection::rebuild`],
+/// so when the backends and weights are unchanged the sequence continues exactly where it was
+/// (the load balancer also keeps the selector itself in that case). When they change, the count
+/// goes on in the new sequence.
+///
+/// **Fallback.** After the first pick come the next turns of the sequence (up to 8, skipping
+/// backends already offered, without advancing the shared counter), then every other backend:
+/// a down backend's turns go to the backends that follow it in the sequence, as in nginx.
+///
+/// **Weights.** Weight 0 is a standby: never picked while a positive-weight backend exists,
+/// offered only after all of them. When every weight is 0 they are treated as equal.
+///
+/// ```
+/// use lb_core::{Backend, LoadBalancer};
+/// use lb_selection::RoundRobin;
+///
+/// let lb = LoadBalancer::<RoundRobin>::try_from_iter([
+///     Backend::new_with_weight("10.0.0.1:80", 5).unwrap(),
+///     Backend::new_with_weight("10.0.0.2:80", 1).unwrap(),
+///     Backend::new_with_weight("10.0.0.3:80", 1).unwrap(),
+/// ])
+/// .unwrap();
+/// let picks: String = (0..7)
+///     .map(|_| match lb.select(b"").unwrap().addr.to_string().as_str() {
+///         "10.0.0.1:80" => 'a',
+///         "10.0.0.2:80" => 'b',
+///         _ => 'c',
+///     })
+///     .collect();
+/// assert_eq!(picks, "aabacaa");
+/// ```
+pub struct RoundRobin {
+    turn: Arc<Turn>,
+    layout: Layout,
+    mode: Mode,
+}
+
+/// The shared turn counter, alone on its cache lines so that picks on other cores do not
+/// invalidate the selector's read-only data.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Turn(AtomicU64);
+
+#[derive(Debug)]
+enum Mode {
+    /// No backend.
+    Empty,
+    /// Turn `t` is active backend `t mod active`.
+    Uniform(FastMod),
+    /// Turn `t` is `table[t mod table.len()]` (backend indices).
+    Table { table: Box<[u32]>, modulo: FastMod },
+    /// Turn `t` is the owner of `fastrange(t·GOLDEN, total)` on the line.
+    Weyl(Cdf),
+}
+
+/// How a regime was chosen; exposed for tests and benches through [`RoundRobin::regime`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Regime {
+    /// No backend.
+    Empty,
+    /// Equal weights: plain round robin.
+    Uniform,
+    /// nginx's exact smooth sequence from a table of this many entries.
+    Table(usize),
+    /// The golden-ratio sequence over the cumulative weight line.
+    Golden,
+}
+
+impl RoundRobin {
+    fn with_turn(backends: &[Backend], turn: Arc<Turn>) -> Result<Self, BoxError> {
+        let layout = Layout::new(backends)?;
+        let weights: Vec<u64> = layout.active_weights(backends).collect();
+        let mode = to_backend_indices(choose_mode(&weights), &layout);
+        Ok(RoundRobin { turn, layout, mode })
+    }
+
+    /// Which sequence this selector follows (see the type docs).
+    pub fn regime(&self) -> Regime {
+        match &self.mode {
+            Mode::Empty => Regime::Empty,
+            Mode::Uniform(_) => Regime::Uniform,
+            Mode::Table { table, .. } => Regime::Table(table.len()),
+            Mode::Weyl(_) => Regime::Golden,
+        }
+    }
+
+    /// Bytes of heap memory held by this selector.
+    pub fn heap_bytes(&self) -> usize {
+        let mode = match &self.mode {
+            Mode::Empty | Mode::Uniform(_) => 0,
+            Mode::Table { table, .. } => table.len() * 4,
+            Mode::Weyl(cdf) => cdf.heap_bytes(),
+        };
+        self.layout.heap_bytes() + mode + std::mem::size_of::<Turn>()
+    }
+
+    /// The backend of turn `t`. The set is not empty.
+    #[inline]
+    fn backend_at(&self, t: u64) -> usize {
+        match &self.mode {
+            Mode::Empty => 0,
+            Mode::Uniform(m) => self.layout.active_index(m.rem(t) as usize),
+            Mode::Table { table, modulo } => table[modulo.rem(t) as usize] as usize,
+            Mode::Weyl(cdf) => self
+                .layout
+                .active_index(cdf.locate(fastrange(t.wrapping_mul(GOLDEN), cdf.total()))),
+        }
+    }
+}
+
+fn choose_mode(weights: &[u64]) -> Mode {
+    let Some(&first) = weights.first() else {
+        return Mode::Empty;
+    };
+    if weights.iter().all(|&w| w == first) {
+        return Mode::Uniform(FastMod::new(weights.len() as u64));
+    }
+    let g = weights.iter().fold(0, |g, &w| gcd(g, w));
+    let reduced: Vec<u64> = weights.iter().map(|&w| w / g).collect();
+    // At most 2^32 weights of at most 2^32 each: the sum fits in 64 bits.
+    let period: u64 = reduced.iter().sum();
+    let n = weights.len() as u64;
+    let fits = period <= (TABLE_PER_BACKEND * n).max(TABLE_FLOOR);
+    if fits && period.saturating_mul(smooth::distinct(&reduced) as u64) <= TABLE_WORK {
+        let table: Vec<u32> = smooth::smooth_sequence(&reduced);
+        return Mode::Table {
+            modulo: FastMod::new(table.len() as u64),
+            table: table.into_boxed_slice(),
+        };
+    }
+    Mode::Weyl(Cdf::new(weights.iter().copied()))
+}
+
+/// Table positions are active positions; map them to backend indices once, at build time.
+fn to_backend_indices(mode: Mode, layout: &Layout) -> Mode {
+    match mode {
+        Mode::Table { table, modulo } => Mode::Table {
+            table: table
+                .iter()
+                .map(|&k| layout.active_index(k as usize) as u32)
+                .collect(),
+            modulo,
+        },
+        other => other,
+    }
+}
+
+impl BackendSelection for RoundRobin {
+    type Config = ();
+    type Iter<'a> = RoundRobinIter<'a>;
+
+    fn build(backends: &[Backend], _config: &()) -> Result<Self, BoxError> {
+        Self::with_turn(backends, Arc::default())
+    }
+
+    fn rebuild(&self, backends: &[Backend], _config: &()) -> Result<Self, BoxError> {
+        Self::with_turn(backends, Arc::clone(&self.turn))
+    }
+
+    #[inline]
+    fn iter(&self, _key: &[u8]) -> RoundRobinIter<'_> {
+        let (first, t) = if self.layout.is_empty() {
+            (None, 0)
+        } else {
+            let t = self.turn.0.fetch_add(1, Ordering::Relaxed);
+            (Some(self.backend_at(t)), t)
+        };
+        RoundRobinIter {
+            inner: Candidates::new(
+                first,
+                NextTurns { sel: self, turn: t },
+                self.layout.order(),
+                self.layout.active(),
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for RoundRobin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RoundRobin")
+            .field("backends", &self.layout.len())
+            .field("regime", &self.regime())
+            .field("turn", &self.turn.0.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Fallback draws of [`RoundRobin`]: the turns after the first pick's.
+struct NextTurns<'a> {
+    sel: &'a RoundRobin,
+    turn: u64,
+}
+
+impl Draw for NextTurns<'_> {
+    fn draw(&mut self) -> usize {
+        self.turn = self.turn.wrapping_add(1);
+        self.sel.backend_at(self.turn)
+    }
+
+    fn scan_seed(&self) -> u64 {
+        self.turn.wrapping_mul(GOLDEN)
+    }
+}
+
+/// The candidates of a [`RoundRobin`] selector for one pick.
+pub struct RoundRobinIter<'a> {
+    inner: Candidates<'a, NextTurns<'a>>,
+}
+
+impl BackendIter for RoundRobinIter<'_> {
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        self.inner.next()
+    }
+}
+
+impl fmt::Debug for RoundRobinIter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RoundRobinIter").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

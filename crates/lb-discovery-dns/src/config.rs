@@ -1,0 +1,158 @@
+//! The small configuration types of DNS discovery and their defaults.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The shortest wait between two refreshes by default: a TTL of 0 (or 1) refreshes once a second.
+pub const DEFAULT_MIN_REFRESH: Duration = Duration::from_secs(1);
+/// The longest wait between two refreshes by default, whatever the TTL says.
+pub const DEFAULT_MAX_REFRESH: Duration = Duration::from_secs(60);
+/// The first retry after a failed refresh, by default; it doubles on each failure in a row.
+pub const DEFAULT_RETRY_MIN: Duration = Duration::from_secs(1);
+/// The longest wait between retries of a failing refresh, by default.
+pub const DEFAULT_RETRY_MAX: Duration = Duration::from_secs(30);
+/// How long negative answers (NXDOMAIN, empty) keep the last good set by default.
+pub const DEFAULT_NEGATIVE_GRACE: Duration = Duration::from_secs(30);
+/// The most records used from one answer by default (addresses of a name, or SRV records).
+pub const DEFAULT_MAX_RECORDS: usize = 1000;
+/// The deadline of one DNS query (per attempt) by default.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many times a query that timed out or failed in transit is retried, by default.
+pub const DEFAULT_ATTEMPTS: usize = 2;
+/// The deadline of one whole refresh (every lookup it needs) by default.
+pub const DEFAULT_REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest CNAME chain followed from the name asked to the records used. A longer chain is a
+/// lookup failure ([`DnsError::CnameChainTooLong`](crate::DnsError::CnameChainTooLong)). It is
+/// also hickory-resolver's own limit on follow-up queries for chains that an answer does not
+/// complete.
+pub const MAX_CNAME_CHAIN: usize = 8;
+
+/// Which address families to look up: `A` records (IPv4), `AAAA` records (IPv6), or both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IpFamily {
+    /// `A` records only.
+    V4,
+    /// `AAAA` records only.
+    V6,
+    /// `A` and `AAAA` records, queried concurrently (the default). A name with only one family
+    /// is not an error; a lookup failure of either family fails the refresh.
+    #[default]
+    Both,
+}
+
+impl IpFamily {
+    pub(crate) fn wants_v4(self) -> bool {
+        matches!(self, IpFamily::V4 | IpFamily::Both)
+    }
+
+    pub(crate) fn wants_v6(self) -> bool {
+        matches!(self, IpFamily::V6 | IpFamily::Both)
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            IpFamily::V4 => "A",
+            IpFamily::V6 => "AAAA",
+            IpFamily::Both => "A/AAAA",
+        }
+    }
+}
+
+/// How queries reach a nameserver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Transport {
+    /// UDP only. A truncated answer is a failure.
+    Udp,
+    /// TCP only.
+    Tcp,
+    /// UDP first, and TCP when an answer is truncated (the default, as stub resolvers do).
+    #[default]
+    UdpAndTcp,
+}
+
+/// One nameserver to query, with the transport to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Nameserver {
+    /// Its IP address and port (53 for a standard server).
+    pub addr: SocketAddr,
+    /// How to reach it.
+    pub transport: Transport,
+}
+
+impl Nameserver {
+    /// A nameserver at `addr` reached over UDP, and over TCP when an answer is truncated.
+    pub fn udp_and_tcp(addr: SocketAddr) -> Self {
+        Nameserver {
+            addr,
+            transport: Transport::UdpAndTcp,
+        }
+    }
+
+    /// A nameserver at `addr` reached over UDP only.
+    pub fn udp(addr: SocketAddr) -> Self {
+        Nameserver {
+            addr,
+            transport: Transport::Udp,
+        }
+    }
+
+    /// A nameserver at `addr` reached over TCP only.
+    pub fn tcp(addr: SocketAddr) -> Self {
+        Nameserver {
+            addr,
+            transport: Transport::Tcp,
+        }
+    }
+}
+
+/// How the priorities of SRV records map onto the load balancer.
+///
+/// A load balancer picks, per request, the first *ready* backend of its strategy's candidate
+/// order, and lb-core's strategies put backends of weight 0 ("standby") after every backend of
+/// positive weight. [`PriorityPolicy::Failover`] uses exactly that: see its documentation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PriorityPolicy {
+    /// The default. The *active group* is the records of the lowest priority value among the
+    /// records whose targets resolved to at least one address. Its backends get their SRV
+    /// weight (an SRV weight of 0 becomes 1, see the crate docs). Every backend of a higher
+    /// priority value is published with weight 0, a standby: it is picked only when no backend
+    /// of the active group is ready (unhealthy by the health check, or disabled).
+    ///
+    /// Two limits follow from lb-core's two tiers (positive weight, standby): the SRV weights
+    /// of the standby groups are not used, and several standby groups (priorities 20 and 30
+    /// behind 10) form one tier whose order is the strategy's. The priority and weight of each
+    /// record stay available in the backend's extensions as [`SrvTarget`](crate::SrvTarget),
+    /// for a `select_with` filter that needs strict order between standby groups.
+    #[default]
+    Failover,
+    /// Only the active group is published; the other groups are left out entirely (no
+    /// failover to them).
+    LowestOnly,
+    /// Priorities are ignored: every record's backends are published with their SRV weight.
+    Ignore,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_and_nameserver_constructors() {
+        assert!(IpFamily::Both.wants_v4() && IpFamily::Both.wants_v6());
+        assert!(IpFamily::V4.wants_v4() && !IpFamily::V4.wants_v6());
+        assert!(!IpFamily::V6.wants_v4() && IpFamily::V6.wants_v6());
+        assert_eq!(IpFamily::default(), IpFamily::Both);
+        let addr: SocketAddr = "127.0.0.1:5353".parse().unwrap();
+        assert_eq!(Nameserver::udp(addr).transport, Transport::Udp);
+        assert_eq!(Nameserver::tcp(addr).transport, Transport::Tcp);
+        assert_eq!(
+            Nameserver::udp_and_tcp(addr).transport,
+            Transport::UdpAndTcp
+        );
+        assert_eq!(PriorityPolicy::default(), PriorityPolicy::Failover);
+    }
+}

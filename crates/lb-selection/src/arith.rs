@@ -28,12 +28,6 @@ impl FastMod {
         FastMod { magic, divisor }
     }
 
-    /// The divisor.
-    #[inline]
-    pub(crate) fn divisor(&self) -> u64 {
-        self.divisor
-    }
-
     /// `a % divisor`.
     #[inline]
     pub(crate) fn rem(&self, a: u64) -> u64 {

@@ -14,7 +14,7 @@
 
 use crate::arith::fastrange;
 
-/// How many strategy draws follow the first pick before the scan.
+/// How many distinct backends step 2 offers at most.
 pub(crate) const DRAWS: usize = 8;
 
 /// The backends offered in steps 1 and 2.
@@ -56,7 +56,16 @@ pub(crate) struct Candidates<'a, D> {
 impl<'a, D: Draw> Candidates<'a, D> {
     /// Candidates starting with `first` (a backend index; `None` for an empty set).
     #[inline]
-    pub(crate) fn new(first: Option<usize>, draw: D, order: &'a [u32], active: usize) -> Self {
+    ///
+    /// `attempts` bounds the draws of step 2 (repeats included); step 2 also ends once it has
+    /// offered [`DRAWS`] backends.
+    pub(crate) fn new(
+        first: Option<usize>,
+        draw: D,
+        attempts: u8,
+        order: &'a [u32],
+        active: usize,
+    ) -> Self {
         let mut seen = [0; SEEN];
         // Indices fit in u32: `Layout::new` refuses larger sets.
         seen[0] = first.unwrap_or(0) as u32;
@@ -69,7 +78,7 @@ impl<'a, D: Draw> Candidates<'a, D> {
             } else {
                 Phase::Done
             },
-            draws_left: DRAWS as u8,
+            draws_left: attempts,
             seen_len: 1,
             seen,
             cursor: 0,
@@ -98,7 +107,10 @@ impl<'a, D: Draw> Candidates<'a, D> {
     #[cold]
     fn next_drawn(&mut self) -> Option<usize> {
         // Stop drawing once every backend has been offered (a set of one, say).
-        while self.draws_left > 0 && usize::from(self.seen_len) < self.order.len() {
+        while self.draws_left > 0
+            && usize::from(self.seen_len) < SEEN
+            && usize::from(self.seen_len) < self.order.len()
+        {
             self.draws_left -= 1;
             let i = self.draw.draw();
             let Ok(i32) = u32::try_from(i) else { continue };
@@ -183,7 +195,7 @@ mod tests {
             at: 0,
             seed: 1 << 63, // starts the scan half way through the 4 active ones
         };
-        let got = collect(Candidates::new(Some(0), draws, &order, 4));
+        let got = collect(Candidates::new(Some(0), draws, 8, &order, 4));
         // First 0; draws 2 and 1 (0 is a repeat, 9 is out of range); scan from position 2: 3.
         assert_eq!(got, [0, 2, 1, 3, 4, 5]);
     }
@@ -196,7 +208,7 @@ mod tests {
             at: 0,
             seed: 0,
         };
-        assert!(collect(Candidates::new(None, draws, &order, 0)).is_empty());
+        assert!(collect(Candidates::new(None, draws, 8, &order, 0)).is_empty());
     }
 
     #[test]
@@ -207,7 +219,7 @@ mod tests {
             at: 0,
             seed: 0,
         };
-        let mut c = Candidates::new(Some(0), draws, &order, 1);
+        let mut c = Candidates::new(Some(0), draws, 8, &order, 1);
         assert_eq!(c.next(), Some(0));
         assert_eq!(c.next(), None);
         assert_eq!(c.draw.at, 0, "no draw is wasted on a set of one");
@@ -221,6 +233,7 @@ mod tests {
             draws in prop::collection::vec(0usize..50, 1..20),
             seed: u64,
             first_pos: usize,
+            attempts in 0u8..40,
         ) {
             let standby = (len * standby_frac / 4).min(len - 1);
             let active = len - standby;
@@ -230,7 +243,7 @@ mod tests {
             let first = order[first_pos % active] as usize;
             // Draws only return active backends, as weighted draws do.
             let draws: Vec<usize> = draws.iter().map(|d| order[d % active] as usize).collect();
-            let got = collect(Candidates::new(Some(first), Scripted { draws, at: 0, seed }, &order, active));
+            let got = collect(Candidates::new(Some(first), Scripted { draws, at: 0, seed }, attempts, &order, active));
             let mut sorted = got.clone();
             sorted.sort_unstable();
             prop_assert_eq!(sorted, (0..len).collect::<Vec<_>>());

@@ -14,7 +14,8 @@ pub enum SelectionError {
         /// The most a selector accepts.
         max: usize,
     },
-    /// The consistent-hash ring could not be built.
+    /// The consistent-hash ring could not be built: too many points (the message names the
+    /// heaviest backend) or a point multiple of 0.
     Ring(lb_ketama::Error),
 }
 
@@ -25,16 +26,11 @@ impl fmt::Display for SelectionError {
                 f,
                 "{count} backends is more than the {max} a selector can index"
             ),
-            SelectionError::Ring(_) => f.write_str("building the consistent-hash ring failed"),
+            // The ring's error is the whole story (it names the culprit), not a cause: it is
+            // shown here so that logs that print only the top error still name the backend.
+            SelectionError::Ring(e) => write!(f, "consistent-hash ring: {e}"),
         }
     }
 }
 
-impl StdError for SelectionError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            SelectionError::TooManyBackends { .. } => None,
-            SelectionError::Ring(e) => Some(e),
-        }
-    }
-}
+impl StdError for SelectionError {}

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use lb_core::{Backend, BackendIter, BackendSelection, BoxError};
 
 use crate::arith::{FastMod, GOLDEN, fastrange, gcd};
-use crate::candidates::{Candidates, Draw};
+use crate::candidates::{Candidates, DRAWS, Draw};
 use crate::cdf::Cdf;
 use crate::layout::Layout;
 
@@ -212,6 +212,7 @@ impl BackendSelection for RoundRobin {
             inner: Candidates::new(
                 first,
                 NextTurns { sel: self, turn: t },
+                DRAWS as u8,
                 self.layout.order(),
                 self.layout.active(),
             ),

@@ -8,7 +8,7 @@ use fnv::FnvHasher;
 use lb_core::{Backend, BackendIter, BackendSelection, BoxError};
 
 use crate::arith::{FastMod, fastrange};
-use crate::candidates::{Candidates, Draw};
+use crate::candidates::{Candidates, DRAWS, Draw};
 use crate::cdf::Cdf;
 use crate::layout::Layout;
 
@@ -109,6 +109,7 @@ impl<H: Hasher + Default + 'static> BackendSelection for Weighted<H> {
                     hash: h,
                     seed: h,
                 },
+                DRAWS as u8,
                 self.layout.order(),
                 self.layout.active(),
             ),

@@ -43,13 +43,18 @@ mod budget;
 mod callback;
 mod connect;
 mod error;
+mod http_check;
+mod pool;
 mod tcp;
 mod tls;
+mod transport;
 
 pub use error::{ConfigError, Phase, ProbeError, ProbeErrorKind};
+pub use http_check::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, HttpHealthCheck};
 pub use lb_core::HealthCheck;
 pub use tcp::TcpHealthCheck;
 pub use tls::{TlsConfig, crypto_provider};
+pub use transport::HttpProtocol;
 
 /// Re-exported so that users name the same rustls types (root stores, certificates, keys).
 pub use rustls;

@@ -1,4 +1,6 @@
 //! lb-health's integration tests: every probe against real sockets on loopback.
 
+mod http;
+mod servers;
 mod support;
 mod tcp;

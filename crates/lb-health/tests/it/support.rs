@@ -155,3 +155,15 @@ impl BackendSelection for InOrder {
         InOrderIter(0..self.0)
     }
 }
+
+/// An error and its sources on one line, as lb-core keeps it.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -148,7 +148,7 @@ async fn tls_probes_verify_the_certificate_and_the_name() {
         .await
         .unwrap_err();
     assert_eq!(kind(&e), ProbeErrorKind::Tls);
-    let text = lb_core_error_chain(&e);
+    let text = support::error_chain(e.as_ref());
     assert!(text.contains("UnknownIssuer"), "{text}");
     assert!(text.contains(&server.to_string()), "{text}");
 
@@ -163,7 +163,7 @@ async fn tls_probes_verify_the_certificate_and_the_name() {
         .await
         .unwrap_err();
     assert_eq!(kind(&e), ProbeErrorKind::Tls);
-    let text = lb_core_error_chain(&e);
+    let text = support::error_chain(e.as_ref());
     assert!(
         text.contains("not valid for name \"other.example\""),
         "{text}"
@@ -207,16 +207,4 @@ async fn a_tls_probe_of_a_plain_tcp_server_that_never_answers_times_out() {
         }
     ));
     assert!(started.elapsed() < Duration::from_millis(900));
-}
-
-/// The error and its sources on one line, as lb-core keeps it.
-pub(crate) fn lb_core_error_chain(e: &lb_core::BoxError) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -147,16 +147,15 @@ impl<'a> BodyReader<'a> {
         match self.check {
             None => {}
             Some(BodyCheck::Predicate(_)) => self.kept.extend_from_slice(chunk),
+            Some(BodyCheck::Contains(_)) if self.found => {}
             Some(BodyCheck::Contains(needle)) => {
-                if !self.found {
-                    // Search the kept tail and this chunk together, so that a needle split
-                    // across chunks is found; then keep only the last `needle.len() - 1` bytes.
-                    self.kept.extend_from_slice(chunk);
-                    self.found = contains(&self.kept, needle);
-                    let keep = needle.len().saturating_sub(1);
-                    if self.kept.len() > keep {
-                        self.kept.drain(..self.kept.len() - keep);
-                    }
+                // Search the kept tail and this chunk together, so that a needle split across
+                // chunks is found; then keep only the last `needle.len() - 1` bytes.
+                self.kept.extend_from_slice(chunk);
+                self.found = contains(&self.kept, needle);
+                let keep = needle.len().saturating_sub(1);
+                if self.kept.len() > keep {
+                    self.kept.drain(..self.kept.len() - keep);
                 }
             }
         }

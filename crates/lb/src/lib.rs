@@ -61,9 +61,27 @@ pub use lb_core::{
 #[cfg(feature = "runtime")]
 pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};
 
+#[cfg(feature = "selection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "selection")))]
+pub use lb_selection::{Consistent, FnvHash, KetamaConfig, KetamaHashing, Random, RoundRobin, Weighted};
+
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub use lb_health::TcpHealthCheck;
+
 /// The everyday types, for `use lb::prelude::*`.
 pub mod prelude {
-    pub use lb_core::{Backend, BackendSelection, Backends, LoadBalancer, Pick};
+    pub use lb_core::{
+        Backend, BackendSelection, Backends, BoxError, Discovered, Enablement, LoadBalancer,
+        Outcome, Pick,
+    };
     #[cfg(feature = "runtime")]
     pub use lb_core::{HealthCheck, ServiceDiscovery};
+    #[cfg(feature = "selection")]
+    pub use lb_selection::{Consistent, FnvHash, Random, RoundRobin};
 }
+
+/// The README's examples, compiled and run as doctests when every feature is on.
+#[cfg(all(doctest, feature = "full"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

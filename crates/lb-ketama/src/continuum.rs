@@ -36,11 +36,8 @@ pub struct Continuum {
 
 #[derive(Clone, Debug)]
 enum Points {
-    /// V1: full hashes and bucket indices side by side.
-    Wide {
-        hashes: Box<[u32]>,
-        buckets: Box<[u32]>,
-    },
+    /// V1: `hash << 32 | bucket` per point; comparing a point with `hash << 32` compares hashes.
+    Wide(Box<[u64]>),
     /// V2: see [`Packed`].
     Packed(Packed),
 }
@@ -108,10 +105,7 @@ impl Continuum {
         Self {
             version,
             index: SlotIndex::empty(),
-            points: Points::Wide {
-                hashes: Box::new([]),
-                buckets: Box::new([]),
-            },
+            points: Points::Wide(Box::new([])),
             addrs: Box::new([]),
             socket_points: false,
         }
@@ -134,22 +128,11 @@ impl Continuum {
             .zip(addrs.iter())
             .any(|(&c, a)| c > 0 && a.is_some());
         let (index, points) = match version {
-            Version::V1 => (
-                sorted.index,
-                Points::Wide {
-                    hashes: sorted.hashes.into_boxed_slice(),
-                    buckets: sorted.buckets.into_boxed_slice(),
-                },
-            ),
+            Version::V1 => (sorted.index, Points::Wide(sorted.points.into_boxed_slice())),
             Version::V2 { .. } => {
-                let bits = crate::index::index_bits(sorted.hashes.len(), V2_PER_SLOT_LOG2);
+                let bits = crate::index::index_bits(sorted.points.len(), V2_PER_SLOT_LOG2);
                 let index = sorted.index.coarsen(bits);
-                let packed = Packed::new(
-                    &sorted.hashes,
-                    &sorted.buckets,
-                    buckets.len(),
-                    index.low_bits(),
-                );
+                let packed = Packed::new(&sorted.points, buckets.len(), index.low_bits());
                 (index, Points::Packed(packed))
             }
         };
@@ -170,7 +153,7 @@ impl Continuum {
     /// The number of points on the ring (after duplicate hashes are dropped).
     pub fn len(&self) -> usize {
         match &self.points {
-            Points::Wide { hashes, .. } => hashes.len(),
+            Points::Wide(points) => points.len(),
             Points::Packed(p) => p.len(),
         }
     }
@@ -188,9 +171,7 @@ impl Continuum {
     /// The heap memory this ring holds, in bytes: points, lookup table and the per-bucket addresses.
     pub fn heap_size(&self) -> usize {
         let points = match &self.points {
-            Points::Wide { hashes, buckets } => {
-                std::mem::size_of_val(&**hashes) + std::mem::size_of_val(&**buckets)
-            }
+            Points::Wide(points) => std::mem::size_of_val(&**points),
             Points::Packed(p) => p.heap_size(),
         };
         points + self.index.heap_size() + std::mem::size_of_val(&*self.addrs)
@@ -208,9 +189,10 @@ impl Continuum {
     pub fn node_idx_by_hash(&self, hash: u32) -> usize {
         let (lo, hi) = self.index.range(hash);
         let pos = match &self.points {
-            Points::Wide { hashes, .. } => {
-                let slot = hashes.get(lo..hi).unwrap_or(&[]);
-                lo + slot.iter().take_while(|&&h| h < hash).count()
+            Points::Wide(points) => {
+                let slot = points.get(lo..hi).unwrap_or(&[]);
+                let key = u64::from(hash) << 32;
+                lo + slot.iter().take_while(|&&p| p < key).count()
             }
             Points::Packed(p) => {
                 let low = (u64::from(hash) & ((1u64 << self.index.low_bits()) - 1)) as u32;
@@ -238,7 +220,7 @@ impl Continuum {
     #[inline]
     pub fn point_bucket(&self, idx: usize) -> Option<usize> {
         match &self.points {
-            Points::Wide { buckets, .. } => buckets.get(idx).map(|&b| b as usize),
+            Points::Wide(points) => points.get(idx).map(|&p| p as u32 as usize),
             Points::Packed(p) => (idx < p.len()).then(|| p.bucket(idx)),
         }
     }
@@ -247,7 +229,7 @@ impl Continuum {
     /// order.
     pub fn point_hash(&self, idx: usize) -> Option<u32> {
         match &self.points {
-            Points::Wide { hashes, .. } => hashes.get(idx).copied(),
+            Points::Wide(points) => points.get(idx).map(|&p| (p >> 32) as u32),
             Points::Packed(p) => (idx < p.len()).then(|| self.index.hash_at(idx, p.low_hash(idx))),
         }
     }

@@ -27,18 +27,13 @@ fn bits_for(n: u64) -> u32 {
 }
 
 impl Packed {
-    /// Packs sorted points: `hashes[i]` keeps its low `hash_bits` bits, `buckets[i]` becomes a rank.
-    /// `bucket_count` is the number of buckets the ring was built from.
-    pub(crate) fn new(
-        hashes: &[u32],
-        buckets: &[u32],
-        bucket_count: usize,
-        hash_bits: u32,
-    ) -> Self {
+    /// Packs sorted `hash << 32 | bucket` points: each hash keeps its low `hash_bits` bits and each
+    /// bucket becomes a rank. `bucket_count` is the number of buckets the ring was built from.
+    pub(crate) fn new(points: &[u64], bucket_count: usize, hash_bits: u32) -> Self {
         // Ranks of the buckets that own points, in bucket order.
         let mut owns = vec![false; bucket_count];
-        for &b in buckets {
-            owns[b as usize] = true;
+        for &k in points {
+            owns[k as u32 as usize] = true;
         }
         let ranked = owns.iter().filter(|&&o| o).count();
         let (rank_of, rank_to_bucket) = if ranked == bucket_count {
@@ -58,20 +53,29 @@ impl Packed {
         // least (log2(points) - 2) top bits: width stays far below the 57 bits one load can read.
         debug_assert!(width <= 57, "entry width {width}");
         let low_mask = (1u64 << hash_bits) - 1;
-        let mut bytes = vec![0u8; (hashes.len() * width as usize).div_ceil(8) + 8];
-        for (i, (&h, &b)) in hashes.iter().zip(buckets).enumerate() {
+        let mut bytes = Vec::with_capacity((points.len() * width as usize).div_ceil(8) + 8);
+        // A little-endian bit writer: entries accumulate in `acc` and leave it a byte at a time.
+        let (mut acc, mut held) = (0u128, 0u32);
+        for &k in points {
+            let (h, b) = ((k >> 32) as u32, k as u32);
             let rank = rank_of.as_ref().map_or(b, |r| r[b as usize]);
             let entry = (u64::from(rank) << hash_bits) | (u64::from(h) & low_mask);
-            let bit = i * width as usize;
-            let at = bit / 8;
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&bytes[at..at + 8]);
-            let merged = u64::from_le_bytes(word) | (entry << (bit % 8));
-            bytes[at..at + 8].copy_from_slice(&merged.to_le_bytes());
+            acc |= u128::from(entry) << held;
+            held += width;
+            while held >= 8 {
+                bytes.push(acc as u8);
+                acc >>= 8;
+                held -= 8;
+            }
         }
+        if held > 0 {
+            bytes.push(acc as u8);
+        }
+        // Padding, so that reading the last entry's 8-byte window stays in bounds.
+        bytes.extend_from_slice(&[0; 8]);
         Self {
             bytes: bytes.into_boxed_slice(),
-            len: hashes.len(),
+            len: points.len(),
             width,
             hash_bits,
             mask: if width == 64 {
@@ -155,7 +159,12 @@ mod tests {
             .collect();
         let buckets: Vec<u32> = (0..n as u32).map(|i| (i * 7) % n as u32).collect();
         for hash_bits in [6u32, 13, 20, 32] {
-            let p = Packed::new(&hashes, &buckets, n, hash_bits);
+            let points: Vec<u64> = hashes
+                .iter()
+                .zip(&buckets)
+                .map(|(&h, &b)| (u64::from(h) << 32) | u64::from(b))
+                .collect();
+            let p = Packed::new(&points, n, hash_bits);
             assert_eq!(p.width, hash_bits + 17);
             assert!(p.rank_to_bucket.is_none());
             let low = |h: u32| (u64::from(h) & ((1u64 << hash_bits) - 1)) as u32;
@@ -177,7 +186,7 @@ mod tests {
     #[test]
     fn buckets_without_points_do_not_widen_entries() {
         // Bucket 1,000,000 of 1,000,001 owns every point; only one bucket has a rank.
-        let p = Packed::new(&[5, 9], &[1_000_000, 1_000_000], 1_000_001, 8);
+        let p = Packed::new(&[5 << 32 | 1_000_000, 9 << 32 | 1_000_000], 1_000_001, 8);
         assert_eq!(p.width, 8);
         assert_eq!(p.bucket(0), 1_000_000);
         assert_eq!(p.bucket(1), 1_000_000);

@@ -43,6 +43,7 @@ mod budget;
 mod callback;
 mod connect;
 mod error;
+mod grpc;
 mod http_check;
 mod pool;
 mod tcp;
@@ -50,6 +51,7 @@ mod tls;
 mod transport;
 
 pub use error::{ConfigError, Phase, ProbeError, ProbeErrorKind};
+pub use grpc::GrpcHealthCheck;
 pub use http_check::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES, HttpHealthCheck};
 pub use lb_core::HealthCheck;
 pub use tcp::TcpHealthCheck;

@@ -1,5 +1,6 @@
 //! lb-health's integration tests: every probe against real sockets on loopback.
 
+mod grpc;
 mod hostile;
 mod http;
 mod servers;

@@ -10,6 +10,9 @@ use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use crate::config::MAX_CNAME_CHAIN;
 
 /// A TTL as RFC 2181 section 8 reads it: values with the most significant bit set are 0.
+///
+/// hickory-resolver 0.26 already caps TTLs at one day in its cache layer, so such values do not
+/// reach this crate today; this keeps the rule if that layer ever passes raw TTLs through.
 pub(crate) fn normalize_ttl(ttl: u32) -> u32 {
     if ttl > i32::MAX as u32 { 0 } else { ttl }
 }

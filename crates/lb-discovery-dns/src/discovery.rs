@@ -222,10 +222,12 @@ impl Shared {
 
 /// Replaces the current answer when `entries` differs from it. Returns whether it changed.
 fn replace(state: &mut State, entries: Vec<Entry>) -> bool {
-    if let Some((current, _)) = &state.current {
-        if *current == entries {
-            return false;
-        }
+    if state
+        .current
+        .as_ref()
+        .is_some_and(|(current, _)| *current == entries)
+    {
+        return false;
     }
     let discovered = to_discovered(&entries);
     tracing::info!(backends = entries.len(), "dns answer changed");

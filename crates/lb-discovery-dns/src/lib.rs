@@ -127,7 +127,9 @@
 //!   names, other classes) are ignored, so an answer cannot inject addresses for another name.
 //!   For chains an answer leaves incomplete, hickory-resolver issues follow-up queries, also
 //!   at most 8 deep.
-//! - **TTLs** above 2^31 - 1 are 0 (RFC 2181); every TTL is clamped to the refresh bounds.
+//! - **TTLs**: hickory-resolver caps every TTL at one day (86,400 s) before this crate sees it,
+//!   so an absurd TTL (even one with the high bit set, which RFC 2181 reads as 0) counts as a
+//!   day; every TTL is then clamped to the refresh bounds, so it waits `max` at most.
 //! - **Size and time**: UDP answers are bounded by the EDNS payload size the resolver
 //!   advertises, TCP answers by DNS's 64 KiB message limit; truncated UDP answers are retried
 //!   over TCP (unless [`Transport::Udp`]). Every query has a deadline

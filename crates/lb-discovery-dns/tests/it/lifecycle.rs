@@ -1,0 +1,87 @@
+//! The refresh task: started lazily, stopped with the source.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use lb_core::ServiceDiscovery;
+use lb_discovery_dns::{DnsDiscovery, IpFamily};
+
+use crate::support::*;
+
+#[tokio::test(start_paused = true)]
+async fn nothing_is_queried_before_the_source_is_used() {
+    let server = server().await;
+    server.set_a("web.test.", 1, [Ipv4Addr::LOCALHOST]);
+    let dns = host(&server, "web.test.", 80).build().unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(server.queries(), 0);
+    assert_eq!(dns.monitor().stats().refreshes, 0);
+    let _subscription = dns.subscribe().unwrap(); // starts the task
+    dns.monitor().wait_for_refreshes(1).await;
+    assert!(server.queries() > 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_refresh_task_stops_when_the_source_is_dropped() {
+    let server = server().await;
+    server.set_a("web.test.", 1, [Ipv4Addr::LOCALHOST]);
+    let dns = host(&server, "web.test.", 80)
+        .ip_family(IpFamily::V4)
+        .build()
+        .unwrap();
+    let monitor = dns.monitor();
+    let mut sub = dns.subscribe().unwrap();
+    dns.discover().await.unwrap();
+    next_change(&mut sub).await; // the first answer
+    monitor.wait_for_refreshes(3).await;
+    drop(dns);
+    let (queries, refreshes) = (server.queries(), monitor.stats().refreshes);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(server.queries(), queries, "no query after the drop");
+    assert_eq!(monitor.stats().refreshes, refreshes);
+    assert_eq!(
+        monitor.backends().map(|b| addrs(&b)),
+        Some(vec!["127.0.0.1:80".to_string()]),
+        "the monitor still shows the last answer"
+    );
+    // The subscription says the source is gone once every notifier is dropped; the monitor
+    // holds one, so it stays open but silent.
+    assert!(!change_pending(&mut sub).await);
+}
+
+#[test]
+fn a_source_built_outside_a_runtime_starts_inside_one() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(server());
+    server.set_a("web.test.", 30, [Ipv4Addr::LOCALHOST]);
+    let dns = host(&server, "web.test.", 80)
+        .ip_family(IpFamily::V4)
+        .build()
+        .unwrap();
+    assert!(
+        dns.subscribe().is_some(),
+        "subscribing without a runtime does not start a task"
+    );
+    assert_eq!(dns.monitor().stats().refreshes, 0);
+    let answer = runtime.block_on(dns.discover()).unwrap();
+    assert_eq!(addrs(&answer.backends), ["127.0.0.1:80"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_system_configuration_is_read_without_querying() {
+    // Builds a resolver from /etc/resolv.conf; nothing is sent anywhere until `discover`.
+    let built = DnsDiscovery::a_aaaa("example.invalid.", 80).build();
+    if std::path::Path::new("/etc/resolv.conf").exists() {
+        let dns = built.expect("the system configuration is readable");
+        assert_eq!(dns.monitor().stats().refreshes, 0);
+    } else {
+        let e = built.unwrap_err();
+        assert!(
+            matches!(e, lb_discovery_dns::DnsError::SystemConfig { .. }),
+            "{e}"
+        );
+    }
+}

@@ -12,7 +12,8 @@
 //!   `update()`, the background service), on tokio.
 //! - `selection` (default): strategies, in [`selection`].
 //! - `ketama`: the nginx-compatible hash ring on its own, in [`ketama`].
-//! - `health`: active health checks, in [`health`].
+//! - `health`: active health checks, in [`health`], with rustls' `ring` provider;
+//!   `health-aws-lc-rs` uses `aws-lc-rs` instead.
 //! - `discovery-static`, `discovery-dns`, `discovery-k8s`: discovery sources, in [`discovery`].
 //! - `full`: all of the above.
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -61,7 +61,9 @@ pub use discovery::Discovered;
 pub use error::{AddressError, BoxError, LoadBalancerError, UpdateError};
 pub use extensions::Extensions;
 pub use health::HealthRegistry;
-pub use load_balancer::{BLOCKING_BUILD_THRESHOLD, LoadBalancer, UpdateStats, UpdateTimings};
+pub use load_balancer::{
+    BLOCKING_BUILD_THRESHOLD, LoadBalancer, LoadBalancerGroup, UpdateStats, UpdateTimings,
+};
 pub use pick::{InFlight, Pick};
 pub use selection::{BackendIter, BackendSelection};
 pub use set::BackendSet;

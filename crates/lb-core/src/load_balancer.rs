@@ -11,7 +11,7 @@ use crate::backend::IntoBackend;
 use crate::backends::Backends;
 use crate::discovery::Discovered;
 use crate::error::{BoxError, LoadBalancerError, UpdateError};
-use crate::pick::{Pick, Snapshot};
+use crate::pick::{Pick, Selectors, Snapshot};
 use crate::selection::{BackendIter, BackendSelection};
 use crate::set::BackendSet;
 
@@ -68,10 +68,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 ///
 /// The public fields configure the background service ([`LoadBalancer::run`]); set them before
 /// the load balancer is shared.
+///
+/// A load balancer may hold several selectors of the same strategy over one backend pool, one per
+/// configuration ([`LoadBalancer::from_backends_with_configs`], also known as
+/// [`LoadBalancerGroup`]): they share discovery, health checks and state, are published together,
+/// and are used with [`LoadBalancer::select_in`].
 pub struct LoadBalancer<S: BackendSelection> {
     backends: Backends,
     snapshot: ArcSwap<Snapshot<S>>,
-    config: S::Config,
+    /// One per selector; never empty.
+    configs: Box<[S::Config]>,
     /// How often to poll the discovery source; `None` polls only at start and when the source
     /// signals a change (push sources need no polling).
     pub update_frequency: Option<Duration>,
@@ -110,7 +116,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             .map(IntoBackend::into_backend)
             .collect::<Result<Vec<_>, _>>()
             .map_err(LoadBalancerError::InvalidBackend)?;
-        match Self::construct(Backends::fixed(backends), S::Config::default()) {
+        match Self::construct(Backends::fixed(backends), vec![S::Config::default()]) {
             (lb, None) => Ok(lb),
             (_, Some(e)) => Err(LoadBalancerError::Build(e)),
         }
@@ -127,18 +133,34 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// source until the first update). If that build fails, the load balancer selects nothing
     /// until an update succeeds; the error is logged and kept in [`LoadBalancer::stats`].
     pub fn from_backends_with_config(backends: Backends, config: S::Config) -> Self {
-        Self::construct(backends, config).0
+        Self::construct(backends, vec![config]).0
     }
 
-    fn construct(backends: Backends, config: S::Config) -> (Self, Option<BoxError>) {
+    /// A load balancer with one selector per configuration over one backend pool (pingora's
+    /// `LoadBalancerGroup`): discovery, health checks and backend state are shared, and all
+    /// selectors are rebuilt and published together. Pick with [`LoadBalancer::select_in`];
+    /// [`LoadBalancer::select`] uses the first. An empty list gives one selector with the default
+    /// configuration.
+    pub fn from_backends_with_configs(
+        backends: Backends,
+        configs: impl IntoIterator<Item = S::Config>,
+    ) -> Self {
+        Self::construct(backends, configs.into_iter().collect()).0
+    }
+
+    fn construct(backends: Backends, mut configs: Vec<S::Config>) -> (Self, Option<BoxError>) {
+        if configs.is_empty() {
+            configs.push(S::Config::default());
+        }
+        let configs = configs.into_boxed_slice();
         let set = backends.get_backend();
         #[cfg(feature = "runtime")]
         let is_fixed = backends.discovery().is_none();
         #[cfg(not(feature = "runtime"))]
         let is_fixed = true;
         let mut stats = UpdateStats::default();
-        let (selector, error) = match S::build(set.backends(), &config) {
-            Ok(s) => (Some(Arc::new(s)), None),
+        let (selectors, error) = match build_all(None, &set, &configs) {
+            Ok(s) => (Some(s), None),
             Err(e) => {
                 stats.build_errors = 1;
                 stats.last_error = Some(format!("building the backend selector failed: {e}"));
@@ -147,13 +169,13 @@ impl<S: BackendSelection> LoadBalancer<S> {
             }
         };
         #[cfg(feature = "runtime")]
-        let ready = is_fixed && selector.is_some();
+        let ready = is_fixed && selectors.is_some();
         #[cfg(not(feature = "runtime"))]
         let _ = is_fixed;
         let lb = LoadBalancer {
             backends,
-            snapshot: ArcSwap::from_pointee(Snapshot { set, selector }),
-            config,
+            snapshot: ArcSwap::from_pointee(Snapshot { set, selectors }),
+            configs,
             update_frequency: None,
             health_check_frequency: None,
             parallel_health_check: false,
@@ -175,9 +197,19 @@ impl<S: BackendSelection> LoadBalancer<S> {
         &self.backends
     }
 
-    /// The strategy configuration.
+    /// The strategy configuration (of the first selector).
     pub fn config(&self) -> &S::Config {
-        &self.config
+        &self.configs[0]
+    }
+
+    /// The configuration of every selector, in `select_in` order.
+    pub fn configs(&self) -> &[S::Config] {
+        &self.configs
+    }
+
+    /// How many selectors the load balancer holds (1 unless built with several configurations).
+    pub fn selector_count(&self) -> usize {
+        self.configs.len()
     }
 
     /// Picks a ready backend for `key` (ignored by strategies that do not hash).
@@ -190,7 +222,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
     pub fn select(&self, key: &[u8]) -> Option<Pick<S>> {
         let snapshot = self.snapshot.load();
         let index = {
-            let selector = snapshot.selector.as_deref()?;
+            let selector = &*snapshot.selectors.as_ref()?.first;
             let states = snapshot.set.states();
             let mut candidates = selector.iter(key);
             let mut budget = candidate_budget(states.len());
@@ -208,11 +240,27 @@ impl<S: BackendSelection> LoadBalancer<S> {
         Some(Pick { snapshot, index })
     }
 
+    /// Picks a ready backend for `key` with selector `selector_index` (see
+    /// [`LoadBalancer::from_backends_with_configs`]); `None` also when there is no such selector.
+    #[inline]
+    pub fn select_in(&self, selector_index: usize, key: &[u8]) -> Option<Pick<S>> {
+        self.select_in_with(selector_index, key, usize::MAX, |_, ready| ready)
+    }
+
     /// Picks the first of at most `max_iterations` candidates that `accept` takes. `accept`
     /// sees each candidate and whether it is ready (healthy and enabled), so it can, for
     /// example, take an unhealthy backend as a last resort or skip one already tried.
-    pub fn select_with<F>(
+    pub fn select_with<F>(&self, key: &[u8], max_iterations: usize, accept: F) -> Option<Pick<S>>
+    where
+        F: FnMut(&crate::Backend, bool) -> bool,
+    {
+        self.select_in_with(0, key, max_iterations, accept)
+    }
+
+    /// [`LoadBalancer::select_with`] with selector `selector_index`.
+    pub fn select_in_with<F>(
         &self,
+        selector_index: usize,
         key: &[u8],
         max_iterations: usize,
         mut accept: F,
@@ -222,7 +270,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
     {
         let snapshot = self.snapshot.load();
         let index = {
-            let selector = snapshot.selector.as_deref()?;
+            let selector = snapshot.selectors.as_ref()?.get(selector_index)?;
             let set = &snapshot.set;
             let mut candidates = selector.iter(key);
             let mut budget = candidate_budget(set.len()).min(max_iterations);
@@ -257,14 +305,12 @@ impl<S: BackendSelection> LoadBalancer<S> {
                 &previous.set,
                 self.backends.health_registry(),
             ));
-            let selector = self.selector_for(&previous, &set, |prev, set, config| {
-                build_selector(prev, set, config)
-            })?;
+            let selectors = self.selectors_for(&previous, &set)?;
             if self.commit(
                 seq,
                 &previous,
                 set,
-                selector,
+                selectors,
                 &discovered,
                 Duration::ZERO,
                 started,
@@ -278,19 +324,24 @@ impl<S: BackendSelection> LoadBalancer<S> {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Keeps the previous selector when backends and weights are unchanged; otherwise builds one
-    /// with `build`, counting and logging a failure.
-    fn selector_for(
+    /// Whether the selectors of `previous` can serve `set` as they are: same backends, same
+    /// weights.
+    fn can_keep(previous: &Snapshot<S>, set: &BackendSet) -> bool {
+        previous.selectors.is_some() && previous.set.same_backends(set.backends())
+    }
+
+    /// Keeps the previous selectors when backends and weights are unchanged; otherwise builds
+    /// them, counting and logging a failure.
+    fn selectors_for(
         &self,
-        previous: &Arc<Snapshot<S>>,
-        set: &Arc<BackendSet>,
-        build: impl FnOnce(Option<&S>, &BackendSet, &S::Config) -> Result<S, BoxError>,
-    ) -> Result<Option<Arc<S>>, UpdateError> {
-        if previous.selector.is_some() && previous.set.same_backends(set.backends()) {
-            return Ok(previous.selector.clone());
+        previous: &Snapshot<S>,
+        set: &BackendSet,
+    ) -> Result<Option<Selectors<S>>, UpdateError> {
+        if Self::can_keep(previous, set) {
+            return Ok(previous.selectors.clone());
         }
-        build(previous.selector.as_deref(), set, &self.config)
-            .map(|s| Some(Arc::new(s)))
+        build_all(previous.selectors.as_ref(), set, &self.configs)
+            .map(Some)
             .map_err(|e| self.build_failed(e))
     }
 
@@ -303,7 +354,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         UpdateError::Build(e)
     }
 
-    /// Publishes `set` and `selector` unless a newer update already published (an error) or
+    /// Publishes `set` and `selectors` unless a newer update already published (an error) or
     /// another update published since `previous` was read (`Ok(false)`: build again on top).
     #[allow(clippy::too_many_arguments)] // A private step of update(); a struct would only rename them.
     fn commit(
@@ -311,7 +362,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         seq: u64,
         previous: &Arc<Snapshot<S>>,
         set: Arc<BackendSet>,
-        selector: Option<Arc<S>>,
+        selectors: Option<Selectors<S>>,
         discovered: &Discovered,
         discovery_duration: Duration,
         build_started: Instant,
@@ -327,7 +378,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let backends = set.len();
         self.snapshot.store(Arc::new(Snapshot {
             set: Arc::clone(&set),
-            selector,
+            selectors,
         }));
         self.backends.publish(set);
         *published = seq;
@@ -355,15 +406,25 @@ impl<S: BackendSelection> LoadBalancer<S> {
     }
 }
 
-fn build_selector<S: BackendSelection>(
-    previous: Option<&S>,
+/// Builds one selector per configuration over `set`, each from its predecessor when there is one.
+fn build_all<S: BackendSelection>(
+    previous: Option<&Selectors<S>>,
     set: &BackendSet,
-    config: &S::Config,
-) -> Result<S, BoxError> {
-    match previous {
-        Some(prev) => prev.rebuild(set.backends(), config),
-        None => S::build(set.backends(), config),
-    }
+    configs: &[S::Config],
+) -> Result<Selectors<S>, BoxError> {
+    let mut built = configs.iter().enumerate().map(|(i, config)| {
+        match previous.and_then(|p| p.get(i)) {
+            Some(prev) => prev.rebuild(set.backends(), config),
+            None => S::build(set.backends(), config),
+        }
+        .map(Arc::new)
+    });
+    // `configs` is never empty (construction guarantees it), but an empty list must not panic.
+    let first = built
+        .next()
+        .unwrap_or_else(|| S::build(set.backends(), &S::Config::default()).map(Arc::new))?;
+    let rest = built.collect::<Result<Vec<_>, _>>()?.into_boxed_slice();
+    Ok(Selectors { first, rest })
 }
 
 #[cfg(feature = "runtime")]
@@ -382,7 +443,7 @@ mod runtime {
         /// ([`BLOCKING_BUILD_THRESHOLD`] backends or more) are built on a blocking thread.
         pub async fn update(&self) -> Result<(), UpdateError> {
             let Some(discovery) = self.backends.discovery() else {
-                if self.snapshot.load().selector.is_some() {
+                if self.snapshot.load().selectors.is_some() {
                     self.ready.send_replace(true);
                 }
                 return Ok(());
@@ -409,27 +470,27 @@ mod runtime {
                     &previous.set,
                     self.backends.health_registry(),
                 ));
-                let selector = if set.len() >= BLOCKING_BUILD_THRESHOLD
-                    && !(previous.selector.is_some() && previous.set.same_backends(set.backends()))
-                {
-                    let (prev, set2, config) =
-                        (Arc::clone(&previous), Arc::clone(&set), self.config.clone());
-                    let built = tokio::task::spawn_blocking(move || {
-                        build_selector(prev.selector.as_deref(), &set2, &config)
-                    })
-                    .await
-                    .map_err(|e| UpdateError::BuildTask(e.to_string()))?;
-                    Some(Arc::new(built.map_err(|e| self.build_failed(e))?))
-                } else {
-                    self.selector_for(&previous, &set, |prev, set, config| {
-                        build_selector(prev, set, config)
-                    })?
-                };
+                let selectors =
+                    if set.len() >= BLOCKING_BUILD_THRESHOLD && !Self::can_keep(&previous, &set) {
+                        let (prev, set2, configs) = (
+                            Arc::clone(&previous),
+                            Arc::clone(&set),
+                            self.configs.clone(),
+                        );
+                        let built = tokio::task::spawn_blocking(move || {
+                            build_all(prev.selectors.as_ref(), &set2, &configs)
+                        })
+                        .await
+                        .map_err(|e| UpdateError::BuildTask(e.to_string()))?;
+                        Some(built.map_err(|e| self.build_failed(e))?)
+                    } else {
+                        self.selectors_for(&previous, &set)?
+                    };
                 if self.commit(
                     seq,
                     &previous,
                     set,
-                    selector,
+                    selectors,
                     &discovered,
                     discovery_duration,
                     build_started,
@@ -454,7 +515,7 @@ mod runtime {
             let set = self.backends.get_backend();
             self.snapshot.store(Arc::new(Snapshot {
                 set,
-                selector: previous.selector.clone(),
+                selectors: previous.selectors.clone(),
             }));
         }
 
@@ -502,3 +563,7 @@ impl<S: BackendSelection> fmt::Debug for LoadBalancer<S> {
             .finish_non_exhaustive()
     }
 }
+
+/// pingora's name for a load balancer with several selectors over one pool; see
+/// [`LoadBalancer::from_backends_with_configs`] and [`LoadBalancer::select_in`].
+pub type LoadBalancerGroup<S> = LoadBalancer<S>;

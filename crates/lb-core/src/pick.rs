@@ -9,11 +9,39 @@ use crate::backend::Backend;
 use crate::set::BackendSet;
 use crate::state::{BackendState, Outcome};
 
-/// One published generation: the backend set and the selector built from it, swapped together
+/// One published generation: the backend set and the selectors built from it, swapped together
 /// so that a reader never sees backends of one generation with a selector of another.
 pub(crate) struct Snapshot<S> {
     pub(crate) set: Arc<BackendSet>,
-    pub(crate) selector: Option<Arc<S>>,
+    /// `None` until a build over some set succeeded.
+    pub(crate) selectors: Option<Selectors<S>>,
+}
+
+/// The selectors of one generation, one per configuration of the load balancer, all built over
+/// the same set. The first is a field of its own so that `select` reaches it without an index.
+pub(crate) struct Selectors<S> {
+    pub(crate) first: Arc<S>,
+    pub(crate) rest: Box<[Arc<S>]>,
+}
+
+impl<S> Clone for Selectors<S> {
+    fn clone(&self) -> Self {
+        Selectors {
+            first: Arc::clone(&self.first),
+            rest: self.rest.clone(),
+        }
+    }
+}
+
+impl<S> Selectors<S> {
+    /// The selector built for configuration `index`.
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> Option<&S> {
+        match index {
+            0 => Some(&self.first),
+            i => self.rest.get(i - 1).map(|s| &**s),
+        }
+    }
 }
 
 /// The backend chosen for one request: a cheap handle that dereferences to the [`Backend`].

@@ -96,3 +96,58 @@ fn apply_carries_state_and_keeps_the_selector_when_nothing_changed() {
     assert_eq!(timing.backends, 2);
     assert_eq!(lb.stats().published, 2);
 }
+
+#[test]
+fn a_group_holds_one_selector_per_configuration_over_one_pool() {
+    use crate::support::StartAt;
+    use lb_core::LoadBalancerGroup;
+    let backends = Backends::fixed(
+        ["10.0.0.1:1", "10.0.0.2:1", "10.0.0.3:1"].map(|a| Backend::new(a).unwrap()),
+    );
+    let group = LoadBalancerGroup::<StartAt>::from_backends_with_configs(backends, [0, 2]);
+    assert_eq!(group.selector_count(), 2);
+    assert_eq!(group.configs(), [0, 2]);
+    assert_eq!(
+        group.select_in(0, b"").unwrap().addr.to_string(),
+        "10.0.0.1:1"
+    );
+    assert_eq!(
+        group.select_in(1, b"").unwrap().addr.to_string(),
+        "10.0.0.3:1"
+    );
+    assert!(group.select_in(2, b"").is_none(), "no third selector");
+    assert_eq!(group.select(b"").unwrap().addr.to_string(), "10.0.0.1:1");
+    // State is shared: disabling a backend affects every selector.
+    let set = group.backends().get_backend();
+    group.backends().set_enable(&set[2], false);
+    assert_eq!(
+        group.select_in(1, b"").unwrap().addr.to_string(),
+        "10.0.0.1:1"
+    );
+    // Updates rebuild every selector over the new set, published together.
+    group
+        .apply(vec![
+            Backend::new("10.0.0.7:1").unwrap(),
+            Backend::new("10.0.0.8:1").unwrap(),
+        ])
+        .unwrap();
+    assert_eq!(
+        group.select_in(0, b"").unwrap().addr.to_string(),
+        "10.0.0.7:1"
+    );
+    assert_eq!(
+        group.select_in(1, b"").unwrap().addr.to_string(),
+        "10.0.0.7:1"
+    );
+    let picked = group
+        .select_in_with(1, b"", 5, |b, _| b.addr.to_string() == "10.0.0.8:1")
+        .unwrap();
+    assert_eq!(picked.index(), 1);
+    // No configuration at all still gives one selector.
+    let single = LoadBalancerGroup::<StartAt>::from_backends_with_configs(
+        Backends::fixed([Backend::new("10.0.0.1:1").unwrap()]),
+        [],
+    );
+    assert_eq!(single.selector_count(), 1);
+    assert!(single.select(b"").is_some());
+}

@@ -277,3 +277,31 @@ impl ServiceDiscovery for ScriptedDiscovery {
 pub(crate) fn addrs(list: &[Backend]) -> Vec<String> {
     list.iter().map(|b| b.addr.to_string()).collect()
 }
+
+/// Offers index `config % len` first, then the rest in order: a strategy with a configuration,
+/// to tell selectors of one group apart.
+pub(crate) struct StartAt {
+    start: usize,
+    len: usize,
+}
+impl BackendSelection for StartAt {
+    type Config = usize;
+    type Iter<'a> = RotateIter;
+    fn build(backends: &[Backend], start: &usize) -> Result<Self, BoxError> {
+        Ok(StartAt {
+            start: *start,
+            len: backends.len(),
+        })
+    }
+    fn iter(&self, _key: &[u8]) -> RotateIter {
+        RotateIter {
+            pos: if self.len == 0 {
+                0
+            } else {
+                self.start % self.len
+            },
+            left: self.len,
+            len: self.len,
+        }
+    }
+}

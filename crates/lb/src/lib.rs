@@ -64,7 +64,9 @@ pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};
 
 #[cfg(feature = "selection")]
 #[cfg_attr(docsrs, doc(cfg(feature = "selection")))]
-pub use lb_selection::{Consistent, FnvHash, KetamaConfig, KetamaHashing, Random, RoundRobin, Weighted};
+pub use lb_selection::{
+    Consistent, FnvHash, KetamaConfig, KetamaHashing, Random, RoundRobin, Weighted,
+};
 
 #[cfg(feature = "health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]

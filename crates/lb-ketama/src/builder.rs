@@ -1,105 +1,17 @@
-//! Building a ring: how many points each bucket gets, the points themselves, and their order.
+//! Building a ring: the points of every bucket, sorted, de-duplicated and indexed.
 //!
-//! Points are `hash << 32 | bucket` keys, sorted by two rounds of bucketing on the top bits of the hash
-//! (partitions while generating, then sub-slots within each partition, in cache) and finished by an
-//! insertion pass that has little left to do; no comparison sort over the whole ring. Ordering whole
-//! keys puts equal hashes in bucket order, so when duplicates are dropped the point of the lowest
-//! bucket index survives: the order nginx gets from glibc's stable `qsort` over its servers in
-//! configuration order. The slot counts kept along the way are the lookup table ([`SlotIndex`]).
+//! Points are `hash << 32 | bucket` keys. They are generated four chains at a time straight into 256
+//! partitions by their top 8 hash bits, and each partition is then radix-sorted in cache
+//! ([`PartitionSorter`]): no comparison sort over the whole ring, and no second ring-sized buffer.
+//! Of points with equal hashes the one with the lowest bucket index is kept: the order nginx gets from
+//! glibc's stable `qsort` over its servers in configuration order. Counting the points kept per slot
+//! along the way gives the lookup table ([`SlotIndex`]).
 
 use crate::bucket::Bucket;
 use crate::crc::PointChain;
-use crate::error::Error;
 use crate::index::{SlotIndex, index_bits};
-
-/// Points per bucket.
-#[derive(Debug)]
-pub(crate) struct Plan {
-    pub(crate) counts: Vec<u32>,
-    pub(crate) total: usize,
-}
-
-/// What to do with a ring over the limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Overflow {
-    /// Return an error.
-    Fail,
-    /// Scale the weights down to fit: see [`Continuum::new`](crate::Continuum::new).
-    Scale,
-}
-
-/// The number of points of each bucket: `weight * multiple`, or, over `limit` with
-/// [`Overflow::Scale`], `1 + floor(weight * multiple * (limit - n) / total)` for each of the `n`
-/// buckets with a non-zero weight, which keeps the proportions and sums to at most `limit`.
-pub(crate) fn plan(
-    buckets: &[Bucket],
-    multiple: u32,
-    limit: u64,
-    overflow: Overflow,
-) -> Result<Plan, Error> {
-    // Bucket indices are stored in 32 bits; buckets past that can have no points.
-    let usable = buckets.len().min(u32::MAX as usize);
-    if usable < buckets.len() && overflow == Overflow::Fail {
-        return Err(Error::TooManyBuckets {
-            buckets: buckets.len(),
-        });
-    }
-    let wanted = |b: &Bucket| u64::from(b.weight()) * u64::from(multiple);
-    let total: u64 = buckets[..usable].iter().map(wanted).sum();
-    let mut counts = vec![0u32; usable];
-    if total <= limit {
-        for (c, b) in counts.iter_mut().zip(buckets) {
-            // `wanted(b) <= total <= limit <= u32::MAX`: the limit is far below 2^32.
-            *c = wanted(b) as u32;
-        }
-        return Ok(Plan {
-            counts,
-            total: total as usize,
-        });
-    }
-    if overflow == Overflow::Fail {
-        // The heaviest bucket names the culprit; the first one on a tie.
-        let (bucket, heaviest) = buckets[..usable]
-            .iter()
-            .enumerate()
-            .rev()
-            .max_by_key(|(_, b)| b.weight())
-            .map_or((0, None), |(i, b)| (i, Some(b)));
-        return Err(Error::TooManyPoints {
-            points: total,
-            limit,
-            bucket,
-            name: heaviest.map_or_else(String::new, |b| b.node().to_string()),
-            weight: heaviest.map_or(0, Bucket::weight),
-        });
-    }
-    let nonzero = buckets[..usable].iter().filter(|b| wanted(b) > 0).count() as u64;
-    let mut sum = 0u64;
-    if nonzero >= limit {
-        // More weighted buckets than points: the first `limit` of them get one point each.
-        for (c, b) in counts.iter_mut().zip(buckets) {
-            if wanted(b) > 0 && sum < limit {
-                *c = 1;
-                sum += 1;
-            }
-        }
-    } else {
-        let budget = u128::from(limit - nonzero);
-        for (c, b) in counts.iter_mut().zip(buckets) {
-            let w = wanted(b);
-            if w > 0 {
-                // `w * budget / total < budget <= limit`, so the count fits in 32 bits.
-                let scaled = 1 + (u128::from(w) * budget / u128::from(total)) as u64;
-                *c = scaled as u32;
-                sum += scaled;
-            }
-        }
-    }
-    Ok(Plan {
-        counts,
-        total: sum as usize,
-    })
-}
+use crate::plan::Plan;
+use crate::radix::{PartitionSorter, prefix_sum};
 
 /// The sorted, de-duplicated points of a ring, each as `hash << 32 | bucket`, and the lookup table
 /// over them.
@@ -201,74 +113,6 @@ fn build_with_room(
     }
 }
 
-/// Sorts the points of one partition by hash: a least-significant-digit radix sort on the 24 hash
-/// bits below the partition's 8, in three stable passes of 8 bits, with no data-dependent branch.
-/// Equal hashes keep their generation order, which is why de-duplication compares buckets.
-#[derive(Debug, Default)]
-struct PartitionSorter {
-    a: Vec<u64>,
-    b: Vec<u64>,
-}
-
-/// Partitions this small are sorted by comparison: three histograms would cost more.
-const SMALL_PARTITION: usize = 64;
-
-impl PartitionSorter {
-    fn sort(&mut self, part: &[u64], extra: &[u64]) -> &[u64] {
-        let n = part.len() + extra.len();
-        if n <= SMALL_PARTITION {
-            self.a.clear();
-            self.a.extend_from_slice(part);
-            self.a.extend_from_slice(extra);
-            self.a.sort_unstable();
-            return &self.a;
-        }
-        let digit = |key: u64, d: u32| ((key >> (32 + 8 * d)) & 0xff) as usize;
-        let mut counts = [[0u32; 257]; 3];
-        for &key in part.iter().chain(extra) {
-            counts[0][digit(key, 0) + 1] += 1;
-            counts[1][digit(key, 1) + 1] += 1;
-            counts[2][digit(key, 2) + 1] += 1;
-        }
-        for c in &mut counts {
-            prefix_sum(c);
-        }
-        // Only grow the buffers: every element below `n` is written before it is read.
-        if self.a.len() < n {
-            self.a.resize(n, 0);
-            self.b.resize(n, 0);
-        }
-        let (a, b) = (&mut self.a[..n], &mut self.b[..n]);
-        for &key in part.iter().chain(extra) {
-            let d = digit(key, 0);
-            // `counts[0][d]` stays below the start of digit d + 1 <= n: digit d has that many keys.
-            a[counts[0][d] as usize] = key;
-            counts[0][d] += 1;
-        }
-        for &key in a.iter() {
-            let d = digit(key, 1);
-            b[counts[1][d] as usize] = key;
-            counts[1][d] += 1;
-        }
-        for &key in b.iter() {
-            let d = digit(key, 2);
-            a[counts[2][d] as usize] = key;
-            counts[2][d] += 1;
-        }
-        a
-    }
-}
-
-/// Running totals in place, carried in a register (a loop reading back the previous element waits on
-/// each store).
-fn prefix_sum(v: &mut [u32]) {
-    let mut acc = 0u32;
-    for x in v.iter_mut() {
-        acc += *x;
-        *x = acc;
-    }
-}
-
 /// The points as generated: partition `p` in `buf[regions[p]]`, the excess of full regions in
 /// `spill`.
 struct Generated {
@@ -358,58 +202,7 @@ fn generate(buckets: &[Bucket], plan: &Plan, room: Option<usize>) -> Generated {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn b(weight: u32) -> Bucket {
-        Bucket::named(format!("10.0.0.{weight}:80"), weight)
-    }
-
-    #[test]
-    fn plan_multiplies_weights() {
-        let p = plan(&[b(1), b(0), b(3)], 160, 1 << 26, Overflow::Fail).unwrap();
-        assert_eq!(p.counts, [160, 0, 480]);
-        assert_eq!(p.total, 640);
-    }
-
-    #[test]
-    fn plan_over_the_limit_fails_naming_the_heaviest_bucket() {
-        let e = plan(&[b(1), b(7), b(7), b(2)], 10, 100, Overflow::Fail).unwrap_err();
-        assert_eq!(
-            e,
-            Error::TooManyPoints {
-                points: 170,
-                limit: 100,
-                bucket: 1,
-                name: "10.0.0.7:80".into(),
-                weight: 7
-            }
-        );
-    }
-
-    #[test]
-    fn plan_over_the_limit_scales_in_proportion() {
-        let p = plan(&[b(1), b(0), b(3), b(6)], 10, 50, Overflow::Scale).unwrap();
-        // 3 weighted buckets, budget 47 over 100 wanted points: 1 + floor(w * 10 * 47 / 100).
-        assert_eq!(p.counts, [1 + 4, 0, 1 + 14, 1 + 28]);
-        assert_eq!(p.total, 49);
-        assert!(p.total as u64 <= 50);
-
-        let huge = [
-            Bucket::named("a", u32::MAX),
-            Bucket::named("b", u32::MAX),
-            Bucket::named("c", 1),
-        ];
-        let p = plan(&huge, 160, 1 << 26, Overflow::Scale).unwrap();
-        assert!(p.total as u64 <= 1 << 26);
-        assert_eq!(p.counts[0], p.counts[1]);
-        assert_eq!(p.counts[2], 1, "a tiny weight keeps one point");
-    }
-
-    #[test]
-    fn plan_with_more_weighted_buckets_than_the_limit() {
-        let p = plan(&[b(1), b(0), b(2), b(3)], 160, 2, Overflow::Scale).unwrap();
-        assert_eq!(p.counts, [1, 0, 1, 0]);
-        assert_eq!(p.total, 2);
-    }
+    use crate::plan::{Overflow, plan};
 
     #[test]
     fn build_sorts_dedups_and_indexes() {

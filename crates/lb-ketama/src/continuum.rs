@@ -4,12 +4,13 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::bucket::Bucket;
-use crate::builder::{self, Overflow};
+use crate::builder;
 use crate::crc::hash;
 use crate::error::Error;
 use crate::index::SlotIndex;
 use crate::iter::{BucketIterator, NodeIterator};
 use crate::packed::Packed;
+use crate::plan::{self, Overflow};
 use crate::version::{MAX_POINTS, Version};
 
 /// V1 indexes 2 to 4 points per slot of its lookup table; V2, 4 to 8 (it trades a little speed for
@@ -119,7 +120,7 @@ impl Continuum {
                 Overflow::Scale => Ok(Self::empty(version)),
             };
         }
-        let plan = builder::plan(buckets, multiple, MAX_POINTS, overflow)?;
+        let plan = plan::plan(buckets, multiple, MAX_POINTS, overflow)?;
         let sorted = builder::build(buckets, &plan, V1_PER_SLOT_LOG2);
         let addrs: Box<[Option<SocketAddr>]> = buckets.iter().map(Bucket::addr).collect();
         let socket_points = plan

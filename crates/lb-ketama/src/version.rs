@@ -19,13 +19,13 @@ pub const MAX_POINTS: u64 = 1 << 26;
 #[non_exhaustive]
 pub enum Version {
     /// nginx's ring: 160 points per unit of weight, each stored as a 4-byte hash and a 4-byte bucket
-    /// index, plus a lookup table on the top bits of the hash (about 9 to 10 bytes per point).
+    /// index, plus a lookup table on the top bits of the hash (about 9.5 bytes per point).
     #[default]
     V1,
     /// A compact ring with `point_multiple` points per unit of weight. Each point is bit-packed: the
     /// low bits of its hash that the lookup table does not already imply, and the bucket's index in
-    /// as few bits as the number of buckets needs (no 65,536-bucket limit). That is 4 to 5 bytes per
-    /// point at 160 points per unit of weight, and never more than 6 unless most buckets have weight 0.
+    /// as few bits as the number of buckets needs (no 65,536-bucket limit). That is about 4.4 bytes
+    /// per point at 160 points per unit of weight (buckets of weight 0 do not widen it).
     V2 {
         /// Points per unit of weight; 160 is nginx's.
         point_multiple: u32,

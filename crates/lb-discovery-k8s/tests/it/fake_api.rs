@@ -1,0 +1,420 @@
+//! A small fake Kubernetes API server over real HTTP/1.1 on 127.0.0.1: it lists and watches
+//! `discovery.k8s.io/v1` EndpointSlices the way the real one does (label selector, resource
+//! versions, chunked JSON-lines watch, bookmarks, replay from a resource version, `410 Gone`
+//! after compaction), scripted by the test.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
+
+const PREFIX: &str = "/apis/discovery.k8s.io/v1/namespaces/";
+const LABEL: &str = "kubernetes.io/service-name";
+
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// One request the server saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// A list: its label selector.
+    List { selector: String },
+    /// A watch: its label selector, resource version and whether bookmarks were asked for.
+    Watch {
+        selector: String,
+        resource_version: String,
+        bookmarks: bool,
+    },
+    /// A connection dropped at once because the server was down.
+    Refused,
+}
+
+/// How the server treats new connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Up,
+    /// Connections are closed as soon as they are accepted.
+    Down,
+    /// Requests are read and never answered.
+    Stalled,
+}
+
+struct Watcher {
+    service: Option<String>,
+    tx: mpsc::UnboundedSender<Bytes>,
+}
+
+struct State {
+    rv: u64,
+    slices: BTreeMap<String, EndpointSlice>,
+    /// Every event since the last compaction: its resource version, service and JSON line.
+    history: Vec<(u64, Option<String>, Bytes)>,
+    /// Watches from a resource version below this get `410 Gone`.
+    compacted: u64,
+    watchers: Vec<Watcher>,
+    /// Events are recorded but not sent to open watches (as if they were lost).
+    muted: bool,
+    mode: Mode,
+    connections: Vec<AbortHandle>,
+}
+
+/// The fake API server. It stops (listener and every connection) when dropped.
+pub(crate) struct FakeApi {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    seen: Arc<watch::Sender<Vec<Seen>>>,
+    accept: AbortHandle,
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap()
+}
+
+fn service_of(slice: &EndpointSlice) -> Option<String> {
+    slice.metadata.labels.as_ref()?.get(LABEL).cloned()
+}
+
+fn line(kind: &str, object: &Value) -> Bytes {
+    let mut text = serde_json::to_string(&json!({ "type": kind, "object": object })).unwrap();
+    text.push('\n');
+    Bytes::from(text)
+}
+
+impl State {
+    fn broadcast(&mut self, service: Option<String>, event: Bytes) {
+        self.history.push((self.rv, service.clone(), event.clone()));
+        if self.muted {
+            return;
+        }
+        self.watchers.retain(|w| {
+            if w.service.is_some() && w.service != service {
+                return !w.tx.is_closed();
+            }
+            w.tx.send(event.clone()).is_ok()
+        });
+    }
+}
+
+impl FakeApi {
+    /// Starts a server on 127.0.0.1:0, up, with resource version 1 and no slices.
+    pub(crate) async fn start() -> FakeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State {
+            rv: 1,
+            slices: BTreeMap::new(),
+            history: Vec::new(),
+            compacted: 0,
+            watchers: Vec::new(),
+            muted: false,
+            mode: Mode::Up,
+            connections: Vec::new(),
+        }));
+        let seen = Arc::new(watch::Sender::new(Vec::new()));
+        let accept = {
+            let (state, seen) = (Arc::clone(&state), Arc::clone(&seen));
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let mode = lock(&state).mode;
+                    if mode == Mode::Down {
+                        seen.send_modify(|s| s.push(Seen::Refused));
+                        drop(stream);
+                        continue;
+                    }
+                    let (state2, seen2) = (Arc::clone(&state), Arc::clone(&seen));
+                    let connection = tokio::spawn(async move {
+                        let service = service_fn(move |req| {
+                            let (state, seen) = (Arc::clone(&state2), Arc::clone(&seen2));
+                            async move { Ok::<_, Infallible>(handle(req, &state, &seen, mode).await) }
+                        });
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                    lock(&state).connections.push(connection.abort_handle());
+                }
+            })
+            .abort_handle()
+        };
+        FakeApi {
+            addr,
+            state,
+            seen,
+            accept,
+        }
+    }
+
+    /// The base URL for a kube `Config`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The current resource version.
+    pub(crate) fn resource_version(&self) -> u64 {
+        lock(&self.state).rv
+    }
+
+    /// Creates or replaces a slice (ADDED or MODIFIED to the watches).
+    pub(crate) fn apply(&self, mut slice: EndpointSlice) {
+        let mut state = lock(&self.state);
+        state.rv += 1;
+        slice.metadata.resource_version = Some(state.rv.to_string());
+        let name = slice.metadata.name.clone().unwrap();
+        let kind = if state.slices.contains_key(&name) { "MODIFIED" } else { "ADDED" };
+        let event = line(kind, &serde_json::to_value(&slice).unwrap());
+        let service = service_of(&slice);
+        state.slices.insert(name, slice);
+        state.broadcast(service, event);
+    }
+
+    /// Deletes a slice (DELETED to the watches).
+    pub(crate) fn delete(&self, name: &str) {
+        let mut state = lock(&self.state);
+        let mut slice = state.slices.remove(name).expect("deleting a slice that exists");
+        state.rv += 1;
+        slice.metadata.resource_version = Some(state.rv.to_string());
+        let service = service_of(&slice);
+        let event = line("DELETED", &serde_json::to_value(&slice).unwrap());
+        state.broadcast(service, event);
+    }
+
+    /// Sends a BOOKMARK at the current resource version to every open watch.
+    pub(crate) fn bookmark(&self) {
+        let state = lock(&self.state);
+        let event = line(
+            "BOOKMARK",
+            &json!({
+                "kind": "EndpointSlice",
+                "apiVersion": "discovery.k8s.io/v1",
+                "metadata": { "resourceVersion": state.rv.to_string() }
+            }),
+        );
+        for w in &state.watchers {
+            let _ = w.tx.send(event.clone());
+        }
+    }
+
+    /// Ends every open watch cleanly after what was sent to it, as the server does when a
+    /// watch's `timeoutSeconds` runs out.
+    pub(crate) fn end_watches(&self) {
+        lock(&self.state).watchers.clear();
+    }
+
+    /// Sends raw bytes to every open watch (for malformed events).
+    pub(crate) fn raw(&self, bytes: &'static str) {
+        for w in &lock(&self.state).watchers {
+            let _ = w.tx.send(Bytes::from_static(bytes.as_bytes()));
+        }
+    }
+
+    /// While muted, changes reach the store and the history but not the open watches.
+    pub(crate) fn mute(&self, muted: bool) {
+        lock(&self.state).muted = muted;
+    }
+
+    /// Compacts the history: open watches get an ERROR event with code 410 and end, and a watch
+    /// from any earlier resource version gets the same.
+    pub(crate) fn expire(&self) {
+        let mut state = lock(&self.state);
+        state.compacted = state.rv;
+        state.history.clear();
+        let event = gone(state.rv);
+        for w in state.watchers.drain(..) {
+            let _ = w.tx.send(event.clone());
+        }
+    }
+
+    /// Closes every open connection abruptly (no final chunk), as a crashed API server or a
+    /// broken network would.
+    pub(crate) fn drop_connections(&self) {
+        let mut state = lock(&self.state);
+        state.watchers.clear();
+        for c in state.connections.drain(..) {
+            c.abort();
+        }
+    }
+
+    /// Sets how new connections are treated.
+    pub(crate) fn set_mode(&self, mode: Mode) {
+        lock(&self.state).mode = mode;
+    }
+
+    /// The requests seen so far.
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.seen.borrow().clone()
+    }
+
+    /// Waits (at most 10 s) until the requests seen satisfy `until`; panics with them otherwise.
+    pub(crate) async fn wait_seen(&self, what: &str, until: impl Fn(&[Seen]) -> bool) {
+        let mut rx = self.seen.subscribe();
+        // Drop the read guard `wait_for` returns at once: the server cannot log while it is held.
+        let reached = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|s| until(s)))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        assert!(reached, "timed out waiting for {what}; seen: {:#?}", self.seen());
+    }
+}
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.drop_connections();
+    }
+}
+
+fn gone(rv: u64) -> Bytes {
+    line(
+        "ERROR",
+        &json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": format!("too old resource version: (compacted at {rv})"),
+            "reason": "Expired",
+            "code": 410
+        }),
+    )
+}
+
+/// Decodes `application/x-www-form-urlencoded` query pairs.
+fn query(uri: &hyper::Uri) -> HashMap<String, String> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                    match u8::from_str_radix(hex, 16) {
+                        Ok(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(value).unwrap())).boxed_unsync())
+        .unwrap()
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    state: &Mutex<State>,
+    seen: &watch::Sender<Vec<Seen>>,
+    mode: Mode,
+) -> Response<Body> {
+    if mode == Mode::Stalled {
+        std::future::pending::<()>().await;
+    }
+    let path = req.uri().path().to_owned();
+    let Some(namespace) = path
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_suffix("/endpointslices"))
+    else {
+        return json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
+        );
+    };
+    let q = query(req.uri());
+    let selector = q.get("labelSelector").cloned().unwrap_or_default();
+    // The only selector form the client sends: `kubernetes.io/service-name=<name>`.
+    let service = selector.strip_prefix(&format!("{LABEL}=")).map(str::to_owned);
+    let in_scope = |s: &EndpointSlice| {
+        s.metadata.namespace.as_deref() == Some(namespace)
+            && (service.is_none() || service_of(s) == service)
+    };
+    if q.get("watch").map(String::as_str) == Some("true") {
+        let resource_version = q.get("resourceVersion").cloned().unwrap_or_default();
+        seen.send_modify(|s| {
+            s.push(Seen::Watch {
+                selector: selector.clone(),
+                resource_version: resource_version.clone(),
+                bookmarks: q.get("allowWatchBookmarks").map(String::as_str) == Some("true"),
+            })
+        });
+        let from: u64 = resource_version.parse().unwrap_or(0);
+        let (tx, rx) = mpsc::unbounded_channel();
+        {
+            let mut state = state.lock().unwrap();
+            if from < state.compacted {
+                let _ = tx.send(gone(state.rv));
+                drop(tx);
+            } else {
+                for (rv, svc, event) in &state.history {
+                    if *rv > from && (service.is_none() || *svc == service) {
+                        let _ = tx.send(event.clone());
+                    }
+                }
+                state.watchers.push(Watcher {
+                    service: service.clone(),
+                    tx,
+                });
+            }
+        }
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|bytes| (Ok::<_, Infallible>(Frame::data(bytes)), rx))
+        });
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(BodyExt::boxed_unsync(StreamBody::new(stream)))
+            .unwrap();
+    }
+    seen.send_modify(|s| {
+        s.push(Seen::List {
+            selector: selector.clone(),
+        })
+    });
+    let state = state.lock().unwrap();
+    let items: Vec<&EndpointSlice> = state.slices.values().filter(|s| in_scope(s)).collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "kind": "EndpointSliceList",
+            "apiVersion": "discovery.k8s.io/v1",
+            "metadata": { "resourceVersion": state.rv.to_string() },
+            "items": items,
+        }),
+    )
+}

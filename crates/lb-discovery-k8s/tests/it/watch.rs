@@ -1,0 +1,164 @@
+//! The initial list and the watch events: ADDED, MODIFIED, DELETED, bookmarks.
+
+use lb_core::{Enablement::*, ServiceDiscovery};
+use lb_discovery_k8s::{EndpointMeta, EndpointSliceDiscovery, Port};
+
+use crate::fake_api::{FakeApi, Seen};
+use crate::support::*;
+
+#[tokio::test]
+async fn the_initial_list_then_added_modified_and_deleted_slices() {
+    let api = FakeApi::start().await;
+    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY), endpoint("10.0.0.2", READY)]));
+    api.apply(slice("db-a", "db", "IPv4", vec![endpoint("10.9.9.9", READY)]));
+    let discovery = builder(&api).build().await.unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+
+    let first = wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)]).await;
+    let meta = first.backends[0].ext.get::<EndpointMeta>().expect("metadata is kept");
+    assert_eq!(meta.zone.as_deref(), Some("zone-a"));
+    assert_eq!(meta.node_name.as_deref(), Some("node-1"));
+    assert_eq!(meta.pod_name(), Some("pod-10-0-0-1"));
+    assert_eq!(meta.slice, "web-a");
+    let selector = "kubernetes.io/service-name=web".to_owned();
+    api.wait_seen("the watch after the list", |s| {
+        s.iter().any(|r| matches!(r, Seen::Watch { bookmarks: true, selector: sel, .. } if *sel == selector))
+    })
+    .await;
+    assert_eq!(api.seen()[0], Seen::List { selector: selector.clone() });
+
+    // ADDED: an IPv6 slice of the same Service joins the set.
+    api.apply(slice("web-b", "web", "IPv6", vec![endpoint("fd00::7", READY)]));
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled), ("[fd00::7]:8080", Enabled)],
+    )
+    .await;
+
+    // MODIFIED: one endpoint terminates, one fails its probe, one is new.
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", TERMINATING), endpoint("10.0.0.2", NOT_READY), endpoint("10.0.0.3", READY)],
+    ));
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[
+            ("10.0.0.1:8080", Draining),
+            ("10.0.0.2:8080", Disabled),
+            ("10.0.0.3:8080", Enabled),
+            ("[fd00::7]:8080", Enabled),
+        ],
+    )
+    .await;
+
+    // DELETED: the IPv6 slice goes, with its backend.
+    api.delete("web-b");
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[("10.0.0.1:8080", Draining), ("10.0.0.2:8080", Disabled), ("10.0.0.3:8080", Enabled)],
+    )
+    .await;
+
+    // Another Service's changes never show, and nothing here needed a second list.
+    api.apply(slice("db-a", "db", "IPv4", vec![endpoint("10.9.9.8", READY)]));
+    let status = discovery.status();
+    assert_eq!(status.lists, 1);
+    assert_eq!(status.errors, 0, "{status:?}");
+    assert!(api.seen().iter().filter(|s| matches!(s, Seen::List { .. })).count() == 1);
+}
+
+#[tokio::test]
+async fn deleting_the_service_empties_the_set() {
+    let api = FakeApi::start().await;
+    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY)]));
+    api.apply(slice("web-b", "web", "IPv4", vec![endpoint("10.0.0.2", READY)]));
+    let discovery = builder(&api).build().await.unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)]).await;
+    // Deleting a Service deletes its slices.
+    api.delete("web-a");
+    api.delete("web-b");
+    let empty = wait_set(&discovery, &mut changes, &[]).await;
+    assert!(empty.backends.is_empty() && empty.enablement.is_empty());
+    assert_eq!(discovery.status().backends, 0);
+    // And a Service that comes back is followed again.
+    api.apply(slice("web-c", "web", "IPv4", vec![endpoint("10.0.0.3", READY)]));
+    wait_set(&discovery, &mut changes, &[("10.0.0.3:8080", Enabled)]).await;
+}
+
+#[tokio::test]
+async fn a_service_without_endpoints_lists_as_an_empty_set_not_an_error() {
+    let api = FakeApi::start().await;
+    let discovery = builder(&api).build().await.unwrap();
+    let answer = discovery.discover().await.unwrap();
+    assert!(answer.backends.is_empty());
+    assert!(discovery.status().listed);
+}
+
+#[tokio::test]
+async fn ports_by_number_and_every_address_of_an_endpoint() {
+    let api = FakeApi::start().await;
+    let mut two = endpoint("10.0.0.1", READY);
+    two.addresses.push("10.0.0.2".into());
+    api.apply(slice("web-a", "web", "IPv4", vec![two]));
+    let discovery = builder(&api).port(Port::Number(9090)).build().await.unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+    wait_set(&discovery, &mut changes, &[("10.0.0.1:9090", Enabled), ("10.0.0.2:9090", Enabled)]).await;
+    // `Only` with two ports is ambiguous: the slice contributes nothing rather than a guess.
+    let only = builder(&api).port(Port::Only).build().await.unwrap();
+    assert!(only.discover().await.unwrap().backends.is_empty());
+}
+
+#[tokio::test]
+async fn a_bookmark_moves_the_point_the_next_watch_starts_from() {
+    let api = FakeApi::start().await;
+    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY)]));
+    let discovery = builder(&api).build().await.unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
+    let listed_at = api.resource_version().to_string();
+    api.wait_seen("the first watch", |s| {
+        s.iter().any(|r| matches!(r, Seen::Watch { resource_version, .. } if *resource_version == listed_at))
+    })
+    .await;
+    // Other Services move the resource version on without any event for this watch...
+    for i in 0..3 {
+        api.apply(slice("db-a", "db", "IPv4", vec![endpoint(&format!("10.9.9.{i}"), READY)]));
+    }
+    // ...until a bookmark tells the watcher where it is.
+    api.bookmark();
+    let bookmarked = api.resource_version().to_string();
+    assert_ne!(bookmarked, listed_at);
+    // The server ends the watch (its timeout ran out) after the bookmark: the next watch starts
+    // from the bookmark, without a re-list.
+    api.end_watches();
+    api.wait_seen("a watch resumed from the bookmark", |s| {
+        s.iter().any(|r| matches!(r, Seen::Watch { resource_version, .. } if *resource_version == bookmarked))
+    })
+    .await;
+    assert_eq!(api.seen().iter().filter(|s| matches!(s, Seen::List { .. })).count(), 1);
+    assert_eq!(discovery.status().lists, 1);
+    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
+}
+
+#[tokio::test]
+async fn dropping_the_source_stops_the_watch() {
+    let api = FakeApi::start().await;
+    let discovery: EndpointSliceDiscovery = builder(&api).build().await.unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+    assert!(discovery.discover().await.is_ok());
+    let clone = discovery.clone();
+    drop(discovery);
+    // A clone keeps it running.
+    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY)]));
+    wait_set(&clone, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
+    drop(clone);
+    // The task is aborted: the notifier it shared is dropped and the subscription closes.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), changes.changed()).await;
+    assert_eq!(closed.ok(), Some(false), "the subscription reports the source is gone");
+}

@@ -1,4 +1,65 @@
-//! Backend selection strategies for lb.
+//! Backend selection strategies for lb: smooth weighted round robin, weighted random, weighted
+//! hashing and nginx-identical consistent hashing, each allocation-free and lock-free per pick.
+//!
+//! lb-selection sits on top of lb-core: each strategy implements
+//! [`BackendSelection`](lb_core::BackendSelection) and plugs into a
+//! [`LoadBalancer`](lb_core::LoadBalancer), which publishes it together with the backends and
+//! their health. `Consistent` builds on lb-ketama's ring. It needs lb-core without its `runtime`
+//! feature, so it works without tokio.
+//!
+//! ```
+//! use lb_core::{Backend, LoadBalancer};
+//! use lb_selection::{Consistent, FnvHash, Random, RoundRobin};
+//!
+//! let backends = || {
+//!     [
+//!         Backend::new_with_weight("10.0.0.1:80", 2).unwrap(),
+//!         Backend::new_with_weight("10.0.0.2:80", 1).unwrap(),
+//!         Backend::new_with_weight("unix:/run/spare.sock", 0).unwrap(), // a standby
+//!     ]
+//! };
+//! let rr = LoadBalancer::<RoundRobin>::try_from_iter(backends()).unwrap();
+//! let picks: Vec<String> = (0..3).map(|_| rr.select(b"").unwrap().addr.to_string()).collect();
+//! assert_eq!(picks, ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.1:80"]);
+//!
+//! let hash = LoadBalancer::<Consistent>::try_from_iter(backends()).unwrap();
+//! let a = hash.select(b"session-7").unwrap().addr.clone();
+//! assert_eq!(hash.select(b"session-7").unwrap().addr, a, "a key sticks to its backend");
+//!
+//! // Every strategy offers every backend once, so `select` finds a ready one if any is.
+//! let random = LoadBalancer::<Random>::try_from_iter(backends()).unwrap();
+//! for b in random.backends().get_backend().iter().take(2) {
+//!     random.backends().set_enable(b, false);
+//! }
+//! assert_eq!(random.select(b"").unwrap().addr.to_string(), "unix:/run/spare.sock");
+//! # let _ = LoadBalancer::<FnvHash>::try_from_iter(backends()).unwrap();
+//! ```
+//!
+//! # Strategies
+//!
+//! | strategy | first pick | per pick | memory per backend |
+//! | --- | --- | --- | --- |
+//! | [`RoundRobin`] | nginx's smooth weighted round robin (or an evenly spread golden-ratio sequence for very uneven weights) | one atomic add, no lock | 4 to 80 bytes |
+//! | [`Random`] | weighted random (alias method) | one per-thread random number | 20 bytes |
+//! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight; **same as pingora's `FNVHash`** | one hash | 20 to 28 bytes |
+//! | [`Consistent`], [`KetamaHashing`] | nginx's ketama ring (`hash $key consistent`) | CRC32 and an indexed ring lookup | about 10 bytes per ring point |
+//!
+//! # Candidate order and weights
+//!
+//! After the first pick every strategy offers more candidates *its own way* (the next turns of
+//! the round robin, rehashes of the key, more random draws, the next points of the ring), at most
+//! 8 distinct backends, then every remaining backend; so each backend is offered **exactly
+//! once**, and a down backend's traffic spreads over the others by weight.
+//!
+//! Weight 0 is a **standby** in every strategy: never the first pick while a backend of positive
+//! weight exists, and offered only after every one of them (in address order), so `select`
+//! returns it only when no positive-weight backend is ready. When every weight is 0, the backends
+//! are treated as equal. Weights up to `u32::MAX` work everywhere; no strategy expands weights
+//! into a table, and none is limited to 65,536 backends.
+//!
+//! # Feature flags
+//!
+//! None: every strategy is always built. (lb-core's `runtime` feature is not needed.)
 
 mod arith;
 mod candidates;

@@ -1,0 +1,74 @@
+//! Zero heap allocations per pick, for every strategy, through `LoadBalancer::select` and
+//! `select_with`, with a health check set and some backends not ready.
+
+use lb_core::{BackendSelection, Backends, LoadBalancer};
+use lb_selection::{Consistent, FnvHash, Random, RoundRobin};
+
+use crate::support::{AlwaysUp, backends};
+
+fn assert_no_allocation<S: BackendSelection>() {
+    let name = std::any::type_name::<S>();
+    // Uneven weights (including standby backends) so the weighted paths are the ones measured.
+    let weights: Vec<u32> = (0..200u32).map(|i| [1, 3, 0, 7, 100][i as usize % 5]).collect();
+    let set = backends(&weights);
+    let mut lb = LoadBalancer::<S>::from_backends(Backends::fixed(set.clone()));
+    lb.set_health_check(Box::new(AlwaysUp));
+    // Some backends down or disabled, so select walks past candidates into the fallback order.
+    for b in set.iter().step_by(3) {
+        assert!(lb.backends().set_health(b, false));
+    }
+    lb.backends().set_enable(&set[1], false);
+
+    // Warm up: a thread's first arc-swap load registers a thread-local node, and the random
+    // generator seeds itself; neither happens per pick.
+    drop(lb.select(b"warm"));
+
+    let info = allocation_counter::measure(|| {
+        for i in 0..10_000u32 {
+            let pick = lb.select(&i.to_le_bytes()).expect("ready backends exist");
+            assert!(pick.state().is_ready());
+            std::hint::black_box(pick.addr.port());
+        }
+    });
+    assert_eq!(info.count_total, 0, "{name}: select allocated: {info:?}");
+
+    let info = allocation_counter::measure(|| {
+        for i in 0..10_000u32 {
+            // Accept only standby backends, so every pick walks the whole candidate order.
+            let pick = lb
+                .select_with(&i.to_le_bytes(), usize::MAX, |b, _ready| b.weight == 0)
+                .expect("standby backends exist");
+            std::hint::black_box(pick.index());
+        }
+    });
+    assert_eq!(info.count_total, 0, "{name}: select_with allocated: {info:?}");
+}
+
+#[test]
+fn round_robin_allocates_nothing_per_pick() {
+    assert_no_allocation::<RoundRobin>();
+}
+
+#[test]
+fn random_allocates_nothing_per_pick() {
+    assert_no_allocation::<Random>();
+}
+
+#[test]
+fn fnv_hash_allocates_nothing_per_pick() {
+    assert_no_allocation::<FnvHash>();
+}
+
+#[test]
+fn consistent_allocates_nothing_per_pick() {
+    assert_no_allocation::<Consistent>();
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guards the tests above against passing vacuously (a counter that is not installed).
+    let info = allocation_counter::measure(|| {
+        std::hint::black_box(Box::new(7u64));
+    });
+    assert_eq!(info.count_total, 1);
+}

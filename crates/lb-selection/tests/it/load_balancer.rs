@@ -1,0 +1,151 @@
+//! The strategies inside a `LoadBalancer`: readiness, standby backends, rebuilds.
+
+use lb_core::{Backend, BackendSelection, Backends, LoadBalancer};
+use lb_selection::{Consistent, FnvHash, Random, RoundRobin};
+use proptest::prelude::*;
+
+use crate::support::{AlwaysUp, backends};
+
+fn lb<S: BackendSelection>(set: &[Backend]) -> LoadBalancer<S> {
+    let mut lb = LoadBalancer::<S>::from_backends(Backends::fixed(set.to_vec()));
+    lb.set_health_check(Box::new(AlwaysUp));
+    lb
+}
+
+fn letters(lb: &LoadBalancer<RoundRobin>, n: usize) -> String {
+    (0..n)
+        .map(|_| {
+            let pick = lb.select(b"").unwrap();
+            (b'a' + pick.index() as u8) as char
+        })
+        .collect()
+}
+
+#[test]
+fn round_robin_skips_a_down_backend_to_the_next_turn() {
+    let set = backends(&[5, 1, 1]);
+    let lb = lb::<RoundRobin>(&set);
+    assert_eq!(letters(&lb, 7), "aabacaa");
+    lb.backends().set_health(&set[1], false);
+    assert_eq!(letters(&lb, 7), "aaaacaa", "b's turn goes to the turn after it");
+    lb.backends().set_health(&set[1], true);
+    assert_eq!(letters(&lb, 7), "aabacaa");
+}
+
+#[test]
+fn round_robin_position_survives_updates() {
+    let set = backends(&[5, 1, 1]);
+    let lb = lb::<RoundRobin>(&set);
+    assert_eq!(letters(&lb, 3), "aab");
+    // The same backends and weights (new extensions): the sequence goes on.
+    lb.apply(set.iter().map(|b| b.clone().with_ext(1u8)).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(letters(&lb, 4), "acaa");
+    // Another set and back: the rebuilt selectors share the position.
+    lb.apply(backends(&[1, 1])).unwrap();
+    assert_eq!(letters(&lb, 1), "b", "turn 7 of a plain round robin over two");
+    lb.apply(set.clone()).unwrap();
+    assert_eq!(letters(&lb, 6), "abacaa", "turn 8 is entry 1 of the smooth sequence");
+}
+
+#[test]
+fn random_spreads_a_down_backends_share_by_weight() {
+    let set = backends(&[1, 2, 3, 4]);
+    let lb = lb::<Random>(&set);
+    lb.backends().set_health(&set[3], false);
+    let mut counts = [0u64; 4];
+    for _ in 0..60_000 {
+        counts[lb.select(b"").unwrap().index()] += 1;
+    }
+    assert_eq!(counts[3], 0);
+    // Redraws keep the proportions 1 : 2 : 3 among the rest (within 5%).
+    let n = 60_000.0;
+    for (i, w) in [1.0, 2.0, 3.0].iter().enumerate() {
+        let share = counts[i] as f64 / n;
+        assert!((share - w / 6.0).abs() < 0.05 * w / 6.0, "{counts:?}");
+    }
+}
+
+#[test]
+fn consistent_moves_only_the_keys_of_a_down_backend() {
+    let set = backends(&[1; 8]);
+    let lb = lb::<Consistent>(&set);
+    let before: Vec<usize> = (0..4000u32)
+        .map(|k| lb.select(&k.to_le_bytes()).unwrap().index())
+        .collect();
+    lb.backends().set_health(&set[5], false);
+    let mut moved = 0;
+    for (k, &was) in before.iter().enumerate() {
+        let now = lb.select(&(k as u32).to_le_bytes()).unwrap().index();
+        if was == 5 {
+            assert_ne!(now, 5);
+            moved += 1;
+        } else {
+            assert_eq!(now, was, "key {k} moved although its backend is up");
+        }
+    }
+    assert!((250..750).contains(&moved), "{moved} of 4000 keys were on one of 8 backends");
+}
+
+#[test]
+fn more_than_65536_backends_work_in_every_strategy() {
+    let set = backends(&vec![1; 70_000]);
+    fn reach<S: BackendSelection>(set: &[Backend]) {
+        let lb = LoadBalancer::<S>::from_backends(Backends::fixed(set.to_vec()));
+        let high = (0..80_000u32)
+            .filter_map(|k| lb.select(&k.to_le_bytes()))
+            .filter(|p| p.index() >= 65_536)
+            .count();
+        assert!(high > 0, "{}: no pick above index 65,535", std::any::type_name::<S>());
+    }
+    reach::<RoundRobin>(&set[..]);
+    reach::<Random>(&set[..]);
+    reach::<FnvHash>(&set[..]);
+    reach::<Consistent>(&set[..]);
+}
+
+/// For any weights and any readiness: `select` returns a ready backend iff one exists, and a
+/// standby only when no positive-weight backend is ready.
+fn select_finds_the_ready<S: BackendSelection>(weights: &[u32], down: &[bool], key: u64) -> Result<(), TestCaseError> {
+    let set = backends(weights);
+    let lb = lb::<S>(&set);
+    for (b, &d) in set.iter().zip(down) {
+        lb.backends().set_health(b, !d);
+    }
+    let ready = |i: usize| !down[i];
+    let any_ready = (0..set.len()).any(ready);
+    let any_positive_ready = (0..set.len()).any(|i| ready(i) && weights[i] > 0);
+    for k in 0..4u64 {
+        let pick = lb.select(&(key ^ k).to_le_bytes());
+        prop_assert_eq!(pick.is_some(), any_ready);
+        if let Some(p) = pick {
+            prop_assert!(ready(p.index()));
+            if any_positive_ready || weights.iter().all(|&w| w == 0) {
+                prop_assert!(weights[p.index()] > 0 || weights.iter().all(|&w| w == 0),
+                    "a standby was picked while a positive-weight backend was ready");
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn every_strategy_finds_a_ready_backend_whenever_one_exists(
+        (weights, down) in (1usize..40).prop_flat_map(|n| (
+            prop::collection::vec(prop_oneof![Just(0u32), 1u32..5, 1u32..100_000], n),
+            prop::collection::vec(prop::bool::weighted(0.7), n),
+        )),
+        key: u64,
+    ) {
+        select_finds_the_ready::<RoundRobin>(&weights, &down, key)?;
+        select_finds_the_ready::<Random>(&weights, &down, key)?;
+        select_finds_the_ready::<FnvHash>(&weights, &down, key)?;
+        // Ring points are 160 per unit of weight: keep rings small enough to build in a debug
+        // test (zero stays zero).
+        let light: Vec<u32> = weights.iter().map(|&w| if w == 0 { 0 } else { 1 + w % 16 }).collect();
+        select_finds_the_ready::<Consistent>(&light, &down, key)?;
+    }
+}

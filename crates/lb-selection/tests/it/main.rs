@@ -1,0 +1,6 @@
+//! Integration tests of lb-selection, in one binary (one link on small machines).
+
+mod alloc;
+mod load_balancer;
+mod pingora;
+mod support;

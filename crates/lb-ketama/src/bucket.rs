@@ -121,6 +121,22 @@ impl Bucket {
     /// allocating per bucket.
     pub(crate) fn prefix_hash(&self, scratch: &mut String) -> u32 {
         match &self.node {
+            Node::Addr(SocketAddr::V4(v4)) => {
+                // The common case, without the formatting machinery: `a.b.c.d \0 port`.
+                let mut buf = [0u8; 21];
+                let mut len = 0;
+                for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                    if i > 0 {
+                        buf[len] = b'.';
+                        len += 1;
+                    }
+                    len += write_decimal(&mut buf[len..], u32::from(octet));
+                }
+                buf[len] = 0;
+                len += 1;
+                len += write_decimal(&mut buf[len..], u32::from(v4.port()));
+                crc32fast::hash(&buf[..len])
+            }
             Node::Addr(addr) => {
                 scratch.clear();
                 // Formatting into a String cannot fail: its `write_str` always returns Ok.
@@ -136,6 +152,26 @@ impl Bucket {
             Node::Name(name) => prefix_hash_of_name(name.as_bytes()),
         }
     }
+}
+
+/// Writes `n` in decimal at the start of `out` and returns the number of digits. `out` must have room
+/// for them (5 for a port, 3 for an octet).
+fn write_decimal(out: &mut [u8], n: u32) -> usize {
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    let mut n = n;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for (o, d) in out.iter_mut().zip(digits[..len].iter().rev()) {
+        *o = *d;
+    }
+    len
 }
 
 /// Splits a configured server name into host and port as `ngx_http_upstream_init_chash` does:
@@ -224,6 +260,29 @@ mod tests {
                 bucket.prefix_hash(&mut s),
                 crc32fast::hash(prefix),
                 "{bucket:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ipv4_without_the_formatter_hashes_like_display() {
+        let mut s = String::new();
+        let mut x = 0x1234_5678u64;
+        let mut edges = vec![
+            SocketAddr::from(([0, 0, 0, 0], 0)),
+            SocketAddr::from(([255, 255, 255, 255], 65535)),
+            SocketAddr::from(([10, 0, 100, 9], 10)),
+        ];
+        for _ in 0..2000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let ip = ((x >> 16) as u32).to_be_bytes();
+            edges.push(SocketAddr::from((ip, (x >> 48) as u16)));
+        }
+        for addr in edges {
+            assert_eq!(
+                Bucket::new(addr, 1).prefix_hash(&mut s),
+                prefix_hash_of_name(addr.to_string().as_bytes()),
+                "{addr}"
             );
         }
     }

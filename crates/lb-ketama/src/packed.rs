@@ -54,7 +54,7 @@ impl Packed {
         debug_assert!(width <= 57, "entry width {width}");
         let low_mask = (1u64 << hash_bits) - 1;
         let mut bytes = Vec::with_capacity((points.len() * width as usize).div_ceil(8) + 8);
-        // A little-endian bit writer: entries accumulate in `acc` and leave it a byte at a time.
+        // A little-endian bit writer: entries accumulate in `acc` and leave it 8 bytes at a time.
         let (mut acc, mut held) = (0u128, 0u32);
         for &k in points {
             let (h, b) = ((k >> 32) as u32, k as u32);
@@ -62,15 +62,13 @@ impl Packed {
             let entry = (u64::from(rank) << hash_bits) | (u64::from(h) & low_mask);
             acc |= u128::from(entry) << held;
             held += width;
-            while held >= 8 {
-                bytes.push(acc as u8);
-                acc >>= 8;
-                held -= 8;
+            if held >= 64 {
+                bytes.extend_from_slice(&(acc as u64).to_le_bytes());
+                acc >>= 64;
+                held -= 64;
             }
         }
-        if held > 0 {
-            bytes.push(acc as u8);
-        }
+        bytes.extend_from_slice(&(acc as u64).to_le_bytes()[..held.div_ceil(8) as usize]);
         // Padding, so that reading the last entry's 8-byte window stays in bounds.
         bytes.extend_from_slice(&[0; 8]);
         Self {

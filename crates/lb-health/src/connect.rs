@@ -51,11 +51,14 @@ fn classify_connect(target: &str, e: io::Error, budget: &Budget, after: Duration
     }
 }
 
-/// Opens a TCP or Unix connection to `addr` within `connect_timeout` (and the budget).
+/// Opens a TCP or Unix connection to `addr` within `connect_timeout` (and the budget). With
+/// `abortive_close`, closing the TCP connection sends a reset instead of a FIN, so that neither
+/// side keeps it in TIME_WAIT.
 pub(crate) async fn connect(
     addr: &Address,
     budget: &Budget,
     connect_timeout: Duration,
+    abortive_close: bool,
 ) -> Result<BoxIo, ProbeError> {
     let after = connect_timeout.min(budget.left());
     budget
@@ -68,6 +71,11 @@ pub(crate) async fn connect(
                     // Probes send one small request and wait: Nagle would only add latency.
                     // Failing to set it is harmless, so the error is ignored.
                     let _ = stream.set_nodelay(true);
+                    if abortive_close {
+                        // A zero linger never blocks: the close just sends RST. Failing to set
+                        // it only means an ordinary close.
+                        let _ = stream.set_zero_linger();
+                    }
                     Ok(Box::new(stream) as BoxIo)
                 }
                 #[cfg(unix)]

@@ -7,6 +7,16 @@
 //! probe, caps the bytes it reads, and fails with a typed [`ProbeError`] whose
 //! [`kind`](ProbeError::kind) says why (refused, timeout, TLS, status, body, protocol, ...).
 //!
+//! | probe | healthy when |
+//! | --- | --- |
+//! | [`TcpHealthCheck`] | a connection opens (and, optionally, a verified TLS handshake completes) |
+//! | [`HttpHealthCheck`] | an HTTP/1.1, h2c or HTTPS (ALPN h2 or http/1.1) request gets an accepted status, headers and body |
+//! | [`GrpcHealthCheck`] | `grpc.health.v1.Health/Check` answers `SERVING` |
+//!
+//! TLS goes through rustls, configured by [`TlsConfig`]: certificates are verified against the
+//! Mozilla roots or your own, client certificates are supported, and turning verification off
+//! takes a method named [`TlsConfig::dangerous_accept_any_certificate`].
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use lb_core::LoadBalancer;
@@ -22,7 +32,15 @@
 //! # }
 //! # async fn demo() {
 //! let mut lb = LoadBalancer::<First>::try_from_iter(["10.0.0.1:80", "10.0.0.2:80"]).unwrap();
+//! // Healthy after 2 good probes in a row, unhealthy after 3 failures in a row.
 //! lb.set_health_check(Box::new(TcpHealthCheck::new().with_thresholds(2, 3)));
+//! // Or: an HTTPS request to /healthz that must answer 200 with "ok" in its body.
+//! let http = lb_health::HttpHealthCheck::new("api.internal", true)
+//!     .unwrap()
+//!     .with_path("/healthz")
+//!     .unwrap()
+//!     .with_body_contains("ok");
+//! # let _ = http;
 //! lb.health_check_frequency = Some(Duration::from_secs(1));
 //! let service = std::sync::Arc::new(lb).spawn();
 //! service.ready().await;

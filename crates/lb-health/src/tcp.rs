@@ -39,6 +39,9 @@ pub struct TcpHealthCheck {
     pub deadline: Duration,
     /// Probe this port instead of the backend's (a health port beside the service port).
     pub port_override: Option<u16>,
+    /// Close plain TCP probes with a reset (`SO_LINGER` 0) instead of a FIN, so that no
+    /// TIME_WAIT entry is left on either host. Default: on. TLS probes always close politely.
+    pub abortive_close: bool,
     tls: Option<TlsTarget>,
     callback: Option<StatusCallback>,
 }
@@ -58,6 +61,7 @@ impl TcpHealthCheck {
             connect_timeout: Duration::from_secs(1),
             deadline: Duration::from_secs(2),
             port_override: None,
+            abortive_close: true,
             tls: None,
             callback: None,
         }
@@ -116,7 +120,12 @@ impl HealthCheck for TcpHealthCheck {
     async fn check(&self, target: &Backend) -> Result<(), BoxError> {
         let addr = connect::probe_address(target, self.port_override);
         let budget = Budget::new(addr.to_string(), self.deadline);
-        let io = connect::connect(&addr, &budget, self.connect_timeout).await?;
+        // A plain connect probe has nothing to say after the handshake: closing it with a reset
+        // leaves no TIME_WAIT on either host, which matters when thousands of probes per
+        // second reuse the same address pairs (as HAProxy's checks do). TLS probes close
+        // politely with close_notify instead.
+        let abortive = self.tls.is_none() && self.abortive_close;
+        let io = connect::connect(&addr, &budget, self.connect_timeout, abortive).await?;
         if let Some(tls) = &self.tls {
             let (mut io, _) =
                 connect::handshake(io, tls, &addr, &budget, self.connect_timeout).await?;
@@ -162,6 +171,7 @@ impl fmt::Debug for TcpHealthCheck {
             .field("connect_timeout", &self.connect_timeout)
             .field("deadline", &self.deadline)
             .field("port_override", &self.port_override)
+            .field("abortive_close", &self.abortive_close)
             .field("tls", &self.tls.as_ref().map(|t| &t.server_name))
             .field("callback", &self.callback.is_some())
             .finish()

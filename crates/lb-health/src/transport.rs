@@ -91,7 +91,7 @@ impl std::fmt::Debug for Conn {
 impl Transport {
     /// Opens a connection to `addr` under `budget`.
     pub(crate) async fn open(&self, addr: &Address, budget: &Budget) -> Result<Conn, ProbeError> {
-        let io = connect::connect(addr, budget, self.connect_timeout).await?;
+        let io = connect::connect(addr, budget, self.connect_timeout, false).await?;
         let (io, wire, server_name) = match &self.tls {
             Some(tls) => {
                 let (io, alpn) =

@@ -277,3 +277,13 @@ fn v2_memory_per_point_at_ten_thousand_buckets() {
     );
     assert!(per_point(&v2) < per_point(&v1) / 2.0);
 }
+
+#[test]
+fn rings_are_shared_across_threads() {
+    fn shareable<T: Send + Sync + Clone + 'static>(_: &T) {}
+    let c = Continuum::new(&[Bucket::new(sa("10.0.0.1:80"), 1)]);
+    shareable(&c);
+    let copy = c.clone();
+    let from_thread = std::thread::spawn(move || copy.node(b"k")).join().unwrap();
+    assert_eq!(from_thread, c.node(b"k"));
+}

@@ -38,7 +38,7 @@ pub(crate) async fn start() -> Result<Demo, BoxError> {
 
     // HTTP/1.1: 200 for three seconds, then 503 for three seconds, and so on.
     let (addr, task) = serve(false, move |_req| {
-        let up = (born.elapsed().as_secs() / 3) % 2 == 0;
+        let up = (born.elapsed().as_secs() / 3).is_multiple_of(2);
         let (status, text) = if up {
             (StatusCode::OK, "ok")
         } else {

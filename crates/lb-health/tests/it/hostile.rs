@@ -304,3 +304,47 @@ async fn a_tls_server_answering_garbage_fails_the_handshake() {
     assert_eq!(e.kind(), ProbeErrorKind::Tls, "{e}");
     assert!(elapsed < DEADLINE + SLACK);
 }
+
+#[tokio::test]
+async fn hostile_backends_cannot_stall_a_pass_or_hide_a_healthy_one() {
+    let good = servers::fixed(Mode::H1, StatusCode::OK, "ok").await;
+    let silent = raw(|mut s| async move {
+        read_head(&mut s).await;
+        let _ = s.read(&mut [0u8; 1]).await;
+    })
+    .await;
+    let endless = raw(|mut s| async move {
+        read_head(&mut s).await;
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
+        let chunk = vec![b'x'; 16 * 1024];
+        while s.write_all(&chunk).await.is_ok() {}
+    })
+    .await;
+    let mut backends = lb_core::Backends::fixed([good.addr, silent, endless].map(support::backend));
+    backends.set_health_check(Box::new(check()));
+    let lb = lb_core::LoadBalancer::<support::InOrder>::from_backends(backends);
+    lb.update().await.unwrap();
+    let schedule = lb_core::HealthSchedule::default()
+        .with_timeout(Duration::from_secs(10))
+        .with_parallelism(8);
+    let report = lb.backends().health_registry().check_once(&schedule).await;
+    assert_eq!((report.checked, report.failed), (3, 2));
+    assert!(report.elapsed < DEADLINE + SLACK, "{:?}", report.elapsed);
+    let set = lb.backends().get_backend();
+    let state = |addr| set.state_of(&lb_core::Address::Inet(addr)).unwrap().clone();
+    assert!(state(good.addr).is_healthy());
+    let silent_state = state(silent).health();
+    assert!(!silent_state.healthy);
+    assert!(silent_state.last_error.unwrap().contains("timed out"));
+    let endless_state = state(endless).health();
+    assert!(
+        endless_state
+            .last_error
+            .unwrap()
+            .contains("exceeds 65536 bytes")
+    );
+    assert_eq!(
+        lb.select(b"").unwrap().addr,
+        lb_core::Address::Inet(good.addr)
+    );
+}

@@ -208,3 +208,46 @@ async fn a_tls_probe_of_a_plain_tcp_server_that_never_answers_times_out() {
     ));
     assert!(started.elapsed() < Duration::from_millis(900));
 }
+
+#[tokio::test]
+async fn probes_reach_unix_sockets() {
+    let path = std::env::temp_dir().join(format!("lb-health-{}-unix.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(crate::servers::full(
+                        http::StatusCode::OK,
+                        "ok",
+                    ))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let backend = lb_core::Backend::new(&format!("unix:{}", path.display())).unwrap();
+    // The port override does not apply to a path.
+    TcpHealthCheck::new()
+        .with_port_override(9)
+        .check(&backend)
+        .await
+        .unwrap();
+    lb_health::HttpHealthCheck::new("svc", false)
+        .unwrap()
+        .probe(&backend)
+        .await
+        .unwrap();
+    lb_health::HttpHealthCheck::h2c("svc")
+        .unwrap()
+        .probe(&backend)
+        .await
+        .expect_err("an HTTP/1.1-only server does not speak h2c");
+    std::fs::remove_file(&path).unwrap();
+    let e = TcpHealthCheck::new().check(&backend).await.unwrap_err();
+    assert_eq!(kind(&e), ProbeErrorKind::Connect);
+    assert!(e.to_string().starts_with("connecting to unix:"), "{e}");
+}

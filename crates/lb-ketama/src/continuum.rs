@@ -13,8 +13,12 @@ use crate::packed::Packed;
 use crate::plan::{self, Overflow};
 use crate::version::{MAX_POINTS, Version};
 
-/// V1 indexes 2 to 4 points per slot of its lookup table; V2, 4 to 8 (it trades a little speed for
-/// half the table and one more implied hash bit).
+/// V1 indexes 1 to 2 points per slot of its lookup table while the table stays within 1 MiB (rings
+/// of up to 2^18 points), and 2 to 4 beyond, where a table twice as large would cost more to build
+/// than it saves per lookup. V2 indexes 4 to 8: it trades a little speed for a smaller table and one
+/// more implied hash bit.
+const V1_PER_SLOT_LOG2_SMALL: u32 = 0;
+const V1_SMALL_RING: usize = 1 << 18;
 const V1_PER_SLOT_LOG2: u32 = 1;
 const V2_PER_SLOT_LOG2: u32 = 2;
 
@@ -121,7 +125,12 @@ impl Continuum {
             };
         }
         let plan = plan::plan(buckets, multiple, MAX_POINTS, overflow)?;
-        let sorted = builder::build(buckets, &plan, V1_PER_SLOT_LOG2);
+        let per_slot = if plan.total <= V1_SMALL_RING {
+            V1_PER_SLOT_LOG2_SMALL
+        } else {
+            V1_PER_SLOT_LOG2
+        };
+        let sorted = builder::build(buckets, &plan, per_slot);
         let addrs: Box<[Option<SocketAddr>]> = buckets.iter().map(Bucket::addr).collect();
         let socket_points = plan
             .counts

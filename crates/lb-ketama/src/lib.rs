@@ -60,8 +60,8 @@
 //! # Versions, speed and memory
 //!
 //! [`Version::V1`] (the default) stores each point as one `u64` (hash and bucket index) next to a
-//! lookup table on the top bits of the hash that narrows a search to 2 to 4 points: about 9.5 bytes
-//! per point. [`Version::V2`] lets you choose the points per unit of weight and bit-packs each point
+//! lookup table on the top bits of the hash that narrows a search to 1 to 4 points: 9.5 to 11.5 bytes
+//! per point (the table is finer, per point, on rings of up to 2^18 points). [`Version::V2`] lets you choose the points per unit of weight and bit-packs each point
 //! into the hash bits the table does not imply and as few bits of bucket index as needed: about 4.4
 //! bytes per point at 160 points per unit. `V2 { point_multiple: 160 }` maps keys exactly as `V1`.
 //! [`Continuum::heap_size`] reports the memory a ring holds.

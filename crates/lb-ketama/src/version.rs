@@ -19,7 +19,7 @@ pub const MAX_POINTS: u64 = 1 << 26;
 #[non_exhaustive]
 pub enum Version {
     /// nginx's ring: 160 points per unit of weight, each stored as a 4-byte hash and a 4-byte bucket
-    /// index, plus a lookup table on the top bits of the hash (about 9.5 bytes per point).
+    /// index, plus a lookup table on the top bits of the hash (9.5 to 11.5 bytes per point).
     #[default]
     V1,
     /// A compact ring with `point_multiple` points per unit of weight. Each point is bit-packed: the

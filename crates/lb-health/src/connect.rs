@@ -74,7 +74,8 @@ pub(crate) async fn connect(
                     if abortive_close {
                         // A zero linger never blocks: the close just sends RST. Failing to set
                         // it only means an ordinary close.
-                        let _ = stream.set_zero_linger();
+                        // (socket2, because tokio's own setter is newer than our minimum tokio.)
+                        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                     }
                     Ok(Box::new(stream) as BoxIo)
                 }

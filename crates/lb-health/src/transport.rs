@@ -229,7 +229,9 @@ pub(crate) fn classify(
             source,
         };
     }
-    if e.is_parse_too_large() {
+    // hyper only exposes `is_parse_too_large` with its server feature, which a client does not
+    // need; its message for that case ("message head is too large") is the stable signal.
+    if e.is_parse() && e.to_string().contains("too large") {
         return ProbeError::HeadersTooLarge {
             target,
             limit: header_limit,

@@ -207,7 +207,7 @@ async fn a_reset_or_a_close_mid_response_is_a_reset() {
         let _ = s
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nonly a part")
             .await;
-        let _ = s.set_zero_linger(); // the drop below sends RST instead of FIN
+        let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)); // the drop below sends RST instead of FIN
     })
     .await;
     let (e, _) = fail(&check(), rst).await;

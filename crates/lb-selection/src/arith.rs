@@ -67,7 +67,17 @@ mod tests {
 
     #[test]
     fn fastmod_is_exact_at_the_edges() {
-        for d in [1, 2, 3, 7, 10, 1 << 32, (1 << 32) + 1, u64::MAX - 1, u64::MAX] {
+        for d in [
+            1,
+            2,
+            3,
+            7,
+            10,
+            1 << 32,
+            (1 << 32) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             let m = FastMod::new(d);
             for a in [0, 1, 2, d - 1, d, d.wrapping_add(1), u64::MAX - 1, u64::MAX] {
                 assert_eq!(m.rem(a), a % d, "{a} % {d}");

@@ -45,6 +45,15 @@ pub(crate) struct Candidates<'a, D> {
     order: &'a [u32],
     active: u32,
     phase: Phase,
+    first: u32,
+    attempts: u8,
+    /// The state of steps 2 and 3, set up only when a caller asks past the first pick, so that
+    /// the common case (the first pick is ready) does not pay for it.
+    tail: Option<Tail>,
+}
+
+#[derive(Debug)]
+struct Tail {
     draws_left: u8,
     seen_len: u8,
     seen: [u32; SEEN],
@@ -53,12 +62,18 @@ pub(crate) struct Candidates<'a, D> {
     start: u32,
 }
 
+impl Tail {
+    fn seen(&self, i: u32) -> bool {
+        self.seen[..usize::from(self.seen_len)].contains(&i)
+    }
+}
+
 impl<'a, D: Draw> Candidates<'a, D> {
     /// Candidates starting with `first` (a backend index; `None` for an empty set).
-    #[inline]
     ///
     /// `attempts` bounds the draws of step 2 (repeats included); step 2 also ends once it has
     /// offered [`DRAWS`] backends.
+    #[inline]
     pub(crate) fn new(
         first: Option<usize>,
         draw: D,
@@ -66,23 +81,19 @@ impl<'a, D: Draw> Candidates<'a, D> {
         order: &'a [u32],
         active: usize,
     ) -> Self {
-        let mut seen = [0; SEEN];
-        // Indices fit in u32: `Layout::new` refuses larger sets.
-        seen[0] = first.unwrap_or(0) as u32;
         Candidates {
             draw,
             order,
+            // Indices and counts fit in u32: `Layout::new` refuses larger sets.
             active: active as u32,
             phase: if first.is_some() {
                 Phase::First
             } else {
                 Phase::Done
             },
-            draws_left: attempts,
-            seen_len: 1,
-            seen,
-            cursor: 0,
-            start: 0,
+            first: first.unwrap_or(0) as u32,
+            attempts,
+            tail: None,
         }
     }
 
@@ -92,7 +103,7 @@ impl<'a, D: Draw> Candidates<'a, D> {
         match self.phase {
             Phase::First => {
                 self.phase = Phase::Draw;
-                Some(self.seen[0] as usize)
+                Some(self.first as usize)
             }
             Phase::Draw => self.next_drawn(),
             Phase::Scan => self.next_scanned(),
@@ -100,52 +111,63 @@ impl<'a, D: Draw> Candidates<'a, D> {
         }
     }
 
-    fn seen(&self, i: u32) -> bool {
-        self.seen[..usize::from(self.seen_len)].contains(&i)
-    }
-
     #[cold]
     fn next_drawn(&mut self) -> Option<usize> {
+        let len = self.order.len();
+        let (first, attempts) = (self.first, self.attempts);
+        let tail = self.tail.get_or_insert_with(|| {
+            let mut seen = [0; SEEN];
+            seen[0] = first;
+            Tail {
+                draws_left: attempts,
+                seen_len: 1,
+                seen,
+                cursor: 0,
+                start: 0,
+            }
+        });
         // Stop drawing once every backend has been offered (a set of one, say).
-        while self.draws_left > 0
-            && usize::from(self.seen_len) < SEEN
-            && usize::from(self.seen_len) < self.order.len()
-        {
-            self.draws_left -= 1;
+        while tail.draws_left > 0 && usize::from(tail.seen_len) < SEEN.min(len) {
+            tail.draws_left -= 1;
             let i = self.draw.draw();
             let Ok(i32) = u32::try_from(i) else { continue };
-            if i < self.order.len() && !self.seen(i32) {
-                self.seen[usize::from(self.seen_len)] = i32;
-                self.seen_len += 1;
+            if i < len && !tail.seen(i32) {
+                tail.seen[usize::from(tail.seen_len)] = i32;
+                tail.seen_len += 1;
                 return Some(i);
             }
         }
-        self.phase = Phase::Scan;
-        self.start = if self.active == 0 {
+        tail.start = if self.active == 0 {
             0
         } else {
             fastrange(self.draw.scan_seed(), u64::from(self.active)) as u32
         };
+        self.phase = Phase::Scan;
         self.next_scanned()
     }
 
     fn next_scanned(&mut self) -> Option<usize> {
         let len = self.order.len() as u32;
-        if usize::from(self.seen_len) >= self.order.len() {
+        let Some(tail) = self.tail.as_mut() else {
+            // The scan starts from the draw phase, which sets the tail up.
+            self.phase = Phase::Done;
+            return None;
+        };
+        if u32::from(tail.seen_len) >= len {
             self.phase = Phase::Done;
             return None;
         }
-        while self.cursor < len {
-            let c = self.cursor;
-            self.cursor += 1;
+        while tail.cursor < len {
+            let c = tail.cursor;
+            tail.cursor += 1;
             let pos = if c < self.active {
-                let p = self.start + c;
+                let p = tail.start + c;
                 if p >= self.active { p - self.active } else { p }
             } else {
                 c
             };
             let i = self.order[pos as usize];
-            if !self.seen(i) {
+            if !tail.seen(i) {
                 return Some(i as usize);
             }
         }

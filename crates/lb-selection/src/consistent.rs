@@ -109,9 +109,11 @@ impl BackendSelection for Consistent {
 
     #[inline]
     fn iter(&self, key: &[u8]) -> ConsistentIter<'_> {
-        let mut walk = self.ring.bucket_iter_at(self.ring.node_idx(key));
+        // One CRC32 of the key serves the ring lookup and the scan start.
+        let hash = lb_ketama::hash(key);
+        let mut walk = self.ring.bucket_iter_at(self.ring.node_idx_by_hash(hash));
         let first = walk.next();
-        let seed = u64::from(lb_ketama::hash(key));
+        let seed = u64::from(hash);
         ConsistentIter {
             inner: Candidates::new(
                 first,

@@ -54,14 +54,21 @@ mod tests {
         assert_eq!(sorted.len(), xs.len(), "no repeats in 4096 draws");
         for bit in 0..64 {
             let ones = xs.iter().filter(|x| *x >> bit & 1 == 1).count();
-            assert!((1700..2400).contains(&ones), "bit {bit} set {ones} times of 4096");
+            assert!(
+                (1700..2400).contains(&ones),
+                "bit {bit} set {ones} times of 4096"
+            );
         }
     }
 
     #[test]
     fn threads_get_different_streams() {
-        let a = std::thread::spawn(|| (next_u64(), next_u64())).join().unwrap();
-        let b = std::thread::spawn(|| (next_u64(), next_u64())).join().unwrap();
+        let a = std::thread::spawn(|| (next_u64(), next_u64()))
+            .join()
+            .unwrap();
+        let b = std::thread::spawn(|| (next_u64(), next_u64()))
+            .join()
+            .unwrap();
         assert_ne!(a, b);
     }
 }

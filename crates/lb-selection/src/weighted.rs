@@ -99,7 +99,10 @@ impl<H: Hasher + Default + 'static> BackendSelection for Weighted<H> {
         let first = if self.layout.is_empty() {
             None
         } else {
-            Some(self.layout.active_index(self.cdf.locate(self.modulo.rem(h))))
+            Some(
+                self.layout
+                    .active_index(self.cdf.locate(self.modulo.rem(h))),
+            )
         };
         WeightedIter {
             inner: Candidates::new(

@@ -69,7 +69,10 @@ fn proportions_follow_weights() {
     let n = 70_000.0;
     for (i, w) in [1.0, 2.0, 4.0].iter().enumerate() {
         let share = counts[i] as f64 / n;
-        assert!((share - w / 7.0).abs() < 0.15 * w / 7.0, "backend {i}: {counts:?}");
+        assert!(
+            (share - w / 7.0).abs() < 0.15 * w / 7.0,
+            "backend {i}: {counts:?}"
+        );
     }
 }
 
@@ -84,7 +87,10 @@ fn all_zero_weights_are_equal_weights() {
     // The same ring as all weights 1.
     let ones = Consistent::build(&backends(&[1, 1, 1]), &KetamaConfig::default()).unwrap();
     for k in 0..1000u32 {
-        assert_eq!(first(&sel, &k.to_le_bytes()), first(&ones, &k.to_le_bytes()));
+        assert_eq!(
+            first(&sel, &k.to_le_bytes()),
+            first(&ones, &k.to_le_bytes())
+        );
     }
 }
 
@@ -122,7 +128,10 @@ fn a_ring_over_the_point_limit_is_an_error_naming_the_heaviest_backend() {
     let err = Consistent::build(&set, &KetamaConfig::default()).unwrap_err();
     let text = err.to_string();
     assert!(text.starts_with("consistent-hash ring: ring of "), "{text}");
-    assert!(text.contains("10.0.0.2:80") && text.contains("4294967295"), "{text}");
+    assert!(
+        text.contains("10.0.0.2:80") && text.contains("4294967295"),
+        "{text}"
+    );
     // Fewer points per unit of weight fit more weight.
     let set = backends(&[100_000, 300_000, 400_000]);
     assert!(Consistent::build(&set, &KetamaConfig::default()).is_err());
@@ -134,14 +143,21 @@ fn a_ring_over_the_point_limit_is_an_error_naming_the_heaviest_backend() {
     for k in 0..16_000u32 {
         counts[first(&sel, &k.to_le_bytes())] += 1;
     }
-    assert!(chi_square_ok(&counts, &[1, 3, 4]) || counts[2] > counts[1] && counts[1] > counts[0], "{counts:?}");
+    assert!(
+        chi_square_ok(&counts, &[1, 3, 4]) || counts[2] > counts[1] && counts[1] > counts[0],
+        "{counts:?}"
+    );
 }
 
 #[test]
 fn a_down_backends_keys_go_where_removal_would_send_them() {
     let set = backends(&[1, 1, 1, 1, 1]);
     let sel = Consistent::build(&set, &KetamaConfig::default()).unwrap();
-    let without: Vec<Backend> = set.iter().filter(|b| b.addr != set[2].addr).cloned().collect();
+    let without: Vec<Backend> = set
+        .iter()
+        .filter(|b| b.addr != set[2].addr)
+        .cloned()
+        .collect();
     let smaller = Consistent::build(&without, &KetamaConfig::default()).unwrap();
     for k in 0..2000u32 {
         let key = k.to_le_bytes();

@@ -57,7 +57,11 @@ fn position_survives_a_rebuild_with_the_same_backends() {
     let mut got = picks(&sel, 3);
     let rebuilt = sel.rebuild(&set, &()).unwrap();
     got.extend(picks(&rebuilt, 4));
-    assert_eq!(got, [0, 0, 1, 0, 2, 0, 0], "the sequence goes on across the rebuild");
+    assert_eq!(
+        got,
+        [0, 0, 1, 0, 2, 0, 0],
+        "the sequence goes on across the rebuild"
+    );
     // Picks on the old selector (still serving until the swap) advance the same counter.
     assert_eq!(sel.iter(b"").next(), Some(0));
     assert_eq!(rebuilt.iter(b"").next(), Some(0));

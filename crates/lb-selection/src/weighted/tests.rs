@@ -1,7 +1,6 @@
 use super::*;
 use crate::test_util::{all_candidates, backends, chi_square_ok};
 
-
 #[test]
 fn first_picks_match_pingora_fnvhash_own_test() {
     // pingora-load-balancing 0.9.1, selection/weighted.rs, `test_fnv`: the same backends, keys
@@ -94,7 +93,10 @@ fn huge_weights_and_many_backends_stay_small() {
     assert!(sel.heap_bytes() < 1000 * 24, "{} bytes", sel.heap_bytes());
     let set = backends(&vec![u32::MAX; 70_000]);
     let sel = FnvHash::build(&set, &()).unwrap();
-    assert!(sel.iter(b"x").next().unwrap() < 70_000, "more than 65,536 backends");
+    assert!(
+        sel.iter(b"x").next().unwrap() < 70_000,
+        "more than 65,536 backends"
+    );
 }
 
 #[test]

@@ -9,7 +9,9 @@ use crate::support::{AlwaysUp, backends};
 fn assert_no_allocation<S: BackendSelection>() {
     let name = std::any::type_name::<S>();
     // Uneven weights (including standby backends) so the weighted paths are the ones measured.
-    let weights: Vec<u32> = (0..200u32).map(|i| [1, 3, 0, 7, 100][i as usize % 5]).collect();
+    let weights: Vec<u32> = (0..200u32)
+        .map(|i| [1, 3, 0, 7, 100][i as usize % 5])
+        .collect();
     let set = backends(&weights);
     let mut lb = LoadBalancer::<S>::from_backends(Backends::fixed(set.clone()));
     lb.set_health_check(Box::new(AlwaysUp));
@@ -41,7 +43,10 @@ fn assert_no_allocation<S: BackendSelection>() {
             std::hint::black_box(pick.index());
         }
     });
-    assert_eq!(info.count_total, 0, "{name}: select_with allocated: {info:?}");
+    assert_eq!(
+        info.count_total, 0,
+        "{name}: select_with allocated: {info:?}"
+    );
 }
 
 #[test]

@@ -27,7 +27,11 @@ fn round_robin_skips_a_down_backend_to_the_next_turn() {
     let lb = lb::<RoundRobin>(&set);
     assert_eq!(letters(&lb, 7), "aabacaa");
     lb.backends().set_health(&set[1], false);
-    assert_eq!(letters(&lb, 7), "aaaacaa", "b's turn goes to the turn after it");
+    assert_eq!(
+        letters(&lb, 7),
+        "aaaacaa",
+        "b's turn goes to the turn after it"
+    );
     lb.backends().set_health(&set[1], true);
     assert_eq!(letters(&lb, 7), "aabacaa");
 }
@@ -38,14 +42,26 @@ fn round_robin_position_survives_updates() {
     let lb = lb::<RoundRobin>(&set);
     assert_eq!(letters(&lb, 3), "aab");
     // The same backends and weights (new extensions): the sequence goes on.
-    lb.apply(set.iter().map(|b| b.clone().with_ext(1u8)).collect::<Vec<_>>())
-        .unwrap();
+    lb.apply(
+        set.iter()
+            .map(|b| b.clone().with_ext(1u8))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     assert_eq!(letters(&lb, 4), "acaa");
     // Another set and back: the rebuilt selectors share the position.
     lb.apply(backends(&[1, 1])).unwrap();
-    assert_eq!(letters(&lb, 1), "b", "turn 7 of a plain round robin over two");
+    assert_eq!(
+        letters(&lb, 1),
+        "b",
+        "turn 7 of a plain round robin over two"
+    );
     lb.apply(set.clone()).unwrap();
-    assert_eq!(letters(&lb, 6), "abacaa", "turn 8 is entry 1 of the smooth sequence");
+    assert_eq!(
+        letters(&lb, 6),
+        "abacaa",
+        "turn 8 is entry 1 of the smooth sequence"
+    );
 }
 
 #[test]
@@ -84,7 +100,10 @@ fn consistent_moves_only_the_keys_of_a_down_backend() {
             assert_eq!(now, was, "key {k} moved although its backend is up");
         }
     }
-    assert!((250..750).contains(&moved), "{moved} of 4000 keys were on one of 8 backends");
+    assert!(
+        (250..750).contains(&moved),
+        "{moved} of 4000 keys were on one of 8 backends"
+    );
 }
 
 #[test]
@@ -96,7 +115,11 @@ fn more_than_65536_backends_work_in_every_strategy() {
             .filter_map(|k| lb.select(&k.to_le_bytes()))
             .filter(|p| p.index() >= 65_536)
             .count();
-        assert!(high > 0, "{}: no pick above index 65,535", std::any::type_name::<S>());
+        assert!(
+            high > 0,
+            "{}: no pick above index 65,535",
+            std::any::type_name::<S>()
+        );
     }
     reach::<RoundRobin>(&set[..]);
     reach::<Random>(&set[..]);
@@ -106,7 +129,11 @@ fn more_than_65536_backends_work_in_every_strategy() {
 
 /// For any weights and any readiness: `select` returns a ready backend iff one exists, and a
 /// standby only when no positive-weight backend is ready.
-fn select_finds_the_ready<S: BackendSelection>(weights: &[u32], down: &[bool], key: u64) -> Result<(), TestCaseError> {
+fn select_finds_the_ready<S: BackendSelection>(
+    weights: &[u32],
+    down: &[bool],
+    key: u64,
+) -> Result<(), TestCaseError> {
     let set = backends(weights);
     let lb = lb::<S>(&set);
     for (b, &d) in set.iter().zip(down) {
@@ -121,8 +148,10 @@ fn select_finds_the_ready<S: BackendSelection>(weights: &[u32], down: &[bool], k
         if let Some(p) = pick {
             prop_assert!(ready(p.index()));
             if any_positive_ready || weights.iter().all(|&w| w == 0) {
-                prop_assert!(weights[p.index()] > 0 || weights.iter().all(|&w| w == 0),
-                    "a standby was picked while a positive-weight backend was ready");
+                prop_assert!(
+                    weights[p.index()] > 0 || weights.iter().all(|&w| w == 0),
+                    "a standby was picked while a positive-weight backend was ready"
+                );
             }
         }
     }

@@ -9,7 +9,10 @@ type Case = (Vec<Backend>, Vec<(String, String)>);
 
 fn parse(text: &str) -> Vec<Case> {
     let mut cases: Vec<Case> = Vec::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         if let Some(set) = line.strip_prefix("set ") {
             let backends = set
                 .split(' ')
@@ -41,7 +44,10 @@ fn fnv_hash_first_picks_equal_pingora_fnvhash() {
     for (backends, keys) in cases {
         // Through the load balancer, which sorts by address as pingora's BTreeSet does.
         let lb = LoadBalancer::<FnvHash>::from_backends(Backends::fixed(backends.clone()));
-        if backends.iter().any(|b| b.addr.as_inet().is_none_or(|a| a.is_ipv6())) {
+        if backends
+            .iter()
+            .any(|b| b.addr.as_inet().is_none_or(|a| a.is_ipv6()))
+        {
             ipv6_or_unix += 1;
         }
         for (key, want) in keys {
@@ -50,7 +56,10 @@ fn fnv_hash_first_picks_equal_pingora_fnvhash() {
             checked += 1;
         }
     }
-    assert!(checked >= 900 && ipv6_or_unix >= 5, "{checked} keys, {ipv6_or_unix} mixed sets");
+    assert!(
+        checked >= 900 && ipv6_or_unix >= 5,
+        "{checked} keys, {ipv6_or_unix} mixed sets"
+    );
 }
 
 #[test]
@@ -59,7 +68,11 @@ fn consistent_first_picks_equal_pingora_ketama_on_ipv4() {
     assert!(cases.len() >= 30, "the vector file was read");
     let mut checked = 0;
     for (backends, keys) in cases {
-        assert!(backends.iter().all(|b| b.addr.as_inet().is_some_and(|a| a.is_ipv4())));
+        assert!(
+            backends
+                .iter()
+                .all(|b| b.addr.as_inet().is_some_and(|a| a.is_ipv4()))
+        );
         let lb = LoadBalancer::<Consistent>::from_backends(Backends::fixed(backends.clone()));
         for (key, want) in keys {
             let got = lb.select(key.as_bytes()).expect("a ready backend");

@@ -1,0 +1,109 @@
+//! Building each strategy's selector, and a whole `LoadBalancer::apply` (the update path).
+//!
+//! `cargo bench -p lb-benches --bench build`. Groups:
+//! - `build/{round_robin,random,fnv_hash,consistent}/{w1,w1-10,w10000}/N`: `S::build` over N
+//!   backends of weight 1, weights 1 to 10, or weight 10,000, for N = 1,000 and 10,000.
+//!   Consistent at weight 10,000 would be a ring of 1.6 billion points, over lb-ketama's limit (a
+//!   build error, by design); it is measured with `point_multiple: Some(1)` where that fits.
+//! - `build/round_robin_golden/N`: round robin over weights too uneven to tabulate.
+//! - `apply/{strategy}/10000`: `LoadBalancer::apply` of a 10,000-backend set that differs from
+//!   the current one (so the selector is rebuilt), weights 1 to 10: the whole update.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use lb_core::{Backend, BackendSelection, Backends, LoadBalancer};
+use lb_selection::{Consistent, FnvHash, KetamaConfig, Random, RoundRobin};
+
+fn backends(n: usize, port: u16, weight: impl Fn(usize) -> u32) -> Vec<Backend> {
+    (0..n)
+        .map(|i| {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0001 + i as u32);
+            Backend::from(std::net::SocketAddr::from((ip, port))).with_weight(weight(i))
+        })
+        .collect()
+}
+
+type Weights = (&'static str, fn(usize) -> u32);
+
+const WEIGHTS: [Weights; 3] = [
+    ("w1", |_| 1),
+    ("w1-10", |i| 1 + (i % 10) as u32),
+    ("w10000", |_| 10_000),
+];
+
+fn bench_build<S: BackendSelection>(
+    c: &mut Criterion,
+    name: &str,
+    config: impl Fn(&str) -> S::Config,
+    weights: &[Weights],
+) {
+    let mut g = c.benchmark_group(format!("build/{name}"));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(2));
+    for &(label, weight) in weights {
+        for n in [1_000, 10_000] {
+            let set = backends(n, 80, weight);
+            let config = config(label);
+            if S::build(&set, &config).is_err() {
+                println!("build/{name}/{label}/{n}: not buildable (over a documented limit)");
+                continue;
+            }
+            g.bench_function(BenchmarkId::new(label, n), |b| {
+                b.iter(|| black_box(S::build(black_box(&set), &config).map(|_| ()).is_ok()))
+            });
+        }
+    }
+    g.finish();
+}
+
+fn bench_apply<S: BackendSelection>(c: &mut Criterion, name: &str) {
+    let mut g = c.benchmark_group("apply");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(300));
+    g.measurement_time(Duration::from_secs(3));
+    let sets = [
+        backends(10_000, 80, |i| 1 + (i % 10) as u32),
+        backends(10_000, 81, |i| 1 + (i % 10) as u32),
+    ];
+    let lb = LoadBalancer::<S>::from_backends(Backends::fixed(sets[0].clone()));
+    let mut turn = 0;
+    g.bench_function(BenchmarkId::new(name, 10_000), |b| {
+        b.iter(|| {
+            turn ^= 1;
+            lb.apply(sets[turn].clone()).expect("the set builds");
+        })
+    });
+    g.finish();
+}
+
+fn build(c: &mut Criterion) {
+    bench_build::<RoundRobin>(c, "round_robin", |_| (), &WEIGHTS);
+    bench_build::<RoundRobin>(
+        c,
+        "round_robin_golden",
+        |_| (),
+        &[("uneven", |i| {
+            1 + ((i as u32).wrapping_mul(2_654_435_761) % 100_003)
+        })],
+    );
+    bench_build::<Random>(c, "random", |_| (), &WEIGHTS);
+    bench_build::<FnvHash>(c, "fnv_hash", |_| (), &WEIGHTS);
+    bench_build::<Consistent>(
+        c,
+        "consistent",
+        |label| KetamaConfig {
+            point_multiple: (label == "w10000").then_some(1),
+        },
+        &WEIGHTS,
+    );
+    bench_apply::<RoundRobin>(c, "round_robin");
+    bench_apply::<Random>(c, "random");
+    bench_apply::<FnvHash>(c, "fnv_hash");
+    bench_apply::<Consistent>(c, "consistent");
+}
+
+criterion_group!(benches, build);
+criterion_main!(benches);

@@ -106,9 +106,11 @@ impl DnsDiscoveryBuilder {
         self
     }
 
-    /// The weight of every address of an A/AAAA host name (default 1; 0 makes them standbys,
-    /// see [`Backend`](lb_core::Backend)). SRV discovery takes weights from the records and
-    /// ignores this.
+    /// The weight of every address of an A/AAAA host name (default 1). All addresses share
+    /// it, so it does not change their shares of traffic; it matters to strategies whose
+    /// resolution follows the weight (a hash ring places points per unit of weight), and 0
+    /// makes every address a standby, which lb-core treats as equal weights. SRV discovery takes
+    /// weights from the records and ignores this.
     pub fn weight(mut self, weight: u32) -> Self {
         self.weight = weight;
         self

@@ -1,7 +1,7 @@
 //! [`DnsDiscovery`]: the discovery source, its shared state and its refresh task.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use hickory_resolver::TokioResolver;
 use lb_core::{BoxError, ChangeNotifier, ChangeSubscription, Discovered, ServiceDiscovery};
@@ -27,10 +27,11 @@ use crate::schedule::Schedule;
 ///
 /// **The refresh task** starts on the first [`discover`](ServiceDiscovery::discover) or
 /// [`subscribe`](ServiceDiscovery::subscribe) called inside a tokio runtime, runs on that
-/// runtime, and stops when the `DnsDiscovery` is dropped.
+/// runtime, and stops when the `DnsDiscovery` is dropped. If that runtime shuts down, the next
+/// `discover` or `subscribe` starts a new task on the caller's runtime.
 pub struct DnsDiscovery {
     shared: Arc<Shared>,
-    task: OnceLock<AbortOnDrop>,
+    task: Mutex<Option<AbortOnDrop>>,
 }
 
 /// Aborts the refresh task when the discovery source is dropped.
@@ -61,9 +62,9 @@ pub(crate) struct State {
     pub(crate) stats: DnsStats,
 }
 
-fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
-    // The state is replaced field by field with values computed before locking; a panic while
-    // it is held cannot leave it half-written in a way that matters, so a poisoned lock is used.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded values are replaced whole with values computed before locking; a panic while
+    // one is held cannot leave it half-written in a way that matters, so a poisoned lock is used.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -92,7 +93,7 @@ impl DnsDiscovery {
                 state: Mutex::new(State::default()),
                 refreshes: watch::Sender::new(0),
             }),
-            task: OnceLock::new(),
+            task: Mutex::new(None),
         }
     }
 
@@ -104,15 +105,15 @@ impl DnsDiscovery {
 
     /// Starts the refresh task if it is not running and a tokio runtime is available.
     fn ensure_started(&self) {
-        if self.task.get().is_some() {
+        let mut task = lock(&self.task);
+        if task.as_ref().is_some_and(|t| !t.0.is_finished()) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         let weak = Arc::downgrade(&self.shared);
-        self.task
-            .get_or_init(|| AbortOnDrop(runtime.spawn(refresh_loop(weak))));
+        *task = Some(AbortOnDrop(runtime.spawn(refresh_loop(weak))));
     }
 }
 
@@ -271,7 +272,12 @@ impl fmt::Debug for DnsDiscovery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DnsDiscovery")
             .field("name", &self.shared.name)
-            .field("running", &self.task.get().is_some())
+            .field(
+                "running",
+                &lock(&self.task)
+                    .as_ref()
+                    .is_some_and(|t| !t.0.is_finished()),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::proto::rr::{Name, Record, RecordType};
+use hickory_resolver::proto::rr::{DNSClass, Name, Record, RecordType};
 use tokio::task::JoinSet;
 
 use crate::answer::{Ips, follow_chain};
@@ -176,21 +176,22 @@ fn combine(v4: Result<Ips, Failure>, v6: Result<Ips, Failure>) -> Result<Ips, Fa
     }
 }
 
-/// Addresses for `target` carried in the SRV answer's additional section.
-fn glue(additionals: &[Record], target: &Name, family: IpFamily) -> Ips {
-    let mut ips = Ips::default();
-    for (wanted, record_type) in [
-        (family.wants_v4(), RecordType::A),
-        (family.wants_v6(), RecordType::AAAA),
-    ] {
-        if !wanted {
-            continue;
-        }
-        if let Ok((records, chain_ttl)) = follow_chain(target, additionals, record_type) {
-            ips = ips.merge(Ips::from_records(&records, chain_ttl));
+/// The address records of the SRV answer's additional section ("glue"), by owner name (the
+/// lowercase key of [`srv::key_of`]). Only records of the wanted families are kept; glue is
+/// used as it is, without following CNAME records.
+fn glue_index(additionals: &[Record], family: IpFamily) -> HashMap<String, Vec<&Record>> {
+    let mut index: HashMap<String, Vec<&Record>> = HashMap::new();
+    for r in additionals {
+        let wanted = match r.record_type() {
+            RecordType::A => family.wants_v4(),
+            RecordType::AAAA => family.wants_v6(),
+            _ => false,
+        };
+        if wanted && r.dns_class == DNSClass::IN {
+            index.entry(srv::key_of(&r.name)).or_default().push(r);
         }
     }
-    ips
+    index
 }
 
 async fn resolve_srv(
@@ -221,9 +222,13 @@ async fn resolve_srv(
     let targets = plan.targets();
     let target_count = targets.len();
     let mut addresses: HashMap<String, Vec<IpAddr>> = HashMap::with_capacity(target_count);
+    let glue = glue_index(answer.additionals(), settings.family);
     let mut queue = Vec::new();
     for (target, key) in targets {
-        let found = glue(answer.additionals(), &target, settings.family);
+        let found = glue
+            .get(&key)
+            .map(|records| Ips::from_records(records, u32::MAX))
+            .unwrap_or_default();
         if found.ips.is_empty() {
             queue.push((target, key));
         } else {
@@ -234,6 +239,7 @@ async fn resolve_srv(
     }
 
     let mut queue = queue.into_iter();
+    let mut previous_ips: Option<HashMap<&str, Vec<IpAddr>>> = None;
     let mut in_flight = JoinSet::new();
     let spawn_next = |set: &mut JoinSet<_>, queue: &mut std::vec::IntoIter<(Name, String)>| {
         if let Some((target, key)) = queue.next() {
@@ -268,11 +274,10 @@ async fn resolve_srv(
             }
             Err(failure) => {
                 out.unresolved += 1;
-                let kept: Vec<IpAddr> = previous
-                    .iter()
-                    .filter(|e| e.srv.as_ref().is_some_and(|s| s.target == key))
-                    .map(|e| e.addr.ip())
-                    .collect();
+                let kept = previous_ips
+                    .get_or_insert_with(|| by_target(previous))
+                    .remove(key.as_str())
+                    .unwrap_or_default();
                 tracing::warn!(
                     srv = %name,
                     %target,
@@ -302,6 +307,20 @@ async fn resolve_srv(
     }
     out.entries = entries;
     Ok(out)
+}
+
+/// The addresses of the previous answer, by SRV target: built only when a target lookup fails.
+fn by_target(previous: &[Entry]) -> HashMap<&str, Vec<IpAddr>> {
+    let mut map: HashMap<&str, Vec<IpAddr>> = HashMap::new();
+    for e in previous {
+        if let Some(srv) = &e.srv {
+            let ips = map.entry(srv.target.as_str()).or_default();
+            if !ips.contains(&e.addr.ip()) {
+                ips.push(e.addr.ip());
+            }
+        }
+    }
+    map
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub(crate) struct SrvPlan {
     pub(crate) no_service: bool,
 }
 
-fn key_of(name: &Name) -> String {
+pub(crate) fn key_of(name: &Name) -> String {
     let mut key = name.to_lowercase().to_ascii();
     if !key.ends_with('.') {
         key.push('.');

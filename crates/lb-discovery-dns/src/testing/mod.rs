@@ -2,8 +2,10 @@
 //!
 //! It answers over UDP and TCP on one loopback port from a zone held in memory, which the test
 //! edits while resolvers query it, and injects faults (SERVFAIL, REFUSED, NXDOMAIN, silence)
-//! per name. UDP answers larger than the client's EDNS payload size (512 bytes without EDNS) are
-//! truncated, so clients retry over TCP as they do with real servers.
+//! per name. An answer larger than the transport allows (the client's EDNS payload size over
+//! UDP, 512 bytes without EDNS; 64 KiB over TCP) first drops its additional section; a UDP answer
+//! still too large is truncated (TC set), so clients retry over TCP as with real servers, and a
+//! TCP answer still too large becomes SERVFAIL.
 //!
 //! It is not a production DNS server: no zone files, no wildcards, no DNSSEC, no zone transfers.
 //! Every read is bounded: UDP datagrams by a 4 KiB buffer, TCP messages by their 2-byte length

@@ -38,31 +38,53 @@ pub(super) async fn bind_pair(ip: IpAddr) -> io::Result<(UdpSocket, TcpListener)
     Err(last)
 }
 
-/// The wire answer to the request in `bytes`, at most `limit` bytes long: over UDP a longer
-/// answer is truncated (TC set, no records); over TCP it becomes SERVFAIL. `None` when the
-/// request is undecodable or the zone says to stay silent.
-fn respond(zone: &Mutex<Zone>, bytes: &[u8], udp: bool) -> Option<Vec<u8>> {
+/// The wire answer to the request in `bytes`. An answer over the transport's limit (the
+/// client's EDNS payload size over UDP, 64 KiB over TCP) first loses its additional section, as
+/// RFC 2181 section 9 allows without setting TC; if it is still too long, a UDP answer is
+/// truncated (TC set, no records) and a TCP answer becomes SERVFAIL. `None` when the request is
+/// undecodable or the zone says to stay silent.
+pub(super) fn respond(zone: &Mutex<Zone>, bytes: &[u8], udp: bool) -> Option<Vec<u8>> {
     let request = Message::from_vec(bytes).ok()?;
     let reply = lock(zone).answer(&request);
-    let Reply::Message(response) = reply else {
+    let Reply::Message(mut response) = reply else {
         return None;
     };
-    let encoded = response.to_vec().ok()?;
-    if udp {
-        let limit = request
+    let limit = if udp {
+        request
             .edns
             .as_ref()
             .map_or(CLASSIC_UDP_PAYLOAD, |e| usize::from(e.max_payload()))
-            .max(CLASSIC_UDP_PAYLOAD);
-        if encoded.len() > limit {
-            return response.truncate().to_vec().ok();
-        }
-    } else if encoded.len() > usize::from(u16::MAX) {
-        return Message::error_msg(request.metadata.id, OpCode::Query, ResponseCode::ServFail)
-            .to_vec()
-            .ok();
+            .max(CLASSIC_UDP_PAYLOAD)
+    } else {
+        usize::from(u16::MAX)
+    };
+    let fits = |m: &Message| {
+        m.to_vec()
+            .ok()
+            .filter(|b| b.len() <= limit && !m_truncated(b))
+    };
+    if let Some(encoded) = fits(&response) {
+        return Some(encoded);
     }
-    Some(encoded)
+    if !response.additionals.is_empty() {
+        response.additionals.clear();
+        if let Some(encoded) = fits(&response) {
+            return Some(encoded);
+        }
+    }
+    if udp {
+        response.truncate().to_vec().ok()
+    } else {
+        Message::error_msg(request.metadata.id, OpCode::Query, ResponseCode::ServFail)
+            .to_vec()
+            .ok()
+    }
+}
+
+/// Whether an encoded message has the TC bit set (hickory's encoder sets it when a message does
+/// not fit in 64 KiB).
+fn m_truncated(encoded: &[u8]) -> bool {
+    encoded.get(2).is_some_and(|flags| flags & 0x02 != 0)
 }
 
 pub(super) async fn udp(socket: UdpSocket, zone: Arc<Mutex<Zone>>, queries: Arc<AtomicU64>) {
@@ -131,5 +153,78 @@ async fn connection(mut stream: TcpStream, zone: Arc<Mutex<Zone>>, queries: Arc<
         ) {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::SrvSpec;
+    use hickory_resolver::proto::op::{Edns, Query};
+    use hickory_resolver::proto::rr::{Name, RecordType};
+    use std::net::Ipv4Addr;
+
+    fn request(edns_payload: Option<u16>) -> Vec<u8> {
+        let mut m = Message::query();
+        m.add_query(Query::query(
+            Name::from_ascii("_svc._tcp.big.test.").unwrap(),
+            RecordType::SRV,
+        ));
+        if let Some(payload) = edns_payload {
+            let mut edns = Edns::new();
+            edns.set_max_payload(payload);
+            m.set_edns(edns);
+        }
+        m.to_vec().unwrap()
+    }
+
+    fn zone_with(records: u32) -> Mutex<Zone> {
+        let mut zone = Zone::default();
+        zone.srv_additionals = true;
+        let specs = (0..records)
+            .map(|i| SrvSpec::new(10, 1, 8000, format!("t{i}.big.test.")))
+            .collect();
+        zone.set_srv("_svc._tcp.big.test.", 30, specs);
+        for i in 0..records {
+            zone.set_a(
+                &format!("t{i}.big.test."),
+                30,
+                vec![Ipv4Addr::from(0x0a00_0000 + i)],
+            );
+        }
+        Mutex::new(zone)
+    }
+
+    #[test]
+    fn oversized_answers_lose_their_additionals_before_anything_else() {
+        // 1,000 SRV records with their glue need more than 64 KiB; without it, about 48 KB.
+        let zone = zone_with(1000);
+        let tcp = Message::from_vec(&respond(&zone, &request(Some(1232)), false).unwrap()).unwrap();
+        assert_eq!(tcp.answers.len(), 1000);
+        assert!(tcp.additionals.is_empty(), "the glue did not fit in 64 KiB");
+        assert!(!tcp.metadata.truncation);
+
+        let small = zone_with(3);
+        let m = Message::from_vec(&respond(&small, &request(Some(1232)), true).unwrap()).unwrap();
+        assert_eq!(
+            (m.answers.len(), m.additionals.len()),
+            (3, 3),
+            "small answers keep the glue"
+        );
+
+        let udp = Message::from_vec(&respond(&zone, &request(None), true).unwrap()).unwrap();
+        assert!(
+            udp.metadata.truncation,
+            "too large for 512 bytes even without glue"
+        );
+        assert!(udp.answers.is_empty());
+    }
+
+    #[test]
+    fn tcp_answers_that_cannot_fit_become_servfail() {
+        let zone = zone_with(2000);
+        let m = Message::from_vec(&respond(&zone, &request(Some(1232)), false).unwrap()).unwrap();
+        assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+        assert!(respond(&zone, b"garbage", false).is_none());
     }
 }

@@ -85,3 +85,43 @@ async fn the_system_configuration_is_read_without_querying() {
         );
     }
 }
+
+#[test]
+fn a_new_runtime_restarts_the_refresh_task() {
+    // The server runs on its own runtime for the whole test; the source meets two others.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_rt.block_on(server());
+    server.set_a("web.test.", 1, [Ipv4Addr::new(127, 0, 0, 1)]);
+    let dns = host(&server, "web.test.", 80)
+        .ip_family(IpFamily::V4)
+        .build()
+        .unwrap();
+    let current_thread = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+
+    let first = current_thread();
+    let answer = first.block_on(dns.discover()).unwrap();
+    assert_eq!(addrs(&answer.backends), ["127.0.0.1:80"]);
+    drop(first); // the refresh task dies with its runtime
+
+    let second = current_thread();
+    second.block_on(async {
+        let mut sub = dns.subscribe().unwrap(); // restarts the task here
+        server.set_a("web.test.", 1, [Ipv4Addr::new(127, 0, 0, 2)]);
+        // The restarted task refreshes at once (it runs only once this block awaits, after the
+        // edit) and signals the change; the wait ends on that signal.
+        next_change(&mut sub).await;
+        assert_eq!(
+            addrs(&dns.discover().await.unwrap().backends),
+            ["127.0.0.2:80"]
+        );
+    });
+}

@@ -62,7 +62,20 @@ mod tests {
         let Err(err) = client_with_limits(config, Limits::default()) else {
             panic!("a client was built outside a runtime");
         };
-        assert_eq!(err.to_string(), "building a kubernetes client needs a tokio runtime");
+        assert_eq!(
+            err.to_string(),
+            "building a kubernetes client needs a tokio runtime"
+        );
+    }
+
+    #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+    #[tokio::test]
+    async fn without_a_provider_building_a_client_is_an_error_not_a_panic() {
+        let config = kube::Config::new("https://127.0.0.1:6443".parse().unwrap());
+        let Err(err) = client_with_limits(config, Limits::default()) else {
+            panic!("a client was built without a crypto provider");
+        };
+        assert!(matches!(err, Error::NoCryptoProvider), "{err}");
     }
 
     #[cfg(any(feature = "ring", feature = "aws-lc-rs"))]

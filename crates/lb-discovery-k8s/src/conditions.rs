@@ -67,7 +67,11 @@ mod tests {
         // ready wins whatever else is said.
         for s in [t, f, None] {
             for term in [t, f, None] {
-                assert_eq!(of(t, s, term), Enabled, "ready, serving {s:?}, terminating {term:?}");
+                assert_eq!(
+                    of(t, s, term),
+                    Enabled,
+                    "ready, serving {s:?}, terminating {term:?}"
+                );
             }
         }
         assert_eq!(of(f, t, t), Draining);
@@ -81,8 +85,16 @@ mod tests {
         use Enablement::*;
         assert_eq!(enablement(None), Enabled, "no conditions at all");
         assert_eq!(of(None, None, None), Enabled, "ready absent = true");
-        assert_eq!(of(Some(false), None, Some(true)), Draining, "serving absent = true");
-        assert_eq!(of(Some(false), Some(true), None), Disabled, "terminating absent = false");
+        assert_eq!(
+            of(Some(false), None, Some(true)),
+            Draining,
+            "serving absent = true"
+        );
+        assert_eq!(
+            of(Some(false), Some(true), None),
+            Disabled,
+            "terminating absent = false"
+        );
         assert_eq!(of(Some(false), None, None), Disabled);
     }
 }

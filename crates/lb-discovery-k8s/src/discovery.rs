@@ -114,7 +114,11 @@ impl EndpointSliceDiscovery {
     /// Starts the watch task if it has not started and a runtime is at hand. `false` when the
     /// task has ended (its runtime is gone).
     fn ensure_started(&self) -> bool {
-        let mut task = self.inner.task.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Task::Pending(_) = &*task
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
             && let Task::Pending(future) = std::mem::replace(&mut *task, Task::Starting)
@@ -135,8 +139,11 @@ impl EndpointSliceDiscovery {
 
 /// The load balancer's view of the entries.
 fn discovered(entries: &[Entry]) -> Discovered {
-    let mut discovered =
-        Discovered::new(entries.iter().map(|e| Backend::from(e.addr).with_ext(e.meta.clone())));
+    let mut discovered = Discovered::new(
+        entries
+            .iter()
+            .map(|e| Backend::from(e.addr).with_ext(e.meta.clone())),
+    );
     discovered.enablement = entries
         .iter()
         .map(|e| (Address::Inet(e.addr), e.enablement))

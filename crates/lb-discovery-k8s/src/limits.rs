@@ -91,8 +91,10 @@ pub(crate) struct LimitService<S> {
 
 /// Whether a request is a watch (`watch=true` in its query), whose body is a stream of events.
 fn is_watch(uri: &http::Uri) -> bool {
-    uri.query()
-        .is_some_and(|q| q.split('&').any(|pair| pair == "watch=true" || pair == "watch=1"))
+    uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair == "watch=true" || pair == "watch=1")
+    })
 }
 
 impl<S, ReqBody, B> tower::Service<http::Request<ReqBody>> for LimitService<S>

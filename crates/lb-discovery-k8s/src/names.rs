@@ -60,7 +60,10 @@ mod tests {
         let cases = [
             ("", "it is empty"),
             ("Web", "only lowercase letters, digits and '-' are allowed"),
-            ("web,app=x", "only lowercase letters, digits and '-' are allowed"),
+            (
+                "web,app=x",
+                "only lowercase letters, digits and '-' are allowed",
+            ),
             ("a.b", "only lowercase letters, digits and '-' are allowed"),
             ("web-", "it must start and end with a letter or digit"),
             ("-web", "it must start and end with a letter or digit"),
@@ -71,6 +74,11 @@ mod tests {
                 format!("invalid namespace name `{name}`: {reason}")
             );
         }
-        assert!(check_service(&"a".repeat(64)).unwrap_err().to_string().contains("63"));
+        assert!(
+            check_service(&"a".repeat(64))
+                .unwrap_err()
+                .to_string()
+                .contains("63")
+        );
     }
 }

@@ -99,7 +99,11 @@ fn select_port(ports: &[EndpointPort], wanted: &Port, slice: &str) -> Option<u16
         tracing::warn!(slice, port = %wanted, "the endpointslice does not have the selected port");
         return None;
     };
-    match found.port.and_then(|p| u16::try_from(p).ok()).filter(|p| *p != 0) {
+    match found
+        .port
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p != 0)
+    {
         Some(p) => Some(p),
         None => {
             tracing::warn!(slice, port = ?found.port, "the endpointslice's port number is missing or out of range");

@@ -173,7 +173,8 @@ where
     while let Some(item) = events.next().await {
         match item {
             Ok(event) => {
-                let progress = matches!(event, Event::InitDone | Event::Apply(_) | Event::Delete(_));
+                let progress =
+                    matches!(event, Event::InitDone | Event::Apply(_) | Event::Delete(_));
                 let list_done = matches!(event, Event::InitDone);
                 if matches!(event, Event::Init) && store.is_listed() {
                     tracing::debug!(service = %shared.service, "re-listing endpointslices");

@@ -58,21 +58,53 @@ async fn a_watch_is_bounded_per_line_whatever_the_chunking() {
     // Many short events: fine however long the stream gets.
     let many: Vec<String> = (0..100).map(|i| format!("{{\"n\":{i:04}}}\n")).collect();
     let parts: Vec<&str> = many.iter().map(String::as_str).collect();
-    assert!(read(bounded(chunks(&parts), Mode::PerLine, 12)).await.is_ok());
+    assert!(
+        read(bounded(chunks(&parts), Mode::PerLine, 12))
+            .await
+            .is_ok()
+    );
     // Lines split across chunks are counted across them.
-    assert!(read(bounded(chunks(&["aaaa", "aaaa", "aa\nb"]), Mode::PerLine, 10)).await.is_ok());
-    let err = read(bounded(chunks(&["aaaa", "aaaa", "aaa\n"]), Mode::PerLine, 10)).await;
-    assert!(err.unwrap_err().contains("watch event"), "11 bytes in one line");
+    assert!(
+        read(bounded(
+            chunks(&["aaaa", "aaaa", "aa\nb"]),
+            Mode::PerLine,
+            10
+        ))
+        .await
+        .is_ok()
+    );
+    let err = read(bounded(
+        chunks(&["aaaa", "aaaa", "aaa\n"]),
+        Mode::PerLine,
+        10,
+    ))
+    .await;
+    assert!(
+        err.unwrap_err().contains("watch event"),
+        "11 bytes in one line"
+    );
     // A long line in the middle of a chunk, ended in the same chunk, is caught too.
     let err = read(bounded(chunks(&["a\nbbbbbbbbbbbb\nc"]), Mode::PerLine, 10)).await;
     assert!(err.unwrap_err().contains("larger than 10 bytes"));
     // A newline resets the count.
-    assert!(read(bounded(chunks(&["aaaaaaaaaa\n", "bbbbbbbbbb\n"]), Mode::PerLine, 10)).await.is_ok());
+    assert!(
+        read(bounded(
+            chunks(&["aaaaaaaaaa\n", "bbbbbbbbbb\n"]),
+            Mode::PerLine,
+            10
+        ))
+        .await
+        .is_ok()
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_stalled_list_body_times_out() {
-    let mut body = bounded(StreamBody::new(stream::pending::<Result<Frame<Bytes>, Infallible>>()), Mode::Whole, 10);
+    let mut body = bounded(
+        StreamBody::new(stream::pending::<Result<Frame<Bytes>, Infallible>>()),
+        Mode::Whole,
+        10,
+    );
     body.deadline = Some(Box::pin(tokio::time::sleep(Duration::from_secs(30))));
     body.timeout = Duration::from_secs(30);
     let started = tokio::time::Instant::now();
@@ -111,17 +143,49 @@ fn request(uri: &str) -> http::Request<()> {
 
 #[tokio::test(start_paused = true)]
 async fn the_layer_bounds_time_to_answer_and_picks_the_mode_from_the_query() {
-    let limits = Limits::default().request_timeout(Duration::from_secs(5)).max_response_bytes(8);
+    let limits = Limits::default()
+        .request_timeout(Duration::from_secs(5))
+        .max_response_bytes(8);
     let layer = LimitLayer(limits);
-    let mut slow = tower::Layer::layer(&layer, Slow { delay: Duration::from_secs(6), body: "" });
+    let mut slow = tower::Layer::layer(
+        &layer,
+        Slow {
+            delay: Duration::from_secs(6),
+            body: "",
+        },
+    );
     let err = slow.call(request("/apis/x?limit=1")).await.unwrap_err();
-    assert_eq!(err.to_string(), "kubernetes api request to `/apis/x` timed out after 5s");
+    assert_eq!(
+        err.to_string(),
+        "kubernetes api request to `/apis/x` timed out after 5s"
+    );
 
-    let mut quick = tower::Layer::layer(&layer, Slow { delay: Duration::from_secs(1), body: "0123456\n0123456\n" });
+    let mut quick = tower::Layer::layer(
+        &layer,
+        Slow {
+            delay: Duration::from_secs(1),
+            body: "0123456\n0123456\n",
+        },
+    );
     let list = quick.call(request("/apis/x?limit=1")).await.unwrap();
-    assert!(read(list.into_body()).await.unwrap_err().contains("api response"), "16 bytes in all");
-    let watch = quick.call(request("/apis/x?labelSelector=a&watch=true&resourceVersion=1")).await.unwrap();
-    assert_eq!(read(watch.into_body()).await.as_deref(), Ok("0123456\n0123456\n"), "8 bytes per line");
+    assert!(
+        read(list.into_body())
+            .await
+            .unwrap_err()
+            .contains("api response"),
+        "16 bytes in all"
+    );
+    let watch = quick
+        .call(request(
+            "/apis/x?labelSelector=a&watch=true&resourceVersion=1",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        read(watch.into_body()).await.as_deref(),
+        Ok("0123456\n0123456\n"),
+        "8 bytes per line"
+    );
 }
 
 #[test]

@@ -22,13 +22,21 @@ fn endpoint(addresses: &[&str]) -> Endpoint {
     }
 }
 
-fn slice(service: &str, address_type: &str, ports: Vec<EndpointPort>, endpoints: Vec<Endpoint>) -> EndpointSlice {
+fn slice(
+    service: &str,
+    address_type: &str,
+    ports: Vec<EndpointPort>,
+    endpoints: Vec<Endpoint>,
+) -> EndpointSlice {
     EndpointSlice {
         address_type: address_type.into(),
         endpoints,
         metadata: ObjectMeta {
             name: Some(format!("{service}-abc")),
-            labels: Some(BTreeMap::from([(SERVICE_NAME_LABEL.to_owned(), service.to_owned())])),
+            labels: Some(BTreeMap::from([(
+                SERVICE_NAME_LABEL.to_owned(),
+                service.to_owned(),
+            )])),
             ..ObjectMeta::default()
         },
         ports: Some(ports),
@@ -48,26 +56,61 @@ fn every_address_of_every_endpoint_becomes_an_entry_on_the_selected_port() {
         vec![endpoint(&["10.0.0.1", "10.0.0.2"]), endpoint(&["10.0.0.3"])],
     );
     let by_name = entries(&s, "web", &Port::name("metrics"));
-    assert_eq!(addrs(&by_name), ["10.0.0.1:9090", "10.0.0.2:9090", "10.0.0.3:9090"]);
+    assert_eq!(
+        addrs(&by_name),
+        ["10.0.0.1:9090", "10.0.0.2:9090", "10.0.0.3:9090"]
+    );
     let by_number = entries(&s, "web", &Port::Number(8080));
-    assert_eq!(addrs(&by_number), ["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"]);
-    assert!(entries(&s, "web", &Port::Only).is_empty(), "two ports: `Only` is ambiguous");
-    assert!(entries(&s, "web", &Port::name("grpc")).is_empty(), "no such port");
-    assert!(entries(&s, "web", &Port::Number(80)).is_empty(), "no such number");
+    assert_eq!(
+        addrs(&by_number),
+        ["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"]
+    );
+    assert!(
+        entries(&s, "web", &Port::Only).is_empty(),
+        "two ports: `Only` is ambiguous"
+    );
+    assert!(
+        entries(&s, "web", &Port::name("grpc")).is_empty(),
+        "no such port"
+    );
+    assert!(
+        entries(&s, "web", &Port::Number(80)).is_empty(),
+        "no such number"
+    );
 }
 
 #[test]
 fn ipv6_slices_and_the_only_unnamed_port() {
-    let s = slice("web", "IPv6", vec![port("", Some(443))], vec![endpoint(&["fd00::1", "2001:db8::5"])]);
-    assert_eq!(addrs(&entries(&s, "web", &Port::Only)), ["[fd00::1]:443", "[2001:db8::5]:443"]);
-    assert_eq!(addrs(&entries(&s, "web", &Port::name(""))), ["[fd00::1]:443", "[2001:db8::5]:443"]);
+    let s = slice(
+        "web",
+        "IPv6",
+        vec![port("", Some(443))],
+        vec![endpoint(&["fd00::1", "2001:db8::5"])],
+    );
+    assert_eq!(
+        addrs(&entries(&s, "web", &Port::Only)),
+        ["[fd00::1]:443", "[2001:db8::5]:443"]
+    );
+    assert_eq!(
+        addrs(&entries(&s, "web", &Port::name(""))),
+        ["[fd00::1]:443", "[2001:db8::5]:443"]
+    );
 }
 
 #[test]
 fn hostile_or_unusable_input_contributes_nothing_and_never_panics() {
-    let eps = vec![endpoint(&["10.0.0.1", "not-an-ip", "10.0.0.999", "", "10.0.0.2"])];
+    let eps = vec![endpoint(&[
+        "10.0.0.1",
+        "not-an-ip",
+        "10.0.0.999",
+        "",
+        "10.0.0.2",
+    ])];
     let good = slice("web", "IPv4", vec![port("http", Some(80))], eps.clone());
-    assert_eq!(addrs(&entries(&good, "web", &Port::Only)), ["10.0.0.1:80", "10.0.0.2:80"]);
+    assert_eq!(
+        addrs(&entries(&good, "web", &Port::Only)),
+        ["10.0.0.1:80", "10.0.0.2:80"]
+    );
 
     let other_service = slice("db", "IPv4", vec![port("http", Some(80))], eps.clone());
     assert!(entries(&other_service, "web", &Port::Only).is_empty());
@@ -75,10 +118,22 @@ fn hostile_or_unusable_input_contributes_nothing_and_never_panics() {
     unlabelled.metadata.labels = None;
     assert!(entries(&unlabelled, "web", &Port::Only).is_empty());
 
-    let fqdn = slice("web", "FQDN", vec![port("http", Some(80))], vec![endpoint(&["example.com"])]);
+    let fqdn = slice(
+        "web",
+        "FQDN",
+        vec![port("http", Some(80))],
+        vec![endpoint(&["example.com"])],
+    );
     assert!(entries(&fqdn, "web", &Port::Only).is_empty());
 
-    for bad in [None, Some(0), Some(-1), Some(65536), Some(i32::MAX), Some(i32::MIN)] {
+    for bad in [
+        None,
+        Some(0),
+        Some(-1),
+        Some(65536),
+        Some(i32::MAX),
+        Some(i32::MIN),
+    ] {
         let s = slice("web", "IPv4", vec![port("http", bad)], eps.clone());
         assert!(entries(&s, "web", &Port::Only).is_empty(), "port {bad:?}");
     }
@@ -86,7 +141,10 @@ fn hostile_or_unusable_input_contributes_nothing_and_never_panics() {
     no_ports.ports = None;
     assert!(entries(&no_ports, "web", &Port::Only).is_empty());
     let max = slice("web", "IPv4", vec![port("http", Some(65535))], eps);
-    assert_eq!(addrs(&entries(&max, "web", &Port::Only))[0], "10.0.0.1:65535");
+    assert_eq!(
+        addrs(&entries(&max, "web", &Port::Only))[0],
+        "10.0.0.1:65535"
+    );
 }
 
 #[test]
@@ -103,7 +161,9 @@ fn conditions_and_metadata_are_kept_per_endpoint() {
         ..ObjectReference::default()
     });
     ready.hints = Some(EndpointHints {
-        for_zones: Some(vec![ForZone { name: "eu-west-1a".into() }]),
+        for_zones: Some(vec![ForZone {
+            name: "eu-west-1a".into(),
+        }]),
         ..EndpointHints::default()
     });
     let mut leaving = endpoint(&["10.0.0.2"]);
@@ -118,16 +178,31 @@ fn conditions_and_metadata_are_kept_per_endpoint() {
         serving: Some(false),
         terminating: Some(false),
     });
-    let s = slice("web", "IPv4", vec![port("http", Some(80))], vec![ready, leaving, down]);
+    let s = slice(
+        "web",
+        "IPv4",
+        vec![port("http", Some(80))],
+        vec![ready, leaving, down],
+    );
     let got = entries(&s, "web", &Port::Only);
     let states: Vec<_> = got.iter().map(|e| e.enablement).collect();
-    assert_eq!(states, [Enablement::Enabled, Enablement::Draining, Enablement::Disabled]);
+    assert_eq!(
+        states,
+        [
+            Enablement::Enabled,
+            Enablement::Draining,
+            Enablement::Disabled
+        ]
+    );
     let meta = &got[0].meta;
     assert_eq!(meta.zone.as_deref(), Some("eu-west-1a"));
     assert_eq!(meta.node_name.as_deref(), Some("node-1"));
     assert_eq!(meta.hostname.as_deref(), Some("web-0"));
     assert_eq!(meta.pod_name(), Some("web-0"));
-    assert_eq!(meta.target.as_ref().and_then(|t| t.uid.as_deref()), Some("u-1"));
+    assert_eq!(
+        meta.target.as_ref().and_then(|t| t.uid.as_deref()),
+        Some("u-1")
+    );
     assert_eq!(meta.for_zones, ["eu-west-1a"]);
     assert_eq!(meta.slice, "web-abc");
     assert_eq!(got[1].meta.zone, None);

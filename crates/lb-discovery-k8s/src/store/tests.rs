@@ -23,7 +23,10 @@ fn slice(name: &str, endpoints: &[(&str, bool)]) -> EndpointSlice {
             .collect(),
         metadata: ObjectMeta {
             name: Some(name.into()),
-            labels: Some(BTreeMap::from([(SERVICE_NAME_LABEL.to_owned(), "web".to_owned())])),
+            labels: Some(BTreeMap::from([(
+                SERVICE_NAME_LABEL.to_owned(),
+                "web".to_owned(),
+            )])),
             ..ObjectMeta::default()
         },
         ports: Some(vec![EndpointPort {
@@ -75,9 +78,19 @@ fn an_address_in_two_slices_appears_once_with_its_most_available_state() {
         slice("web-a", &[("10.0.0.1", false)]),
         slice("web-b", &[("10.0.0.1", true)]),
     ]);
-    assert_eq!(view(&store), [("10.0.0.1:80".into(), Enablement::Enabled, "web-b".into())]);
-    let tie = listed(&[slice("web-b", &[("10.0.0.1", true)]), slice("web-a", &[("10.0.0.1", true)])]);
-    assert_eq!(view(&tie)[0].2, "web-a", "on a tie the first slice by name wins");
+    assert_eq!(
+        view(&store),
+        [("10.0.0.1:80".into(), Enablement::Enabled, "web-b".into())]
+    );
+    let tie = listed(&[
+        slice("web-b", &[("10.0.0.1", true)]),
+        slice("web-a", &[("10.0.0.1", true)]),
+    ]);
+    assert_eq!(
+        view(&tie)[0].2,
+        "web-a",
+        "on a tie the first slice by name wins"
+    );
 }
 
 #[test]
@@ -87,16 +100,29 @@ fn watch_events_update_replace_and_delete_slices() {
     assert_eq!(view(&store).len(), 2);
     assert!(store.apply(Event::Apply(slice("web-a", &[("10.0.0.9", false)]))));
     let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
-    assert_eq!(addrs, ["10.0.0.2:80", "10.0.0.9:80"], "a modified slice replaces its old entries");
+    assert_eq!(
+        addrs,
+        ["10.0.0.2:80", "10.0.0.9:80"],
+        "a modified slice replaces its old entries"
+    );
     assert!(store.apply(Event::Delete(slice("web-b", &[]))));
     assert!(store.apply(Event::Delete(slice("web-a", &[]))));
-    assert!(view(&store).is_empty(), "deleting every slice empties the set");
-    assert!(store.apply(Event::Delete(slice("never-seen", &[]))), "unknown deletes are harmless");
+    assert!(
+        view(&store).is_empty(),
+        "deleting every slice empties the set"
+    );
+    assert!(
+        store.apply(Event::Delete(slice("never-seen", &[]))),
+        "unknown deletes are harmless"
+    );
 }
 
 #[test]
 fn a_relist_replaces_the_view_only_when_it_completes() {
-    let mut store = listed(&[slice("web-a", &[("10.0.0.1", true)]), slice("web-b", &[("10.0.0.2", true)])]);
+    let mut store = listed(&[
+        slice("web-a", &[("10.0.0.1", true)]),
+        slice("web-b", &[("10.0.0.2", true)]),
+    ]);
     let before = view(&store);
     assert!(!store.apply(Event::Init));
     assert!(!store.apply(Event::InitApply(slice("web-c", &[("10.0.0.3", true)]))));
@@ -106,7 +132,11 @@ fn a_relist_replaces_the_view_only_when_it_completes() {
     assert!(!store.apply(Event::InitApply(slice("web-d", &[("10.0.0.4", true)]))));
     assert!(store.apply(Event::InitDone));
     let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
-    assert_eq!(addrs, ["10.0.0.4:80"], "slices missing from the re-list are gone");
+    assert_eq!(
+        addrs,
+        ["10.0.0.4:80"],
+        "slices missing from the re-list are gone"
+    );
 }
 
 #[test]
@@ -119,5 +149,8 @@ fn nothing_is_publishable_before_the_first_list() {
     assert!(store.apply(Event::InitDone));
     assert!(store.is_listed());
     let empty = listed(&[]);
-    assert!(empty.merged().is_empty(), "a service without endpoints lists as an empty set");
+    assert!(
+        empty.merged().is_empty(),
+        "a service without endpoints lists as an empty set"
+    );
 }

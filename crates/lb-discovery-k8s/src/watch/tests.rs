@@ -16,7 +16,11 @@ fn backoff_doubles_with_jitter_up_to_the_maximum_and_resets() {
     for step in steps {
         let d = b.next_delay();
         let step = Duration::from_millis(step);
-        assert!(d >= step / 2 && d <= step, "{d:?} not within [{:?}, {step:?}]", step / 2);
+        assert!(
+            d >= step / 2 && d <= step,
+            "{d:?} not within [{:?}, {step:?}]",
+            step / 2
+        );
     }
     b.reset();
     assert!(b.next_delay() <= Duration::from_millis(100));
@@ -40,7 +44,10 @@ fn slice(name: &str, ips: &[&str]) -> EndpointSlice {
             .collect(),
         metadata: ObjectMeta {
             name: Some(name.into()),
-            labels: Some(BTreeMap::from([(SERVICE_NAME_LABEL.to_owned(), "web".to_owned())])),
+            labels: Some(BTreeMap::from([(
+                SERVICE_NAME_LABEL.to_owned(),
+                "web".to_owned(),
+            )])),
             ..ObjectMeta::default()
         },
         ports: Some(vec![EndpointPort {
@@ -77,17 +84,32 @@ async fn events_publish_changes_only_and_errors_back_off() {
     ];
     let started = tokio::time::Instant::now();
     let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
-    run(stream::iter(script), Store::new("web".into(), Port::Only), Arc::clone(&shared), backoff).await;
+    run(
+        stream::iter(script),
+        Store::new("web".into(), Port::Only),
+        Arc::clone(&shared),
+        backoff,
+    )
+    .await;
     // Two errors, each followed by a wait of 0.5 s to 1 s (reset by progress in between).
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(1) && waited <= Duration::from_secs(2), "{waited:?}");
+    assert!(
+        waited >= Duration::from_secs(1) && waited <= Duration::from_secs(2),
+        "{waited:?}"
+    );
     let status = shared.status();
     assert!(status.listed);
     assert_eq!(status.lists, 2);
     assert_eq!(status.updates, 2, "the first list and the added slice");
     assert_eq!(status.errors, 2);
     assert_eq!((status.backends, status.slices), (2, 2));
-    assert!(status.last_error.unwrap().message().contains("too old resource version"));
+    assert!(
+        status
+            .last_error
+            .unwrap()
+            .message()
+            .contains("too old resource version")
+    );
     assert!(changes.changed().await, "the changes were signalled");
     let current = shared.current().unwrap();
     let addrs: Vec<_> = current.iter().map(|e| e.addr.to_string()).collect();
@@ -105,10 +127,22 @@ async fn a_failing_api_is_retried_ever_more_slowly() {
     }
     let started = tokio::time::Instant::now();
     let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-    run(stream::iter(script), Store::new("web".into(), Port::Only), Arc::clone(&shared), backoff).await;
+    run(
+        stream::iter(script),
+        Store::new("web".into(), Port::Only),
+        Arc::clone(&shared),
+        backoff,
+    )
+    .await;
     // 1 + 2 + 4 + 8 + 16 = 31 s of steps, each waited for half to all of it.
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(15_500) && waited <= Duration::from_secs(31), "{waited:?}");
-    assert!(shared.current().is_none(), "never listed: nothing to publish");
+    assert!(
+        waited >= Duration::from_millis(15_500) && waited <= Duration::from_secs(31),
+        "{waited:?}"
+    );
+    assert!(
+        shared.current().is_none(),
+        "never listed: nothing to publish"
+    );
     assert!(!shared.status().listed);
 }

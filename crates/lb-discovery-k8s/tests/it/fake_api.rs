@@ -175,7 +175,11 @@ impl FakeApi {
         state.rv += 1;
         slice.metadata.resource_version = Some(state.rv.to_string());
         let name = slice.metadata.name.clone().unwrap();
-        let kind = if state.slices.contains_key(&name) { "MODIFIED" } else { "ADDED" };
+        let kind = if state.slices.contains_key(&name) {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
         let event = line(kind, &serde_json::to_value(&slice).unwrap());
         let service = service_of(&slice);
         state.slices.insert(name, slice);
@@ -185,7 +189,10 @@ impl FakeApi {
     /// Deletes a slice (DELETED to the watches).
     pub(crate) fn delete(&self, name: &str) {
         let mut state = lock(&self.state);
-        let mut slice = state.slices.remove(name).expect("deleting a slice that exists");
+        let mut slice = state
+            .slices
+            .remove(name)
+            .expect("deleting a slice that exists");
         state.rv += 1;
         slice.metadata.resource_version = Some(state.rv.to_string());
         let service = service_of(&slice);
@@ -266,7 +273,11 @@ impl FakeApi {
         let reached = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|s| until(s)))
             .await
             .is_ok_and(|r| r.is_ok());
-        assert!(reached, "timed out waiting for {what}; seen: {:#?}", self.seen());
+        assert!(
+            reached,
+            "timed out waiting for {what}; seen: {:#?}",
+            self.seen()
+        );
     }
 }
 
@@ -358,7 +369,9 @@ async fn handle(
     let q = query(req.uri());
     let selector = q.get("labelSelector").cloned().unwrap_or_default();
     // The only selector form the client sends: `kubernetes.io/service-name=<name>`.
-    let service = selector.strip_prefix(&format!("{LABEL}=")).map(str::to_owned);
+    let service = selector
+        .strip_prefix(&format!("{LABEL}="))
+        .map(str::to_owned);
     let in_scope = |s: &EndpointSlice| {
         s.metadata.namespace.as_deref() == Some(namespace)
             && (service.is_none() || service_of(s) == service)

@@ -8,7 +8,10 @@ use crate::fake_api::{FakeApi, Mode, Seen};
 use crate::support::*;
 
 fn lists(api: &FakeApi) -> usize {
-    api.seen().iter().filter(|s| matches!(s, Seen::List { .. })).count()
+    api.seen()
+        .iter()
+        .filter(|s| matches!(s, Seen::List { .. }))
+        .count()
 }
 
 fn refused(seen: &[Seen]) -> usize {
@@ -18,55 +21,114 @@ fn refused(seen: &[Seen]) -> usize {
 #[tokio::test]
 async fn gone_forces_a_relist_that_replaces_the_set_at_once() {
     let api = FakeApi::start().await;
-    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY)]));
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_seen("the first watch", |s| s.iter().any(|r| matches!(r, Seen::Watch { .. }))).await;
+    api.wait_seen("the first watch", |s| {
+        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
+    })
+    .await;
 
     // Changes the watch never hears of (lost in a compaction window)...
     api.mute(true);
-    api.apply(slice("web-b", "web", "IPv4", vec![endpoint("10.0.0.2", READY), endpoint("10.0.0.3", TERMINATING)]));
+    api.apply(slice(
+        "web-b",
+        "web",
+        "IPv4",
+        vec![
+            endpoint("10.0.0.2", READY),
+            endpoint("10.0.0.3", TERMINATING),
+        ],
+    ));
     api.delete("web-a");
     api.mute(false);
     // ...then the history is compacted: the open watch gets ERROR 410 and the watcher re-lists.
     api.expire();
-    wait_set(&discovery, &mut changes, &[("10.0.0.2:8080", Enabled), ("10.0.0.3:8080", Draining)]).await;
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[("10.0.0.2:8080", Enabled), ("10.0.0.3:8080", Draining)],
+    )
+    .await;
     assert_eq!(lists(&api), 2);
     let status = discovery.status();
     assert_eq!(status.lists, 2);
     assert!(status.errors >= 1);
     let last = status.last_error.expect("the 410 is recorded");
-    assert!(last.message().contains("too old resource version"), "{last}");
+    assert!(
+        last.message().contains("too old resource version"),
+        "{last}"
+    );
     // The watch goes on after the re-list.
-    api.apply(slice("web-b", "web", "IPv4", vec![endpoint("10.0.0.2", READY)]));
+    api.apply(slice(
+        "web-b",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.2", READY)],
+    ));
     wait_set(&discovery, &mut changes, &[("10.0.0.2:8080", Enabled)]).await;
 }
 
 #[tokio::test]
 async fn a_dropped_connection_during_an_outage_keeps_the_set_then_replays_what_was_missed() {
     let api = FakeApi::start().await;
-    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY), endpoint("10.0.0.2", READY)]));
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY), endpoint("10.0.0.2", READY)],
+    ));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
-    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)]).await;
-    api.wait_seen("the first watch", |s| s.iter().any(|r| matches!(r, Seen::Watch { .. }))).await;
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
+    )
+    .await;
+    api.wait_seen("the first watch", |s| {
+        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
+    })
+    .await;
 
     // The API goes away: open connections are cut mid-stream and new ones are refused.
     api.set_mode(Mode::Down);
     api.drop_connections();
     // Meanwhile the Service changes.
-    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", TERMINATING), endpoint("10.0.0.2", READY)]));
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![
+            endpoint("10.0.0.1", TERMINATING),
+            endpoint("10.0.0.2", READY),
+        ],
+    ));
     let before = refused(&api.seen());
-    api.wait_seen("two refused reconnects", |s| refused(s) >= before + 2).await;
+    api.wait_seen("two refused reconnects", |s| refused(s) >= before + 2)
+        .await;
     wait_status(&discovery, "two failed reconnects", |s| s.errors >= 2).await;
     // The outage keeps the last good set.
     let during = discovery.discover().await.unwrap();
-    assert_eq!(view(&during), expect(&[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)]));
+    assert_eq!(
+        view(&during),
+        expect(&[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)])
+    );
 
     // Back up: the watch resumes from its resource version and the server replays the change.
     api.set_mode(Mode::Up);
-    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Draining), ("10.0.0.2:8080", Enabled)]).await;
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[("10.0.0.1:8080", Draining), ("10.0.0.2:8080", Enabled)],
+    )
+    .await;
     assert_eq!(lists(&api), 1, "resuming needs no re-list");
 }
 
@@ -74,21 +136,40 @@ async fn a_dropped_connection_during_an_outage_keeps_the_set_then_replays_what_w
 async fn an_api_down_at_start_is_not_listed_yet_then_followed_once_up() {
     let api = FakeApi::start().await;
     api.set_mode(Mode::Down);
-    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY)]));
-    let discovery = builder(&api).initial_list_timeout(Duration::from_millis(50)).build().await.unwrap();
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
+    let discovery = builder(&api)
+        .initial_list_timeout(Duration::from_millis(50))
+        .build()
+        .await
+        .unwrap();
     let mut changes = discovery.subscribe().unwrap();
-    api.wait_seen("three refused connections", |s| refused(s) >= 3).await;
+    api.wait_seen("three refused connections", |s| refused(s) >= 3)
+        .await;
 
     let err = discovery.discover().await.unwrap_err();
-    assert_eq!(err.to_string(), "the endpointslices of service `prod/web` have not been listed yet");
-    let cause = std::error::Error::source(err.as_ref()).expect("the watch's last error is the cause");
-    assert!(cause.to_string().contains("failed to perform initial object list"), "{cause}");
+    assert_eq!(
+        err.to_string(),
+        "the endpointslices of service `prod/web` have not been listed yet"
+    );
+    let cause =
+        std::error::Error::source(err.as_ref()).expect("the watch's last error is the cause");
+    assert!(
+        cause
+            .to_string()
+            .contains("failed to perform initial object list"),
+        "{cause}"
+    );
     assert!(!discovery.status().listed);
 
     // A load balancer over it stays not ready: discovery fails, nothing is published.
-    let lb = lb_core::LoadBalancer::<crate::load_balancer::InOrder>::from_backends(lb_core::Backends::new(
-        Box::new(discovery.clone()),
-    ));
+    let lb = lb_core::LoadBalancer::<crate::load_balancer::InOrder>::from_backends(
+        lb_core::Backends::new(Box::new(discovery.clone())),
+    );
     assert!(lb.update().await.is_err());
     assert_eq!(lb.stats().published, 0);
 
@@ -101,11 +182,19 @@ async fn an_api_down_at_start_is_not_listed_yet_then_followed_once_up() {
 #[tokio::test]
 async fn malformed_events_are_errors_not_panics_and_the_watch_goes_on() {
     let api = FakeApi::start().await;
-    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY)]));
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_seen("the first watch", |s| s.iter().any(|r| matches!(r, Seen::Watch { .. }))).await;
+    api.wait_seen("the first watch", |s| {
+        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
+    })
+    .await;
 
     api.raw("this is not json\n");
     api.raw("{\"type\":\"ADDED\",\"object\":{\"kind\":\"EndpointSlice\",\"addressType\":42}}\n");
@@ -115,6 +204,16 @@ async fn malformed_events_are_errors_not_panics_and_the_watch_goes_on() {
              \"endpoints\":[{\"addresses\":[\"10.0.0.5\",\"300.0.0.1\"]}]}}\n");
     wait_status(&discovery, "two errors", |s| s.errors >= 2).await;
     // The well-formed slice with an impossible port contributes nothing; the set is unchanged.
-    api.apply(slice("web-b", "web", "IPv4", vec![endpoint("10.0.0.2", READY)]));
-    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)]).await;
+    api.apply(slice(
+        "web-b",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.2", READY)],
+    ));
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
+    )
+    .await;
 }

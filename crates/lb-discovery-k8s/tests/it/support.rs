@@ -44,7 +44,12 @@ pub(crate) fn endpoint(ip: &str, (ready, serving, terminating): (bool, bool, boo
 }
 
 /// A slice of `service` in [`NAMESPACE`], with ports `http: 8080` and `metrics: 9090`.
-pub(crate) fn slice(name: &str, service: &str, address_type: &str, endpoints: Vec<Endpoint>) -> EndpointSlice {
+pub(crate) fn slice(
+    name: &str,
+    service: &str,
+    address_type: &str,
+    endpoints: Vec<Endpoint>,
+) -> EndpointSlice {
     EndpointSlice {
         address_type: address_type.into(),
         endpoints,
@@ -53,7 +58,10 @@ pub(crate) fn slice(name: &str, service: &str, address_type: &str, endpoints: Ve
             namespace: Some(NAMESPACE.into()),
             labels: Some(BTreeMap::from([
                 ("kubernetes.io/service-name".to_owned(), service.to_owned()),
-                ("endpointslice.kubernetes.io/managed-by".to_owned(), "endpointslice-controller.k8s.io".to_owned()),
+                (
+                    "endpointslice.kubernetes.io/managed-by".to_owned(),
+                    "endpointslice-controller.k8s.io".to_owned(),
+                ),
             ])),
             ..ObjectMeta::default()
         },
@@ -97,7 +105,11 @@ pub(crate) fn view(discovered: &Discovered) -> Vec<(String, Enablement)> {
         .backends
         .iter()
         .map(|b| {
-            let state = discovered.enablement.get(&b.addr).copied().expect("every backend has a state");
+            let state = discovered
+                .enablement
+                .get(&b.addr)
+                .copied()
+                .expect("every backend has a state");
             (b.addr.to_string(), state)
         })
         .collect();
@@ -137,12 +149,20 @@ pub(crate) async fn wait_set(
 }
 
 /// Waits (at most 10 s) until the watch status satisfies `until`; panics with it otherwise.
-pub(crate) async fn wait_status(discovery: &EndpointSliceDiscovery, what: &str, until: impl Fn(&WatchStatus) -> bool) {
+pub(crate) async fn wait_status(
+    discovery: &EndpointSliceDiscovery,
+    what: &str,
+    until: impl Fn(&WatchStatus) -> bool,
+) {
     let mut status = discovery.status_watch();
     // `wait_for` returns a read guard on the status: drop it at once, since the watch task
     // cannot publish while it is held.
     let reached = tokio::time::timeout(Duration::from_secs(10), status.wait_for(|s| until(s)))
         .await
         .is_ok_and(|r| r.is_ok());
-    assert!(reached, "timed out waiting for {what}; status: {:?}", discovery.status());
+    assert!(
+        reached,
+        "timed out waiting for {what}; status: {:?}",
+        discovery.status()
+    );
 }

@@ -9,30 +9,64 @@ use crate::support::*;
 #[tokio::test]
 async fn the_initial_list_then_added_modified_and_deleted_slices() {
     let api = FakeApi::start().await;
-    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY), endpoint("10.0.0.2", READY)]));
-    api.apply(slice("db-a", "db", "IPv4", vec![endpoint("10.9.9.9", READY)]));
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY), endpoint("10.0.0.2", READY)],
+    ));
+    api.apply(slice(
+        "db-a",
+        "db",
+        "IPv4",
+        vec![endpoint("10.9.9.9", READY)],
+    ));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
 
-    let first = wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)]).await;
-    let meta = first.backends[0].ext.get::<EndpointMeta>().expect("metadata is kept");
+    let first = wait_set(
+        &discovery,
+        &mut changes,
+        &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
+    )
+    .await;
+    let meta = first.backends[0]
+        .ext
+        .get::<EndpointMeta>()
+        .expect("metadata is kept");
     assert_eq!(meta.zone.as_deref(), Some("zone-a"));
     assert_eq!(meta.node_name.as_deref(), Some("node-1"));
     assert_eq!(meta.pod_name(), Some("pod-10-0-0-1"));
     assert_eq!(meta.slice, "web-a");
     let selector = "kubernetes.io/service-name=web".to_owned();
     api.wait_seen("the watch after the list", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { bookmarks: true, selector: sel, .. } if *sel == selector))
+        s.iter().any(
+            |r| matches!(r, Seen::Watch { bookmarks: true, selector: sel, .. } if *sel == selector),
+        )
     })
     .await;
-    assert_eq!(api.seen()[0], Seen::List { selector: selector.clone() });
+    assert_eq!(
+        api.seen()[0],
+        Seen::List {
+            selector: selector.clone()
+        }
+    );
 
     // ADDED: an IPv6 slice of the same Service joins the set.
-    api.apply(slice("web-b", "web", "IPv6", vec![endpoint("fd00::7", READY)]));
+    api.apply(slice(
+        "web-b",
+        "web",
+        "IPv6",
+        vec![endpoint("fd00::7", READY)],
+    ));
     wait_set(
         &discovery,
         &mut changes,
-        &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled), ("[fd00::7]:8080", Enabled)],
+        &[
+            ("10.0.0.1:8080", Enabled),
+            ("10.0.0.2:8080", Enabled),
+            ("[fd00::7]:8080", Enabled),
+        ],
     )
     .await;
 
@@ -41,7 +75,11 @@ async fn the_initial_list_then_added_modified_and_deleted_slices() {
         "web-a",
         "web",
         "IPv4",
-        vec![endpoint("10.0.0.1", TERMINATING), endpoint("10.0.0.2", NOT_READY), endpoint("10.0.0.3", READY)],
+        vec![
+            endpoint("10.0.0.1", TERMINATING),
+            endpoint("10.0.0.2", NOT_READY),
+            endpoint("10.0.0.3", READY),
+        ],
     ));
     wait_set(
         &discovery,
@@ -60,26 +98,56 @@ async fn the_initial_list_then_added_modified_and_deleted_slices() {
     wait_set(
         &discovery,
         &mut changes,
-        &[("10.0.0.1:8080", Draining), ("10.0.0.2:8080", Disabled), ("10.0.0.3:8080", Enabled)],
+        &[
+            ("10.0.0.1:8080", Draining),
+            ("10.0.0.2:8080", Disabled),
+            ("10.0.0.3:8080", Enabled),
+        ],
     )
     .await;
 
     // Another Service's changes never show, and nothing here needed a second list.
-    api.apply(slice("db-a", "db", "IPv4", vec![endpoint("10.9.9.8", READY)]));
+    api.apply(slice(
+        "db-a",
+        "db",
+        "IPv4",
+        vec![endpoint("10.9.9.8", READY)],
+    ));
     let status = discovery.status();
     assert_eq!(status.lists, 1);
     assert_eq!(status.errors, 0, "{status:?}");
-    assert!(api.seen().iter().filter(|s| matches!(s, Seen::List { .. })).count() == 1);
+    assert!(
+        api.seen()
+            .iter()
+            .filter(|s| matches!(s, Seen::List { .. }))
+            .count()
+            == 1
+    );
 }
 
 #[tokio::test]
 async fn deleting_the_service_empties_the_set() {
     let api = FakeApi::start().await;
-    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY)]));
-    api.apply(slice("web-b", "web", "IPv4", vec![endpoint("10.0.0.2", READY)]));
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
+    api.apply(slice(
+        "web-b",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.2", READY)],
+    ));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
-    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)]).await;
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
+    )
+    .await;
     // Deleting a Service deletes its slices.
     api.delete("web-a");
     api.delete("web-b");
@@ -87,7 +155,12 @@ async fn deleting_the_service_empties_the_set() {
     assert!(empty.backends.is_empty() && empty.enablement.is_empty());
     assert_eq!(discovery.status().backends, 0);
     // And a Service that comes back is followed again.
-    api.apply(slice("web-c", "web", "IPv4", vec![endpoint("10.0.0.3", READY)]));
+    api.apply(slice(
+        "web-c",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.3", READY)],
+    ));
     wait_set(&discovery, &mut changes, &[("10.0.0.3:8080", Enabled)]).await;
 }
 
@@ -106,9 +179,18 @@ async fn ports_by_number_and_every_address_of_an_endpoint() {
     let mut two = endpoint("10.0.0.1", READY);
     two.addresses.push("10.0.0.2".into());
     api.apply(slice("web-a", "web", "IPv4", vec![two]));
-    let discovery = builder(&api).port(Port::Number(9090)).build().await.unwrap();
+    let discovery = builder(&api)
+        .port(Port::Number(9090))
+        .build()
+        .await
+        .unwrap();
     let mut changes = discovery.subscribe().unwrap();
-    wait_set(&discovery, &mut changes, &[("10.0.0.1:9090", Enabled), ("10.0.0.2:9090", Enabled)]).await;
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[("10.0.0.1:9090", Enabled), ("10.0.0.2:9090", Enabled)],
+    )
+    .await;
     // `Only` with two ports is ambiguous: the slice contributes nothing rather than a guess.
     let only = builder(&api).port(Port::Only).build().await.unwrap();
     assert!(only.discover().await.unwrap().backends.is_empty());
@@ -117,18 +199,30 @@ async fn ports_by_number_and_every_address_of_an_endpoint() {
 #[tokio::test]
 async fn a_bookmark_moves_the_point_the_next_watch_starts_from() {
     let api = FakeApi::start().await;
-    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY)]));
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
     let listed_at = api.resource_version().to_string();
     api.wait_seen("the first watch", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { resource_version, .. } if *resource_version == listed_at))
+        s.iter().any(
+            |r| matches!(r, Seen::Watch { resource_version, .. } if *resource_version == listed_at),
+        )
     })
     .await;
     // Other Services move the resource version on without any event for this watch...
     for i in 0..3 {
-        api.apply(slice("db-a", "db", "IPv4", vec![endpoint(&format!("10.9.9.{i}"), READY)]));
+        api.apply(slice(
+            "db-a",
+            "db",
+            "IPv4",
+            vec![endpoint(&format!("10.9.9.{i}"), READY)],
+        ));
     }
     // ...until a bookmark tells the watcher where it is.
     api.bookmark();
@@ -141,7 +235,13 @@ async fn a_bookmark_moves_the_point_the_next_watch_starts_from() {
         s.iter().any(|r| matches!(r, Seen::Watch { resource_version, .. } if *resource_version == bookmarked))
     })
     .await;
-    assert_eq!(api.seen().iter().filter(|s| matches!(s, Seen::List { .. })).count(), 1);
+    assert_eq!(
+        api.seen()
+            .iter()
+            .filter(|s| matches!(s, Seen::List { .. }))
+            .count(),
+        1
+    );
     assert_eq!(discovery.status().lists, 1);
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
 }
@@ -155,10 +255,19 @@ async fn dropping_the_source_stops_the_watch() {
     let clone = discovery.clone();
     drop(discovery);
     // A clone keeps it running.
-    api.apply(slice("web-a", "web", "IPv4", vec![endpoint("10.0.0.1", READY)]));
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
     wait_set(&clone, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
     drop(clone);
     // The task is aborted: the notifier it shared is dropped and the subscription closes.
     let closed = tokio::time::timeout(std::time::Duration::from_secs(10), changes.changed()).await;
-    assert_eq!(closed.ok(), Some(false), "the subscription reports the source is gone");
+    assert_eq!(
+        closed.ok(),
+        Some(false),
+        "the subscription reports the source is gone"
+    );
 }

@@ -9,7 +9,7 @@
 //! server on 127.0.0.1 whose zone changes every two seconds (backends join, are reweighted,
 //! leave; the primary SRV group disappears and the standby group takes over; the name
 //! disappears and the set empties after the grace period), followed live by a round-robin load
-//! balancer. It exits by itself after about 16 seconds.
+//! balancer. It exits by itself after about 13 seconds.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;

@@ -1,10 +1,10 @@
 //! [`RoundRobin`]: nginx's smooth weighted round robin, lock-free.
 
 mod smooth;
+mod turn;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use lb_core::{Backend, BackendIter, BackendSelection, BoxError};
 
@@ -12,6 +12,7 @@ use crate::arith::{FastMod, GOLDEN, fastrange, gcd};
 use crate::candidates::{Candidates, DRAWS, Draw};
 use crate::cdf::Cdf;
 use crate::layout::Layout;
+use turn::Turn;
 
 /// The smooth table is used while its period (the sum of the weights divided by their greatest
 /// common divisor) is at most this many entries per backend...
@@ -25,9 +26,9 @@ const TABLE_WORK: u64 = 1 << 22;
 
 /// Weighted round robin, smooth: weights 5, 1, 1 give `a a b a c a a`, not `a a a a a b c`.
 ///
-/// Each pick takes the next turn of a shared atomic counter and maps it to a backend without a
-/// lock; the mapping depends on the weights (`W` is their sum after dividing by their greatest
-/// common divisor, `n` the number of backends):
+/// Each pick takes the next *turn* and maps it to a backend, without a lock; the mapping depends
+/// on the weights (`W` is their sum after dividing by their greatest common divisor, `n` the
+/// number of backends):
 ///
 /// - **Equal weights**: plain round robin in address order.
 /// - **`W ≤ max(16·n, 4096)`** (and `W × distinct weights ≤ 4 M`): **exactly nginx's smooth
@@ -40,10 +41,16 @@ const TABLE_WORK: u64 = 1 << 22;
 ///   most three distinct values: picks are spread evenly, never bunched. Memory stays at
 ///   16 bytes per backend whatever the weights.
 ///
-/// **Position.** The counter is shared with the selector built by [`BackendSelection::rebuild`],
-/// so when the backends and weights are unchanged the sequence continues exactly where it was
-/// (the load balancer also keeps the selector itself in that case). When they change, the count
-/// goes on in the new sequence.
+/// **Threads.** As each nginx worker process and each Envoy worker thread does, each thread
+/// follows the sequence from its own position, so a pick writes nothing shared: the first
+/// thread starts at turn 0 (a single-threaded program sees the exact sequence), and each further
+/// thread starts at a golden-ratio-spread turn. Every thread's picks are smooth and
+/// proportional, and so is their union.
+///
+/// **Position.** The positions belong to the selector *and the selectors rebuilt from it* by
+/// [`BackendSelection::rebuild`], so when the backends and weights are unchanged the sequence
+/// continues exactly where it was (the load balancer also keeps the selector itself in that
+/// case). When they change, the count goes on in the new sequence.
 ///
 /// **Fallback.** After the first pick come the next turns of the sequence (up to 8, skipping
 /// backends already offered, without advancing the shared counter), then every other backend:
@@ -76,12 +83,6 @@ pub struct RoundRobin {
     layout: Layout,
     mode: Mode,
 }
-
-/// The shared turn counter, alone on its cache lines so that picks on other cores do not
-/// invalidate the selector's read-only data.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-struct Turn(AtomicU64);
 
 #[derive(Debug)]
 enum Mode {
@@ -205,7 +206,7 @@ impl BackendSelection for RoundRobin {
         let (first, t) = if self.layout.is_empty() {
             (None, 0)
         } else {
-            let t = self.turn.0.fetch_add(1, Ordering::Relaxed);
+            let t = self.turn.next();
             (Some(self.backend_at(t)), t)
         };
         RoundRobinIter {
@@ -225,7 +226,7 @@ impl fmt::Debug for RoundRobin {
         f.debug_struct("RoundRobin")
             .field("backends", &self.layout.len())
             .field("regime", &self.regime())
-            .field("turn", &self.turn.0.load(Ordering::Relaxed))
+            .field("turn", &self.turn)
             .finish()
     }
 }

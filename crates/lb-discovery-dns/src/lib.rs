@@ -123,10 +123,12 @@
 //!   (for SRV, the best record keeps the address).
 //! - **SRV records** with port 0 are left out; target `.` means "no service".
 //! - **CNAME chains** are followed through the answer up to [`MAX_CNAME_CHAIN`] (8) records; a
-//!   longer chain or a loop is a failure. Records not on the chain from the name asked (other
-//!   names, other classes) are ignored, so an answer cannot inject addresses for another name.
-//!   For chains an answer leaves incomplete, hickory-resolver issues follow-up queries, also
-//!   at most 8 deep.
+//!   longer complete chain is a failure ([`DnsError::CnameChainTooLong`]). Records not on the
+//!   chain from the name asked (other names, other classes) are ignored, so an answer cannot
+//!   inject addresses for another name. For chains an answer leaves incomplete,
+//!   hickory-resolver issues follow-up queries, at most 8 deep; a chain that still has no end
+//!   then (a loop, or a very long chain served one link at a time) ends as an empty answer, a
+//!   negative answer here.
 //! - **TTLs**: hickory-resolver caps every TTL at one day (86,400 s) before this crate sees it,
 //!   so an absurd TTL (even one with the high bit set, which RFC 2181 reads as 0) counts as a
 //!   day; every TTL is then clamped to the refresh bounds, so it waits `max` at most.

@@ -3,4 +3,5 @@
 mod alloc;
 mod load_balancer;
 mod pingora;
+mod props;
 mod support;

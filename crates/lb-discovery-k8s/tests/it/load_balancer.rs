@@ -98,3 +98,96 @@ async fn a_spawned_load_balancer_becomes_ready_from_the_watch_and_follows_enable
     lb.update().await.unwrap();
     assert!(lb.select(b"").is_none());
 }
+
+/// Forwards to the source and reports every answer the load balancer got.
+struct Recording {
+    inner: lb_discovery_k8s::EndpointSliceDiscovery,
+    answers: tokio::sync::mpsc::UnboundedSender<Vec<(String, Enablement)>>,
+}
+
+#[lb_core::async_trait]
+impl ServiceDiscovery for Recording {
+    async fn discover(&self) -> Result<lb_core::Discovered, BoxError> {
+        let answer = self.inner.discover().await?;
+        let _ = self.answers.send(view(&answer));
+        Ok(answer)
+    }
+
+    fn subscribe(&self) -> Option<lb_core::ChangeSubscription> {
+        self.inner.subscribe()
+    }
+}
+
+type Answers = tokio::sync::mpsc::UnboundedReceiver<Vec<(String, Enablement)>>;
+
+/// The next answer the load balancer got that differs from `previous` (at most 10 s away).
+///
+/// The load balancer may ask twice for one state: its first `discover` waits for the first list,
+/// and the list's change signal then makes it ask once more.
+async fn next(
+    answers: &mut Answers,
+    previous: &[(String, Enablement)],
+) -> Vec<(String, Enablement)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = tokio::time::timeout_at(deadline, answers.recv()).await;
+        let answer = answer
+            .expect("the load balancer asked")
+            .expect("the source is alive");
+        if answer != previous {
+            return answer;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_load_balancer_without_polling_follows_each_push() {
+    let api = FakeApi::start().await;
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
+    let discovery = builder(&api).build().await.unwrap();
+    let (tx, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    let lb = Arc::new(LoadBalancer::<InOrder>::from_backends(Backends::new(
+        Box::new(Recording {
+            inner: discovery.clone(),
+            answers: tx,
+        }),
+    )));
+    assert_eq!(lb.update_frequency, None, "no polling");
+    let service = lb.spawn();
+    let first = next(&mut answers, &[]).await;
+    assert_eq!(first, expect(&[("10.0.0.1:8080", Enablement::Enabled)]));
+    tokio::time::timeout(Duration::from_secs(10), service.ready())
+        .await
+        .unwrap();
+
+    // With no polling and no failure, only the watch's change signal makes it ask again.
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY), endpoint("10.0.0.2", READY)],
+    ));
+    let second = next(&mut answers, &first).await;
+    assert_eq!(
+        second,
+        expect(&[
+            ("10.0.0.1:8080", Enablement::Enabled),
+            ("10.0.0.2:8080", Enablement::Enabled)
+        ])
+    );
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.2", READY)],
+    ));
+    let third = next(&mut answers, &second).await;
+    assert_eq!(third, expect(&[("10.0.0.2:8080", Enablement::Enabled)]));
+    service.shutdown().await;
+    assert_eq!(discovery.status().updates, 3);
+}

@@ -1,5 +1,7 @@
 //! The initial list and the watch events: ADDED, MODIFIED, DELETED, bookmarks.
 
+use std::future::Future;
+
 use lb_core::{Enablement::*, ServiceDiscovery};
 use lb_discovery_k8s::{EndpointMeta, EndpointSliceDiscovery, Port};
 
@@ -270,4 +272,48 @@ async fn dropping_the_source_stops_the_watch() {
         Some(false),
         "the subscription reports the source is gone"
     );
+}
+
+#[test]
+fn built_outside_a_runtime_the_watch_starts_on_first_use_inside_one() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let api = rt.block_on(FakeApi::start());
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
+    let client = rt
+        .block_on(async { lb_discovery_k8s::client_with_limits(config(&api), Default::default()) })
+        .unwrap();
+    // With a client given, `build` never waits: one poll, outside any runtime, completes it.
+    let building = std::pin::pin!(
+        EndpointSliceDiscovery::builder("web")
+            .namespace(NAMESPACE)
+            .port(Port::name("http"))
+            .client(client)
+            .build()
+    );
+    let std::task::Poll::Ready(built) =
+        building.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    else {
+        panic!("build waited on something");
+    };
+    let discovery = built.unwrap();
+    let changes = discovery
+        .subscribe()
+        .expect("a subscription, even before the watch runs");
+    assert_eq!(discovery.status().lists, 0, "no watch without a runtime");
+    assert!(api.seen().is_empty());
+    // The first discover inside a runtime starts the watch and waits for its first list.
+    let answer = rt.block_on(discovery.discover()).unwrap();
+    assert_eq!(view(&answer), expect(&[("10.0.0.1:8080", Enabled)]));
+    drop(changes);
+    drop(discovery);
+    drop(api);
 }

@@ -40,7 +40,9 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// The most bytes of one list response (one page of at most
     /// [`Builder::page_size`](crate::Builder::page_size) slices), and of one watch event.
-    /// Default: 16 MiB, room for a page of 100 full slices of 1000 endpoints.
+    /// Default: 16 MiB. A slice of the EndpointSlice controller's default 100 endpoints is
+    /// about 30 KB of JSON, so a default page of 100 such slices is about 3 MB; one slice of the
+    /// API's maximum 1000 endpoints (one watch event) is about 300 KB.
     pub max_response_bytes: usize,
 }
 

@@ -317,3 +317,60 @@ fn built_outside_a_runtime_the_watch_starts_on_first_use_inside_one() {
     drop(discovery);
     drop(api);
 }
+
+#[tokio::test]
+async fn a_kubeconfig_context_gives_the_cluster_and_the_default_namespace() {
+    let api = FakeApi::start().await;
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
+    let yaml = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: test\n\
+         clusters:\n- name: fake\n  cluster:\n    server: {}\n\
+         contexts:\n- name: test\n  context:\n    cluster: fake\n    user: nobody\n    namespace: {NAMESPACE}\n\
+         users:\n- name: nobody\n  user: {{}}\n",
+        api.url()
+    );
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&yaml).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    // No namespace given: the context's is used.
+    let discovery = EndpointSliceDiscovery::builder("web")
+        .config(config)
+        .port(Port::name("http"))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(discovery.namespace(), NAMESPACE);
+    let answer = discovery.discover().await.unwrap();
+    assert_eq!(view(&answer), expect(&[("10.0.0.1:8080", Enabled)]));
+}
+
+#[tokio::test]
+async fn invalid_names_are_refused_before_any_request() {
+    let api = FakeApi::start().await;
+    let err = EndpointSliceDiscovery::builder("web,app=db")
+        .config(config(&api))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid service name `web,app=db`: only lowercase letters, digits and '-' are allowed"
+    );
+    let err = builder(&api)
+        .namespace("../kube-system")
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid namespace name `../kube-system`"),
+        "{err}"
+    );
+    assert!(api.seen().is_empty());
+}

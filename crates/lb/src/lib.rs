@@ -15,6 +15,9 @@
 //! - `health`: active health checks, in [`health`], with rustls' `ring` provider;
 //!   `health-aws-lc-rs` uses `aws-lc-rs` instead.
 //! - `discovery-static`, `discovery-dns`, `discovery-k8s`: discovery sources, in [`discovery`].
+//!   `discovery-k8s` gives kube rustls' `ring` provider; `discovery-k8s-aws-lc-rs` uses
+//!   `aws-lc-rs`. A binary using it picks its Kubernetes API version with a `k8s-openapi`
+//!   feature (such as `v1_33`), as with kube.
 //! - `full`: all of the above.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -39,10 +39,16 @@
 //!
 //! | strategy | first pick | per pick | memory per backend |
 //! | --- | --- | --- | --- |
-//! | [`RoundRobin`] | nginx's smooth weighted round robin (or an evenly spread golden-ratio sequence for very uneven weights) | one atomic add, no lock | 4 to 80 bytes |
+//! | [`RoundRobin`] | nginx's smooth weighted round robin (an evenly spread golden-ratio sequence for weights too uneven to tabulate) | a thread-local counter, no shared write | 4 to 68 bytes (small sets of uneven weights: up to 16 KiB in all) |
 //! | [`Random`] | weighted random (alias method) | one per-thread random number | 20 bytes |
-//! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight; **same as pingora's `FNVHash`** | one hash | 20 to 28 bytes |
-//! | [`Consistent`], [`KetamaHashing`] | nginx's ketama ring (`hash $key consistent`) | CRC32 and an indexed ring lookup | about 10 bytes per ring point |
+//! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight: **the same as pingora's `FNVHash`** | one hash of the key | at most 20 bytes |
+//! | [`Consistent`], [`KetamaHashing`] | nginx's ketama ring (`hash $key consistent`) | CRC32 of the key and an indexed ring lookup | about 10 bytes per ring point (160 points per unit of weight) |
+//!
+//! Measured on a 2-core Xeon (2.6 GHz) with 10,000 backends of weights 1 to 10 and a health
+//! check set, `LoadBalancer::select` takes about 15 ns with `RoundRobin`, 16 ns with `Random`,
+//! 23 to 30 ns with `FnvHash` (4- to 16-byte keys) and 50 to 65 ns with `Consistent`, of which
+//! about 12.5 ns is lb-core's part (the snapshot load, the readiness check and the `Pick`); see
+//! `benches/benches/select.rs`.
 //!
 //! # Candidate order and weights
 //!

@@ -4,7 +4,8 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::bucket::Bucket;
-use crate::builder;
+use crate::build;
+use crate::builder::Builder;
 use crate::crc::hash;
 use crate::error::Error;
 use crate::index::SlotIndex;
@@ -78,12 +79,7 @@ impl Continuum {
     /// weights are scaled down as in [`new`](Self::new), and `V2 { point_multiple: 0 }` gives an
     /// empty ring.
     pub fn new_with_version(buckets: &[Bucket], version: Version) -> Self {
-        match Self::build(buckets, version, Overflow::Scale) {
-            Ok(ring) => ring,
-            // `Overflow::Scale` never fails: the plan scales instead and a zero multiple gives an
-            // empty ring. Should that change, an empty ring is still the answer that cannot panic.
-            Err(_) => Self::empty(version),
-        }
+        Self::builder().version(version).build(buckets)
     }
 
     /// Builds nginx's ring over `buckets`, or says why it cannot: more than [`MAX_POINTS`] points
@@ -103,10 +99,16 @@ impl Continuum {
     /// Like [`try_new`](Self::try_new) for any [`Version`]; `V2 { point_multiple: 0 }` is
     /// [`Error::ZeroPointMultiple`].
     pub fn try_new_with_version(buckets: &[Bucket], version: Version) -> Result<Self, Error> {
-        Self::build(buckets, version, Overflow::Fail)
+        Self::builder().version(version).try_build(buckets)
     }
 
-    fn empty(version: Version) -> Self {
+    /// A [`Builder`] for a ring with options: its version, and how many threads building a large
+    /// ring may use.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn empty(version: Version) -> Self {
         Self {
             version,
             index: SlotIndex::empty(),
@@ -116,7 +118,13 @@ impl Continuum {
         }
     }
 
-    fn build(buckets: &[Bucket], version: Version, overflow: Overflow) -> Result<Self, Error> {
+    /// Builds the ring; `max_threads` bounds the threads a large build uses, the caller's included.
+    pub(crate) fn build(
+        buckets: &[Bucket],
+        version: Version,
+        overflow: Overflow,
+        max_threads: usize,
+    ) -> Result<Self, Error> {
         let multiple = version.point_multiple();
         if multiple == 0 {
             return match overflow {
@@ -130,7 +138,7 @@ impl Continuum {
         } else {
             V1_PER_SLOT_LOG2
         };
-        let sorted = builder::build(buckets, &plan, per_slot);
+        let sorted = build::build(buckets, &plan, per_slot, max_threads);
         let addrs: Box<[Option<SocketAddr>]> = buckets.iter().map(Bucket::addr).collect();
         let socket_points = plan
             .counts

@@ -70,6 +70,15 @@
 //! sort; a lookup hashes the key and scans the few points of its slot. The `ketama` benches in the
 //! workspace's `benches` crate measure both.
 //!
+//! # Threads
+//!
+//! Building a ring of at least 65,536 points (410 buckets of weight 1) uses up to 4 threads, no
+//! more than the process has CPUs: the calling thread and short-lived threads it starts with
+//! `std::thread::scope`, which have ended when the build returns. Smaller rings are built on the
+//! calling thread alone. [`Builder::max_threads`] sets another limit, and
+//! [`Builder::single_threaded`] keeps every build on the calling thread. The ring is the same
+//! either way.
+//!
 //! # Coming from pingora-ketama
 //!
 //! Change the crate name; what differs is deliberate:
@@ -91,18 +100,22 @@
 //! None: the crate has no optional parts.
 
 mod bucket;
+mod build;
 mod builder;
 mod continuum;
 mod crc;
 mod error;
+mod generate;
 mod index;
 mod iter;
 mod packed;
 mod plan;
 mod radix;
 mod version;
+mod workers;
 
 pub use bucket::{Bucket, Node};
+pub use builder::Builder;
 pub use continuum::Continuum;
 pub use crc::hash;
 pub use error::Error;

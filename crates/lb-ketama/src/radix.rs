@@ -1,38 +1,40 @@
-//! Sorting one partition of points (a few thousand `hash << 32 | bucket` keys that share the top 8
-//! hash bits) in cache, with no data-dependent branch.
+//! Sorting one partition of points (the `hash << 32 | bucket` keys that share the top 8 hash bits)
+//! in cache, with no data-dependent branch.
 
 /// Sorts the points of one partition by hash: a least-significant-digit radix sort on the 24 hash
-/// bits below the partition's 8, in three stable passes of 8 bits, with no data-dependent branch.
-/// Equal hashes keep their generation order, which is why de-duplication compares buckets.
+/// bits below the partition's 8, in stable passes with no data-dependent branch. Equal hashes come
+/// out in any order, which is why de-duplication compares buckets.
+///
+/// A large partition takes two passes of 12 bits, a smaller one three of 8 (two 4,096-entry
+/// histograms would cost more than the pass they save), and a tiny one a comparison sort.
 #[derive(Debug, Default)]
 pub(crate) struct PartitionSorter {
     a: Vec<u64>,
     b: Vec<u64>,
+    /// Two histograms of 12-bit digits, each with a leading zero for the prefix sum.
+    wide: Vec<u32>,
 }
 
-/// Partitions this small are sorted by comparison: three histograms would cost more.
+/// Partitions this small are sorted by comparison: histograms would cost more.
 const SMALL_PARTITION: usize = 64;
 
+/// Partitions this large take two passes of 12 bits instead of three of 8.
+const WIDE_PARTITION: usize = 3_000;
+
+const WIDE: usize = 1 << 12;
+
 impl PartitionSorter {
-    /// The points of `part` and `extra` in hash order. Equal hashes come in any order.
-    pub(crate) fn sort(&mut self, part: &[u64], extra: &[u64]) -> &[u64] {
-        let n = part.len() + extra.len();
+    /// The points of every slice in `parts`, together, in hash order. Equal hashes come in any
+    /// order.
+    pub(crate) fn sort(&mut self, parts: &[&[u64]]) -> &[u64] {
+        let n: usize = parts.iter().map(|p| p.len()).sum();
         if n <= SMALL_PARTITION {
             self.a.clear();
-            self.a.extend_from_slice(part);
-            self.a.extend_from_slice(extra);
+            for part in parts {
+                self.a.extend_from_slice(part);
+            }
             self.a.sort_unstable();
             return &self.a;
-        }
-        let digit = |key: u64, d: u32| ((key >> (32 + 8 * d)) & 0xff) as usize;
-        let mut counts = [[0u32; 257]; 3];
-        for &key in part.iter().chain(extra) {
-            counts[0][digit(key, 0) + 1] += 1;
-            counts[1][digit(key, 1) + 1] += 1;
-            counts[2][digit(key, 2) + 1] += 1;
-        }
-        for c in &mut counts {
-            prefix_sum(c);
         }
         // Only grow the buffers: every element below `n` is written before it is read.
         if self.a.len() < n {
@@ -40,11 +42,52 @@ impl PartitionSorter {
             self.b.resize(n, 0);
         }
         let (a, b) = (&mut self.a[..n], &mut self.b[..n]);
-        for &key in part.iter().chain(extra) {
-            let d = digit(key, 0);
-            // `counts[0][d]` stays below the start of digit d + 1 <= n: digit d has that many keys.
-            a[counts[0][d] as usize] = key;
-            counts[0][d] += 1;
+        if n >= WIDE_PARTITION {
+            self.wide.clear();
+            self.wide.resize(2 * (WIDE + 1), 0);
+            let (low, high) = self.wide.split_at_mut(WIDE + 1);
+            let digit = |key: u64, d: u32| ((key >> (32 + 12 * d)) & 0xfff) as usize;
+            for part in parts {
+                for &key in *part {
+                    low[digit(key, 0) + 1] += 1;
+                    high[digit(key, 1) + 1] += 1;
+                }
+            }
+            prefix_sum(low);
+            prefix_sum(high);
+            // `low[d]` stays below the start of digit d + 1 <= n: digit d has that many keys.
+            for part in parts {
+                for &key in *part {
+                    let d = digit(key, 0);
+                    b[low[d] as usize] = key;
+                    low[d] += 1;
+                }
+            }
+            for &key in b.iter() {
+                let d = digit(key, 1);
+                a[high[d] as usize] = key;
+                high[d] += 1;
+            }
+            return a;
+        }
+        let digit = |key: u64, d: u32| ((key >> (32 + 8 * d)) & 0xff) as usize;
+        let mut counts = [[0u32; 257]; 3];
+        for part in parts {
+            for &key in *part {
+                counts[0][digit(key, 0) + 1] += 1;
+                counts[1][digit(key, 1) + 1] += 1;
+                counts[2][digit(key, 2) + 1] += 1;
+            }
+        }
+        for c in &mut counts {
+            prefix_sum(c);
+        }
+        for part in parts {
+            for &key in *part {
+                let d = digit(key, 0);
+                a[counts[0][d] as usize] = key;
+                counts[0][d] += 1;
+            }
         }
         for &key in a.iter() {
             let d = digit(key, 1);
@@ -81,7 +124,8 @@ mod tests {
     #[test]
     fn sorts_large_and_small_partitions_by_hash() {
         let mut sorter = PartitionSorter::default();
-        for n in [0u32, 1, 5, 64, 65, 500, 6000] {
+        // Tiny, 8-bit and 12-bit partitions, and a small one after a large one (stale buffers).
+        for n in [0u32, 1, 5, 64, 65, 500, 2_999, 3_000, 6_000, 20_000, 70] {
             let part: Vec<u64> = (0..n)
                 .map(|i| {
                     key(
@@ -91,7 +135,8 @@ mod tests {
                 })
                 .collect();
             let extra = [key(0x2a00_0001, 9_999), key(0x2aff_ffff, 1)];
-            let got = sorter.sort(&part, &extra).to_vec();
+            let (head, tail) = part.split_at(part.len() / 3);
+            let got = sorter.sort(&[head, &extra, tail]).to_vec();
             let hashes: Vec<u64> = got.iter().map(|k| k >> 32).collect();
             assert!(hashes.windows(2).all(|w| w[0] <= w[1]), "n {n}");
             let mut want: Vec<u64> = part.iter().chain(&extra).copied().collect();

@@ -1,10 +1,11 @@
-//! Integration tests of lb-ketama: nginx's own answers, ring properties, edges and allocation-free
-//! lookups. One binary, one module per concern.
+//! Integration tests of lb-ketama: nginx's own answers, ring properties, edges, allocation-free
+//! lookups and builds on several threads. One binary, one module per concern.
 
 mod alloc;
 mod api;
 mod nginx;
 mod properties;
+mod threads;
 
 use std::net::SocketAddr;
 

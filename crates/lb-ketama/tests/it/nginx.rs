@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use lb_ketama::{Bucket, Continuum, Version};
+use lb_ketama::{Bucket, Builder, Continuum, Version};
 
 /// One recorded ring: the configured servers in order and the server nginx picked per key.
 struct Vectors {
@@ -55,11 +55,11 @@ fn typed(v: &Vectors) -> Vec<Bucket> {
 }
 
 /// Checks every key of `ring` against `buckets`; returns the number of keys checked.
-fn check(ring: &str, v: &Vectors, buckets: &[Bucket], version: Version) -> usize {
-    let c = Continuum::new_with_version(buckets, version);
+fn check(ring: &str, v: &Vectors, buckets: &[Bucket], builder: Builder) -> usize {
+    let c = builder.build(buckets);
     for (key, want) in &v.keys {
         let got = c.bucket_idx(key.as_bytes()).expect("non-empty ring");
-        assert_eq!(&v.servers[got].0, want, "{ring} {version:?}: key {key}");
+        assert_eq!(&v.servers[got].0, want, "{ring} {builder:?}: key {key}");
         // `node` agrees whenever the server is a socket address.
         assert_eq!(
             c.node(key.as_bytes()),
@@ -70,6 +70,8 @@ fn check(ring: &str, v: &Vectors, buckets: &[Bucket], version: Version) -> usize
     v.keys.len()
 }
 
+/// Checks `ring` built from names and from typed addresses, as V1 and V2, on one thread and on
+/// several (the "large" ring has enough points for several).
 fn check_ring(ring: &str, min_keys: usize) {
     let v = load(ring);
     for buckets in [named(&v), typed(&v)] {
@@ -79,7 +81,10 @@ fn check_ring(ring: &str, min_keys: usize) {
                 point_multiple: 160,
             },
         ] {
-            assert!(check(ring, &v, &buckets, version) >= min_keys);
+            for threads in [1, 4] {
+                let builder = Builder::new().version(version).max_threads(threads);
+                assert!(check(ring, &v, &buckets, builder) >= min_keys);
+            }
         }
     }
 }
@@ -113,6 +118,11 @@ fn host_names_missing_ports_and_unix_schemes() {
 fn two_hundred_servers() {
     let v = load("large");
     assert_eq!(v.servers.len(), 200);
+    let points: u32 = v.servers.iter().map(|(_, w)| w * 160).sum();
+    assert!(
+        points >= 65_536,
+        "{points} points: enough to be built on threads"
+    );
     check_ring("large", 3000);
 }
 

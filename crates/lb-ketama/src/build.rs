@@ -1,0 +1,361 @@
+//! Building a ring: the points of every bucket, sorted, de-duplicated and indexed, on one thread or
+//! a few.
+//!
+//! Points are `hash << 32 | bucket` keys. Two phases, each split into jobs that run in parallel on
+//! a large ring ([`workers::run`]):
+//!
+//! 1. **Generate.** Each job computes the point chains of a run of buckets, about the same number of
+//!    points per job, and writes every point into its own region of the partition the point's top
+//!    8 hash bits choose ([`generate`]). One buffer holds every region: partition by partition, one
+//!    region per job, each sized for the expected count plus a wide margin.
+//! 2. **Sort.** Each job takes a range of partitions, which is one contiguous part of the buffer,
+//!    radix-sorts each partition in cache ([`PartitionSorter`]) and writes it back, de-duplicated, to
+//!    the front of its part: the points kept so far never outnumber the regions already read, so
+//!    this overwrites nothing still needed. Counting the points kept per slot along the way gives
+//!    the lookup table ([`SlotIndex`]).
+//!
+//! The jobs' outputs are then moved together; every job after the first moves by the unused
+//! margin of the regions before it. No comparison sort over the whole ring, and no second ring-sized
+//! buffer. Of points with equal hashes the one with the lowest bucket index is kept: the order nginx
+//! gets from glibc's stable `qsort` over its servers in configuration order.
+
+use crate::bucket::Bucket;
+use crate::generate::{Generated, PARTITION_BITS, PARTITIONS, generate, room_for, split};
+use crate::index::{SlotIndex, index_bits};
+use crate::plan::Plan;
+use crate::radix::{PartitionSorter, prefix_sum};
+use crate::workers;
+
+/// The sorted, de-duplicated points of a ring, each as `hash << 32 | bucket`, and the lookup table
+/// over them.
+#[derive(Debug)]
+pub(crate) struct Sorted {
+    pub(crate) points: Vec<u64>,
+    pub(crate) index: SlotIndex,
+}
+
+/// Rings with fewer points are built on the calling thread alone: starting a thread would cost
+/// about as much as it saves.
+pub(crate) const PARALLEL_MIN_POINTS: usize = 1 << 16;
+
+/// The most threads a build uses, whatever it is asked for.
+pub(crate) const MAX_THREADS: usize = 16;
+
+/// Generates, sorts and de-duplicates the points of `plan`, indexing `2^per_slot_log2` to
+/// `2^(per_slot_log2 + 1)` points per slot, on up to `max_threads` threads (the caller's included)
+/// when the ring has at least [`PARALLEL_MIN_POINTS`] points.
+pub(crate) fn build(
+    buckets: &[Bucket],
+    plan: &Plan,
+    per_slot_log2: u32,
+    max_threads: usize,
+) -> Sorted {
+    let threads = if plan.total < PARALLEL_MIN_POINTS {
+        1
+    } else {
+        max_threads.min(workers::available())
+    };
+    build_with(buckets, plan, per_slot_log2, threads, None)
+}
+
+/// [`build`] on exactly `threads` jobs per phase (at most [`MAX_THREADS`]), with the room of each
+/// region forced when `room` is given, so that tests can make points spill.
+fn build_with(
+    buckets: &[Bucket],
+    plan: &Plan,
+    per_slot_log2: u32,
+    threads: usize,
+    room: Option<usize>,
+) -> Sorted {
+    if plan.total == 0 {
+        return Sorted {
+            points: Vec::new(),
+            index: SlotIndex::empty(),
+        };
+    }
+    let bits = index_bits(plan.total, per_slot_log2);
+    // Jobs split the lookup table at partition boundaries, which needs a slot no wider than a
+    // partition.
+    let threads = if bits < PARTITION_BITS {
+        1
+    } else {
+        threads.clamp(1, MAX_THREADS)
+    };
+
+    // Phase 1: region `p * threads + t` receives the points of run `t` in partition `p`.
+    let runs = split(&plan.counts, plan.total, threads);
+    let room = room
+        .unwrap_or_else(|| room_for(plan.total.div_ceil(threads)))
+        .max(1);
+    let mut buf = vec![0u64; room * PARTITIONS * threads];
+    let mut regions: Vec<Vec<&mut [u64]>> = (0..threads)
+        .map(|_| Vec::with_capacity(PARTITIONS))
+        .collect();
+    for (i, region) in buf.chunks_mut(room).enumerate() {
+        regions[i % threads].push(region);
+    }
+    let generated = workers::run(runs.into_iter().zip(regions).collect(), |(run, mut r)| {
+        generate(
+            &buckets[run.clone()],
+            &plan.counts[run.clone()],
+            run.start,
+            &mut r,
+        )
+    });
+    let (mut buf, layout) = if generated.iter().all(|g| g.spill.is_empty()) {
+        Layout::new(buf, room, generated)
+    } else {
+        Layout::regroup(&buf, room, generated)
+    };
+
+    // Phase 2: job `j` sorts partitions `bounds[j]..bounds[j + 1]`, the part of the buffer from
+    // `layout.start(bounds[j])`, and counts the points of its slots of the table.
+    let bounds: Vec<usize> = (0..=threads).map(|j| j * PARTITIONS / threads).collect();
+    let first_slot = |p: usize| (p << bits) >> PARTITION_BITS;
+    let mut starts = vec![0u32; (1usize << bits) + 1];
+    let mut jobs = Vec::with_capacity(threads);
+    let (mut rest_buf, mut rest_slots) = (&mut buf[..], &mut starts[1..]);
+    for pair in bounds.windows(2) {
+        let (lo, hi) = (pair[0], pair[1]);
+        let (chunk, tail) =
+            std::mem::take(&mut rest_buf).split_at_mut(layout.start(hi) - layout.start(lo));
+        let (slots, slots_tail) =
+            std::mem::take(&mut rest_slots).split_at_mut(first_slot(hi) - first_slot(lo));
+        jobs.push(Job {
+            chunk,
+            partitions: lo..hi,
+            slots,
+            first_slot: first_slot(lo),
+        });
+        (rest_buf, rest_slots) = (tail, slots_tail);
+    }
+    let kept = workers::run(jobs, |job| sort_partitions(job, &layout, bits));
+
+    // Move each job's points next to the previous job's, and shift its slot starts to match.
+    let mut w = 0usize;
+    for (pair, &k) in bounds.windows(2).zip(&kept) {
+        let from = layout.start(pair[0]);
+        if from != w {
+            buf.copy_within(from..from + k, w);
+        }
+        if w != 0 {
+            // At most 2^26 points: the starts fit in 32 bits.
+            for s in &mut starts[1 + first_slot(pair[0])..1 + first_slot(pair[1])] {
+                *s += w as u32;
+            }
+        }
+        w += k;
+    }
+    buf.truncate(w);
+    Sorted {
+        points: buf,
+        index: SlotIndex::new(starts.into_boxed_slice(), bits),
+    }
+}
+
+/// Where the points of each partition are: partition `p` has `regions` regions of `room` slots
+/// from `start(p)`, region `t` holding `fill[t][p]` points.
+#[derive(Debug)]
+struct Layout {
+    room: usize,
+    regions: usize,
+    fill: Vec<Vec<usize>>,
+}
+
+impl Layout {
+    fn new(buf: Vec<u64>, room: usize, generated: Vec<Generated>) -> (Vec<u64>, Self) {
+        let layout = Self {
+            room,
+            regions: generated.len(),
+            fill: generated.into_iter().map(|g| g.fill).collect(),
+        };
+        (buf, layout)
+    }
+
+    /// The rare case of a full region: a new buffer with one region per partition, exactly as large
+    /// as the largest partition, holding each partition's points and its spilled ones.
+    fn regroup(buf: &[u64], room: usize, generated: Vec<Generated>) -> (Vec<u64>, Self) {
+        let regions = generated.len();
+        let mut spill: Vec<u64> = generated.iter().flat_map(|g| g.spill.clone()).collect();
+        spill.sort_unstable();
+        let spilled = |p: usize| {
+            let lo = spill.partition_point(|&k| crate::generate::partition_of(k) < p);
+            let hi = spill.partition_point(|&k| crate::generate::partition_of(k) <= p);
+            &spill[lo..hi]
+        };
+        let count = |p: usize| -> usize {
+            generated.iter().map(|g| g.fill[p]).sum::<usize>() + spilled(p).len()
+        };
+        let new_room = (0..PARTITIONS).map(count).max().unwrap_or(0).max(1);
+        let mut out = vec![0u64; new_room * PARTITIONS];
+        let mut fill = vec![0usize; PARTITIONS];
+        for (p, dst) in out.chunks_mut(new_room).enumerate() {
+            let mut w = 0;
+            for (t, g) in generated.iter().enumerate() {
+                let at = (p * regions + t) * room;
+                let src = &buf[at..at + g.fill[p]];
+                dst[w..w + src.len()].copy_from_slice(src);
+                w += src.len();
+            }
+            let src = spilled(p);
+            dst[w..w + src.len()].copy_from_slice(src);
+            fill[p] = w + src.len();
+        }
+        let layout = Self {
+            room: new_room,
+            regions: 1,
+            fill: vec![fill],
+        };
+        (out, layout)
+    }
+
+    /// The offset of partition `p`'s first region.
+    fn start(&self, p: usize) -> usize {
+        p * self.regions * self.room
+    }
+}
+
+/// One sorting job: the partitions in `partitions`, whose regions `chunk` holds from its start, and
+/// the table counts of their slots, `slots[s - first_slot]` for slot `s`.
+#[derive(Debug)]
+struct Job<'a> {
+    chunk: &'a mut [u64],
+    partitions: std::ops::Range<usize>,
+    slots: &'a mut [u32],
+    first_slot: usize,
+}
+
+/// Sorts and de-duplicates the job's partitions into the front of its chunk, turns its slot counts
+/// into running totals, and returns the number of points kept.
+fn sort_partitions(job: Job<'_>, layout: &Layout, bits: u32) -> usize {
+    let Job {
+        chunk,
+        partitions,
+        slots,
+        first_slot,
+    } = job;
+    let mut sorter = PartitionSorter::default();
+    let slot_shift = 32 - bits;
+    let base = layout.start(partitions.start);
+    let mut w = 0usize;
+    for p in partitions {
+        let mut parts: [&[u64]; MAX_THREADS] = [&[]; MAX_THREADS];
+        for (t, part) in parts.iter_mut().enumerate().take(layout.regions) {
+            let at = layout.start(p) - base + t * layout.room;
+            *part = &chunk[at..at + layout.fill[t][p]];
+        }
+        let sorted = sorter.sort(&parts[..layout.regions]);
+        // Keep the first point of each hash; of equal hashes keep the lowest bucket, the smallest key.
+        // Partitions hold disjoint hashes, so the comparison starts afresh with each.
+        let mut last = u64::MAX;
+        for &key in sorted {
+            if key >> 32 != last {
+                last = key >> 32;
+                chunk[w] = key;
+                w += 1;
+                // The job's slots are those of its partitions, and the key is in one of them.
+                slots[((key >> 32) >> slot_shift) as usize - first_slot] += 1;
+            } else if key < chunk[w - 1] {
+                chunk[w - 1] = key;
+            }
+        }
+    }
+    prefix_sum(slots);
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Overflow, plan};
+
+    fn check(s: &Sorted, what: &str) {
+        let hash = |k: &u64| (k >> 32) as u32;
+        assert!(
+            s.points.windows(2).all(|w| hash(&w[0]) < hash(&w[1])),
+            "{what}: sorted"
+        );
+        for (pos, k) in s.points.iter().enumerate() {
+            let (lo, hi) = s.index.range(hash(k));
+            assert!((lo..hi).contains(&pos), "{what}: point {pos} in its slot");
+        }
+    }
+
+    #[test]
+    fn build_sorts_dedups_and_indexes() {
+        // Two buckets with the same name: every point ties, and bucket 0 keeps all of them.
+        let buckets = [
+            Bucket::named("x:1", 2),
+            Bucket::named("x:1", 1),
+            Bucket::named("y:1", 1),
+        ];
+        let p = plan(&buckets, 160, 1 << 26, Overflow::Fail).unwrap();
+        let owner = |k: &u64| *k as u32;
+        for threads in [1, 2, 3] {
+            let s = build_with(&buckets, &p, 1, threads, None);
+            assert_eq!(
+                s.points.len(),
+                480,
+                "the 160 points of bucket 1 duplicate bucket 0's"
+            );
+            assert_eq!(s.points.iter().filter(|k| owner(k) == 1).count(), 0);
+            assert_eq!(s.points.iter().filter(|k| owner(k) == 2).count(), 160);
+            check(&s, "ties");
+        }
+    }
+
+    #[test]
+    fn every_thread_count_and_room_builds_the_same_ring() {
+        // Bucket 300 repeats bucket 0 (all its points tie), and weights differ.
+        let mut buckets: Vec<Bucket> = (0..300)
+            .map(|i| Bucket::named(format!("10.0.{}.{}:80", i / 200, i % 200), 1 + i % 3))
+            .collect();
+        buckets.push(Bucket::named("10.0.0.0:80", 2));
+        let p = plan(&buckets, 160, 1 << 26, Overflow::Fail).unwrap();
+        let one = build_with(&buckets, &p, 1, 1, None);
+        check(&one, "one thread");
+        assert_eq!(one.points, model(&buckets, &p));
+        let owned = |b: u64| one.points.iter().filter(|&&k| k as u32 as u64 == b).count();
+        assert_eq!(
+            (owned(0), owned(300)),
+            (160, 160),
+            "bucket 300's first 160 points tie with bucket 0's and go to it"
+        );
+        // About 375 points per partition: radix sorted, and forced to spill with small rooms.
+        for threads in [1, 2, 3, 4, 7, 16, 40] {
+            for room in [None, Some(0), Some(1), Some(100), Some(360)] {
+                let s = build_with(&buckets, &p, 1, threads, room);
+                let what = format!("{threads} threads, room {room:?}");
+                assert_eq!(s.points, one.points, "{what}");
+                check(&s, &what);
+                for h in [0u32, 1 << 31, u32::MAX, 0x1234_5678] {
+                    assert_eq!(s.index.range(h), one.index.range(h), "{what}");
+                }
+            }
+        }
+    }
+
+    /// Every point, sorted by key, the first (lowest bucket) of each hash kept.
+    fn model(buckets: &[Bucket], p: &Plan) -> Vec<u64> {
+        let mut all = Vec::new();
+        for (i, b) in buckets.iter().enumerate() {
+            let mut chain = crate::crc::PointChain::new(b.prefix_hash(&mut String::new()));
+            for _ in 0..p.counts[i] {
+                all.push((u64::from(chain.step()) << 32) | i as u64);
+            }
+        }
+        all.sort_unstable();
+        all.dedup_by_key(|k| *k >> 32);
+        all
+    }
+
+    #[test]
+    fn small_tables_stay_on_one_job() {
+        // 160 points index 6 bits: fewer than the partition bits, so one job does it all.
+        let buckets = [Bucket::named("a:1", 1)];
+        let p = plan(&buckets, 160, 1 << 26, Overflow::Fail).unwrap();
+        let s = build_with(&buckets, &p, 1, 4, None);
+        assert_eq!(s.points.len(), 160);
+        check(&s, "small");
+    }
+}

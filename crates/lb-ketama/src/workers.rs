@@ -1,0 +1,93 @@
+//! Running a few jobs on a few short-lived threads: how a large ring is built in parallel.
+//!
+//! The calling thread works too, and jobs are taken from a shared queue, so a thread that the
+//! system is slow to start (or cannot start at all) costs nothing: the others take its jobs.
+
+use std::num::NonZeroUsize;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::thread;
+
+/// The most threads a build uses by default: more would add start-up and memory traffic for little
+/// gain on the sizes a ring has.
+pub(crate) const DEFAULT_MAX_THREADS: usize = 4;
+
+/// Threads the system can run at once, asked once: the answer reads cgroup files on Linux.
+pub(crate) fn available() -> usize {
+    static AVAILABLE: OnceLock<usize> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| thread::available_parallelism().map_or(1, NonZeroUsize::get))
+}
+
+/// Runs `work` on every job, on up to `jobs.len()` threads including the caller, and returns the
+/// results in the order of the jobs.
+pub(crate) fn run<J, R, F>(jobs: Vec<J>, work: F) -> Vec<R>
+where
+    J: Send,
+    R: Send,
+    F: Fn(J) -> R + Sync,
+{
+    let n = jobs.len();
+    if n <= 1 {
+        return jobs.into_iter().map(work).collect();
+    }
+    // Popped from the back: job 0 first.
+    let queue = Mutex::new(jobs.into_iter().enumerate().rev().collect::<Vec<_>>());
+    let done = Mutex::new(Vec::with_capacity(n));
+    // A poisoned lock means another job panicked; that panic reaches the caller when the scope
+    // ends, so the data behind the lock is still fine to use until then.
+    let worker = || {
+        loop {
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let Some((i, job)) = next else { break };
+            let result = work(job);
+            done.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((i, result));
+        }
+    };
+    thread::scope(|scope| {
+        for _ in 1..n {
+            let spawned = thread::Builder::new()
+                .name("lb-ketama-build".into())
+                .spawn_scoped(scope, worker);
+            // A thread the system refuses is no error: the others take its jobs.
+            if spawned.is_err() {
+                break;
+            }
+        }
+        worker();
+    });
+    let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_come_back_in_job_order() {
+        for n in [0usize, 1, 2, 5] {
+            let jobs: Vec<usize> = (0..n).collect();
+            let got = run(jobs, |j| j * 10);
+            assert_eq!(got, (0..n).map(|j| j * 10).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn jobs_may_borrow_disjoint_parts_of_a_buffer() {
+        let mut buf = vec![0u32; 100];
+        let jobs: Vec<&mut [u32]> = buf.chunks_mut(30).collect();
+        let lens = run(jobs, |chunk| {
+            chunk.fill(7);
+            chunk.len()
+        });
+        assert_eq!(lens, [30, 30, 30, 10]);
+        assert!(buf.iter().all(|&x| x == 7));
+    }
+
+    #[test]
+    fn available_is_at_least_one() {
+        assert!(available() >= 1);
+    }
+}

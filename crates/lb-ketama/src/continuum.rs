@@ -202,7 +202,7 @@ impl Continuum {
         self.node_idx_by_hash(hash(key))
     }
 
-    /// [`node_idx`](Self::node_idx) for a key whose CRC32 ([`hash`](crate::hash)) is already known.
+    /// [`node_idx`](Self::node_idx) for a key whose CRC32 ([`hash`]) is already known.
     #[inline]
     pub fn node_idx_by_hash(&self, hash: u32) -> usize {
         let (lo, hi) = self.index.range(hash);

@@ -108,6 +108,7 @@ mod error;
 mod generate;
 mod index;
 mod iter;
+mod ordered;
 mod packed;
 mod plan;
 mod radix;

@@ -1,11 +1,12 @@
-//! Running a few jobs on a few short-lived threads: how a large ring is built in parallel.
+//! Running work on a few short-lived threads: how a large ring is built in parallel.
 //!
-//! The calling thread works too, and jobs are taken from a shared queue, so a thread that the
-//! system is slow to start (or cannot start at all) costs nothing: the others take its jobs.
+//! The calling thread works too, and work is taken from shared queues, so a thread that the system
+//! is slow to start (or cannot start at all) costs little: the others take its share.
 
 use std::num::NonZeroUsize;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
+use std::time::Duration;
 
 /// The most threads a build uses by default: more would add start-up and memory traffic for little
 /// gain on the sizes a ring has.
@@ -15,6 +16,39 @@ pub(crate) const DEFAULT_MAX_THREADS: usize = 4;
 pub(crate) fn available() -> usize {
     static AVAILABLE: OnceLock<usize> = OnceLock::new();
     *AVAILABLE.get_or_init(|| thread::available_parallelism().map_or(1, NonZeroUsize::get))
+}
+
+/// Locks `m`. A poisoned lock means a worker panicked; that panic reaches the caller when the
+/// scope ends, so the data behind the lock is still fine to use until then.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `worker` on `threads` threads at once, the calling thread included, and returns when all
+/// have returned. A thread the system refuses to start is no error: `worker` is written to take
+/// work from a queue until none is left, so the others do its share.
+pub(crate) fn on_threads(threads: usize, worker: impl Fn() + Sync) {
+    if threads <= 1 {
+        worker();
+        return;
+    }
+    thread::scope(|scope| {
+        for _ in 1..threads {
+            let spawned = thread::Builder::new()
+                .name("lb-ketama-build".into())
+                .spawn_scoped(scope, &worker);
+            if spawned.is_err() {
+                break;
+            }
+        }
+        // Linux often queues a new thread on the CPU of the thread that started it and leaves it
+        // there until the next load-balancing tick, a millisecond or more later, while other CPUs
+        // idle: the caller would then run every job itself before the new thread ever starts.
+        // Sleeping for a moment lets the new thread start here, and this thread wakes up on an
+        // idle CPU. It costs tens of microseconds on builds that take milliseconds.
+        thread::sleep(Duration::from_micros(1));
+        worker();
+    });
 }
 
 /// Runs `work` on every job, on up to `jobs.len()` threads including the caller, and returns the
@@ -32,29 +66,13 @@ where
     // Popped from the back: job 0 first.
     let queue = Mutex::new(jobs.into_iter().enumerate().rev().collect::<Vec<_>>());
     let done = Mutex::new(Vec::with_capacity(n));
-    // A poisoned lock means another job panicked; that panic reaches the caller when the scope
-    // ends, so the data behind the lock is still fine to use until then.
-    let worker = || {
+    on_threads(n, || {
         loop {
-            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let next = lock(&queue).pop();
             let Some((i, job)) = next else { break };
             let result = work(job);
-            done.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((i, result));
+            lock(&done).push((i, result));
         }
-    };
-    thread::scope(|scope| {
-        for _ in 1..n {
-            let spawned = thread::Builder::new()
-                .name("lb-ketama-build".into())
-                .spawn_scoped(scope, worker);
-            // A thread the system refuses is no error: the others take its jobs.
-            if spawned.is_err() {
-                break;
-            }
-        }
-        worker();
     });
     let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
     done.sort_unstable_by_key(|(i, _)| *i);
@@ -64,6 +82,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn results_come_back_in_job_order() {
@@ -84,6 +103,17 @@ mod tests {
         });
         assert_eq!(lens, [30, 30, 30, 10]);
         assert!(buf.iter().all(|&x| x == 7));
+    }
+
+    #[test]
+    fn every_thread_runs_the_worker_once() {
+        for threads in [0usize, 1, 3] {
+            let calls = AtomicUsize::new(0);
+            on_threads(threads, || {
+                calls.fetch_add(1, Ordering::Relaxed);
+            });
+            assert_eq!(calls.into_inner(), threads.max(1));
+        }
     }
 
     #[test]

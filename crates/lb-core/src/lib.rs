@@ -48,6 +48,7 @@ mod pick;
 #[cfg(feature = "runtime")]
 mod rng;
 mod selection;
+mod selector;
 mod set;
 mod state;
 
@@ -64,8 +65,9 @@ pub use health::HealthRegistry;
 pub use load_balancer::{
     BLOCKING_BUILD_THRESHOLD, LoadBalancer, LoadBalancerGroup, UpdateStats, UpdateTimings,
 };
-pub use pick::{InFlight, Pick};
+pub use pick::{InFlight, Pick, Snapshot};
 pub use selection::{BackendIter, BackendSelection};
+pub use selector::{LocalPick, Selector, SnapshotCell};
 pub use set::BackendSet;
 pub use state::{BackendState, Enablement, HealthKey, HealthStatus, InitialHealth, Outcome};
 

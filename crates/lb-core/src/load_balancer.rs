@@ -13,6 +13,7 @@ use crate::discovery::Discovered;
 use crate::error::{BoxError, LoadBalancerError, UpdateError};
 use crate::pick::{Pick, Selectors, Snapshot};
 use crate::selection::{BackendIter, BackendSelection};
+use crate::selector::Selector;
 use crate::set::BackendSet;
 
 /// How long the last successful update took.
@@ -217,34 +218,20 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// Returns `None` only when no backend is ready. The strategy offers every backend at most
     /// once, so this finds a ready backend whenever one exists, however many are down.
     /// It takes no lock, allocates nothing, and reads each candidate's readiness with one atomic
-    /// load.
+    /// load. The returned [`Pick`] owns its generation of the set, which costs two atomic
+    /// read-modify-write operations; a [`Selector`] avoids them in the hottest loops.
     #[inline]
     pub fn select(&self, key: &[u8]) -> Option<Pick<S>> {
-        let snapshot = self.snapshot.load();
-        let index = {
-            let selector = &*snapshot.selectors.as_ref()?.first;
-            let states = snapshot.set.states();
-            let mut candidates = selector.iter(key);
-            let mut budget = candidate_budget(states.len());
-            loop {
-                let i = candidates.next()?;
-                if states.get(i).is_some_and(|s| s.is_ready()) {
-                    break i;
-                }
-                budget -= 1;
-                if budget == 0 {
-                    return None;
-                }
-            }
-        };
-        Some(Pick { snapshot, index })
+        self.select_in(0, key)
     }
 
     /// Picks a ready backend for `key` with selector `selector_index` (see
     /// [`LoadBalancer::from_backends_with_configs`]); `None` also when there is no such selector.
     #[inline]
     pub fn select_in(&self, selector_index: usize, key: &[u8]) -> Option<Pick<S>> {
-        self.select_in_with(selector_index, key, usize::MAX, |_, ready| ready)
+        let snapshot = self.snapshot.load();
+        let index = snapshot.first_ready(selector_index, key)?;
+        Some(Pick { snapshot, index })
     }
 
     /// Picks the first of at most `max_iterations` candidates that `accept` takes. `accept`
@@ -263,32 +250,23 @@ impl<S: BackendSelection> LoadBalancer<S> {
         selector_index: usize,
         key: &[u8],
         max_iterations: usize,
-        mut accept: F,
+        accept: F,
     ) -> Option<Pick<S>>
     where
         F: FnMut(&crate::Backend, bool) -> bool,
     {
         let snapshot = self.snapshot.load();
-        let index = {
-            let selector = snapshot.selectors.as_ref()?.get(selector_index)?;
-            let set = &snapshot.set;
-            let mut candidates = selector.iter(key);
-            let mut budget = candidate_budget(set.len()).min(max_iterations);
-            loop {
-                if budget == 0 {
-                    return None;
-                }
-                budget -= 1;
-                let i = candidates.next()?;
-                let (Some(backend), Some(state)) = (set.backends().get(i), set.state(i)) else {
-                    continue;
-                };
-                if accept(backend, state.is_ready()) {
-                    break i;
-                }
-            }
-        };
+        let index = snapshot.first_accepted(selector_index, key, max_iterations, accept)?;
         Some(Pick { snapshot, index })
+    }
+
+    /// A per-worker handle whose picks cost the strategy alone (see [`Selector`]).
+    pub fn selector(&self) -> Selector<&Self, S> {
+        Selector::new(self)
+    }
+
+    pub(crate) fn snapshot_cell(&self) -> &ArcSwap<Snapshot<S>> {
+        &self.snapshot
     }
 
     /// Publishes a new backend set now, without asking the discovery source: the same work as
@@ -403,6 +381,57 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// Update counters and the last error.
     pub fn stats(&self) -> UpdateStats {
         lock(&self.stats).clone()
+    }
+}
+
+impl<S: BackendSelection> Snapshot<S> {
+    /// The index of the first ready candidate of selector `selector_index` for `key`.
+    #[inline]
+    pub(crate) fn first_ready(&self, selector_index: usize, key: &[u8]) -> Option<usize> {
+        let selector = self.selectors.as_ref()?.get(selector_index)?;
+        let states = self.set.states();
+        let mut candidates = selector.iter(key);
+        let mut budget = candidate_budget(states.len());
+        loop {
+            let i = candidates.next()?;
+            if states.get(i).is_some_and(|s| s.is_ready()) {
+                return Some(i);
+            }
+            budget -= 1;
+            if budget == 0 {
+                return None;
+            }
+        }
+    }
+
+    /// The index of the first of at most `max_iterations` candidates that `accept` takes.
+    pub(crate) fn first_accepted<F>(
+        &self,
+        selector_index: usize,
+        key: &[u8],
+        max_iterations: usize,
+        mut accept: F,
+    ) -> Option<usize>
+    where
+        F: FnMut(&crate::Backend, bool) -> bool,
+    {
+        let selector = self.selectors.as_ref()?.get(selector_index)?;
+        let set = &self.set;
+        let mut candidates = selector.iter(key);
+        let mut budget = candidate_budget(set.len()).min(max_iterations);
+        loop {
+            if budget == 0 {
+                return None;
+            }
+            budget -= 1;
+            let i = candidates.next()?;
+            let (Some(backend), Some(state)) = (set.backends().get(i), set.state(i)) else {
+                continue;
+            };
+            if accept(backend, state.is_ready()) {
+                return Some(i);
+            }
+        }
     }
 }
 

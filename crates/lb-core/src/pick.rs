@@ -9,9 +9,10 @@ use crate::backend::Backend;
 use crate::set::BackendSet;
 use crate::state::{BackendState, Outcome};
 
-/// One published generation: the backend set and the selectors built from it, swapped together
-/// so that a reader never sees backends of one generation with a selector of another.
-pub(crate) struct Snapshot<S> {
+/// One published generation of a load balancer: the backend set and the selectors built from it,
+/// swapped together so that a reader never sees backends of one generation with a selector of
+/// another. Opaque: it appears in the types of [`Pick`] and [`Selector`](crate::Selector).
+pub struct Snapshot<S> {
     pub(crate) set: Arc<BackendSet>,
     /// `None` until a build over some set succeeded.
     pub(crate) selectors: Option<Selectors<S>>,
@@ -87,9 +88,16 @@ impl<S> Pick<S> {
 
     /// Counts the request as in flight on the backend until the returned guard is dropped.
     pub fn track_in_flight(&self) -> InFlight {
-        let state = Arc::clone(self.state());
-        state.in_flight_inc();
-        InFlight { state }
+        InFlight::new(Arc::clone(self.state()))
+    }
+}
+
+impl<S> fmt::Debug for Snapshot<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("set", &self.set)
+            .field("built", &self.selectors.is_some())
+            .finish()
     }
 }
 
@@ -113,6 +121,13 @@ impl<S> fmt::Debug for Pick<S> {
 /// A request counted in flight on a backend; see [`Pick::track_in_flight`].
 pub struct InFlight {
     state: Arc<BackendState>,
+}
+
+impl InFlight {
+    pub(crate) fn new(state: Arc<BackendState>) -> Self {
+        state.in_flight_inc();
+        InFlight { state }
+    }
 }
 
 impl Drop for InFlight {

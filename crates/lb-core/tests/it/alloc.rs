@@ -38,6 +38,18 @@ fn select_and_select_with_allocate_nothing() {
         }
     });
     assert_eq!(info.count_total, 0, "select_with allocated: {info:?}");
+
+    let mut selector = lb.selector();
+    let _ = selector.select(b"warm").map(|p| p.index());
+    let info = allocation_counter::measure(|| {
+        for i in 0..10_000u32 {
+            let pick = selector
+                .select(&i.to_le_bytes())
+                .expect("ready backends exist");
+            std::hint::black_box(pick.addr.port());
+        }
+    });
+    assert_eq!(info.count_total, 0, "Selector::select allocated: {info:?}");
 }
 
 #[test]

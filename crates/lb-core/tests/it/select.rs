@@ -1,6 +1,7 @@
 //! `select` and `select_with`: readiness, enablement, fallbacks.
 
 use lb_core::{Backend, Backends, Enablement, LoadBalancer, Outcome};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::{Rotate, addrs};
@@ -150,4 +151,41 @@ fn a_group_holds_one_selector_per_configuration_over_one_pool() {
     );
     assert_eq!(single.selector_count(), 1);
     assert!(single.select(b"").is_some());
+}
+
+#[test]
+fn a_selector_follows_updates_and_its_picks_can_be_made_owned() {
+    let lb = Arc::new(lb(&["10.0.0.1:1", "10.0.0.2:1"]));
+    let mut selector = lb_core::Selector::new(Arc::clone(&lb));
+    let a = selector.select(b"").unwrap().addr.to_string();
+    let b = selector.select(b"").unwrap().addr.to_string();
+    assert_ne!(
+        a, b,
+        "the strategy's rotation is shared with the load balancer"
+    );
+    let owned = selector.select(b"").unwrap().to_pick();
+    lb.backends()
+        .set_health(&Backend::new("10.0.0.1:1").unwrap(), false);
+    for _ in 0..4 {
+        assert_eq!(selector.select(b"").unwrap().addr.to_string(), "10.0.0.2:1");
+    }
+    lb.apply(vec![Backend::new("10.0.0.9:1").unwrap()]).unwrap();
+    let pick = selector.select(b"").unwrap();
+    assert_eq!(
+        pick.addr.to_string(),
+        "10.0.0.9:1",
+        "a new generation is seen at once"
+    );
+    pick.report(Outcome::Success, Duration::from_millis(1));
+    assert_eq!(pick.state().requests(), 1);
+    assert_eq!(
+        addrs(owned.set()),
+        ["10.0.0.1:1", "10.0.0.2:1"],
+        "owned picks keep their generation"
+    );
+    let accepted = selector
+        .select_with(b"", 4, |b, ready| ready && b.weight == 1)
+        .unwrap();
+    assert_eq!(accepted.index(), 0);
+    std::thread::spawn(move || drop(owned)).join().unwrap();
 }

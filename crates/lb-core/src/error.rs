@@ -7,6 +7,22 @@ use std::fmt;
 /// health checks, selection strategies). It is the same shape as tower's `BoxError`.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
+/// `error` and its chain of sources, as one line (`outer: cause: root cause`), skipping a cause
+/// whose text the outer message already contains.
+pub(crate) fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    use std::fmt::Write as _;
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            let _ = write!(text, ": {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// A backend address that could not be parsed or is not usable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -164,8 +164,9 @@ impl<S: BackendSelection> LoadBalancer<S> {
             Ok(s) => (Some(s), None),
             Err(e) => {
                 stats.build_errors = 1;
-                stats.last_error = Some(format!("building the backend selector failed: {e}"));
-                tracing::error!(error = %e, "building the backend selector failed");
+                let chain = crate::error::error_chain(e.as_ref());
+                stats.last_error = Some(format!("building the backend selector failed: {chain}"));
+                tracing::error!(error = %chain, "building the backend selector failed");
                 (None, Some(e))
             }
         };
@@ -324,8 +325,9 @@ impl<S: BackendSelection> LoadBalancer<S> {
     }
 
     fn build_failed(&self, e: BoxError) -> UpdateError {
-        let text = format!("building the backend selector failed: {e}");
-        tracing::error!(error = %e, "building the backend selector failed; keeping the previous set");
+        let chain = crate::error::error_chain(e.as_ref());
+        let text = format!("building the backend selector failed: {chain}");
+        tracing::error!(error = %chain, "building the backend selector failed; keeping the previous set");
         let mut stats = lock(&self.stats);
         stats.build_errors += 1;
         stats.last_error = Some(text);
@@ -482,7 +484,7 @@ mod runtime {
             let discovered = match discovery.discover().await {
                 Ok(d) => d,
                 Err(e) => {
-                    let text = crate::health::error_chain(e.as_ref());
+                    let text = crate::error::error_chain(e.as_ref());
                     tracing::warn!(error = %text, "service discovery failed; keeping the last good set");
                     let mut stats = lock(&self.stats);
                     stats.discovery_errors += 1;

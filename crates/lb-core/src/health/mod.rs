@@ -16,8 +16,6 @@ pub use check::{HealthCheck, HealthEvent, HealthSchedule, PassReport};
 
 #[cfg(feature = "runtime")]
 mod pass;
-#[cfg(feature = "runtime")]
-pub(crate) use pass::error_chain;
 
 #[cfg(feature = "runtime")]
 mod watch;

@@ -2,8 +2,6 @@
 //! concurrency; the registry's scheduled loop.
 
 use std::collections::HashMap;
-use std::error::Error as StdError;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -12,23 +10,9 @@ use tokio::time::Instant;
 
 use super::check::{HealthCheck, HealthSchedule, PassReport};
 use super::registry::HealthRegistry;
+use crate::error::error_chain;
 use crate::service::ServiceHandle;
 use crate::state::HealthCell;
-
-/// `error` and its chain of sources, as one line.
-pub(crate) fn error_chain(error: &(dyn StdError + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Some errors repeat their source in their own message; don't print it twice.
-        if !text.contains(&cause_text) {
-            let _ = write!(text, ": {cause_text}");
-        }
-        source = cause.source();
-    }
-    text
-}
 
 struct Outcome {
     failed: bool,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::selector::LocalPick;
 use crate::set::BackendSet;
 use crate::state::{BackendState, Outcome};
 
@@ -56,12 +57,16 @@ pub struct Pick<S> {
 }
 
 impl<S> Pick<S> {
+    /// A borrowed view of this pick; `Pick` and [`LocalPick`] share its accessors.
+    #[inline]
+    pub fn as_local(&self) -> LocalPick<'_, S> {
+        LocalPick::new(&self.snapshot, self.index)
+    }
+
     /// The chosen backend.
     #[inline]
     pub fn backend(&self) -> &Backend {
-        // `index` was checked against this very set when the pick was made, and the set never
-        // changes, so direct indexing cannot go out of bounds.
-        &self.snapshot.set.backends()[self.index]
+        self.as_local().backend()
     }
 
     /// The backend's index in the set it was chosen from.
@@ -71,24 +76,23 @@ impl<S> Pick<S> {
 
     /// The backend's runtime state.
     pub fn state(&self) -> &Arc<BackendState> {
-        // Same invariant as `backend`: states and backends have the same length.
-        &self.snapshot.set.states()[self.index]
+        self.as_local().state()
     }
 
     /// The set the backend was chosen from.
     pub fn set(&self) -> &Arc<BackendSet> {
-        &self.snapshot.set
+        self.as_local().set()
     }
 
     /// Reports how the request went; feeds the backend's request and failure counters and its
     /// latency average ([`BackendState::latency_ewma`]).
     pub fn report(&self, outcome: Outcome, latency: Duration) {
-        self.state().record_outcome(outcome, latency);
+        self.as_local().report(outcome, latency);
     }
 
     /// Counts the request as in flight on the backend until the returned guard is dropped.
     pub fn track_in_flight(&self) -> InFlight {
-        InFlight::new(Arc::clone(self.state()))
+        self.as_local().track_in_flight()
     }
 }
 

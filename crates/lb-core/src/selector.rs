@@ -89,7 +89,7 @@ impl<S: BackendSelection, L: Deref<Target = LoadBalancer<S>>> Selector<L, S> {
     pub fn select_in(&mut self, selector_index: usize, key: &[u8]) -> Option<LocalPick<'_, S>> {
         let snapshot = self.cache.load();
         let index = snapshot.first_ready(selector_index, key)?;
-        Some(LocalPick { snapshot, index })
+        Some(LocalPick::new(snapshot, index))
     }
 
     /// Like [`LoadBalancer::select_with`].
@@ -104,7 +104,7 @@ impl<S: BackendSelection, L: Deref<Target = LoadBalancer<S>>> Selector<L, S> {
     {
         let snapshot = self.cache.load();
         let index = snapshot.first_accepted(0, key, max_iterations, accept)?;
-        Some(LocalPick { snapshot, index })
+        Some(LocalPick::new(snapshot, index))
     }
 }
 
@@ -114,18 +114,31 @@ impl<L, S: BackendSelection> fmt::Debug for Selector<L, S> {
     }
 }
 
-/// A backend chosen by a [`Selector`], valid until the selector's next pick. It dereferences to
-/// the [`Backend`].
+/// A backend chosen by a [`Selector`], valid until the selector's next pick (also the borrowed
+/// view of a [`Pick`], [`Pick::as_local`]). It dereferences to the [`Backend`].
 pub struct LocalPick<'a, S> {
     snapshot: &'a Arc<Snapshot<S>>,
     index: usize,
 }
 
-impl<S> LocalPick<'_, S> {
+impl<S> Clone for LocalPick<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for LocalPick<'_, S> {}
+
+impl<'a, S> LocalPick<'a, S> {
+    pub(crate) fn new(snapshot: &'a Arc<Snapshot<S>>, index: usize) -> Self {
+        LocalPick { snapshot, index }
+    }
+
     /// The chosen backend.
     #[inline]
-    pub fn backend(&self) -> &Backend {
-        // `index` was checked against this set when the pick was made; sets never change.
+    pub fn backend(&self) -> &'a Backend {
+        // `index` was checked against this very set when the pick was made, and sets never
+        // change, so direct indexing cannot go out of bounds.
         &self.snapshot.set.backends()[self.index]
     }
 
@@ -135,13 +148,13 @@ impl<S> LocalPick<'_, S> {
     }
 
     /// The backend's runtime state.
-    pub fn state(&self) -> &Arc<BackendState> {
-        // Same invariant as `backend`.
+    pub fn state(&self) -> &'a Arc<BackendState> {
+        // Same invariant as `backend`: states and backends have the same length.
         &self.snapshot.set.states()[self.index]
     }
 
     /// The set the backend was chosen from.
-    pub fn set(&self) -> &Arc<BackendSet> {
+    pub fn set(&self) -> &'a Arc<BackendSet> {
         &self.snapshot.set
     }
 

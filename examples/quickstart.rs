@@ -49,7 +49,11 @@ async fn main() -> Result<(), BoxError> {
     let mut watch = lb.backends().health_watch();
     let printer = tokio::spawn(async move {
         while let Some(event) = watch.next().await {
-            let state = if event.healthy { "healthy" } else { "UNHEALTHY" };
+            let state = if event.healthy {
+                "healthy"
+            } else {
+                "UNHEALTHY"
+            };
             let why = event.reason.map(|r| format!(" ({r})")).unwrap_or_default();
             println!(
                 "[{:>5} ms] {} is {state}{why}",
@@ -91,7 +95,8 @@ async fn main() -> Result<(), BoxError> {
             "{addr:<22} {:>12} {:>12} {:>16}{note}",
             before.ok.get(addr).copied().unwrap_or(0),
             after.ok.get(addr).copied().unwrap_or(0),
-            before.failed.get(addr).copied().unwrap_or(0) + after.failed.get(addr).copied().unwrap_or(0),
+            before.failed.get(addr).copied().unwrap_or(0)
+                + after.failed.get(addr).copied().unwrap_or(0),
         );
     }
     let moved = after.ok.get(&stopped_addr).copied().unwrap_or(0) == 0;

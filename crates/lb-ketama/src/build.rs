@@ -1,27 +1,27 @@
 //! Building a ring: the points of every bucket, sorted, de-duplicated and indexed, on one thread or
 //! a few.
 //!
-//! Points are `hash << 32 | bucket` keys, built in two phases:
+//! Points are `hash << 32 | bucket` keys. Two phases, each split into jobs that run in parallel on
+//! a large ring ([`workers::run`]):
 //!
-//! 1. **Generate.** Each of `threads` jobs computes the point chains of a run of buckets, about the
-//!    same number of points per job, and writes every point into its own region of the partition
-//!    the point's top 8 hash bits choose ([`generate`]). One buffer holds every region: partition
-//!    by partition, one region per job, each sized for the expected count plus a wide margin.
-//! 2. **Sort.** Each partition is radix-sorted in cache ([`PartitionSorter`]), de-duplicated, and
-//!    written back to the buffer right after the partitions before it: the points kept so far never
-//!    outnumber the regions already read, so this overwrites nothing still needed. Counting the
-//!    points kept per slot along the way gives the lookup table ([`SlotIndex`]). One thread does
-//!    this in a simple loop; several take partitions from a queue and write them in order
-//!    ([`sort_in_order`]).
+//! 1. **Generate.** Each job computes the point chains of a run of buckets, about the same number of
+//!    points per job, and writes every point into its own region of the partition the point's top
+//!    8 hash bits choose ([`generate`]). One buffer holds every region: partition by partition, one
+//!    region per job, each sized for the expected count plus a wide margin.
+//! 2. **Sort.** Each job takes a range of partitions, which is one contiguous part of the buffer,
+//!    radix-sorts each partition in cache ([`PartitionSorter`]) and writes it back, de-duplicated, to
+//!    the front of its part: the points kept so far never outnumber the regions already read, so
+//!    this overwrites nothing still needed. Counting the points kept per slot along the way gives
+//!    the lookup table ([`SlotIndex`]).
 //!
-//! No comparison sort over the whole ring, and no second ring-sized buffer. Of points with equal
-//! hashes the one with the lowest bucket index is kept: the order nginx gets from glibc's stable
-//! `qsort` over its servers in configuration order.
+//! The jobs' outputs are then moved together; every job after the first moves by the unused
+//! margin of the regions before it. No comparison sort over the whole ring, and no second ring-sized
+//! buffer. Of points with equal hashes the one with the lowest bucket index is kept: the order nginx
+//! gets from glibc's stable `qsort` over its servers in configuration order.
 
 use crate::bucket::Bucket;
 use crate::generate::{Generated, PARTITION_BITS, PARTITIONS, generate, room_for, split};
 use crate::index::{SlotIndex, index_bits};
-use crate::ordered::{Partition, sort_in_order};
 use crate::plan::Plan;
 use crate::radix::{PartitionSorter, prefix_sum};
 use crate::workers;
@@ -108,32 +108,44 @@ fn build_with(
         Layout::regroup(&buf, room, generated)
     };
 
-    // Phase 2: sort each partition, de-duplicate it, write it after the previous one from the start
-    // of the buffer, and count its points per slot of the table.
+    // Phase 2: job `j` sorts partitions `bounds[j]..bounds[j + 1]`, the part of the buffer from
+    // `layout.start(bounds[j])`, and counts the points of its slots of the table.
+    let bounds: Vec<usize> = (0..=threads).map(|j| j * PARTITIONS / threads).collect();
     let first_slot = |p: usize| (p << bits) >> PARTITION_BITS;
     let mut starts = vec![0u32; (1usize << bits) + 1];
-    let w = if threads == 1 {
-        sort_partitions(&mut buf, &layout, &mut starts[1..], bits)
-    } else {
-        // Each partition's regions and slots, as separate borrows that can go to any thread.
-        let mut regions = buf.chunks_mut(layout.room);
-        let mut slots = &mut starts[1..];
-        let mut partitions = Vec::with_capacity(PARTITIONS);
-        for p in 0..PARTITIONS {
-            let (own, rest) =
-                std::mem::take(&mut slots).split_at_mut(first_slot(p + 1) - first_slot(p));
-            slots = rest;
-            partitions.push(Partition {
-                regions: (0..layout.regions)
-                    .zip(regions.by_ref())
-                    .map(|(t, region)| (region, layout.fill[t][p]))
-                    .collect(),
-                slots: own,
-                first_slot: first_slot(p),
-            });
+    let mut jobs = Vec::with_capacity(threads);
+    let (mut rest_buf, mut rest_slots) = (&mut buf[..], &mut starts[1..]);
+    for pair in bounds.windows(2) {
+        let (lo, hi) = (pair[0], pair[1]);
+        let (chunk, tail) =
+            std::mem::take(&mut rest_buf).split_at_mut(layout.start(hi) - layout.start(lo));
+        let (slots, slots_tail) =
+            std::mem::take(&mut rest_slots).split_at_mut(first_slot(hi) - first_slot(lo));
+        jobs.push(Job {
+            chunk,
+            partitions: lo..hi,
+            slots,
+            first_slot: first_slot(lo),
+        });
+        (rest_buf, rest_slots) = (tail, slots_tail);
+    }
+    let kept = workers::run(jobs, |job| sort_partitions(job, &layout, bits));
+
+    // Move each job's points next to the previous job's, and shift its slot starts to match.
+    let mut w = 0usize;
+    for (pair, &k) in bounds.windows(2).zip(&kept) {
+        let from = layout.start(pair[0]);
+        if from != w {
+            buf.copy_within(from..from + k, w);
         }
-        sort_in_order(partitions, threads, bits)
-    };
+        if w != 0 {
+            // At most 2^26 points: the starts fit in 32 bits.
+            for s in &mut starts[1 + first_slot(pair[0])..1 + first_slot(pair[1])] {
+                *s += w as u32;
+            }
+        }
+        w += k;
+    }
     buf.truncate(w);
     Sorted {
         points: buf,
@@ -203,32 +215,48 @@ impl Layout {
     }
 }
 
-/// Sorts and de-duplicates every partition, on this thread, into the front of `buf`, counts the
-/// points kept per slot into `slots` (`slots[s]` for slot `s`), turns the counts into running totals,
-/// and returns the number of points kept.
-fn sort_partitions(buf: &mut [u64], layout: &Layout, slots: &mut [u32], bits: u32) -> usize {
+/// One sorting job: the partitions in `partitions`, whose regions `chunk` holds from its start, and
+/// the table counts of their slots, `slots[s - first_slot]` for slot `s`.
+#[derive(Debug)]
+struct Job<'a> {
+    chunk: &'a mut [u64],
+    partitions: std::ops::Range<usize>,
+    slots: &'a mut [u32],
+    first_slot: usize,
+}
+
+/// Sorts and de-duplicates the job's partitions into the front of its chunk, turns its slot counts
+/// into running totals, and returns the number of points kept.
+fn sort_partitions(job: Job<'_>, layout: &Layout, bits: u32) -> usize {
+    let Job {
+        chunk,
+        partitions,
+        slots,
+        first_slot,
+    } = job;
     let mut sorter = PartitionSorter::default();
     let slot_shift = 32 - bits;
+    let base = layout.start(partitions.start);
     let mut w = 0usize;
-    for p in 0..PARTITIONS {
+    for p in partitions {
         let mut parts: [&[u64]; MAX_THREADS] = [&[]; MAX_THREADS];
         for (t, part) in parts.iter_mut().enumerate().take(layout.regions) {
-            let at = layout.start(p) + t * layout.room;
-            *part = &buf[at..at + layout.fill[t][p]];
+            let at = layout.start(p) - base + t * layout.room;
+            *part = &chunk[at..at + layout.fill[t][p]];
         }
         let sorted = sorter.sort(&parts[..layout.regions]);
         // Keep the first point of each hash; of equal hashes keep the lowest bucket, the smallest key.
         // Partitions hold disjoint hashes, so the comparison starts afresh with each.
         let mut last = u64::MAX;
-        for &key in sorted.iter() {
+        for &key in sorted {
             if key >> 32 != last {
                 last = key >> 32;
-                buf[w] = key;
+                chunk[w] = key;
                 w += 1;
-                // `slots` has one entry per slot of the table, and the key is in one of them.
-                slots[((key >> 32) >> slot_shift) as usize] += 1;
-            } else if key < buf[w - 1] {
-                buf[w - 1] = key;
+                // The job's slots are those of its partitions, and the key is in one of them.
+                slots[((key >> 32) >> slot_shift) as usize - first_slot] += 1;
+            } else if key < chunk[w - 1] {
+                chunk[w - 1] = key;
             }
         }
     }

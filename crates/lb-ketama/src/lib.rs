@@ -108,7 +108,6 @@ mod error;
 mod generate;
 mod index;
 mod iter;
-mod ordered;
 mod packed;
 mod plan;
 mod radix;

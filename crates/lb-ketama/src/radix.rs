@@ -26,7 +26,7 @@ const WIDE: usize = 1 << 12;
 impl PartitionSorter {
     /// The points of every slice in `parts`, together, in hash order. Equal hashes come in any
     /// order.
-    pub(crate) fn sort(&mut self, parts: &[&[u64]]) -> &mut [u64] {
+    pub(crate) fn sort(&mut self, parts: &[&[u64]]) -> &[u64] {
         let n: usize = parts.iter().map(|p| p.len()).sum();
         if n <= SMALL_PARTITION {
             self.a.clear();
@@ -34,7 +34,7 @@ impl PartitionSorter {
                 self.a.extend_from_slice(part);
             }
             self.a.sort_unstable();
-            return &mut self.a;
+            return &self.a;
         }
         // Only grow the buffers: every element below `n` is written before it is read.
         if self.a.len() < n {
@@ -102,14 +102,6 @@ impl PartitionSorter {
             counts[2][d] += 1;
         }
         a
-    }
-
-    /// The buffer holding the result of the last [`sort`](Self::sort), cut to its first `len`
-    /// points; `spare` takes its place for the next sort.
-    pub(crate) fn take(&mut self, len: usize, spare: Vec<u64>) -> Vec<u64> {
-        let mut sorted = std::mem::replace(&mut self.a, spare);
-        sorted.truncate(len);
-        sorted
     }
 }
 

@@ -86,4 +86,4 @@ pub use error::SelectionError;
 pub use random::{Random, RandomIter};
 pub use round_robin::{Regime, RoundRobin, RoundRobinIter};
 #[allow(deprecated)]
-pub use weighted::{FVNHash, FnvHash, Weighted, WeightedIter};
+pub use weighted::{FNVHash, FVNHash, FnvHash, Weighted, WeightedIter};

@@ -59,6 +59,11 @@ pub struct Weighted<H = FnvHasher> {
 /// FNV-1a hashing on weighted backends; first picks identical to pingora's `FNVHash`.
 pub type FnvHash = Weighted<FnvHasher>;
 
+/// pingora's name for [`FnvHash`], kept so that migrating code compiles (with a warning that
+/// names the new one).
+#[deprecated(note = "use `FnvHash`")]
+pub type FNVHash = Weighted<FnvHasher>;
+
 /// pingora's historical spelling of [`FnvHash`].
 #[deprecated(note = "use `FnvHash`")]
 pub type FVNHash = Weighted<FnvHasher>;

@@ -94,14 +94,29 @@ fn build_with(
     for (i, region) in buf.chunks_mut(room).enumerate() {
         regions[i % threads].push(region);
     }
-    let generated = workers::run(runs.into_iter().zip(regions).collect(), |(run, mut r)| {
-        generate(
+    let mut jobs: Vec<Option<_>> = runs.into_iter().zip(regions).map(Some).collect();
+    // The lookup table takes a moment to zero: an extra job, for whichever thread is free first.
+    let table = (1usize << bits) + 1;
+    if threads > 1 {
+        jobs.push(None);
+    }
+    let done = workers::run(jobs, |job| match job {
+        Some((run, mut r)) => Done::Points(generate(
             &buckets[run.clone()],
             &plan.counts[run.clone()],
             run.start,
             &mut r,
-        )
+        )),
+        None => Done::Table(vec![0u32; table]),
     });
+    let (mut generated, mut starts) = (Vec::with_capacity(threads), None);
+    for d in done {
+        match d {
+            Done::Points(g) => generated.push(g),
+            Done::Table(t) => starts = Some(t),
+        }
+    }
+    let mut starts = starts.unwrap_or_else(|| vec![0u32; table]);
     let (mut buf, layout) = if generated.iter().all(|g| g.spill.is_empty()) {
         Layout::new(buf, room, generated)
     } else {
@@ -112,7 +127,6 @@ fn build_with(
     // `layout.start(bounds[j])`, and counts the points of its slots of the table.
     let bounds: Vec<usize> = (0..=threads).map(|j| j * PARTITIONS / threads).collect();
     let first_slot = |p: usize| (p << bits) >> PARTITION_BITS;
-    let mut starts = vec![0u32; (1usize << bits) + 1];
     let mut jobs = Vec::with_capacity(threads);
     let (mut rest_buf, mut rest_slots) = (&mut buf[..], &mut starts[1..]);
     for pair in bounds.windows(2) {
@@ -151,6 +165,13 @@ fn build_with(
         points: buf,
         index: SlotIndex::new(starts.into_boxed_slice(), bits),
     }
+}
+
+/// What a job of the first phase made.
+enum Done {
+    Points(Generated),
+    /// The lookup table, zeroed.
+    Table(Vec<u32>),
 }
 
 /// Where the points of each partition are: partition `p` has `regions` regions of `room` slots

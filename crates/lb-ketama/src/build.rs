@@ -32,6 +32,10 @@ use crate::workers;
 pub(crate) struct Sorted {
     pub(crate) points: Vec<u64>,
     pub(crate) index: SlotIndex,
+    /// The bucket of every point dropped for having another point's hash (one entry per point).
+    pub(crate) dropped: Vec<u32>,
+    /// The number of threads the build used.
+    pub(crate) threads: usize,
 }
 
 /// Rings with fewer points are built on the calling thread alone: starting a thread would cost
@@ -71,6 +75,8 @@ fn build_with(
         return Sorted {
             points: Vec::new(),
             index: SlotIndex::empty(),
+            dropped: Vec::new(),
+            threads: 1,
         };
     }
     let bits = index_bits(plan.total, per_slot_log2);
@@ -143,7 +149,9 @@ fn build_with(
         });
         (rest_buf, rest_slots) = (tail, slots_tail);
     }
-    let kept = workers::run(jobs, |job| sort_partitions(job, &layout, bits));
+    let sorted = workers::run(jobs, |job| sort_partitions(job, &layout, bits));
+    let kept: Vec<usize> = sorted.iter().map(|(k, _)| *k).collect();
+    let dropped: Vec<u32> = sorted.into_iter().flat_map(|(_, d)| d).collect();
 
     // Move each job's points next to the previous job's, and shift its slot starts to match.
     let mut w = 0usize;
@@ -164,6 +172,8 @@ fn build_with(
     Sorted {
         points: buf,
         index: SlotIndex::new(starts.into_boxed_slice(), bits),
+        dropped,
+        threads,
     }
 }
 
@@ -247,8 +257,8 @@ struct Job<'a> {
 }
 
 /// Sorts and de-duplicates the job's partitions into the front of its chunk, turns its slot counts
-/// into running totals, and returns the number of points kept.
-fn sort_partitions(job: Job<'_>, layout: &Layout, bits: u32) -> usize {
+/// into running totals, and returns the number of points kept and the bucket of each point dropped.
+fn sort_partitions(job: Job<'_>, layout: &Layout, bits: u32) -> (usize, Vec<u32>) {
     let Job {
         chunk,
         partitions,
@@ -259,6 +269,7 @@ fn sort_partitions(job: Job<'_>, layout: &Layout, bits: u32) -> usize {
     let slot_shift = 32 - bits;
     let base = layout.start(partitions.start);
     let mut w = 0usize;
+    let mut dropped = Vec::new();
     for p in partitions {
         let mut parts: [&[u64]; MAX_THREADS] = [&[]; MAX_THREADS];
         for (t, part) in parts.iter_mut().enumerate().take(layout.regions) {
@@ -276,13 +287,15 @@ fn sort_partitions(job: Job<'_>, layout: &Layout, bits: u32) -> usize {
                 w += 1;
                 // The job's slots are those of its partitions, and the key is in one of them.
                 slots[((key >> 32) >> slot_shift) as usize - first_slot] += 1;
-            } else if key < chunk[w - 1] {
-                chunk[w - 1] = key;
+            } else {
+                let kept = chunk[w - 1].min(key);
+                dropped.push(chunk[w - 1].max(key) as u32);
+                chunk[w - 1] = kept;
             }
         }
     }
     prefix_sum(slots);
-    w
+    (w, dropped)
 }
 
 #[cfg(test)]
@@ -321,6 +334,7 @@ mod tests {
             );
             assert_eq!(s.points.iter().filter(|k| owner(k) == 1).count(), 0);
             assert_eq!(s.points.iter().filter(|k| owner(k) == 2).count(), 160);
+            assert_eq!(s.dropped, [1; 160], "bucket 1 lost all its points");
             check(&s, "ties");
         }
     }
@@ -348,6 +362,11 @@ mod tests {
                 let s = build_with(&buckets, &p, 1, threads, room);
                 let what = format!("{threads} threads, room {room:?}");
                 assert_eq!(s.points, one.points, "{what}");
+                let mut dropped = s.dropped.clone();
+                dropped.sort_unstable();
+                assert_eq!(dropped.len(), p.total - s.points.len(), "{what}");
+                let lost = dropped.iter().filter(|&&b| b == 300).count();
+                assert_eq!(lost, 160, "{what}: bucket 300 loses the points it shares");
                 check(&s, &what);
                 for h in [0u32, 1 << 31, u32::MAX, 0x1234_5678] {
                     assert_eq!(s.index.range(h), one.index.range(h), "{what}");

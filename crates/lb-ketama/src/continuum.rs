@@ -150,7 +150,17 @@ impl Continuum {
             Version::V2 { .. } => {
                 let bits = crate::index::index_bits(sorted.points.len(), V2_PER_SLOT_LOG2);
                 let index = sorted.index.coarsen(bits);
-                let packed = Packed::new(&sorted.points, buckets.len(), index.low_bits());
+                // A bucket owns a point unless every one of its points lost a tie.
+                let mut left = plan.counts.clone();
+                for &b in &sorted.dropped {
+                    if let Some(c) = left.get_mut(b as usize) {
+                        *c = c.saturating_sub(1);
+                    }
+                }
+                let mut owners: Vec<bool> = left.iter().map(|&c| c > 0).collect();
+                owners.resize(buckets.len(), false);
+                let packed =
+                    Packed::with_owners(&sorted.points, &owners, index.low_bits(), sorted.threads);
                 (index, Points::Packed(packed))
             }
         };

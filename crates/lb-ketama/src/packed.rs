@@ -9,6 +9,11 @@
 //! The "rank" of a bucket is its index among the buckets that have points. When every bucket has
 //! points it is the bucket index itself and no table is kept; otherwise `rank_to_bucket` maps it
 //! back, so buckets of weight 0 do not widen the entries.
+//!
+//! A large ring is packed on several threads, each writing a run of a multiple of 64 entries: a
+//! whole number of 8-byte words.
+
+use crate::workers;
 
 /// Bit-packed points: see the module docs.
 #[derive(Clone, Debug)]
@@ -21,6 +26,29 @@ pub(crate) struct Packed {
     rank_to_bucket: Option<Box<[u32]>>,
 }
 
+/// Writes the entries of `points` back to back, little-endian, from the start of `out`, which has
+/// room for them.
+fn pack(points: &[u64], out: &mut [u8], rank_of: Option<&[u32]>, hash_bits: u32, width: u32) {
+    let low_mask = (1u64 << hash_bits) - 1;
+    // A little-endian bit writer: entries accumulate in `acc` and leave it 8 bytes at a time.
+    let (mut acc, mut held, mut at) = (0u128, 0u32, 0usize);
+    for &k in points {
+        let (h, b) = ((k >> 32) as u32, k as u32);
+        let rank = rank_of.map_or(b, |r| r[b as usize]);
+        let entry = (u64::from(rank) << hash_bits) | (u64::from(h) & low_mask);
+        acc |= u128::from(entry) << held;
+        held += width;
+        if held >= 64 {
+            out[at..at + 8].copy_from_slice(&(acc as u64).to_le_bytes());
+            at += 8;
+            acc >>= 64;
+            held -= 64;
+        }
+    }
+    let tail = held.div_ceil(8) as usize;
+    out[at..at + tail].copy_from_slice(&(acc as u64).to_le_bytes()[..tail]);
+}
+
 /// Bits needed to write every value below `n`.
 fn bits_for(n: u64) -> u32 {
     u64::BITS - n.saturating_sub(1).leading_zeros()
@@ -29,19 +57,31 @@ fn bits_for(n: u64) -> u32 {
 impl Packed {
     /// Packs sorted `hash << 32 | bucket` points: each hash keeps its low `hash_bits` bits and each
     /// bucket becomes a rank. `bucket_count` is the number of buckets the ring was built from.
+    #[cfg(test)]
     pub(crate) fn new(points: &[u64], bucket_count: usize, hash_bits: u32) -> Self {
-        // Ranks of the buckets that own points, in bucket order.
-        let mut owns = vec![false; bucket_count];
+        let mut owners = vec![false; bucket_count];
         for &k in points {
-            owns[k as u32 as usize] = true;
+            owners[k as u32 as usize] = true;
         }
-        let ranked = owns.iter().filter(|&&o| o).count();
-        let (rank_of, rank_to_bucket) = if ranked == bucket_count {
+        Self::with_owners(points, &owners, hash_bits, 1)
+    }
+
+    /// [`new`](Self::new) when `owners[b]` already says whether bucket `b` owns one of `points`,
+    /// packing on up to `threads` threads.
+    pub(crate) fn with_owners(
+        points: &[u64],
+        owners: &[bool],
+        hash_bits: u32,
+        threads: usize,
+    ) -> Self {
+        // Ranks of the buckets that own points, in bucket order.
+        let ranked = owners.iter().filter(|&&o| o).count();
+        let (rank_of, rank_to_bucket) = if ranked == owners.len() {
             (None, None)
         } else {
-            let mut rank_of = vec![0u32; bucket_count];
+            let mut rank_of = vec![0u32; owners.len()];
             let mut table = Vec::with_capacity(ranked);
-            for (b, _) in owns.iter().enumerate().filter(|(_, o)| **o) {
+            for (b, _) in owners.iter().enumerate().filter(|(_, o)| **o) {
                 rank_of[b] = table.len() as u32;
                 table.push(b as u32);
             }
@@ -52,25 +92,24 @@ impl Packed {
         // hash_bits <= 32 and rank_bits <= 27 for at most 2^26 points of which the index implies at
         // least (log2(points) - 2) top bits: width stays far below the 57 bits one load can read.
         debug_assert!(width <= 57, "entry width {width}");
-        let low_mask = (1u64 << hash_bits) - 1;
-        let mut bytes = Vec::with_capacity((points.len() * width as usize).div_ceil(8) + 8);
-        // A little-endian bit writer: entries accumulate in `acc` and leave it 8 bytes at a time.
-        let (mut acc, mut held) = (0u128, 0u32);
-        for &k in points {
-            let (h, b) = ((k >> 32) as u32, k as u32);
-            let rank = rank_of.as_ref().map_or(b, |r| r[b as usize]);
-            let entry = (u64::from(rank) << hash_bits) | (u64::from(h) & low_mask);
-            acc |= u128::from(entry) << held;
-            held += width;
-            if held >= 64 {
-                bytes.extend_from_slice(&(acc as u64).to_le_bytes());
-                acc >>= 64;
-                held -= 64;
-            }
-        }
-        bytes.extend_from_slice(&(acc as u64).to_le_bytes()[..held.div_ceil(8) as usize]);
-        // Padding, so that reading the last entry's 8-byte window stays in bounds.
-        bytes.extend_from_slice(&[0; 8]);
+        // Padding at the end, so that reading the last entry's 8-byte window stays in bounds.
+        let mut bytes = vec![0u8; (points.len() * width as usize).div_ceil(8) + 8];
+        // Each job packs a run of a multiple of 64 entries, which fills whole 8-byte words: the
+        // runs' bytes are disjoint and every run but the last ends exactly at the next one's start.
+        let run = points
+            .len()
+            .div_ceil(threads.max(1))
+            .next_multiple_of(64)
+            .max(64);
+        let run_bytes = run * width as usize / 8;
+        let jobs: Vec<(&[u64], &mut [u8])> = points
+            .chunks(run)
+            .zip(bytes.chunks_mut(run_bytes.max(1)))
+            .collect();
+        let rank_of = rank_of.as_deref();
+        workers::run(jobs, |(points, out)| {
+            pack(points, out, rank_of, hash_bits, width)
+        });
         Self {
             bytes: bytes.into_boxed_slice(),
             len: points.len(),
@@ -177,6 +216,29 @@ mod tests {
                     buckets[i] as usize,
                     "hash_bits {hash_bits} pos {i}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn packing_on_threads_writes_the_same_bytes() {
+        // 70,001 points over 5,000 buckets of which every third owns none: ranks and odd widths.
+        let points: Vec<u64> = (0..70_001u64)
+            .map(|i| (i.wrapping_mul(2_654_435_761) & 0xffff_ffff) << 32 | (i % 1_667 * 3))
+            .collect();
+        let owners: Vec<bool> = (0..5_000).map(|b| b % 3 == 0).collect();
+        for hash_bits in [9u32, 13, 31] {
+            let one = Packed::with_owners(&points, &owners, hash_bits, 1);
+            assert!(one.rank_to_bucket.is_some());
+            for threads in [2, 3, 7, 64] {
+                let many = Packed::with_owners(&points, &owners, hash_bits, threads);
+                assert_eq!(
+                    many.bytes, one.bytes,
+                    "hash_bits {hash_bits}, {threads} threads"
+                );
+            }
+            for i in (0..points.len()).step_by(997) {
+                assert_eq!(one.bucket(i), (points[i] as u32) as usize, "pos {i}");
             }
         }
     }

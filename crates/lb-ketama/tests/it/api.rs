@@ -253,6 +253,31 @@ fn v2_stores_the_same_points_as_v1() {
 }
 
 #[test]
+fn v2_gives_no_rank_to_a_bucket_that_loses_every_point() {
+    // Bucket 2 repeats bucket 0's name with fewer points: all of them tie and go to bucket 0, so it
+    // needs a rank no more than a bucket of weight 0 does.
+    for threads in [1, 4] {
+        let build = |third: Bucket| {
+            let buckets = [
+                Bucket::named("10.1.0.1:80", 600),
+                Bucket::named("10.1.0.2:80", 600),
+                third,
+            ];
+            Continuum::builder()
+                .version(v2(160))
+                .max_threads(threads)
+                .build(&buckets)
+        };
+        let tied = build(Bucket::named("10.1.0.1:80", 300));
+        let zero = build(Bucket::named("10.1.0.3:80", 0));
+        assert!(tied.len() > 65_536, "{} points", tied.len());
+        assert!((0..tied.len()).all(|i| tied.point_bucket(i) != Some(2)));
+        assert_eq!(tied.len(), zero.len());
+        assert_eq!(tied.heap_size(), zero.heap_size(), "{threads} threads");
+    }
+}
+
+#[test]
 fn v2_memory_per_point_at_ten_thousand_buckets() {
     let buckets: Vec<Bucket> = (0..10_000u32)
         .map(|i| {

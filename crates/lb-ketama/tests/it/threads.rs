@@ -6,7 +6,8 @@ use std::net::{Ipv6Addr, SocketAddr};
 use lb_ketama::{Bucket, Builder, Continuum, Version};
 
 /// 1,000 buckets of every kind and weight 0 to 3 (about 240,000 points, past the 65,536 from which
-/// a build uses threads), with names repeated so that whole chains tie.
+/// a build uses threads), with names repeated so that whole chains tie and some buckets keep no
+/// point at all.
 fn mixed() -> Vec<Bucket> {
     (0..1_000u32)
         .map(|i| {
@@ -25,6 +26,12 @@ fn mixed() -> Vec<Bucket> {
                 3 if i % 7 == 0 => {
                     Bucket::named(format!("app-{}.internal:8080", i - 4), weight + 1)
                 }
+                // Bucket i - 4's address by name, with no more points: it loses every one of them.
+                4 if i % 11 == 0 => Bucket::named(
+                    SocketAddr::from(([10, 1, ((i - 4) / 250) as u8, (i - 4) as u8], 80))
+                        .to_string(),
+                    ((i - 4) % 4).min(weight),
+                ),
                 _ => Bucket::named(format!("app-{i}.internal:8080"), weight),
             }
         })
@@ -84,6 +91,13 @@ fn any_number_of_threads_builds_nginx_s_ring() {
 
     let one = Continuum::builder().single_threaded().build(&buckets);
     assert_eq!(one.len(), points.len());
+    let losers = (0..buckets.len())
+        .filter(|&b| buckets[b].weight() > 0 && points.iter().all(|p| p.1 != b))
+        .count();
+    assert!(
+        losers >= 5,
+        "{losers} buckets lose every point to an earlier one"
+    );
     for (i, p) in points.iter().enumerate() {
         assert_eq!(one.point_hash(i), Some(p.0), "point {i}");
         assert_eq!(one.point_bucket(i), Some(p.1), "point {i}");

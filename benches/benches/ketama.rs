@@ -1,7 +1,9 @@
 //! lb-ketama: building a ring, looking keys up, and memory per point.
 //!
 //! `cargo bench -p lb-benches --bench ketama`. Groups:
-//! - `ketama/build/{v1,v2}/N`: `Continuum::new` over N buckets of weight 1 (160 points each).
+//! - `ketama/build/{v1,v2}/N`: `Continuum::new` over N buckets of weight 1 (160 points each), on as
+//!   many threads as the build chooses (rings of 262,144 points or more use up to 4);
+//!   `ketama/build/{v1,v2}_single_thread/N` the same with `Builder::single_threaded`.
 //! - `ketama/lookup/{v1,v2,binary_search}/N`: one key to its point; `binary_search` is the plain
 //!   search over every point's hash that the top-bits index is measured against.
 //! - Memory per point is printed before the groups run (`ketama/memory ...` lines): it is a
@@ -64,6 +66,16 @@ fn build(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("v2", n), &b, |bench, b| {
             bench.iter(|| Continuum::new_with_version(black_box(b), V2))
         });
+        if n * 160 >= 1 << 18 {
+            let one = Continuum::builder().single_threaded();
+            group.bench_with_input(BenchmarkId::new("v1_single_thread", n), &b, |bench, b| {
+                bench.iter(|| one.build(black_box(b)))
+            });
+            let one = one.version(V2);
+            group.bench_with_input(BenchmarkId::new("v2_single_thread", n), &b, |bench, b| {
+                bench.iter(|| one.build(black_box(b)))
+            });
+        }
     }
     group.finish();
 }

@@ -10,11 +10,12 @@ use crate::workers::DEFAULT_MAX_THREADS;
 /// Builds a [`Continuum`] with options: its [`Version`], and how many threads building a large ring
 /// may use.
 ///
-/// A ring of at least 65,536 points (410 buckets of weight 1) is built by up to
+/// A ring of at least 262,144 points (1,639 buckets of weight 1) is built by up to
 /// [`max_threads`](Self::max_threads) threads at once: the calling thread and a few short-lived
 /// threads it starts, which end before the build returns. By default that is the number of CPUs the
 /// process may use, at most 4. Smaller rings, and every ring of a builder with `max_threads(1)`,
-/// are built on the calling thread alone. The ring is the same either way.
+/// are built on the calling thread alone. The ring is the same either way. See the crate docs on
+/// when one thread is the better choice.
 ///
 /// ```
 /// use lb_ketama::{Bucket, Continuum, Version};

@@ -60,24 +60,45 @@
 //! # Versions, speed and memory
 //!
 //! [`Version::V1`] (the default) stores each point as one `u64` (hash and bucket index) next to a
-//! lookup table on the top bits of the hash that narrows a search to 1 to 4 points: 9.5 to 11.5 bytes
-//! per point (the table is finer, per point, on rings of up to 2^18 points). [`Version::V2`] lets you choose the points per unit of weight and bit-packs each point
-//! into the hash bits the table does not imply and as few bits of bucket index as needed: about 4.4
-//! bytes per point at 160 points per unit. `V2 { point_multiple: 160 }` maps keys exactly as `V1`.
+//! lookup table on the top bits of the hash that narrows a search to 1 to 4 points: 9.5 to 11.5
+//! bytes per point (the table is finer, per point, on rings of up to 2^18 points).
+//! [`Version::V2`] lets you choose the points per unit of weight and bit-packs each point into the
+//! hash bits the table does not imply and as few bits of bucket index as needed: about 4.4 bytes per
+//! point at 160 points per unit. `V2 { point_multiple: 160 }` maps keys exactly as `V1`.
 //! [`Continuum::heap_size`] reports the memory a ring holds.
 //!
-//! Building sorts the points with a radix sort in cache-sized partitions rather than a comparison
-//! sort; a lookup hashes the key and scans the few points of its slot. The `ketama` benches in the
+//! Building generates each point straight into one of 256 partitions by its top hash bits, then
+//! radix-sorts each partition in cache (two 12-bit passes) and writes it back de-duplicated, in the
+//! same buffer: no comparison sort and no second ring-sized buffer. A lookup hashes the key and
+//! scans the few points of its slot.
+//!
+//! Measured on a 2-CPU x86-64 VM (`ketama-cmp` harness, both crates in one process, median of 31
+//! builds of 10,000 IPv4 buckets of weight 1, 1.6 million points, ring dropped after each):
+//!
+//! | build                                  | wall    | vs pingora-ketama 0.9.1 (33.2 ms) |
+//! |----------------------------------------|---------|-----------------------------------|
+//! | V1, two threads, second CPU idle       | 6.5 ms  | 5.1x                              |
+//! | V1, one thread ([`Builder::single_threaded`]) | 10.8 ms | 3.1x                       |
+//! | V2, two threads                        | 8.9 ms  | 3.8x                              |
+//!
+//! About a third of a one-thread build is the kernel handing out the ring's 12.8 MB of fresh
+//! pages. A lookup (V1) takes 12, 14 and 19 ns at 10, 1,000 and 10,000 buckets, CRC32 of an 8-byte
+//! key included; pingora-ketama's binary search takes 15, 38 and 90 ns. The `ketama` benches in the
 //! workspace's `benches` crate measure both.
 //!
 //! # Threads
 //!
-//! Building a ring of at least 65,536 points (410 buckets of weight 1) uses up to 4 threads, no
+//! Building a ring of at least 262,144 points (1,639 buckets of weight 1) uses up to 4 threads, no
 //! more than the process has CPUs: the calling thread and short-lived threads it starts with
 //! `std::thread::scope`, which have ended when the build returns. Smaller rings are built on the
 //! calling thread alone. [`Builder::max_threads`] sets another limit, and
 //! [`Builder::single_threaded`] keeps every build on the calling thread. The ring is the same
 //! either way.
+//!
+//! Threads shorten a build when CPUs are free. When every CPU is busy the caller may wait for its
+//! threads to be scheduled, and a build can take longer than on one thread: build on one thread
+//! there, and wherever a build's CPU time matters more than its latency (two threads spend about
+//! 10% more CPU time in all).
 //!
 //! # Coming from pingora-ketama
 //!

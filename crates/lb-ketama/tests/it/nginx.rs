@@ -70,8 +70,9 @@ fn check(ring: &str, v: &Vectors, buckets: &[Bucket], builder: Builder) -> usize
     v.keys.len()
 }
 
-/// Checks `ring` built from names and from typed addresses, as V1 and V2, on one thread and on
-/// several (the "large" ring has enough points for several).
+/// Checks `ring` built from names and from typed addresses, as V1 and V2, by builders that keep to
+/// the calling thread and that may use four (these rings are too small to use them: `threads.rs`
+/// checks rings that do).
 fn check_ring(ring: &str, min_keys: usize) {
     let v = load(ring);
     for buckets in [named(&v), typed(&v)] {
@@ -118,11 +119,6 @@ fn host_names_missing_ports_and_unix_schemes() {
 fn two_hundred_servers() {
     let v = load("large");
     assert_eq!(v.servers.len(), 200);
-    let points: u32 = v.servers.iter().map(|(_, w)| w * 160).sum();
-    assert!(
-        points >= 65_536,
-        "{points} points: enough to be built on threads"
-    );
     check_ring("large", 3000);
 }
 

@@ -5,11 +5,11 @@ use std::net::{Ipv6Addr, SocketAddr};
 
 use lb_ketama::{Bucket, Builder, Continuum, Version};
 
-/// 1,000 buckets of every kind and weight 0 to 3 (about 240,000 points, past the 65,536 from which
+/// 1,400 buckets of every kind and weight 0 to 3 (about 330,000 points, past the 262,144 from which
 /// a build uses threads), with names repeated so that whole chains tie and some buckets keep no
 /// point at all.
 fn mixed() -> Vec<Bucket> {
-    (0..1_000u32)
+    (0..1_400u32)
         .map(|i| {
             let weight = i % 4;
             match i % 5 {
@@ -81,7 +81,7 @@ fn assert_same(a: &Continuum, b: &Continuum, what: &str) {
 fn any_number_of_threads_builds_nginx_s_ring() {
     let buckets = mixed();
     let points = model(&buckets);
-    assert!(points.len() > 200_000, "{} points", points.len());
+    assert!(points.len() > 1 << 18, "{} points", points.len());
     let ties = buckets
         .iter()
         .map(|b| b.weight() as usize * 160)
@@ -133,8 +133,8 @@ fn any_number_of_threads_builds_nginx_s_ring() {
 
 #[test]
 fn rings_around_the_threshold_agree() {
-    // 409 buckets of weight 1 is 65,440 points (one thread), 410 is 65,600 (threads).
-    for n in [409u32, 410, 411] {
+    // 1,638 buckets of weight 1 is 262,080 points (one thread), 1,639 is 262,240 (threads).
+    for n in [1_638u32, 1_639, 1_640] {
         let buckets: Vec<Bucket> = (0..n)
             .map(|i| Bucket::named(format!("10.2.{}.{}:80", i / 200, i % 200), 1))
             .collect();

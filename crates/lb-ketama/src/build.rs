@@ -107,7 +107,7 @@ fn build_with(
     if threads > 1 {
         jobs.push(None);
     }
-    let done = workers::run(jobs, |job| match job {
+    let done = workers::run(threads, jobs, |job| match job {
         Some((run, mut r)) => Done::Points(generate(
             &buckets[run.clone()],
             &plan.counts[run.clone()],
@@ -150,7 +150,7 @@ fn build_with(
         });
         (rest_buf, rest_slots) = (tail, slots_tail);
     }
-    let sorted = workers::run(jobs, |job| sort_partitions(job, &layout, bits));
+    let sorted = workers::run(threads, jobs, |job| sort_partitions(job, &layout, bits));
     let kept: Vec<usize> = sorted.iter().map(|(k, _)| *k).collect();
     let dropped: Vec<u32> = sorted.into_iter().flat_map(|(_, d)| d).collect();
 

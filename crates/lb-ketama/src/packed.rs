@@ -107,7 +107,7 @@ impl Packed {
             .zip(bytes.chunks_mut(run_bytes.max(1)))
             .collect();
         let rank_of = rank_of.as_deref();
-        workers::run(jobs, |(points, out)| {
+        workers::run(threads, jobs, |(points, out)| {
             pack(points, out, rank_of, hash_bits, width)
         });
         Self {

@@ -51,22 +51,23 @@ pub(crate) fn on_threads(threads: usize, worker: impl Fn() + Sync) {
     });
 }
 
-/// Runs `work` on every job, on up to `jobs.len()` threads including the caller, and returns the
-/// results in the order of the jobs.
-pub(crate) fn run<J, R, F>(jobs: Vec<J>, work: F) -> Vec<R>
+/// Runs `work` on every job, on up to `threads` threads including the caller (no more than there
+/// are jobs), and returns the results in the order of the jobs.
+pub(crate) fn run<J, R, F>(threads: usize, jobs: Vec<J>, work: F) -> Vec<R>
 where
     J: Send,
     R: Send,
     F: Fn(J) -> R + Sync,
 {
     let n = jobs.len();
-    if n <= 1 {
+    let threads = threads.min(n);
+    if threads <= 1 {
         return jobs.into_iter().map(work).collect();
     }
     // Popped from the back: job 0 first.
     let queue = Mutex::new(jobs.into_iter().enumerate().rev().collect::<Vec<_>>());
     let done = Mutex::new(Vec::with_capacity(n));
-    on_threads(n, || {
+    on_threads(threads, || {
         loop {
             let next = lock(&queue).pop();
             let Some((i, job)) = next else { break };
@@ -88,8 +89,23 @@ mod tests {
     fn results_come_back_in_job_order() {
         for n in [0usize, 1, 2, 5] {
             let jobs: Vec<usize> = (0..n).collect();
-            let got = run(jobs, |j| j * 10);
+            let got = run(3, jobs, |j| j * 10);
             assert_eq!(got, (0..n).map(|j| j * 10).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn no_more_threads_than_asked_for() {
+        for threads in [1usize, 2, 3] {
+            let ids = Mutex::new(Vec::new());
+            run(threads, (0..9).collect(), |_: i32| {
+                lock(&ids).push(thread::current().id());
+            });
+            let mut ids = ids.into_inner().unwrap();
+            assert_eq!(ids.len(), 9);
+            ids.sort_unstable_by_key(|id| format!("{id:?}"));
+            ids.dedup();
+            assert!(ids.len() <= threads, "{} threads for {threads}", ids.len());
         }
     }
 
@@ -97,7 +113,7 @@ mod tests {
     fn jobs_may_borrow_disjoint_parts_of_a_buffer() {
         let mut buf = vec![0u32; 100];
         let jobs: Vec<&mut [u32]> = buf.chunks_mut(30).collect();
-        let lens = run(jobs, |chunk| {
+        let lens = run(4, jobs, |chunk| {
             chunk.fill(7);
             chunk.len()
         });

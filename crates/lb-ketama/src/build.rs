@@ -150,23 +150,25 @@ fn build_with(
         });
         (rest_buf, rest_slots) = (tail, slots_tail);
     }
-    let sorted = workers::run(threads, jobs, |job| sort_partitions(job, &layout, bits));
-    let kept: Vec<usize> = sorted.iter().map(|(k, _)| *k).collect();
-    let dropped: Vec<u32> = sorted.into_iter().flat_map(|(_, d)| d).collect();
+    // Then, on the same threads: move job 1's points next to job 0's (see `Lane`), and shift every
+    // job's slot starts by the points before it.
+    let (kept, dropped) = workers::run_then(
+        threads,
+        jobs,
+        |job| sort_partitions(job, &layout, bits),
+        |sorted| second_round(sorted, threads),
+        |work| match work {
+            Second::Move(lane) => lane.run(),
+            Second::Shift(slots, by) => slots.iter_mut().for_each(|s| *s += by),
+        },
+    );
 
-    // Move each job's points next to the previous job's, and shift its slot starts to match.
-    let mut w = 0usize;
-    for (pair, &k) in bounds.windows(2).zip(&kept) {
+    // Jobs after the second (with more than two threads) move on this thread, in order: each into
+    // the room the previous one leaves.
+    let mut w = kept.iter().take(2).sum::<usize>();
+    for (pair, &k) in bounds.windows(2).zip(&kept).skip(2) {
         let from = layout.start(pair[0]);
-        if from != w {
-            buf.copy_within(from..from + k, w);
-        }
-        if w != 0 {
-            // At most 2^26 points: the starts fit in 32 bits.
-            for s in &mut starts[1 + first_slot(pair[0])..1 + first_slot(pair[1])] {
-                *s += w as u32;
-            }
-        }
+        buf.copy_within(from..from + k, w);
         w += k;
     }
     buf.truncate(w);
@@ -258,8 +260,9 @@ struct Job<'a> {
 }
 
 /// Sorts and de-duplicates the job's partitions into the front of its chunk, turns its slot counts
-/// into running totals, and returns the number of points kept and the bucket of each point dropped.
-fn sort_partitions(job: Job<'_>, layout: &Layout, bits: u32) -> (usize, Vec<u32>) {
+/// into running totals. Returns what it sorted, with the number of points kept and the bucket of
+/// each point dropped.
+fn sort_partitions<'a>(job: Job<'a>, layout: &Layout, bits: u32) -> Sorting<'a> {
     let Job {
         chunk,
         partitions,
@@ -296,7 +299,101 @@ fn sort_partitions(job: Job<'_>, layout: &Layout, bits: u32) -> (usize, Vec<u32>
         }
     }
     prefix_sum(slots);
-    (w, dropped)
+    Sorting {
+        chunk,
+        slots,
+        kept: w,
+        dropped,
+    }
+}
+
+/// A sorting job done: its part of the buffer holds `kept` points from the start.
+#[derive(Debug)]
+struct Sorting<'a> {
+    chunk: &'a mut [u64],
+    slots: &'a mut [u32],
+    kept: usize,
+    dropped: Vec<u32>,
+}
+
+/// Work for the second round of phase 2.
+#[derive(Debug)]
+enum Second<'a> {
+    Move(Lane<'a>),
+    /// Add this to every slot start.
+    Shift(&'a mut [u32], u32),
+}
+
+/// The second round: every thread moves one lane of job 1's points (see [`Lane`]), and the slot
+/// starts of every job after the first are shifted by the points before it. Returns the points
+/// kept by each job and every point dropped.
+#[allow(clippy::type_complexity)] // (work, (kept, dropped)), as `run_then` wants it.
+fn second_round(
+    sorted: Vec<Sorting<'_>>,
+    threads: usize,
+) -> (Vec<Second<'_>>, (Vec<usize>, Vec<u32>)) {
+    let kept: Vec<usize> = sorted.iter().map(|s| s.kept).collect();
+    let mut dropped = Vec::new();
+    let mut work = Vec::new();
+    let mut before = 0usize;
+    let mut chunks = Vec::with_capacity(sorted.len());
+    for s in sorted {
+        dropped.extend_from_slice(&s.dropped);
+        if before > 0 {
+            // At most 2^26 points: the starts fit in 32 bits.
+            work.push(Second::Shift(s.slots, before as u32));
+        }
+        before += s.kept;
+        chunks.push((s.chunk, s.kept));
+    }
+    let mut chunks = chunks.into_iter();
+    if let (Some((first, k0)), Some((second, k1))) = (chunks.next(), chunks.next()) {
+        let lanes = Lane::split(&mut first[k0..], &mut second[..k1], threads);
+        work.extend(lanes.into_iter().map(Second::Move));
+    }
+    (work, (kept, dropped))
+}
+
+/// One thread's share of moving job 1's points left, over the room job 0 left free.
+///
+/// The room (`d` slots) and the points after it are cut into blocks of `d` slots, and every block
+/// into the same `lanes` ranges. Moving is copying each block onto the one before it; lane `t` of a
+/// block only ever lands on lane `t` of the previous block, which the same thread copied away one
+/// step earlier. So the threads need no synchronization, and every slice is their own.
+#[derive(Debug)]
+struct Lane<'a> {
+    /// Lane `t` of block 0 (the room), then of blocks 1, 2, ...
+    pieces: Vec<&'a mut [u64]>,
+}
+
+impl<'a> Lane<'a> {
+    fn split(room: &'a mut [u64], points: &'a mut [u64], lanes: usize) -> Vec<Lane<'a>> {
+        let d = room.len();
+        if d == 0 || points.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<Lane<'a>> = (0..lanes).map(|_| Lane { pieces: Vec::new() }).collect();
+        for block in std::iter::once(room).chain(points.chunks_mut(d)) {
+            let mut rest = block;
+            for (t, lane) in out.iter_mut().enumerate() {
+                let len = ((t + 1) * d / lanes - t * d / lanes).min(rest.len());
+                let (piece, tail) = std::mem::take(&mut rest).split_at_mut(len);
+                lane.pieces.push(piece);
+                rest = tail;
+            }
+        }
+        out
+    }
+
+    /// Copies each piece onto the one before it. The last block may be short: its pieces land on
+    /// the start of the previous block's, and what they leave untouched lies past the last point.
+    fn run(mut self) {
+        for i in 1..self.pieces.len() {
+            let (done, next) = self.pieces.split_at_mut(i);
+            let (to, from) = (&mut done[i - 1], &next[0]);
+            to[..from.len()].copy_from_slice(from);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -388,6 +485,31 @@ mod tests {
         all.sort_unstable();
         all.dedup_by_key(|k| *k >> 32);
         all
+    }
+
+    #[test]
+    fn lanes_move_points_over_the_room_before_them() {
+        for (room, points, lanes) in [
+            (5usize, 23usize, 2usize),
+            (7, 7, 3),
+            (3, 1, 4),
+            (1, 9, 2),
+            (9, 40, 16),
+        ] {
+            let mut buf: Vec<u64> = (0..(room + points) as u64).map(|x| x + 100).collect();
+            let want: Vec<u64> = buf[room..].to_vec();
+            let (gap, rest) = buf.split_at_mut(room);
+            for lane in Lane::split(gap, rest, lanes) {
+                lane.run();
+            }
+            assert_eq!(
+                &buf[..points],
+                want,
+                "room {room}, {points} points, {lanes} lanes"
+            );
+        }
+        let mut none: [u64; 0] = [];
+        assert!(Lane::split(&mut [], &mut none, 2).is_empty());
     }
 
     #[test]

@@ -80,6 +80,97 @@ where
     done.into_iter().map(|(_, r)| r).collect()
 }
 
+/// What [`run_then`]'s threads share.
+struct Rounds<J, R, K, T, X> {
+    first: Vec<(usize, J)>,
+    results: Vec<(usize, R)>,
+    /// First-round jobs taken and not yet done.
+    running: usize,
+    then: Option<T>,
+    second: Vec<K>,
+    out: Option<X>,
+}
+
+/// Runs `first` on every job, on up to `threads` threads including the caller; then, once all are
+/// done, `then` on their results (in job order), which returns a second round of jobs and a value;
+/// runs `second` on those jobs on the same threads, and returns the value.
+///
+/// A thread with nothing left to do in the first round waits for the others, so the second round
+/// starts on threads that are already running.
+pub(crate) fn run_then<J, R, K, X, T>(
+    threads: usize,
+    jobs: Vec<J>,
+    first: impl Fn(J) -> R + Sync,
+    then: T,
+    second: impl Fn(K) + Sync,
+) -> X
+where
+    J: Send,
+    R: Send,
+    K: Send,
+    X: Send,
+    T: FnOnce(Vec<R>) -> (Vec<K>, X) + Send,
+{
+    let threads = threads.min(jobs.len());
+    if threads <= 1 {
+        let (jobs, out) = then(jobs.into_iter().map(first).collect());
+        jobs.into_iter().for_each(second);
+        return out;
+    }
+    let state = Mutex::new(Rounds {
+        first: jobs.into_iter().enumerate().rev().collect(),
+        results: Vec::new(),
+        running: 0,
+        then: Some(then),
+        second: Vec::new(),
+        out: None,
+    });
+    on_threads(threads, || {
+        let mut idle = 0u32;
+        loop {
+            let mut s = lock(&state);
+            if let Some((i, job)) = s.first.pop() {
+                s.running += 1;
+                drop(s);
+                let result = first(job);
+                let mut s = lock(&state);
+                s.results.push((i, result));
+                s.running -= 1;
+                if s.first.is_empty() && s.running == 0 {
+                    // The last first-round job is done, here: make the second round.
+                    if let Some(then) = s.then.take() {
+                        let mut results = std::mem::take(&mut s.results);
+                        results.sort_unstable_by_key(|(i, _)| *i);
+                        let (jobs, out) = then(results.into_iter().map(|(_, r)| r).collect());
+                        s.second = jobs;
+                        s.out = Some(out);
+                    }
+                }
+                continue;
+            }
+            if s.then.is_some() {
+                // The first round is still running on another thread: wait for it, briefly
+                // yielding the CPU, then sleeping.
+                drop(s);
+                idle += 1;
+                if idle < 64 {
+                    thread::yield_now();
+                } else {
+                    thread::sleep(Duration::from_micros(20));
+                }
+                continue;
+            }
+            let Some(job) = s.second.pop() else { break };
+            drop(s);
+            second(job);
+        }
+    });
+    let s = state.into_inner().unwrap_or_else(PoisonError::into_inner);
+    // `then` ran exactly once: the thread that finished the last first-round job called it.
+    s.out
+        .expect("the first round always ends and makes the second")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +220,37 @@ mod tests {
                 calls.fetch_add(1, Ordering::Relaxed);
             });
             assert_eq!(calls.into_inner(), threads.max(1));
+        }
+    }
+
+    #[test]
+    fn the_second_round_runs_after_the_first() {
+        for threads in [1usize, 2, 3] {
+            let mut buf = vec![0u32; 12];
+            let jobs: Vec<&mut [u32]> = buf.chunks_mut(3).collect();
+            let sums = run_then(
+                threads,
+                jobs,
+                |chunk| {
+                    chunk.fill(1);
+                    chunk
+                },
+                |chunks| {
+                    // Every chunk is filled before any is read: each doubles the next.
+                    let pairs: Vec<(&mut [u32], u32)> = chunks
+                        .into_iter()
+                        .map(|c| {
+                            let sum = c.iter().sum();
+                            (c, sum)
+                        })
+                        .collect();
+                    let total: u32 = pairs.iter().map(|(_, s)| s).sum();
+                    (pairs, total)
+                },
+                |(chunk, sum)| chunk.iter_mut().for_each(|x| *x += sum),
+            );
+            assert_eq!(sums, 12);
+            assert_eq!(buf, [4; 12], "{threads} threads");
         }
     }
 

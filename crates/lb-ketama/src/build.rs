@@ -14,14 +14,15 @@
 //!    this overwrites nothing still needed. Counting the points kept per slot along the way gives
 //!    the lookup table ([`SlotIndex`]).
 //!
-//! The jobs' outputs are then moved together; every job after the first moves by the unused
-//! margin of the regions before it. No comparison sort over the whole ring, and no second ring-sized
-//! buffer. Of points with equal hashes the one with the lowest bucket index is kept: the order nginx
+//! The jobs' outputs are then moved together: the second job's, by the same threads in parallel
+//! lanes ([`Lane`], [`workers::run_then`]); any later one's (with more than two threads) on the
+//! calling thread. No comparison sort over the whole ring, and no second ring-sized buffer. Of points with equal hashes the one with the lowest bucket index is kept: the order nginx
 //! gets from glibc's stable `qsort` over its servers in configuration order.
 
 use crate::bucket::Bucket;
 use crate::generate::{Generated, PARTITION_BITS, PARTITIONS, generate, room_for, split};
 use crate::index::{SlotIndex, index_bits};
+use crate::lanes::Lane;
 use crate::plan::Plan;
 use crate::radix::{PartitionSorter, prefix_sum};
 use crate::workers;
@@ -354,48 +355,6 @@ fn second_round(
     (work, (kept, dropped))
 }
 
-/// One thread's share of moving job 1's points left, over the room job 0 left free.
-///
-/// The room (`d` slots) and the points after it are cut into blocks of `d` slots, and every block
-/// into the same `lanes` ranges. Moving is copying each block onto the one before it; lane `t` of a
-/// block only ever lands on lane `t` of the previous block, which the same thread copied away one
-/// step earlier. So the threads need no synchronization, and every slice is their own.
-#[derive(Debug)]
-struct Lane<'a> {
-    /// Lane `t` of block 0 (the room), then of blocks 1, 2, ...
-    pieces: Vec<&'a mut [u64]>,
-}
-
-impl<'a> Lane<'a> {
-    fn split(room: &'a mut [u64], points: &'a mut [u64], lanes: usize) -> Vec<Lane<'a>> {
-        let d = room.len();
-        if d == 0 || points.is_empty() {
-            return Vec::new();
-        }
-        let mut out: Vec<Lane<'a>> = (0..lanes).map(|_| Lane { pieces: Vec::new() }).collect();
-        for block in std::iter::once(room).chain(points.chunks_mut(d)) {
-            let mut rest = block;
-            for (t, lane) in out.iter_mut().enumerate() {
-                let len = ((t + 1) * d / lanes - t * d / lanes).min(rest.len());
-                let (piece, tail) = std::mem::take(&mut rest).split_at_mut(len);
-                lane.pieces.push(piece);
-                rest = tail;
-            }
-        }
-        out
-    }
-
-    /// Copies each piece onto the one before it. The last block may be short: its pieces land on
-    /// the start of the previous block's, and what they leave untouched lies past the last point.
-    fn run(mut self) {
-        for i in 1..self.pieces.len() {
-            let (done, next) = self.pieces.split_at_mut(i);
-            let (to, from) = (&mut done[i - 1], &next[0]);
-            to[..from.len()].copy_from_slice(from);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,31 +444,6 @@ mod tests {
         all.sort_unstable();
         all.dedup_by_key(|k| *k >> 32);
         all
-    }
-
-    #[test]
-    fn lanes_move_points_over_the_room_before_them() {
-        for (room, points, lanes) in [
-            (5usize, 23usize, 2usize),
-            (7, 7, 3),
-            (3, 1, 4),
-            (1, 9, 2),
-            (9, 40, 16),
-        ] {
-            let mut buf: Vec<u64> = (0..(room + points) as u64).map(|x| x + 100).collect();
-            let want: Vec<u64> = buf[room..].to_vec();
-            let (gap, rest) = buf.split_at_mut(room);
-            for lane in Lane::split(gap, rest, lanes) {
-                lane.run();
-            }
-            assert_eq!(
-                &buf[..points],
-                want,
-                "room {room}, {points} points, {lanes} lanes"
-            );
-        }
-        let mut none: [u64; 0] = [];
-        assert!(Lane::split(&mut [], &mut none, 2).is_empty());
     }
 
     #[test]

@@ -129,6 +129,7 @@ mod error;
 mod generate;
 mod index;
 mod iter;
+mod lanes;
 mod packed;
 mod plan;
 mod radix;

@@ -55,8 +55,7 @@ fn bits_for(n: u64) -> u32 {
 }
 
 impl Packed {
-    /// Packs sorted `hash << 32 | bucket` points: each hash keeps its low `hash_bits` bits and each
-    /// bucket becomes a rank. `bucket_count` is the number of buckets the ring was built from.
+    /// [`with_owners`](Self::with_owners), finding the owners itself, on one thread.
     #[cfg(test)]
     pub(crate) fn new(points: &[u64], bucket_count: usize, hash_bits: u32) -> Self {
         let mut owners = vec![false; bucket_count];
@@ -66,8 +65,9 @@ impl Packed {
         Self::with_owners(points, &owners, hash_bits, 1)
     }
 
-    /// [`new`](Self::new) when `owners[b]` already says whether bucket `b` owns one of `points`,
-    /// packing on up to `threads` threads.
+    /// Packs sorted `hash << 32 | bucket` points, each hash keeping its low `hash_bits` bits and each
+    /// bucket becoming a rank, on up to `threads` threads. `owners[b]` says whether bucket `b` owns
+    /// one of `points`; there is one entry per bucket the ring was built from.
     pub(crate) fn with_owners(
         points: &[u64],
         owners: &[bool],

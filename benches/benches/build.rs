@@ -8,30 +8,22 @@
 //! - `build/round_robin_golden/N`: round robin over weights too uneven to tabulate.
 //! - `apply/{strategy}/10000`: `LoadBalancer::apply` of a 10,000-backend set that differs from
 //!   the current one (so the selector is rebuilt), weights 1 to 10: the whole update.
+//!
+//! Warm-up and measurement times are set in the criterion config below, so criterion's
+//! command-line options (`--warm-up-time`, `--measurement-time`, `--quick`) override them; the
+//! sample size (10) is per group.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use lb_core::{Backend, BackendSelection, Backends, LoadBalancer};
+use lb_benches::sets::{backends, uneven, weighted};
+use lb_core::{BackendSelection, Backends, LoadBalancer};
 use lb_selection::{Consistent, FnvHash, KetamaConfig, Random, RoundRobin};
-
-fn backends(n: usize, port: u16, weight: impl Fn(usize) -> u32) -> Vec<Backend> {
-    (0..n)
-        .map(|i| {
-            let ip = std::net::Ipv4Addr::from(0x0a00_0001 + i as u32);
-            Backend::from(std::net::SocketAddr::from((ip, port))).with_weight(weight(i))
-        })
-        .collect()
-}
 
 type Weights = (&'static str, fn(usize) -> u32);
 
-const WEIGHTS: [Weights; 3] = [
-    ("w1", |_| 1),
-    ("w1-10", |i| 1 + (i % 10) as u32),
-    ("w10000", |_| 10_000),
-];
+const WEIGHTS: [Weights; 3] = [("w1", |_| 1), ("w1-10", weighted), ("w10000", |_| 10_000)];
 
 fn bench_build<S: BackendSelection>(
     c: &mut Criterion,
@@ -41,8 +33,6 @@ fn bench_build<S: BackendSelection>(
 ) {
     let mut g = c.benchmark_group(format!("build/{name}"));
     g.sample_size(10);
-    g.warm_up_time(Duration::from_millis(300));
-    g.measurement_time(Duration::from_secs(2));
     for &(label, weight) in weights {
         for n in [1_000, 10_000] {
             let set = backends(n, 80, weight);
@@ -62,11 +52,9 @@ fn bench_build<S: BackendSelection>(
 fn bench_apply<S: BackendSelection>(c: &mut Criterion, name: &str) {
     let mut g = c.benchmark_group("apply");
     g.sample_size(10);
-    g.warm_up_time(Duration::from_millis(300));
-    g.measurement_time(Duration::from_secs(3));
     let sets = [
-        backends(10_000, 80, |i| 1 + (i % 10) as u32),
-        backends(10_000, 81, |i| 1 + (i % 10) as u32),
+        backends(10_000, 80, weighted),
+        backends(10_000, 81, weighted),
     ];
     let lb = LoadBalancer::<S>::from_backends(Backends::fixed(sets[0].clone()));
     let mut turn = 0;
@@ -81,14 +69,7 @@ fn bench_apply<S: BackendSelection>(c: &mut Criterion, name: &str) {
 
 fn build(c: &mut Criterion) {
     bench_build::<RoundRobin>(c, "round_robin", |_| (), &WEIGHTS);
-    bench_build::<RoundRobin>(
-        c,
-        "round_robin_golden",
-        |_| (),
-        &[("uneven", |i| {
-            1 + ((i as u32).wrapping_mul(2_654_435_761) % 100_003)
-        })],
-    );
+    bench_build::<RoundRobin>(c, "round_robin_golden", |_| (), &[("uneven", uneven)]);
     bench_build::<Random>(c, "random", |_| (), &WEIGHTS);
     bench_build::<FnvHash>(c, "fnv_hash", |_| (), &WEIGHTS);
     bench_build::<Consistent>(
@@ -105,5 +86,11 @@ fn build(c: &mut Criterion) {
     bench_apply::<Consistent>(c, "consistent");
 }
 
-criterion_group!(benches, build);
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    targets = build
+}
 criterion_main!(benches);

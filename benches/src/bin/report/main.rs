@@ -1,0 +1,161 @@
+//! The computed tables of the benchmark report: load balance and keys moved for the hashing
+//! strategies, and each selector's memory counted by a counting allocator.
+//!
+//! `cargo run --release -p lb-benches --bin report [-- --out FILE]` writes one JSON object per
+//! line (to FILE, or standard output) and a readable summary to standard error;
+//! `cargo xtask bench` runs it and turns the lines into tables. These are counts, not timings,
+//! so they do not depend on the machine's load.
+//!
+//! - `{"kind":"quality",...}`: for `fnv_hash` and `consistent` at N = 10, 100 and 1,000 backends
+//!   of weight 1 over 1,000,000 keys (`user-0`, `user-1`, ...): `max_over_mean` (the busiest
+//!   backend's share over the mean share) and the fraction of keys whose first pick moves when
+//!   one backend is removed (mean over 5 evenly spaced removals) or added, with the ideal 1/N and
+//!   1/(N+1). `{"kind":"quality_baseline",...}` is the same balance for keys spread uniformly at
+//!   random: the noise floor at this many keys.
+//! - `{"kind":"memory",...}`: each strategy's selector built over N = 1,000 and 10,000 backends
+//!   of weight 1, weight 10,000, and uneven weights (1 to 100,003): the bytes it still holds
+//!   after the build (`retained_bytes`, counted by `allocation-counter` on the building thread),
+//!   the peak during the build (`peak_bytes`), and the selector's own `heap_bytes()` as a cross
+//!   check (rings built on several threads allocate part of their memory on worker threads,
+//!   which the counter does not see). A build over a documented limit is an `error` line.
+
+mod memory;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use lb_benches::quality::{self, Quality};
+use lb_core::{BackendSelection, BoxError};
+use lb_selection::{Consistent, FnvHash, KetamaConfig};
+use serde_json::{Value, json};
+
+/// Keys looked up per quality row.
+const KEYS: u64 = 1_000_000;
+
+/// Backend removals averaged per quality row.
+const REMOVALS: usize = 5;
+
+fn quality_row<S: BackendSelection>(strategy: &str, config: &S::Config, n: usize) -> Value {
+    match quality::measure::<S>(config, n, KEYS, REMOVALS) {
+        Ok(q) => {
+            let Quality {
+                n,
+                keys,
+                max_over_mean,
+                moved_on_remove,
+                moved_on_add,
+            } = q;
+            eprintln!(
+                "quality {strategy}/{n}: max/mean {max_over_mean:.3}, moved on remove \
+                 {moved_on_remove:.4} (ideal {:.4}), on add {moved_on_add:.4} (ideal {:.4})",
+                q.ideal_remove(),
+                q.ideal_add()
+            );
+            json!({
+                "kind": "quality", "strategy": strategy, "n": n, "keys": keys,
+                "max_over_mean": max_over_mean,
+                "moved_on_remove": moved_on_remove, "ideal_remove": q.ideal_remove(),
+                "moved_on_add": moved_on_add, "ideal_add": q.ideal_add(),
+            })
+        }
+        Err(err) => error_row("quality", strategy, n, &err),
+    }
+}
+
+fn error_row(kind: &str, strategy: &str, n: usize, err: &BoxError) -> Value {
+    eprintln!("{kind} {strategy}/{n}: {err}");
+    json!({"kind": kind, "strategy": strategy, "n": n, "error": err.to_string()})
+}
+
+fn rows() -> Vec<Value> {
+    let mut rows = Vec::new();
+    for n in [10, 100, 1_000] {
+        let baseline = quality::uniform_baseline(n, KEYS);
+        eprintln!("quality uniform/{n}: max/mean {baseline:.3}");
+        rows.push(
+            json!({"kind": "quality_baseline", "n": n, "keys": KEYS, "max_over_mean": baseline}),
+        );
+        rows.push(quality_row::<FnvHash>("fnv_hash", &(), n));
+        rows.push(quality_row::<Consistent>(
+            "consistent",
+            &KetamaConfig::default(),
+            n,
+        ));
+    }
+    rows.extend(memory::rows());
+    rows
+}
+
+/// Parses `[--out FILE]`.
+fn parse_args(args: &[String]) -> Result<Option<String>, String> {
+    match args {
+        [] => Ok(None),
+        [flag, file] if flag == "--out" => Ok(Some(file.clone())),
+        _ => Err(format!(
+            "usage: report [--out FILE]; got `{}`",
+            args.join(" ")
+        )),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let out = match parse_args(&args) {
+        Ok(out) => out,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let text: String = rows().iter().map(|row| format!("{row}\n")).collect();
+    let written = match &out {
+        Some(path) => std::fs::write(path, text),
+        None => std::io::stdout().lock().write_all(text.as_bytes()),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!(
+                "report: cannot write {}: {err}",
+                out.as_deref().unwrap_or("standard output")
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_out() {
+        assert_eq!(parse_args(&[]), Ok(None));
+        assert_eq!(
+            parse_args(&args("--out a.jsonl")),
+            Ok(Some("a.jsonl".into()))
+        );
+        assert!(parse_args(&args("--out")).is_err());
+        assert!(parse_args(&args("--quick")).is_err());
+    }
+
+    #[test]
+    fn a_ring_over_the_limit_is_an_error_row() {
+        let row = quality_row::<Consistent>(
+            "consistent",
+            &KetamaConfig {
+                point_multiple: Some(0),
+            },
+            10,
+        );
+        assert_eq!(row["kind"], "quality");
+        assert!(
+            row["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{row}"
+        );
+    }
+}

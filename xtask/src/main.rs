@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's chores, run the same way by a developer and by CI.
 //!
 //! The alias in `.cargo/config.toml` makes `cargo xtask <command>` run this binary. It has no
-//! async runtime and one small dependency (`toml`, to read manifests).
+//! async runtime and few dependencies: `toml` (manifests), `serde_json` (benchmark results) and
+//! plotters with only its SVG backend and line series (the benchmark report's plots).
 //!
 //! Commands:
 //!
@@ -12,9 +13,13 @@
 //!   crate docs, no `ignore` doctests, dependencies declared once in the root manifest, and only the
 //!   dependency edges that ARCHITECTURE.md allows. It also runs as a unit test, so
 //!   `cargo test --workspace` fails when the tree is untidy.
+//! - `cargo xtask bench [--quick] [--compare pingora] [--report-only]` runs the criterion benches,
+//!   the quality and memory tables and optionally the comparison with pingora-load-balancing, and
+//!   writes `target/lb-report/report.md` with SVG plots (see `bench/mod.rs`).
 //!
 //! Exit status: 0 on success, 1 when a check fails, 2 on a usage error.
 
+mod bench;
 mod ci;
 mod readme;
 mod tidy;
@@ -30,6 +35,11 @@ commands:
                          steps: fmt, tidy, clippy, test, doc, bench, deny
   tidy                   check workspace conventions: lints, crate docs, doctests,
                          dependency declarations and the edges allowed by ARCHITECTURE.md
+  bench [--quick] [--compare pingora] [--report-only]
+                         run the benchmarks and write target/lb-report/report.md with
+                         plots; --quick finishes in minutes; --compare pingora also
+                         measures pingora-load-balancing 0.9.1 (needs cmake);
+                         --report-only re-renders the report from existing results
   help                   print this help
 ";
 
@@ -38,6 +48,7 @@ commands:
 enum Command {
     Ci { skip: Vec<ci::StepName> },
     Tidy,
+    Bench(bench::Options),
     Help,
 }
 
@@ -67,6 +78,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             "`tidy` takes no arguments, got `{}`",
             rest.join(" ")
         )),
+        "bench" => bench::Options::parse(rest).map(Command::Bench),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
@@ -96,6 +108,13 @@ fn main() -> ExitCode {
         }
         Command::Tidy => {
             if tidy::run(&root) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Bench(options) => {
+            if bench::run(&root, &options) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -137,8 +156,15 @@ mod tests {
     fn rejects_bad_usage() {
         assert_eq!(parse_args(&[]), Err("missing command".to_owned()));
         assert_eq!(
-            parse_args(&args("bench")),
-            Err("unknown command `bench`".to_owned())
+            parse_args(&args("bench --quick")),
+            Ok(Command::Bench(bench::Options {
+                quick: true,
+                ..bench::Options::default()
+            }))
+        );
+        assert_eq!(
+            parse_args(&args("lint")),
+            Err("unknown command `lint`".to_owned())
         );
         assert_eq!(
             parse_args(&args("ci --skip")),

@@ -1,0 +1,539 @@
+//! `cargo xtask bench [--quick] [--compare pingora] [--report-only]`: run the benchmarks and
+//! write `<target>/lb-report/report.md` with its SVG plots.
+//!
+//! A run has up to three parts, each leaving its data in `<target>/lb-report/data/` with a
+//! `<part>.meta.json` of its conditions (date, mode, load average, commit, time):
+//!
+//! 1. `criterion`: `cargo bench -p lb-benches` (benches `select`, `build`, `ketama`) with
+//!    `CRITERION_HOME=<target>/lb-report/criterion` (cleared first, so the report holds only this
+//!    run) and `LB_BENCH_OUT=data/benches.jsonl` for the figures criterion does not keep.
+//!    `--quick` passes `--warm-up-time 0.1 --measurement-time 0.3 --nresamples 5000` to
+//!    criterion instead of the benches' own settings.
+//! 2. `report`: `cargo run --release -p lb-benches --bin report` (quality and memory tables).
+//! 3. `compare` (with `--compare pingora`): builds `benches/compare-pingora`, a crate outside the
+//!    workspace that depends on pingora-load-balancing 0.9.1 (it needs cmake and a C compiler),
+//!    and runs its `compare` and `memory` binaries. A first-pick mismatch on IPv4 sets fails the
+//!    run (after the report is written).
+//!
+//! `--report-only` runs nothing and renders the report from the data already there; the data of
+//! a part not run this time (say, an earlier comparison) stays and is reported with its own
+//! conditions. `<target>` is `$CARGO_TARGET_DIR`, else `target` in the workspace root.
+
+mod compare;
+mod criterion;
+mod data;
+mod machine;
+mod plot;
+mod report;
+mod tables;
+mod targets;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use self::data::Data;
+use self::machine::Meta;
+
+/// What `cargo xtask bench` was asked to do.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Options {
+    /// Short criterion timings and fewer comparison rounds.
+    pub(crate) quick: bool,
+    /// Also run the pingora comparison.
+    pub(crate) compare_pingora: bool,
+    /// Run nothing; render the report from existing data.
+    pub(crate) report_only: bool,
+}
+
+impl Options {
+    /// Parses the arguments after `bench`; the error is a message for the user.
+    pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
+        let mut options = Options::default();
+        let mut rest = args.iter();
+        while let Some(arg) = rest.next() {
+            let compare = match arg.strip_prefix("--compare=") {
+                Some(value) => Some(value),
+                None if arg == "--compare" => Some(
+                    rest.next()
+                        .map(String::as_str)
+                        .ok_or("`--compare` needs a name: `--compare pingora`")?,
+                ),
+                None => None,
+            };
+            match (arg.as_str(), compare) {
+                (_, Some("pingora")) => options.compare_pingora = true,
+                (_, Some(other)) => {
+                    return Err(format!(
+                        "unknown comparison `{other}`; the one available is `pingora`"
+                    ));
+                }
+                ("--quick", None) => options.quick = true,
+                ("--report-only", None) => options.report_only = true,
+                (other, None) => return Err(format!("unknown argument to `bench`: `{other}`")),
+            }
+        }
+        if options.report_only && (options.quick || options.compare_pingora) {
+            return Err("`--report-only` runs nothing, so it takes no other option".to_owned());
+        }
+        Ok(options)
+    }
+
+    fn mode(&self) -> &'static str {
+        if self.quick { "quick" } else { "full" }
+    }
+
+    fn command_line(&self) -> String {
+        let mut line = "cargo xtask bench".to_owned();
+        if self.quick {
+            line.push_str(" --quick");
+        }
+        if self.compare_pingora {
+            line.push_str(" --compare pingora");
+        }
+        if self.report_only {
+            line.push_str(" --report-only");
+        }
+        line
+    }
+}
+
+/// Where a run reads and writes.
+#[derive(Debug)]
+struct Paths {
+    target: PathBuf,
+    report: PathBuf,
+    data: PathBuf,
+    criterion: PathBuf,
+}
+
+impl Paths {
+    fn new(root: &Path, cargo_target_dir: Option<OsString>) -> Paths {
+        let target = match cargo_target_dir {
+            Some(dir) if !dir.is_empty() => root.join(dir),
+            _ => root.join("target"),
+        };
+        let report = target.join("lb-report");
+        Paths {
+            data: report.join("data"),
+            criterion: report.join("criterion"),
+            report,
+            target,
+        }
+    }
+}
+
+/// Runs `cargo xtask bench`; returns whether every part succeeded.
+pub(crate) fn run(root: &Path, options: &Options) -> bool {
+    let paths = Paths::new(root, std::env::var_os("CARGO_TARGET_DIR"));
+    if let Err(err) = std::fs::create_dir_all(&paths.data) {
+        eprintln!("error: cannot create {}: {err}", paths.data.display());
+        return false;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut ok = true;
+    if !options.report_only {
+        let load = machine::load();
+        println!("==> load average {load:.2} before the run");
+        if load > 1.0 {
+            println!(
+                "    other work is using the CPUs: timings will be pessimistic; re-run when the \
+                 load average is below 1"
+            );
+        }
+        let parts: [(&str, bool, PartFn); 3] = [
+            ("criterion", true, criterion_part),
+            ("report", true, report_part),
+            ("compare", options.compare_pingora, compare_part),
+        ];
+        for (part, wanted, body) in parts {
+            if !wanted {
+                continue;
+            }
+            if let Err(err) = run_part(root, &paths, &cargo, options, part, body) {
+                eprintln!("error: bench part `{part}` failed: {err}");
+                ok = false;
+                // A failed comparison still has data worth a report (the failing check's row).
+                if part != "compare" {
+                    return false;
+                }
+            }
+        }
+    }
+    ok & write_report(&paths, options)
+}
+
+type PartFn = fn(&Path, &Paths, &OsString, &Options) -> Result<(), String>;
+
+fn run_part(
+    root: &Path,
+    paths: &Paths,
+    cargo: &OsString,
+    options: &Options,
+    part: &str,
+    body: PartFn,
+) -> Result<(), String> {
+    println!("\n==> {part}");
+    let date = machine::now();
+    let load_before = machine::load();
+    let started = Instant::now();
+    let result = body(root, paths, cargo, options);
+    let meta = Meta {
+        part: part.to_owned(),
+        mode: options.mode().to_owned(),
+        date,
+        cpu: machine::cpu(),
+        load_before,
+        load_after: machine::load(),
+        commit: machine::commit(root),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    println!(
+        "<== {part}: {} in {:.0} s (load average {:.2} → {:.2})",
+        if result.is_ok() { "ok" } else { "FAILED" },
+        meta.seconds,
+        meta.load_before,
+        meta.load_after
+    );
+    let path = paths.data.join(format!("{part}.meta.json"));
+    std::fs::write(&path, format!("{}\n", meta.to_json()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    result
+}
+
+fn remove(path: &Path) -> Result<(), String> {
+    let removed = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("cannot remove {}: {e}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn status(command: &mut Command) -> Result<(), String> {
+    let shown = format!("{command:?}");
+    println!("     {shown}");
+    let status = command
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed ({status})"))
+    }
+}
+
+fn criterion_part(
+    root: &Path,
+    paths: &Paths,
+    cargo: &OsString,
+    options: &Options,
+) -> Result<(), String> {
+    let out = paths.data.join("benches.jsonl");
+    remove(&paths.criterion)?;
+    remove(&out)?;
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args(["bench", "-p", "lb-benches"])
+        .args([
+            "--bench", "select", "--bench", "build", "--bench", "ketama", "--",
+        ])
+        .env("CRITERION_HOME", &paths.criterion)
+        .env("LB_BENCH_OUT", &out);
+    if options.quick {
+        command.args([
+            "--warm-up-time",
+            "0.1",
+            "--measurement-time",
+            "0.3",
+            "--nresamples",
+            "5000",
+        ]);
+    }
+    status(&mut command)
+}
+
+fn report_part(root: &Path, paths: &Paths, cargo: &OsString, _: &Options) -> Result<(), String> {
+    let out = paths.data.join("report.jsonl");
+    remove(&out)?;
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args([
+            "run",
+            "--release",
+            "-p",
+            "lb-benches",
+            "--bin",
+            "report",
+            "--",
+            "--out",
+        ])
+        .arg(&out);
+    status(&mut command)
+}
+
+fn compare_part(
+    root: &Path,
+    paths: &Paths,
+    cargo: &OsString,
+    options: &Options,
+) -> Result<(), String> {
+    let has_cmake = Command::new("cmake")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_cmake {
+        return Err(
+            "the comparison builds pingora-core, whose zlib-ng build needs cmake and a C \
+                    compiler: install them (Debian: `apt-get install cmake build-essential`)"
+                .to_owned(),
+        );
+    }
+    let manifest = root.join("benches/compare-pingora/Cargo.toml");
+    let outputs = [
+        ("compare", paths.data.join("compare.jsonl")),
+        ("memory", paths.data.join("compare-memory.jsonl")),
+    ];
+    for (_, out) in &outputs {
+        remove(out)?;
+    }
+    let mut first_error = None;
+    for (bin, out) in &outputs {
+        let mut command = Command::new(cargo);
+        command
+            .current_dir(root)
+            .args(["run", "--release", "--manifest-path"])
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&paths.target)
+            .args(["--bin", bin, "--"]);
+        if options.quick && *bin == "compare" {
+            command.arg("--quick");
+        }
+        command.arg("--out").arg(out);
+        if let Err(err) = status(&mut command) {
+            first_error.get_or_insert(err);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Every `*.jsonl` and `*.meta.json` in the data folder, in name order.
+fn load(paths: &Paths) -> (Data, Vec<Meta>, Vec<String>) {
+    let mut data = Data::default();
+    let mut metas = Vec::new();
+    let mut warnings = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&paths.data)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    for file in &files {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(text) = std::fs::read_to_string(file) else {
+            warnings.push(format!("{}: unreadable", file.display()));
+            continue;
+        };
+        if name.ends_with(".meta.json") {
+            match serde_json::from_str(&text)
+                .ok()
+                .as_ref()
+                .and_then(Meta::from_json)
+            {
+                Some(meta) => metas.push(meta),
+                None => warnings.push(format!("{}: not a part's conditions", file.display())),
+            }
+        } else if name.ends_with(".jsonl") {
+            warnings.extend(data.add_lines(&name, &text));
+        }
+    }
+    // The parts in the order they run.
+    let order = |m: &Meta| {
+        ["criterion", "report", "compare"]
+            .iter()
+            .position(|p| *p == m.part)
+    };
+    metas.sort_by_key(order);
+    (data, metas, warnings)
+}
+
+fn write_report(paths: &Paths, options: &Options) -> bool {
+    let (medians, mut warnings) = criterion::load(&paths.criterion);
+    let (data, metas, more) = load(paths);
+    warnings.extend(more);
+    let mut plots = Vec::new();
+    let strategies = ["floor", "round_robin", "random", "fnv_hash", "consistent"];
+    let charts = [
+        (
+            "select.svg",
+            plot::select_chart(&medians, &strategies, &[10, 100, 1_000, 10_000]),
+        ),
+        ("balance.svg", plot::balance_chart(&data)),
+        ("disruption.svg", plot::disruption_chart(&data)),
+    ];
+    for (file, chart) in charts {
+        if chart.series.is_empty() {
+            continue;
+        }
+        match plot::draw(&chart, &paths.report.join(file)) {
+            Ok(()) => plots.push((file.to_owned(), chart.title.clone())),
+            Err(err) => warnings.push(format!("plot {file}: {err}")),
+        }
+    }
+    let inputs = report::Inputs {
+        medians: &medians,
+        data: &data,
+        metas: &metas,
+        plots: &plots,
+    };
+    let text = report::render(&inputs, &options.command_line());
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let path = paths.report.join("report.md");
+    if let Err(err) = std::fs::write(&path, text) {
+        eprintln!("error: cannot write {}: {err}", path.display());
+        return false;
+    }
+    if !data.compare_select.is_empty() {
+        println!(
+            "\n==> lb / pingora-load-balancing 0.9.1\n{}",
+            compare::summary(&data)
+        );
+    }
+    println!(
+        "\nreport: {} ({} benchmarks, {} plots)",
+        path.display(),
+        medians.len(),
+        plots.len()
+    );
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_options() {
+        assert_eq!(Options::parse(&[]), Ok(Options::default()));
+        let all = Options::parse(&args("--quick --compare pingora")).expect("valid");
+        assert!(all.quick && all.compare_pingora && !all.report_only);
+        assert_eq!(
+            all.command_line(),
+            "cargo xtask bench --quick --compare pingora"
+        );
+        assert_eq!(
+            Options::parse(&args("--compare=pingora")).map(|o| o.compare_pingora),
+            Ok(true)
+        );
+        assert_eq!(
+            Options::parse(&args("--report-only")).map(|o| o.report_only),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn rejects_bad_options() {
+        assert_eq!(
+            Options::parse(&args("--compare")),
+            Err("`--compare` needs a name: `--compare pingora`".to_owned())
+        );
+        assert_eq!(
+            Options::parse(&args("--compare nginx")),
+            Err("unknown comparison `nginx`; the one available is `pingora`".to_owned())
+        );
+        assert_eq!(
+            Options::parse(&args("--fast")),
+            Err("unknown argument to `bench`: `--fast`".to_owned())
+        );
+        assert!(Options::parse(&args("--report-only --quick")).is_err());
+    }
+
+    #[test]
+    fn paths_follow_cargo_target_dir() {
+        let root = Path::new("/w");
+        assert_eq!(
+            Paths::new(root, None).report,
+            Path::new("/w/target/lb-report")
+        );
+        assert_eq!(
+            Paths::new(root, Some("target-bench".into())).data,
+            Path::new("/w/target-bench/lb-report/data")
+        );
+        assert_eq!(
+            Paths::new(root, Some("/t".into())).criterion,
+            Path::new("/t/lb-report/criterion")
+        );
+    }
+
+    #[test]
+    fn report_only_renders_existing_data() {
+        let dir = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let paths = Paths::new(Path::new("/unused"), Some(dir.clone().into()));
+        std::fs::create_dir_all(&paths.data).expect("writable");
+        std::fs::write(
+            paths.data.join("report.jsonl"),
+            "{\"kind\":\"quality\",\"strategy\":\"consistent\",\"n\":10,\"keys\":1000000,\
+             \"max_over_mean\":1.136,\"moved_on_remove\":0.1,\"ideal_remove\":0.1,\
+             \"moved_on_add\":0.0894,\"ideal_add\":0.0909}\n\
+             {\"kind\":\"quality\",\"strategy\":\"consistent\",\"n\":100,\"keys\":1000000,\
+             \"max_over_mean\":1.2,\"moved_on_remove\":0.01,\"ideal_remove\":0.01,\
+             \"moved_on_add\":0.01,\"ideal_add\":0.0099}\n",
+        )
+        .expect("writable");
+        let meta = Meta {
+            part: "report".into(),
+            mode: "quick".into(),
+            date: machine::format_utc(0),
+            cpu: "test CPU".into(),
+            load_before: 0.1,
+            load_after: 0.2,
+            commit: "abc".into(),
+            seconds: 3.0,
+        };
+        std::fs::write(
+            paths.data.join("report.meta.json"),
+            meta.to_json().to_string(),
+        )
+        .expect("writable");
+        let options = Options {
+            report_only: true,
+            ..Options::default()
+        };
+        assert!(write_report(&paths, &options));
+        let report = std::fs::read_to_string(paths.report.join("report.md")).expect("written");
+        assert!(
+            report.contains("| report | quick | 1970-01-01 00:00 UTC | 0.10 → 0.20 |"),
+            "{report}"
+        );
+        assert!(report.contains("Machine: test CPU."), "{report}");
+        assert!(report.contains("## Hashing quality"), "{report}");
+        assert!(report.contains("![balance"), "{report}");
+        assert!(paths.report.join("balance.svg").is_file());
+        assert!(
+            !paths.report.join("select.svg").exists(),
+            "no select data, no select plot"
+        );
+        std::fs::remove_dir_all(&dir).expect("removable");
+    }
+}

@@ -13,9 +13,10 @@
 //!   crate docs, no `ignore` doctests, dependencies declared once in the root manifest, and only the
 //!   dependency edges that ARCHITECTURE.md allows. It also runs as a unit test, so
 //!   `cargo test --workspace` fails when the tree is untidy.
-//! - `cargo xtask bench [--quick] [--compare pingora] [--report-only]` runs the criterion benches,
-//!   the quality and memory tables and optionally the comparison with pingora-load-balancing, and
-//!   writes `target/lb-report/report.md` with SVG plots (see `bench/mod.rs`).
+//! - `cargo xtask bench [--quick]` runs the criterion benches and the quality and memory tables;
+//!   `cargo xtask bench [--quick] --compare pingora` runs the comparison with
+//!   pingora-load-balancing; both write `target/lb-report/report.md` with SVG plots from all the
+//!   results there (see `bench/mod.rs`).
 //!
 //! Exit status: 0 on success, 1 when a check fails, 2 on a usage error.
 
@@ -36,10 +37,11 @@ commands:
   tidy                   check workspace conventions: lints, crate docs, doctests,
                          dependency declarations and the edges allowed by ARCHITECTURE.md
   bench [--quick] [--compare pingora] [--report-only]
-                         run the benchmarks and write target/lb-report/report.md with
-                         plots; --quick finishes in minutes; --compare pingora also
-                         measures pingora-load-balancing 0.9.1 (needs cmake);
-                         --report-only re-renders the report from existing results
+                         run lb's benchmarks and write target/lb-report/report.md with
+                         plots; --quick takes about 2 minutes; --compare pingora runs
+                         only the comparison with pingora-load-balancing 0.9.1 (needs
+                         cmake) and adds it to the report; --report-only re-renders the
+                         report from existing results
   help                   print this help
 ";
 

@@ -1,8 +1,11 @@
 //! `cargo xtask bench [--quick] [--compare pingora] [--report-only]`: run the benchmarks and
 //! write `<target>/lb-report/report.md` with its SVG plots.
 //!
-//! A run has up to three parts, each leaving its data in `<target>/lb-report/data/` with a
-//! `<part>.meta.json` of its conditions (date, mode, load average, commit, time):
+//! `cargo xtask bench` runs lb's own benchmarks in two parts; `cargo xtask bench --compare
+//! pingora` runs only the comparison with pingora-load-balancing, so that it can be run alone
+//! on a quiet machine. Each part leaves its data in `<target>/lb-report/data/` with a
+//! `<part>.meta.json` of its conditions (date, mode, load average, commit, time), and the report
+//! is rendered from all the data there, so the two commands add up to one report:
 //!
 //! 1. `criterion`: `cargo bench -p lb-benches` (benches `select`, `build`, `ketama`) with
 //!    `CRITERION_HOME=<target>/lb-report/criterion` (cleared first, so the report holds only this
@@ -10,14 +13,13 @@
 //!    `--quick` passes `--warm-up-time 0.1 --measurement-time 0.3 --nresamples 5000` to
 //!    criterion instead of the benches' own settings.
 //! 2. `report`: `cargo run --release -p lb-benches --bin report` (quality and memory tables).
-//! 3. `compare` (with `--compare pingora`): builds `benches/compare-pingora`, a crate outside the
+//! 3. `compare` (`--compare pingora`): builds `benches/compare-pingora`, a crate outside the
 //!    workspace that depends on pingora-load-balancing 0.9.1 (it needs cmake and a C compiler),
-//!    and runs its `compare` and `memory` binaries. A first-pick mismatch on IPv4 sets fails the
-//!    run (after the report is written).
+//!    and runs its `compare` and `memory` binaries (`--quick`: fewer rounds). A first-pick
+//!    mismatch on IPv4 sets fails the command (after the report is written).
 //!
-//! `--report-only` runs nothing and renders the report from the data already there; the data of
-//! a part not run this time (say, an earlier comparison) stays and is reported with its own
-//! conditions. `<target>` is `$CARGO_TARGET_DIR`, else `target` in the workspace root.
+//! `--report-only` runs nothing and renders the report from the data already there.
+//! `<target>` is `$CARGO_TARGET_DIR`, else `target` in the workspace root.
 
 mod compare;
 mod criterion;
@@ -41,7 +43,7 @@ use self::machine::Meta;
 pub(crate) struct Options {
     /// Short criterion timings and fewer comparison rounds.
     pub(crate) quick: bool,
-    /// Also run the pingora comparison.
+    /// Run the pingora comparison (only).
     pub(crate) compare_pingora: bool,
     /// Run nothing; render the report from existing data.
     pub(crate) report_only: bool,
@@ -142,15 +144,14 @@ pub(crate) fn run(root: &Path, options: &Options) -> bool {
                  load average is below 1"
             );
         }
-        let parts: [(&str, bool, PartFn); 3] = [
-            ("criterion", true, criterion_part),
-            ("report", true, report_part),
-            ("compare", options.compare_pingora, compare_part),
-        ];
-        for (part, wanted, body) in parts {
-            if !wanted {
-                continue;
-            }
+        let own: [(&str, PartFn); 2] = [("criterion", criterion_part), ("report", report_part)];
+        let compare: [(&str, PartFn); 1] = [("compare", compare_part)];
+        let parts: &[(&str, PartFn)] = if options.compare_pingora {
+            &compare
+        } else {
+            &own
+        };
+        for &(part, body) in parts {
             if let Err(err) = run_part(root, &paths, &cargo, options, part, body) {
                 eprintln!("error: bench part `{part}` failed: {err}");
                 ok = false;

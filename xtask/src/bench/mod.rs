@@ -411,8 +411,12 @@ fn write_report(paths: &Paths, options: &Options) -> bool {
         return false;
     }
     if !data.compare_select.is_empty() {
+        let when = metas
+            .iter()
+            .find(|m| m.part == "compare")
+            .map_or_else(String::new, |m| format!(" (measured {})", m.date));
         println!(
-            "\n==> lb / pingora-load-balancing 0.9.1\n{}",
+            "\n==> lb / pingora-load-balancing 0.9.1{when}\n{}",
             compare::summary(&data)
         );
     }

@@ -75,13 +75,16 @@
 //! Measured on a 2-CPU x86-64 VM (`ketama-cmp` harness, both crates in one process, median of 31
 //! builds of 10,000 IPv4 buckets of weight 1, 1.6 million points, ring dropped after each):
 //!
-//! | build                                  | wall    | vs pingora-ketama 0.9.1 (33.2 ms) |
-//! |----------------------------------------|---------|-----------------------------------|
-//! | V1, two threads, second CPU idle       | 6.5 ms  | 5.1x                              |
-//! | V1, one thread ([`Builder::single_threaded`]) | 10.8 ms | 3.1x                       |
-//! | V2, two threads                        | 8.9 ms  | 3.8x                              |
+//! | build                                         | wall    | pingora-ketama 0.9.1 (34.7 ms) |
+//! |-----------------------------------------------|---------|--------------------------------|
+//! | V1, two threads                               | 6.7 ms  | 5.2x faster                    |
+//! | V1, one thread ([`Builder::single_threaded`]) | 11.4 ms | 3.0x faster                    |
+//! | V2, two threads                               | 8.5 ms  | 4.1x faster                    |
 //!
-//! About a third of a one-thread build is the kernel handing out the ring's 12.8 MB of fresh
+//! When the host slowed both CPUs at once (about a third of the runs), two threads took 9 to 10 ms
+//! (3.7x).
+//!
+//! About a quarter of a one-thread build is the kernel handing out the ring's 12.8 MB of fresh
 //! pages. A lookup (V1) takes 12, 14 and 19 ns at 10, 1,000 and 10,000 buckets, CRC32 of an 8-byte
 //! key included; pingora-ketama's binary search takes 15, 38 and 90 ns. The `ketama` benches in the
 //! workspace's `benches` crate measure both.

@@ -82,7 +82,7 @@ pub struct LoadBalancer<S: BackendSelection> {
     /// How often to poll the discovery source; `None` polls only at start and when the source
     /// signals a change (push sources need no polling).
     pub update_frequency: Option<Duration>,
-    /// How often to run health checks; `None` runs none (backends stay in their initial health).
+    /// How often to run health checks; `None` runs one pass after the first set, then none.
     pub health_check_frequency: Option<Duration>,
     /// Probe backends concurrently (at most `health_check_concurrency` at once) rather than one
     /// after another.

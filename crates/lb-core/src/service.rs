@@ -107,9 +107,9 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// Discovery runs at once, then every `update_frequency` and whenever the source signals a
     /// change; a failed discovery keeps the last good set and is retried with exponential
     /// backoff (100 ms doubling to 30 s, never later than the next scheduled poll). Health checks
-    /// start after the first published set and run every `health_check_frequency` (jittered),
-    /// unless the registry is shared (then it runs on its own). The two loops are independent:
-    /// a slow probe never delays discovery.
+    /// start after the first published set and run every `health_check_frequency` (jittered), or
+    /// once if it is `None` (as in pingora), unless the registry is shared (then it runs on its
+    /// own). The two loops are independent: a slow probe never delays discovery.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::select! {
             _ = self.discovery_loop() => {}
@@ -158,12 +158,17 @@ impl<S: BackendSelection> LoadBalancer<S> {
 
     async fn health_loop(&self) {
         let registry = self.backends().health_registry();
-        match self.health_check_frequency {
-            Some(_) if !self.backends().has_shared_registry() => {
-                self.wait_ready().await;
-                registry.run_forever(&self.health_schedule()).await;
+        if !self.backends().has_shared_registry() && registry.health_check().is_some() {
+            self.wait_ready().await;
+            let schedule = self.health_schedule();
+            match self.health_check_frequency {
+                Some(_) => registry.run_forever(&schedule).await,
+                // As in pingora: without a frequency, one pass after the first set.
+                None => {
+                    registry.check_once(&schedule).await;
+                }
             }
-            _ => std::future::pending().await,
         }
+        std::future::pending().await
     }
 }

@@ -201,3 +201,24 @@ async fn a_slow_probe_never_delays_discovery() {
     assert_eq!(d.calls(), 11, "discovery kept its schedule");
     service.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn without_a_frequency_health_checks_run_once_after_the_first_set() {
+    let d = ScriptedDiscovery::answering(&["10.4.0.1:1", "10.4.0.2:1"]);
+    let check = ScriptedCheck::new(1, 1);
+    check.set_down("10.4.0.2:1", true);
+    let mut lb = lb_with(&d);
+    lb.set_health_check(Box::new(check.clone()));
+    assert_eq!(lb.health_check_frequency, None);
+    let lb = Arc::new(lb);
+    let service = lb.spawn();
+    service.ready().await;
+    sleep(Duration::from_secs(3600)).await;
+    assert_eq!(
+        check.total_calls(),
+        2,
+        "one pass over both backends, then none"
+    );
+    assert!(!lb.backends().ready(&lb.backends().get_backend()[1]));
+    service.shutdown().await;
+}

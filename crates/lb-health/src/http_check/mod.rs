@@ -169,7 +169,9 @@ impl HttpHealthCheck {
         Ok(self)
     }
 
-    /// Adds a request header (`Host` is set by [`HttpHealthCheck::new`]).
+    /// Adds a request header. `Host` is set by [`HttpHealthCheck::new`]; a `Host` or
+    /// `User-Agent` given here replaces the probe's own instead of adding a second (over HTTP/2
+    /// the host given to `new` is sent as `:authority` and a `Host` given here is dropped).
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, ConfigError> {
         let invalid = || ConfigError::Header {
             name: name.to_owned(),

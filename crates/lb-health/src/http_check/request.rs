@@ -86,7 +86,9 @@ impl Template {
             if wire == Wire::H2 && (name == header::HOST || name == header::CONNECTION) {
                 continue;
             }
-            if name == header::USER_AGENT {
+            // The caller's Host (HTTP/1.1) and User-Agent replace ours: two of either is a
+            // malformed request that servers may reject.
+            if name == header::USER_AGENT || name == header::HOST {
                 headers.insert(name, value.clone());
             } else {
                 headers.append(name, value.clone());
@@ -110,6 +112,8 @@ mod tests {
             .append(header::HOST, HeaderValue::from_static("override"));
         let r = t.build(Wire::H1, false, &addr, true);
         assert_eq!(r.uri(), "/healthz?full=1");
+        let hosts: Vec<_> = r.headers().get_all(header::HOST).iter().collect();
+        assert_eq!(hosts, ["override"], "the caller's Host replaces the default");
         assert_eq!(r.headers()[header::CONNECTION], "close");
         assert_eq!(r.headers()["x-probe"], "lb");
         let r = t.build(Wire::H2, true, &addr, true);

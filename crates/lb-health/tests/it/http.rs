@@ -43,6 +43,23 @@ async fn http1_200_is_healthy_and_the_request_carries_host_path_and_headers() {
 }
 
 #[tokio::test]
+async fn a_host_header_replaces_the_default_host_instead_of_adding_a_second() {
+    let server = servers::fixed(Mode::H1, StatusCode::OK, "ok").await;
+    let check = HttpHealthCheck::new("api.internal", false)
+        .unwrap()
+        .with_header("Host", "other.internal")
+        .unwrap();
+    probe(&check, server.addr).await.unwrap();
+    let hosts: Vec<_> = server.seen()[0]
+        .headers
+        .get_all("host")
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(hosts, ["other.internal"], "one Host, the one given last");
+}
+
+#[tokio::test]
 async fn statuses_other_than_200_fail_unless_expected() {
     let server = servers::fixed(Mode::H1, StatusCode::SERVICE_UNAVAILABLE, "down").await;
     let check = HttpHealthCheck::new("", false).unwrap();

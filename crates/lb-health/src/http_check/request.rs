@@ -113,7 +113,11 @@ mod tests {
         let r = t.build(Wire::H1, false, &addr, true);
         assert_eq!(r.uri(), "/healthz?full=1");
         let hosts: Vec<_> = r.headers().get_all(header::HOST).iter().collect();
-        assert_eq!(hosts, ["override"], "the caller's Host replaces the default");
+        assert_eq!(
+            hosts,
+            ["override"],
+            "the caller's Host replaces the default"
+        );
         assert_eq!(r.headers()[header::CONNECTION], "close");
         assert_eq!(r.headers()["x-probe"], "lb");
         let r = t.build(Wire::H2, true, &addr, true);

@@ -15,6 +15,14 @@ pub(crate) struct Pool {
     idle: Mutex<Idle>,
 }
 
+/// A clone starts empty: idle connections belong to the probe that opened them, and a clone of
+/// a probe may be given other TLS or HTTP settings before it probes the same address.
+impl Clone for Pool {
+    fn clone(&self) -> Self {
+        Pool::default()
+    }
+}
+
 #[derive(Debug, Default)]
 struct Idle {
     conns: HashMap<Address, Conn>,

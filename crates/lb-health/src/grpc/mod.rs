@@ -4,7 +4,6 @@
 mod wire;
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -50,7 +49,8 @@ pub struct GrpcHealthCheck {
     /// Consecutive failures that flip a healthy backend to unhealthy (0 counts as 1).
     /// Default: 1.
     pub consecutive_failure: usize,
-    /// Keep the HTTP/2 connection open between probes. Default: off (every probe connects).
+    /// Keep the HTTP/2 connection open between probes (a clone of the probe keeps its own).
+    /// Default: off (every probe connects).
     pub reuse_connection: bool,
     /// Probe this port instead of the backend's.
     pub port_override: Option<u16>,
@@ -68,7 +68,7 @@ pub struct GrpcHealthCheck {
     authority: Option<Authority>,
     tls: Option<TlsConfig>,
     transport: Transport,
-    pool: Arc<Pool>,
+    pool: Pool,
     callback: Option<StatusCallback>,
 }
 
@@ -98,7 +98,7 @@ impl GrpcHealthCheck {
                 connect_timeout: Duration::from_secs(1),
                 max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             },
-            pool: Arc::new(Pool::default()),
+            pool: Pool::default(),
             callback: None,
         })
     }

@@ -57,8 +57,9 @@ pub struct HttpHealthCheck {
     /// Consecutive failures that flip a healthy backend to unhealthy (0 counts as 1).
     /// Default: 1.
     pub consecutive_failure: usize,
-    /// Keep the connection open between probes. Off (the default), every probe pays the full
-    /// TCP (and TLS) handshake, which also catches firewall and L4 problems.
+    /// Keep the connection open between probes (a clone of the probe keeps its own). Off (the
+    /// default), every probe pays the full TCP (and TLS) handshake, which also catches firewall
+    /// and L4 problems.
     pub reuse_connection: bool,
     /// Probe this port instead of the backend's.
     pub port_override: Option<u16>,
@@ -79,7 +80,7 @@ pub struct HttpHealthCheck {
     transport: Transport,
     head: HeadCheck,
     body: Option<BodyCheck>,
-    pool: Arc<Pool>,
+    pool: Pool,
     callback: Option<StatusCallback>,
 }
 
@@ -115,7 +116,7 @@ impl HttpHealthCheck {
             },
             head: HeadCheck::default(),
             body: None,
-            pool: Arc::new(Pool::default()),
+            pool: Pool::default(),
             callback: None,
         };
         if tls {

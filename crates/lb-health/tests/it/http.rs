@@ -209,6 +209,26 @@ async fn connections_are_reused_only_when_asked() {
 }
 
 #[tokio::test]
+async fn a_clone_never_reuses_a_connection_opened_with_other_settings() {
+    let server = servers::fixed(Mode::H1, StatusCode::OK, "ok").await;
+    let plain = HttpHealthCheck::new("svc", false)
+        .unwrap()
+        .with_reuse_connection(true);
+    probe(&plain, server.addr).await.unwrap();
+    // The clone speaks HTTPS: the plain connection the original keeps idle is not its own.
+    let https = plain.clone().with_tls(TlsConfig::new()).unwrap();
+    let e = probe(&https, server.addr).await.unwrap_err();
+    assert_eq!(e.kind(), ProbeErrorKind::Tls, "{e}");
+    // The original still reuses its own.
+    probe(&plain, server.addr).await.unwrap();
+    assert_eq!(
+        server.connections(),
+        2,
+        "the original's one and the clone's failed one"
+    );
+}
+
+#[tokio::test]
 async fn https_negotiates_h2_or_http1_by_alpn() {
     let pki = Pki::new("test ca");
     let tls = TlsConfig::new().with_root_certificates(pki.roots());

@@ -4,6 +4,7 @@
 //! is slow to start (or cannot start at all) costs little: the others take its share.
 
 use std::num::NonZeroUsize;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -89,6 +90,8 @@ struct Rounds<J, R, K, T, X> {
     then: Option<T>,
     second: Vec<K>,
     out: Option<X>,
+    /// A first-round job panicked: its result will never come, so nobody waits for it.
+    failed: bool,
 }
 
 /// Runs `first` on every job, on up to `threads` threads including the caller; then, once all are
@@ -96,7 +99,8 @@ struct Rounds<J, R, K, T, X> {
 /// runs `second` on those jobs on the same threads, and returns the value.
 ///
 /// A thread with nothing left to do in the first round waits for the others, so the second round
-/// starts on threads that are already running.
+/// starts on threads that are already running. A panic in any job stops every thread and reaches
+/// the caller.
 pub(crate) fn run_then<J, R, K, X, T>(
     threads: usize,
     jobs: Vec<J>,
@@ -124,16 +128,32 @@ where
         then: Some(then),
         second: Vec::new(),
         out: None,
+        failed: false,
     });
     on_threads(threads, || {
         let mut idle = 0u32;
         loop {
             let mut s = lock(&state);
+            if s.failed {
+                // Another thread's job panicked; that panic reaches the caller when the scope
+                // ends, once every thread has stopped.
+                break;
+            }
             if let Some((i, job)) = s.first.pop() {
                 s.running += 1;
                 drop(s);
-                let result = first(job);
+                let result = panic::catch_unwind(AssertUnwindSafe(|| first(job)));
                 let mut s = lock(&state);
+                let result = match result {
+                    Ok(result) => result,
+                    Err(payload) => {
+                        // Without this, the other threads would wait for the second round
+                        // forever and the scope would never end.
+                        s.failed = true;
+                        drop(s);
+                        panic::resume_unwind(payload);
+                    }
+                };
                 s.results.push((i, result));
                 s.running -= 1;
                 if s.first.is_empty() && s.running == 0 {
@@ -251,6 +271,36 @@ mod tests {
             );
             assert_eq!(sums, 12);
             assert_eq!(buf, [4; 12], "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_first_round_reaches_the_caller() {
+        // The thread that does not panic must stop waiting for the lost result: the panic is
+        // reported to the caller instead of every other thread waiting for it forever.
+        for threads in [2usize, 3] {
+            let (tx, rx) = std::sync::mpsc::channel();
+            thread::spawn(move || {
+                let outcome = std::panic::catch_unwind(|| {
+                    run_then(
+                        threads,
+                        (0..6).collect(),
+                        |j: u32| {
+                            assert_ne!(j, 1, "job 1 fails");
+                            j
+                        },
+                        |results| (results, ()),
+                        |_| {},
+                    )
+                });
+                let _ = tx.send(outcome.is_err());
+            });
+            let got = rx.recv_timeout(Duration::from_secs(60));
+            assert_eq!(
+                got,
+                Ok(true),
+                "{threads} threads: the panic must end the build"
+            );
         }
     }
 

@@ -96,21 +96,17 @@ fn collect<'a>(table: &'a Table, prefix: &str, deps: &mut Vec<Dep<'a>>) {
     }
 }
 
+/// The root manifest's `[workspace.dependencies]` entry for `key`, when it declares one.
+fn root_entry<'a>(root: &'a Table, key: &str) -> Option<&'a Value> {
+    root.get("workspace")?.get("dependencies")?.get(key)
+}
+
 /// The package a dependency key names: the root manifest's `package = "..."` rename, else the key.
 fn package_of<'a>(root: &'a Table, key: &'a str) -> &'a str {
-    root.get("workspace")
-        .and_then(|ws| ws.get("dependencies"))
-        .and_then(|deps| deps.get(key))
+    root_entry(root, key)
         .and_then(|dep| dep.get("package"))
         .and_then(Value::as_str)
         .unwrap_or(key)
-}
-
-fn declared_in_root(root: &Table, key: &str) -> bool {
-    root.get("workspace")
-        .and_then(|ws| ws.get("dependencies"))
-        .and_then(|deps| deps.get(key))
-        .is_some()
 }
 
 /// Checks one member manifest, pushing every problem found.
@@ -205,7 +201,7 @@ fn check_declaration(root: &Table, dep: &Dep<'_>, file: &Path, out: &mut Vec<Vio
                     ));
                 }
             }
-            if !declared_in_root(root, key) {
+            if root_entry(root, key).is_none() {
                 out.push(Violation::new(
                     file,
                     format!(

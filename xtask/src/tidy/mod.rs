@@ -119,9 +119,9 @@ impl Workspace {
         let mut members = Vec::with_capacity(member_dirs.len());
         for dir in member_dirs {
             let manifest = read(root, &dir.join("Cargo.toml"))?;
-            let lib_path = root.join(&dir).join("src/lib.rs");
-            let lib_rs = if lib_path.is_file() {
-                Some(read(root, &dir.join("src/lib.rs"))?)
+            let lib_path = dir.join("src/lib.rs");
+            let lib_rs = if root.join(&lib_path).is_file() {
+                Some(read(root, &lib_path)?)
             } else {
                 None
             };

@@ -75,8 +75,8 @@ pub(crate) fn section(out: &mut String, data: &Data) {
     if !data.compare_build.is_empty() {
         out.push_str(
             "**Build** of one selector (`BackendSelection::build`). lb's `consistent` builds \
-             its ring on up to 4 threads (2 CPUs here); `consistent_ring_1thread` is lb-ketama's \
-             ring alone on one thread, against pingora's whole single-threaded build, weight \
+             its ring on up to 4 threads (no more than the machine has CPUs); \
+             `consistent_ring_1thread` is lb-ketama's ring alone on one thread, against pingora's whole single-threaded build, weight \
              1.\n\n",
         );
         let header = ["strategy", "N", "lb", "pingora", "lb / pingora"].map(str::to_owned);

@@ -16,8 +16,10 @@
 //!
 //! The jobs' outputs are then moved together: the second job's, by the same threads in parallel
 //! lanes ([`Lane`], [`workers::run_then`]); any later one's (with more than two threads) on the
-//! calling thread. No comparison sort over the whole ring, and no second ring-sized buffer. Of points with equal hashes the one with the lowest bucket index is kept: the order nginx
-//! gets from glibc's stable `qsort` over its servers in configuration order.
+//! calling thread. No comparison sort over the whole ring, and no second ring-sized buffer (but in
+//! the rare case of a full region, see [`Layout::regroup`]). Of points with equal hashes the one
+//! with the lowest bucket index is kept: the order nginx gets from glibc's stable `qsort` over its
+//! servers in configuration order.
 
 use crate::bucket::Bucket;
 use crate::generate::{Generated, PARTITION_BITS, PARTITIONS, generate, room_for, split};
@@ -211,7 +213,10 @@ impl Layout {
     /// as the largest partition, holding each partition's points and its spilled ones.
     fn regroup(buf: &[u64], room: usize, generated: Vec<Generated>) -> (Vec<u64>, Self) {
         let regions = generated.len();
-        let mut spill: Vec<u64> = generated.iter().flat_map(|g| g.spill.clone()).collect();
+        let mut spill: Vec<u64> = generated
+            .iter()
+            .flat_map(|g| g.spill.iter().copied())
+            .collect();
         spill.sort_unstable();
         let spilled = |p: usize| {
             let lo = spill.partition_point(|&k| crate::generate::partition_of(k) < p);

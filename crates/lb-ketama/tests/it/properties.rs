@@ -6,35 +6,7 @@ use std::net::{Ipv6Addr, SocketAddr};
 use lb_ketama::{Bucket, Continuum, Version, hash};
 use proptest::prelude::*;
 
-/// nginx's ring written plainly: every point, a stable sort by hash, the first of equal hashes kept.
-fn model(buckets: &[Bucket], multiple: u32) -> Vec<(u32, usize)> {
-    let mut points = Vec::new();
-    for (i, b) in buckets.iter().enumerate() {
-        let name = b.node().to_string();
-        let (host, port) = match name.strip_prefix("unix:") {
-            Some(path) => (path.to_string(), String::new()),
-            None => match name.rsplit_once(':') {
-                Some((h, p)) if p.bytes().all(|c| c.is_ascii_digit()) => {
-                    (h.to_string(), p.to_string())
-                }
-                _ => (name.clone(), String::new()),
-            },
-        };
-        let mut prev = 0u32;
-        for _ in 0..u64::from(b.weight()) * u64::from(multiple) {
-            let mut h = crc32fast::Hasher::new();
-            h.update(host.as_bytes());
-            h.update(b"\0");
-            h.update(port.as_bytes());
-            h.update(&prev.to_le_bytes());
-            prev = h.finalize();
-            points.push((prev, i));
-        }
-    }
-    points.sort_by_key(|p| p.0);
-    points.dedup_by_key(|p| p.0);
-    points
-}
+use crate::model;
 
 /// The model's answer for a key hash: first point `>=`, wrapping.
 fn model_lookup(points: &[(u32, usize)], h: u32) -> usize {

@@ -5,6 +5,8 @@ use std::net::{Ipv6Addr, SocketAddr};
 
 use lb_ketama::{Bucket, Builder, Continuum, Version};
 
+use crate::model;
+
 /// 1,400 buckets of every kind and weight 0 to 3 (about 330,000 points, past the 262,144 from which
 /// a build uses threads), with names repeated so that whole chains tie and some buckets keep no
 /// point at all.
@@ -38,37 +40,6 @@ fn mixed() -> Vec<Bucket> {
         .collect()
 }
 
-/// nginx's ring written plainly: every point, a stable sort by hash, the first of equal hashes kept.
-fn model(buckets: &[Bucket]) -> Vec<(u32, usize)> {
-    let mut points = Vec::new();
-    for (i, b) in buckets.iter().enumerate() {
-        let name = b.node().to_string();
-        let (host, port) = match name.strip_prefix("unix:") {
-            Some(path) => (path.to_string(), String::new()),
-            None => match name.rsplit_once(':') {
-                Some((h, p)) if p.bytes().all(|c| c.is_ascii_digit()) => {
-                    (h.to_string(), p.to_string())
-                }
-                _ => (name.clone(), String::new()),
-            },
-        };
-        let mut prefix = crc32fast::Hasher::new();
-        prefix.update(host.as_bytes());
-        prefix.update(b"\0");
-        prefix.update(port.as_bytes());
-        let mut prev = 0u32;
-        for _ in 0..b.weight() * 160 {
-            let mut h = prefix.clone();
-            h.update(&prev.to_le_bytes());
-            prev = h.finalize();
-            points.push((prev, i));
-        }
-    }
-    points.sort_by_key(|p| p.0);
-    points.dedup_by_key(|p| p.0);
-    points
-}
-
 fn assert_same(a: &Continuum, b: &Continuum, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}");
     for i in 0..a.len() {
@@ -80,7 +51,7 @@ fn assert_same(a: &Continuum, b: &Continuum, what: &str) {
 #[test]
 fn any_number_of_threads_builds_nginx_s_ring() {
     let buckets = mixed();
-    let points = model(&buckets);
+    let points = model(&buckets, 160);
     assert!(points.len() > 1 << 18, "{} points", points.len());
     let ties = buckets
         .iter()

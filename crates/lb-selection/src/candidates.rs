@@ -161,8 +161,13 @@ impl<'a, D: Draw> Candidates<'a, D> {
             let c = tail.cursor;
             tail.cursor += 1;
             let pos = if c < self.active {
-                let p = tail.start + c;
-                if p >= self.active { p - self.active } else { p }
+                // Active positions rotated by `start < active`, without an overflowing sum.
+                let to_end = self.active - tail.start;
+                if c < to_end {
+                    tail.start + c
+                } else {
+                    c - to_end
+                }
             } else {
                 c
             };

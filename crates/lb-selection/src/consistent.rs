@@ -5,6 +5,7 @@ use std::fmt;
 use lb_core::{Address, Backend, BackendIter, BackendSelection, BoxError};
 use lb_ketama::{Bucket, BucketIterator, Continuum, Version};
 
+use crate::arith::GOLDEN;
 use crate::candidates::{Candidates, Draw};
 use crate::error::SelectionError;
 use crate::layout::Layout;
@@ -97,10 +98,9 @@ impl BackendSelection for Consistent {
 
     fn build(backends: &[Backend], config: &KetamaConfig) -> Result<Self, BoxError> {
         let layout = Layout::new(backends)?;
-        let all_zero = backends.iter().all(|b| b.weight == 0);
         let buckets: Vec<Bucket> = backends
             .iter()
-            .map(|b| bucket(b, if all_zero { 1 } else { b.weight }))
+            .map(|b| bucket(b, layout.weight(b)))
             .collect();
         let ring = Continuum::try_new_with_version(&buckets, config.version())
             .map_err(SelectionError::Ring)?;
@@ -150,7 +150,7 @@ impl Draw for RingWalk<'_> {
 
     fn scan_seed(&self) -> u64 {
         // Spread the key's 32-bit hash over 64 bits for the scan start.
-        self.seed.wrapping_mul(crate::arith::GOLDEN)
+        self.seed.wrapping_mul(GOLDEN)
     }
 }
 

@@ -85,19 +85,20 @@ impl Layout {
         self.order[k] as usize
     }
 
-    /// The effective weights of the active backends, in [`Layout::order`]: the weight, or 1
-    /// when every weight is 0.
+    /// The weight a strategy gives `backend` of this set: its own, or 1 when every weight is 0.
+    #[inline]
+    pub(crate) fn weight(&self, backend: &Backend) -> u32 {
+        if self.all_zero { 1 } else { backend.weight }
+    }
+
+    /// The effective weights ([`Layout::weight`]) of the active backends, in [`Layout::order`].
     pub(crate) fn active_weights<'a>(
         &'a self,
         backends: &'a [Backend],
     ) -> impl Iterator<Item = u64> + 'a {
-        self.order[..self.active].iter().map(move |&i| {
-            if self.all_zero {
-                1
-            } else {
-                u64::from(backends[i as usize].weight)
-            }
-        })
+        self.order[..self.active]
+            .iter()
+            .map(move |&i| u64::from(self.weight(&backends[i as usize])))
     }
 
     /// Bytes of heap memory held.
@@ -109,14 +110,7 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn set(weights: &[u32]) -> Vec<Backend> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(i, &w)| Backend::new_with_weight(&format!("10.0.0.{}:80", i + 1), w).unwrap())
-            .collect()
-    }
+    use crate::test_util::backends as set;
 
     #[test]
     fn active_backends_come_first_then_standby() {
@@ -125,6 +119,7 @@ mod tests {
         assert_eq!(l.order(), &[1, 3, 0, 2]);
         assert_eq!(l.active(), 2);
         assert_eq!(l.active_weights(&b).collect::<Vec<_>>(), [3, 1]);
+        assert_eq!(l.weight(&b[0]), 0, "a standby keeps weight 0");
     }
 
     #[test]
@@ -134,6 +129,7 @@ mod tests {
         assert_eq!(l.order(), &[0, 1, 2]);
         assert_eq!(l.active(), 3);
         assert_eq!(l.active_weights(&b).collect::<Vec<_>>(), [1, 1, 1]);
+        assert_eq!(l.weight(&b[2]), 1);
     }
 
     #[test]

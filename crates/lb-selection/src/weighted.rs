@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use fnv::FnvHasher;
 use lb_core::{Backend, BackendIter, BackendSelection, BoxError};
 
-use crate::arith::{FastMod, fastrange};
+use crate::arith::{FastMod, GOLDEN, fastrange};
 use crate::candidates::{Candidates, DRAWS, Draw};
 use crate::cdf::Cdf;
 use crate::layout::Layout;
@@ -151,7 +151,7 @@ impl<H: Hasher + Default> Draw for Rehash<'_, H> {
 
     fn scan_seed(&self) -> u64 {
         // The high bits of a hash spread well; mix so that the scan start is not the first pick.
-        self.seed.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15
+        self.seed.rotate_left(32) ^ GOLDEN
     }
 }
 

@@ -92,10 +92,23 @@ mod tests {
         assert_eq!(turn.claims(), 2);
     }
 
+    /// The slot a turn's position takes in every thread.
+    fn slot(t: &Turn) -> u64 {
+        t.id % SLOTS as u64
+    }
+
+    /// A new turn whose slot is (or is not) `t`'s. Other tests create turns concurrently, so
+    /// consecutive ids are not assured: draw until one fits (at most a few dozen).
+    fn turn_sharing_slot_with(t: &Turn, shared: bool) -> Turn {
+        std::iter::repeat_with(Turn::default)
+            .find(|u| (slot(u) == slot(t)) == shared)
+            .expect("ids cycle through every slot")
+    }
+
     #[test]
     fn positions_of_different_turns_do_not_mix() {
         let a = Turn::default();
-        let b = Turn::default();
+        let b = turn_sharing_slot_with(&a, false);
         assert_eq!(a.next(), 0);
         assert_eq!(b.next(), 0);
         assert_eq!(a.next(), 1);
@@ -104,16 +117,14 @@ mod tests {
 
     #[test]
     fn colliding_turns_reclaim_rather_than_share() {
-        let turns: Vec<Turn> = (0..=SLOTS).map(|_| Turn::default()).collect();
-        let (first, last) = (&turns[0], &turns[SLOTS]);
-        if first.id % SLOTS as u64 == last.id % SLOTS as u64 {
-            assert_eq!(first.next(), 0);
-            assert_eq!(
-                last.next(),
-                0,
-                "a fresh claim, not the other turn's position"
-            );
-            assert_eq!(first.next(), GOLDEN, "came back: a second claim");
-        }
+        let first = Turn::default();
+        let last = turn_sharing_slot_with(&first, true);
+        assert_eq!(first.next(), 0);
+        assert_eq!(
+            last.next(),
+            0,
+            "a fresh claim, not the other turn's position"
+        );
+        assert_eq!(first.next(), GOLDEN, "came back: a second claim");
     }
 }

@@ -60,8 +60,10 @@
 //! Weight 0 is a **standby** in every strategy: never the first pick while a backend of positive
 //! weight exists, and offered only after every one of them (in address order), so `select`
 //! returns it only when no positive-weight backend is ready. When every weight is 0, the backends
-//! are treated as equal. Weights up to `u32::MAX` work everywhere; no strategy expands weights
-//! into a table, and none is limited to 65,536 backends.
+//! are treated as equal. Weights up to `u32::MAX` work in every strategy but [`Consistent`], whose
+//! ring holds at most [`lb_ketama::MAX_POINTS`] points: a heavier set is a build error naming the
+//! heaviest backend (see its docs). No strategy expands weights into a table, and none is limited
+//! to 65,536 backends.
 //!
 //! # Feature flags
 //!

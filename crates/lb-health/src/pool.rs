@@ -1,11 +1,33 @@
-//! [`Pool`]: the idle connections kept between probes when a probe reuses connections.
+//! [`Pool`]: the idle connections kept between probes when a probe reuses connections, and
+//! the one way HTTP and gRPC probes get a connection for their exchange.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use lb_core::Address;
 
+use crate::budget::Budget;
+use crate::error::{ProbeError, ProbeErrorKind};
 use crate::transport::Conn;
+
+/// What an HTTP or gRPC probe does with a connection, so that [`Pool::exchange`] chooses the
+/// connection, and retries on a stale one, the same way for both.
+pub(crate) trait Exchange: Sync {
+    /// Opens a new connection to `addr` with the probe's settings.
+    fn open(
+        &self,
+        addr: &Address,
+        budget: &Budget,
+    ) -> impl Future<Output = Result<Conn, ProbeError>> + Send;
+
+    /// Sends the probe's request on `conn` and judges the answer.
+    fn exchange(
+        &self,
+        conn: &mut Conn,
+        addr: &Address,
+        budget: &Budget,
+    ) -> impl Future<Output = Result<(), ProbeError>> + Send;
+}
 
 /// At most one idle connection per probed address. Entries whose connection has closed are
 /// dropped from time to time as connections are put back, so the pool holds about one entry
@@ -37,13 +59,41 @@ impl Pool {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Runs one probe's exchange on a connection to `addr`: without `reuse`, on a new one;
+    /// with it, on the idle one kept from the last probe if there is one, and the connection is
+    /// kept again after a success. A kept connection that the backend closed while idle says
+    /// nothing about its health, so a reset on it is retried once on a new one.
+    pub(crate) async fn exchange(
+        &self,
+        probe: &impl Exchange,
+        addr: &Address,
+        budget: &Budget,
+        reuse: bool,
+    ) -> Result<(), ProbeError> {
+        let idle = if reuse { self.take(addr) } else { None };
+        let reused = idle.is_some();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => probe.open(addr, budget).await?,
+        };
+        let mut result = probe.exchange(&mut conn, addr, budget).await;
+        if reused && matches!(&result, Err(e) if e.kind() == ProbeErrorKind::Reset) {
+            conn = probe.open(addr, budget).await?;
+            result = probe.exchange(&mut conn, addr, budget).await;
+        }
+        if result.is_ok() && reuse {
+            self.put(addr.clone(), conn);
+        }
+        result
+    }
+
     /// The idle connection to `addr`, if it can still carry a request.
-    pub(crate) fn take(&self, addr: &Address) -> Option<Conn> {
+    fn take(&self, addr: &Address) -> Option<Conn> {
         self.lock().conns.remove(addr).filter(Conn::is_reusable)
     }
 
     /// Keeps `conn` for the next probe of `addr` if it can carry another request.
-    pub(crate) fn put(&self, addr: Address, conn: Conn) {
+    fn put(&self, addr: Address, conn: Conn) {
         if !conn.is_reusable() {
             return;
         }

@@ -36,13 +36,12 @@ pub enum HttpProtocol {
 /// The smallest read buffer hyper's HTTP/1.1 client accepts.
 const MIN_H1_BUFFER: usize = 8192;
 
-/// How probe connections are opened.
+/// How probe connections are opened (the probe's timeouts and caps are given to
+/// [`Transport::open`], as the probe's public fields hold them).
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     pub(crate) tls: Option<TlsTarget>,
     pub(crate) protocol: HttpProtocol,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) max_header_bytes: usize,
 }
 
 /// The version a connection ended up speaking.
@@ -89,13 +88,19 @@ impl std::fmt::Debug for Conn {
 }
 
 impl Transport {
-    /// Opens a connection to `addr` under `budget`.
-    pub(crate) async fn open(&self, addr: &Address, budget: &Budget) -> Result<Conn, ProbeError> {
-        let io = connect::connect(addr, budget, self.connect_timeout, false).await?;
+    /// Opens a connection to `addr` under `budget`, each handshake within `connect_timeout`,
+    /// reading at most `max_header_bytes` of any response head.
+    pub(crate) async fn open(
+        &self,
+        addr: &Address,
+        budget: &Budget,
+        connect_timeout: Duration,
+        max_header_bytes: usize,
+    ) -> Result<Conn, ProbeError> {
+        let io = connect::connect(addr, budget, connect_timeout, false).await?;
         let (io, wire, server_name) = match &self.tls {
             Some(tls) => {
-                let (io, alpn) =
-                    connect::handshake(io, tls, addr, budget, self.connect_timeout).await?;
+                let (io, alpn) = connect::handshake(io, tls, addr, budget, connect_timeout).await?;
                 let name = tls
                     .server_name
                     .as_ref()
@@ -132,18 +137,20 @@ impl Transport {
         let (sender, driver) = match wire {
             Wire::H1 => {
                 let (sender, conn) = http1::Builder::new()
-                    .max_header_size(self.max_header_bytes)
-                    .max_buf_size(self.max_header_bytes.max(MIN_H1_BUFFER))
+                    .max_header_size(max_header_bytes)
+                    .max_buf_size(max_header_bytes.max(MIN_H1_BUFFER))
                     .handshake(io)
                     .await
-                    .map_err(|e| self.classify(&budget.target, wire, &server_name, e))?;
+                    .map_err(|e| {
+                        classify(&budget.target, wire, &server_name, max_header_bytes, e)
+                    })?;
                 let driver = tokio::spawn(async move {
                     let _ = conn.await;
                 });
                 (Sender::H1(sender), driver.abort_handle())
             }
             Wire::H2 => {
-                let header_cap = u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX);
+                let header_cap = u32::try_from(max_header_bytes).unwrap_or(u32::MAX);
                 let handshake = async {
                     http2::Builder::new(TokioExecutor::new())
                         .max_header_list_size(header_cap)
@@ -154,10 +161,12 @@ impl Transport {
                         .max_concurrent_reset_streams(16)
                         .handshake(io)
                         .await
-                        .map_err(|e| self.classify(&budget.target, wire, &server_name, e))
+                        .map_err(|e| {
+                            classify(&budget.target, wire, &server_name, max_header_bytes, e)
+                        })
                 };
                 let (sender, conn) = budget
-                    .step(Phase::Handshake, self.connect_timeout, handshake)
+                    .step(Phase::Handshake, connect_timeout, handshake)
                     .await?;
                 let driver = tokio::spawn(async move {
                     let _ = conn.await;
@@ -170,12 +179,8 @@ impl Transport {
             driver,
             wire,
             server_name,
-            header_limit: self.max_header_bytes,
+            header_limit: max_header_bytes,
         })
-    }
-
-    fn classify(&self, target: &str, wire: Wire, server_name: &str, e: hyper::Error) -> ProbeError {
-        classify(target, wire, server_name, self.max_header_bytes, e)
     }
 }
 
@@ -214,7 +219,7 @@ impl Conn {
 }
 
 /// Maps a hyper error to the probe failure it means.
-pub(crate) fn classify(
+fn classify(
     target: &str,
     wire: Wire,
     server_name: &str,

@@ -16,9 +16,9 @@ use lb_core::{Address, Backend, BoxError, HealthCheck};
 use crate::budget::Budget;
 use crate::callback::StatusCallback;
 use crate::connect;
-use crate::error::{ConfigError, Phase, ProbeError, ProbeErrorKind};
+use crate::error::{ConfigError, Phase, ProbeError};
 use crate::http_check::DEFAULT_MAX_HEADER_BYTES;
-use crate::pool::Pool;
+use crate::pool::{Exchange, Pool};
 use crate::tls::TlsConfig;
 use crate::transport::{Conn, HttpProtocol, Transport};
 
@@ -95,8 +95,6 @@ impl GrpcHealthCheck {
             transport: Transport {
                 tls: None,
                 protocol: HttpProtocol::Http2,
-                connect_timeout: Duration::from_secs(1),
-                max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             },
             pool: Pool::default(),
             callback: None,
@@ -172,30 +170,9 @@ impl GrpcHealthCheck {
     pub async fn probe(&self, target: &Backend) -> Result<(), ProbeError> {
         let addr = connect::probe_address(target, self.port_override);
         let budget = Budget::new(addr.to_string(), self.deadline);
-        let transport = Transport {
-            connect_timeout: self.connect_timeout,
-            max_header_bytes: self.max_header_bytes,
-            ..self.transport.clone()
-        };
-        let pooled = if self.reuse_connection {
-            self.pool.take(&addr)
-        } else {
-            None
-        };
-        let (mut conn, reused) = match pooled {
-            Some(conn) => (conn, true),
-            None => (transport.open(&addr, &budget).await?, false),
-        };
-        let mut result = self.call(&mut conn, &addr, &budget).await;
-        if reused && matches!(&result, Err(e) if e.kind() == ProbeErrorKind::Reset) {
-            // The backend closed the idle connection; that says nothing about its health.
-            conn = transport.open(&addr, &budget).await?;
-            result = self.call(&mut conn, &addr, &budget).await;
-        }
-        if result.is_ok() && self.reuse_connection {
-            self.pool.put(addr, conn);
-        }
-        result
+        self.pool
+            .exchange(self, &addr, &budget, self.reuse_connection)
+            .await
     }
 
     fn request(&self, addr: &Address, budget: &Budget) -> Request<Full<Bytes>> {
@@ -236,8 +213,15 @@ impl GrpcHealthCheck {
         }
         request
     }
+}
 
-    async fn call(
+impl Exchange for GrpcHealthCheck {
+    async fn open(&self, addr: &Address, budget: &Budget) -> Result<Conn, ProbeError> {
+        let (timeout, cap) = (self.connect_timeout, self.max_header_bytes);
+        self.transport.open(addr, budget, timeout, cap).await
+    }
+
+    async fn exchange(
         &self,
         conn: &mut Conn,
         addr: &Address,

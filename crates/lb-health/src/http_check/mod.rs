@@ -17,8 +17,8 @@ use lb_core::{Address, Backend, BoxError, HealthCheck};
 use crate::budget::Budget;
 use crate::callback::StatusCallback;
 use crate::connect;
-use crate::error::{ConfigError, ProbeError, ProbeErrorKind};
-use crate::pool::Pool;
+use crate::error::{ConfigError, ProbeError};
+use crate::pool::{Exchange, Pool};
 use crate::tls::TlsConfig;
 use crate::transport::{Conn, HttpProtocol, Transport};
 
@@ -111,8 +111,6 @@ impl HttpHealthCheck {
             transport: Transport {
                 tls: None,
                 protocol: HttpProtocol::Negotiate,
-                connect_timeout: Duration::from_secs(1),
-                max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             },
             head: HeadCheck::default(),
             body: None,
@@ -273,34 +271,16 @@ impl HttpHealthCheck {
     pub async fn probe(&self, target: &Backend) -> Result<(), ProbeError> {
         let addr = connect::probe_address(target, self.port_override);
         let budget = Budget::new(addr.to_string(), self.deadline);
-        let transport = self.current_transport();
-        let pooled = if self.reuse_connection {
-            self.pool.take(&addr)
-        } else {
-            None
-        };
-        let (mut conn, reused) = match pooled {
-            Some(conn) => (conn, true),
-            None => (transport.open(&addr, &budget).await?, false),
-        };
-        let mut result = self.exchange(&mut conn, &addr, &budget).await;
-        if reused && matches!(&result, Err(e) if e.kind() == ProbeErrorKind::Reset) {
-            // The backend closed the idle connection; that says nothing about its health.
-            conn = transport.open(&addr, &budget).await?;
-            result = self.exchange(&mut conn, &addr, &budget).await;
-        }
-        if result.is_ok() && self.reuse_connection {
-            self.pool.put(addr, conn);
-        }
-        result
+        self.pool
+            .exchange(self, &addr, &budget, self.reuse_connection)
+            .await
     }
+}
 
-    fn current_transport(&self) -> Transport {
-        Transport {
-            connect_timeout: self.connect_timeout,
-            max_header_bytes: self.max_header_bytes,
-            ..self.transport.clone()
-        }
+impl Exchange for HttpHealthCheck {
+    async fn open(&self, addr: &Address, budget: &Budget) -> Result<Conn, ProbeError> {
+        let (timeout, cap) = (self.connect_timeout, self.max_header_bytes);
+        self.transport.open(addr, budget, timeout, cap).await
     }
 
     async fn exchange(

@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
@@ -346,5 +348,34 @@ async fn hostile_backends_cannot_stall_a_pass_or_hide_a_healthy_one() {
     assert_eq!(
         lb.select(b"").unwrap().addr,
         lb_core::Address::Inet(good.addr)
+    );
+}
+
+#[tokio::test]
+async fn a_kept_connection_the_backend_dropped_is_replaced_not_counted_as_a_failure() {
+    // Each connection answers one request and then closes on the next without an answer, as a
+    // backend does when its keep-alive timeout ends as the probe's request arrives.
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&connections);
+    let addr = raw(move |mut s| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            read_head(&mut s).await;
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+            if s.write_all(answer).await.is_ok() {
+                read_head(&mut s).await;
+            }
+        }
+    })
+    .await;
+    let reuse = check().with_reuse_connection(true);
+    for probe in 1..=3 {
+        let result = reuse.probe(&support::backend(addr)).await;
+        assert!(result.is_ok(), "probe {probe}: {result:?}");
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        3,
+        "one new connection per probe"
     );
 }

@@ -138,12 +138,17 @@ fn build_json(strategy: &str, n: usize, lb: Stats, pingora: Stats) -> Value {
     })
 }
 
-/// lb-ketama's ring alone, single-threaded, against pingora's whole `KetamaHashing` build.
-fn ring_build_row(specs: &[Spec], effort: Effort) -> Value {
-    let buckets: Vec<Bucket> = specs
+/// The set as lb-ketama's buckets.
+fn buckets(specs: &[Spec]) -> Vec<Bucket> {
+    specs
         .iter()
         .map(|s| Bucket::new(s.addr, s.weight))
-        .collect();
+        .collect()
+}
+
+/// lb-ketama's ring alone, single-threaded, against pingora's whole `KetamaHashing` build.
+fn ring_build_row(specs: &[Spec], effort: Effort) -> Value {
+    let buckets = buckets(specs);
     let one = Continuum::builder().single_threaded();
     let theirs = pingora_backends(specs);
     let [lb, pingora] = interleave2(
@@ -183,21 +188,16 @@ where
 /// Keys checked per set for the first-pick comparison.
 const FIRST_PICK_KEYS: u64 = 10_000;
 
-/// Whether a differing consistent-hash pick is a *tie*: the ring point the key lands on has the
-/// same hash as a point of pingora's pick. Both rings keep one point per hash; lb keeps the
-/// point of the backend that comes first in address order (as nginx does, its sort being
-/// stable), pingora keeps whichever its unstable sort leaves first. Only IPv4 backends, whose
-/// ring names the two libraries hash alike (`HOST "\0" PORT`).
-fn is_tie(specs: &[Spec], key: &str, theirs: Option<SocketAddr>) -> bool {
+/// Whether a differing consistent-hash pick is a *tie*: the point of `ring` (lb's ring over
+/// `specs`) that the key lands on has the same hash as a point of pingora's pick. Both rings
+/// keep one point per hash; lb keeps the point of the backend that comes first in address order
+/// (as nginx does, its sort being stable), pingora keeps whichever its unstable sort leaves
+/// first. Only IPv4 backends, whose ring names the two libraries hash alike (`HOST "\0" PORT`).
+fn is_tie(specs: &[Spec], ring: &Continuum, key: &str, theirs: Option<SocketAddr>) -> bool {
     let Some(theirs) = theirs else { return false };
     let Some(spec) = specs.iter().find(|s| s.addr == theirs) else {
         return false;
     };
-    let buckets: Vec<Bucket> = specs
-        .iter()
-        .map(|s| Bucket::new(s.addr, s.weight))
-        .collect();
-    let ring = Continuum::new(&buckets);
     let Some(landing) = ring.point_hash(ring.node_idx(key.as_bytes())) else {
         return false;
     };
@@ -227,21 +227,25 @@ where
     P::Iter: BackendIter,
 {
     let differences = first_pick_differences::<L, P>(specs)?;
-    let ring_ties = strategy == "consistent" && family == "ipv4";
-    let (ties, unexplained): (Differences, Differences) = differences
-        .iter()
-        .cloned()
-        .partition(|(key, _, theirs)| ring_ties && is_tie(specs, key, *theirs));
+    let differ = differences.len();
+    // lb's ring, built once for the whole set (a ring of 10,000 backends takes tens of ms), and
+    // only when some key differs.
+    let ring = (strategy == "consistent" && family == "ipv4" && differ > 0)
+        .then(|| Continuum::new(&buckets(specs)));
+    let (ties, unexplained): (Differences, Differences) =
+        differences.into_iter().partition(|(key, _, theirs)| {
+            ring.as_ref()
+                .is_some_and(|ring| is_tie(specs, ring, key, *theirs))
+        });
     let n = specs.len();
     println!(
-        "first pick {strategy:<10} {family} N={n:<6} weights {weights:<5} {} of {FIRST_PICK_KEYS} \
-         keys differ ({} on ring ties)",
-        differences.len(),
+        "first pick {strategy:<10} {family} N={n:<6} weights {weights:<5} {differ} of \
+         {FIRST_PICK_KEYS} keys differ ({} on ring ties)",
         ties.len()
     );
     let row = json!({
         "kind": "first_pick", "strategy": strategy, "family": family, "n": n,
-        "weights": weights, "keys": FIRST_PICK_KEYS, "differ": differences.len(),
+        "weights": weights, "keys": FIRST_PICK_KEYS, "differ": differ,
         "ties": ties.len(),
     });
     let failure = unexplained.first().filter(|_| family == "ipv4").map(|(key, ours, theirs)| {
@@ -417,21 +421,17 @@ mod tests {
     #[test]
     fn a_backend_ties_with_its_own_point_and_not_with_another_backend() {
         let specs = ipv4(50, weighted);
-        let buckets: Vec<Bucket> = specs
-            .iter()
-            .map(|s| Bucket::new(s.addr, s.weight))
-            .collect();
-        let ring = Continuum::new(&buckets);
+        let ring = Continuum::new(&buckets(&specs));
         for key in ["user-1", "user-2", "session-42"] {
             let own = ring.node(key.as_bytes());
             assert!(own.is_some());
             // The point the key lands on is one of its own backend's: the chain of CRCs above
             // regenerates lb-ketama's (and pingora's) points.
-            assert!(is_tie(&specs, key, own), "{key}");
+            assert!(is_tie(&specs, &ring, key, own), "{key}");
             let other = specs.iter().map(|s| s.addr).find(|a| Some(*a) != own);
-            assert!(!is_tie(&specs, key, other), "{key}");
+            assert!(!is_tie(&specs, &ring, key, other), "{key}");
         }
-        assert!(!is_tie(&specs, "user-1", None));
+        assert!(!is_tie(&specs, &ring, "user-1", None));
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http::uri::{Authority, PathAndQuery};
+use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use lb_core::{Address, Backend, BoxError, HealthCheck};
 
@@ -17,7 +17,7 @@ use crate::budget::Budget;
 use crate::callback::StatusCallback;
 use crate::connect;
 use crate::error::{ConfigError, Phase, ProbeError};
-use crate::http_check::DEFAULT_MAX_HEADER_BYTES;
+use crate::http_check::{DEFAULT_MAX_HEADER_BYTES, request};
 use crate::pool::{Exchange, Pool};
 use crate::tls::TlsConfig;
 use crate::transport::{Conn, HttpProtocol, Transport};
@@ -104,23 +104,14 @@ impl GrpcHealthCheck {
     /// Sends `authority` as `:authority` (and, with TLS and no explicit server name, as the
     /// server name). Call it before [`GrpcHealthCheck::with_tls`].
     pub fn with_authority(mut self, authority: &str) -> Result<Self, ConfigError> {
-        self.authority = Some(
-            Authority::try_from(authority).map_err(|_| ConfigError::Host {
-                host: authority.to_owned(),
-            })?,
-        );
+        self.authority = Some(request::parse_host(authority)?);
         Ok(self)
     }
 
     /// Speaks TLS with `tls`, offering only `h2` by ALPN.
     pub fn with_tls(mut self, tls: TlsConfig) -> Result<Self, ConfigError> {
-        let host = self.authority.as_ref().map(|a| {
-            a.host()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned()
-        });
-        self.transport.tls = Some(tls.target(&[b"h2"], host.as_deref())?);
+        let host = self.authority.as_ref().map(request::tls_name);
+        self.transport.tls = Some(tls.target(&[b"h2"], host)?);
         self.tls = Some(tls);
         Ok(self)
     }
@@ -176,27 +167,15 @@ impl GrpcHealthCheck {
     }
 
     fn request(&self, addr: &Address, budget: &Budget) -> Request<Full<Bytes>> {
-        let authority = self.authority.clone().unwrap_or_else(|| match addr {
-            // A socket address always renders as a valid authority.
-            Address::Inet(sa) => Authority::try_from(sa.to_string())
-                .unwrap_or_else(|_| Authority::from_static("localhost")),
-            Address::Unix(_) => Authority::from_static("localhost"),
-        });
-        let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(if self.transport.tls.is_some() {
-            Scheme::HTTPS
-        } else {
-            Scheme::HTTP
-        });
-        parts.authority = Some(authority);
-        parts.path_and_query = Some(PathAndQuery::from_static(PATH));
-        let mut request = Request::new(Full::new(self.request_body.clone()));
-        *request.method_mut() = Method::POST;
-        // Scheme, authority and path are each valid, so the URI is.
-        if let Ok(uri) = Uri::from_parts(parts) {
-            *request.uri_mut() = uri;
-        }
-        let headers = request.headers_mut();
+        let authority = match &self.authority {
+            Some(authority) => authority.clone(),
+            None => request::address_authority(addr),
+        };
+        let tls = self.transport.tls.is_some();
+        let mut req = Request::new(Full::new(self.request_body.clone()));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = request::absolute_uri(tls, authority, PathAndQuery::from_static(PATH));
+        let headers = req.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
@@ -204,14 +183,14 @@ impl GrpcHealthCheck {
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
         headers.insert(
             header::USER_AGENT,
-            HeaderValue::from_static(concat!("lb-health/", env!("CARGO_PKG_VERSION"))),
+            HeaderValue::from_static(request::USER_AGENT),
         );
         // grpc-timeout is at most 8 digits; milliseconds cover 27 hours.
         let millis = budget.left().as_millis().clamp(1, 99_999_999);
         if let Ok(v) = HeaderValue::try_from(format!("{millis}m")) {
             headers.insert("grpc-timeout", v);
         }
-        request
+        req
     }
 }
 

@@ -2,7 +2,7 @@
 //! headers and body decide the backend's health.
 
 mod expect;
-mod request;
+pub(crate) mod request;
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
-use http::uri::{Authority, PathAndQuery};
+use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, StatusCode};
 use lb_core::{Address, Backend, BoxError, HealthCheck};
 
@@ -92,9 +92,7 @@ impl HttpHealthCheck {
         let host = if host.is_empty() {
             None
         } else {
-            Some(Authority::try_from(host).map_err(|_| ConfigError::Host {
-                host: host.to_owned(),
-            })?)
+            Some(request::parse_host(host)?)
         };
         let check = HttpHealthCheck {
             consecutive_success: 1,
@@ -132,9 +130,8 @@ impl HttpHealthCheck {
     /// Speaks HTTPS with `tls`. The server name sent and verified is the one in `tls`, else the
     /// host (without port), else the backend's IP address.
     pub fn with_tls(mut self, tls: TlsConfig) -> Result<Self, ConfigError> {
-        let host = self.request.host.as_ref().map(|h| h.host().to_owned());
-        let host = host.map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned());
-        self.transport.tls = Some(tls.target(alpn(self.transport.protocol), host.as_deref())?);
+        let host = self.request.host.as_ref().map(request::tls_name);
+        self.transport.tls = Some(tls.target(alpn(self.transport.protocol), host)?);
         self.tls = Some(tls);
         Ok(self)
     }

@@ -1,4 +1,5 @@
-//! The request an HTTP probe sends, built per probe for the connection's HTTP version.
+//! The request an HTTP probe sends, built per probe for the connection's HTTP version, and the
+//! pieces the gRPC probe's request shares with it.
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
@@ -7,6 +8,7 @@ use http::{HeaderMap, Method, Request, Uri};
 use http_body_util::Full;
 use lb_core::Address;
 
+use crate::error::ConfigError;
 use crate::transport::Wire;
 
 /// Method, path, host and extra headers of a probe's request.
@@ -19,7 +21,40 @@ pub(crate) struct Template {
     pub(crate) headers: HeaderMap,
 }
 
-const USER_AGENT: &str = concat!("lb-health/", env!("CARGO_PKG_VERSION"));
+/// The `User-Agent` of every HTTP and gRPC probe.
+pub(crate) const USER_AGENT: &str = concat!("lb-health/", env!("CARGO_PKG_VERSION"));
+
+/// The host a probe names in `Host` or `:authority`, checked once when the probe is built.
+pub(crate) fn parse_host(host: &str) -> Result<Authority, ConfigError> {
+    Authority::try_from(host).map_err(|_| ConfigError::Host {
+        host: host.to_owned(),
+    })
+}
+
+/// The TLS server name a host implies: its host part, without port or IPv6 brackets.
+pub(crate) fn tls_name(host: &Authority) -> &str {
+    host.host().trim_start_matches('[').trim_end_matches(']')
+}
+
+/// The authority of a request to `addr` when the probe has no host of its own.
+pub(crate) fn address_authority(addr: &Address) -> Authority {
+    match addr {
+        // A socket address always renders as a valid authority ("1.2.3.4:80", "[::1]:80").
+        Address::Inet(sa) => Authority::try_from(sa.to_string())
+            .unwrap_or_else(|_| Authority::from_static("localhost")),
+        Address::Unix(_) => Authority::from_static("localhost"),
+    }
+}
+
+/// The absolute URI an HTTP/2 request carries (`:scheme`, `:authority`, `:path`).
+pub(crate) fn absolute_uri(tls: bool, authority: Authority, path: PathAndQuery) -> Uri {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(if tls { Scheme::HTTPS } else { Scheme::HTTP });
+    parts.authority = Some(authority);
+    parts.path_and_query = Some(path);
+    // Scheme, authority and path are each valid, so the URI is; the fallback is unreachable.
+    Uri::from_parts(parts).unwrap_or_default()
+}
 
 impl Template {
     pub(crate) fn new(host: Option<Authority>) -> Self {
@@ -32,14 +67,9 @@ impl Template {
     }
 
     fn authority(&self, addr: &Address) -> Authority {
-        if let Some(host) = &self.host {
-            return host.clone();
-        }
-        match addr {
-            // A socket address always renders as a valid authority ("1.2.3.4:80", "[::1]:80").
-            Address::Inet(sa) => Authority::try_from(sa.to_string())
-                .unwrap_or_else(|_| Authority::from_static("localhost")),
-            Address::Unix(_) => Authority::from_static("localhost"),
+        match &self.host {
+            Some(host) => host.clone(),
+            None => address_authority(addr),
         }
     }
 
@@ -67,17 +97,7 @@ impl Template {
                     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
                 }
             }
-            Wire::H2 => {
-                let scheme = if tls { Scheme::HTTPS } else { Scheme::HTTP };
-                let mut parts = http::uri::Parts::default();
-                parts.scheme = Some(scheme);
-                parts.authority = Some(authority);
-                parts.path_and_query = Some(self.path.clone());
-                // Scheme, authority and path are each valid, so the URI is.
-                if let Ok(uri) = Uri::from_parts(parts) {
-                    *request.uri_mut() = uri;
-                }
-            }
+            Wire::H2 => *request.uri_mut() = absolute_uri(tls, authority, self.path.clone()),
         }
         let headers = request.headers_mut();
         headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));

@@ -33,7 +33,8 @@ pub struct TcpHealthCheck {
     /// Consecutive failures that flip a healthy backend to unhealthy (0 counts as 1).
     /// Default: 1.
     pub consecutive_failure: usize,
-    /// The time allowed to open the connection. Default: 1 s.
+    /// The time allowed to open the connection, and again for the TLS handshake (with TLS).
+    /// Default: 1 s.
     pub connect_timeout: Duration,
     /// The time allowed for the whole probe, TLS handshake included. Default: 2 s.
     pub deadline: Duration,

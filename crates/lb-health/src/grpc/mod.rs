@@ -54,7 +54,8 @@ pub struct GrpcHealthCheck {
     pub reuse_connection: bool,
     /// Probe this port instead of the backend's.
     pub port_override: Option<u16>,
-    /// The time allowed to connect, TLS and HTTP/2 handshakes included. Default: 1 s.
+    /// The time allowed to open the connection, and again for each handshake (TLS, HTTP/2).
+    /// Default: 1 s.
     pub connect_timeout: Duration,
     /// The time allowed for the response head, and again for the message and trailers.
     /// Default: 1 s.

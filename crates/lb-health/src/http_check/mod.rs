@@ -44,8 +44,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// # let _ = check; Ok(()) }
 /// ```
 ///
-/// Every probe runs under [`HttpHealthCheck::deadline`], connects within
-/// [`HttpHealthCheck::connect_timeout`] (TLS and HTTP/2 handshakes included), and waits at most
+/// Every probe runs under [`HttpHealthCheck::deadline`], gives the TCP connect and each
+/// handshake (TLS, HTTP/2) at most [`HttpHealthCheck::connect_timeout`], and waits at most
 /// [`HttpHealthCheck::read_timeout`] for the response head and again for the body. It reads at
 /// most [`HttpHealthCheck::max_header_bytes`] of headers and
 /// [`HttpHealthCheck::max_body_bytes`] of body, so a backend cannot stall a pass or grow memory.
@@ -63,7 +63,8 @@ pub struct HttpHealthCheck {
     pub reuse_connection: bool,
     /// Probe this port instead of the backend's.
     pub port_override: Option<u16>,
-    /// The time allowed to connect, TLS and HTTP/2 handshakes included. Default: 1 s.
+    /// The time allowed to open the connection, and again for each handshake (TLS, HTTP/2).
+    /// Default: 1 s.
     pub connect_timeout: Duration,
     /// The time allowed for the response head, and again for the body. Default: 1 s.
     pub read_timeout: Duration,

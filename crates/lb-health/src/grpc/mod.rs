@@ -41,6 +41,10 @@ const MAX_SERVICE_LEN: usize = 1024;
 /// `SERVING`. A non-zero `grpc-status` fails with [`ProbeErrorKind::Status`], another serving
 /// status with [`ProbeErrorKind::NotServing`], no answer in time with
 /// [`ProbeErrorKind::Timeout`]. At most 1 KiB of response messages is read.
+///
+/// [`ProbeErrorKind::Status`]: crate::ProbeErrorKind::Status
+/// [`ProbeErrorKind::NotServing`]: crate::ProbeErrorKind::NotServing
+/// [`ProbeErrorKind::Timeout`]: crate::ProbeErrorKind::Timeout
 #[derive(Clone)]
 pub struct GrpcHealthCheck {
     /// Consecutive successes that flip an unhealthy backend to healthy (0 counts as 1).

@@ -180,11 +180,12 @@ fn bounds(points: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
     })
 }
 
-/// The 1-2-5 ticks of a logarithmic axis from `lo` to `hi`: 2, 5, 10, 20, 50, ...
+/// The 1-2-5 ticks of a logarithmic axis from `lo` to `hi`: 2, 5, 10, 20, 50, ... None when
+/// `lo` is so small that its decade rounds to 0 (the loop would never end) or is not positive.
 fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let mut ticks = Vec::new();
     let mut decade = 10f64.powf(lo.log10().floor());
-    while decade <= hi {
+    while decade > 0.0 && decade <= hi {
         for step in [1.0, 2.0, 5.0] {
             let tick = decade * step;
             if (lo..=hi).contains(&tick) {
@@ -321,6 +322,9 @@ mod tests {
             ticks(0.0008, 1.25),
             vec![0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
         );
+        // A subnormal low end whose decade is 0, or a non-positive one: no ticks, no endless loop.
+        assert_eq!(ticks(5e-324, 1.0), Vec::<f64>::new());
+        assert_eq!(ticks(0.0, 1.0), Vec::<f64>::new());
     }
 
     #[test]

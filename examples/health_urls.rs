@@ -23,7 +23,7 @@ mod demo;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lb::health::{GrpcHealthCheck, HttpHealthCheck, HttpProtocol, TcpHealthCheck};
+use lb::health::{GrpcHealthCheck, HttpHealthCheck, TcpHealthCheck};
 use lb::prelude::*;
 use lb::selection::RoundRobin;
 use lb::{BoxError, core::async_trait};
@@ -88,8 +88,8 @@ async fn backend_for(url: &str) -> Result<Backend, BoxError> {
         "http" | "https" | "h2c" => {
             let check = match scheme {
                 "h2c" => HttpHealthCheck::h2c(authority)?,
-                _ => HttpHealthCheck::new(authority, scheme == "https")?
-                    .with_protocol(HttpProtocol::Negotiate),
+                // HTTPS negotiates h2 or http/1.1 by ALPN; plain http speaks HTTP/1.1.
+                _ => HttpHealthCheck::new(authority, scheme == "https")?,
             };
             Arc::new(check.with_path(path)?.with_timeouts(
                 Duration::from_secs(1),
@@ -164,7 +164,12 @@ async fn main() -> Result<(), BoxError> {
     let started = Instant::now();
     let mut watch = lb.backends().health_watch();
     let printer = tokio::spawn(async move {
+        let mut shown = std::collections::HashMap::new();
         while let Some(event) = watch.next().await {
+            // Delivery is at least once: skip a state this backend already showed.
+            if shown.insert(event.backend.addr.clone(), event.healthy) == Some(event.healthy) {
+                continue;
+            }
             let state = if event.healthy {
                 "healthy"
             } else {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use lb::health::TcpHealthCheck;
 use lb::prelude::*;
 use lb::selection::RoundRobin;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, timeout};
@@ -48,7 +48,12 @@ async fn main() -> Result<(), BoxError> {
     let started = Instant::now();
     let mut watch = lb.backends().health_watch();
     let printer = tokio::spawn(async move {
+        let mut shown = std::collections::HashMap::new();
         while let Some(event) = watch.next().await {
+            // Delivery is at least once: skip a state this backend already showed.
+            if shown.insert(event.backend.addr.clone(), event.healthy) == Some(event.healthy) {
+                continue;
+            }
             let state = if event.healthy {
                 "healthy"
             } else {
@@ -139,12 +144,12 @@ async fn send_traffic(lb: &LoadBalancer<RoundRobin>, duration: Duration, counts:
     }
 }
 
-/// One request: connect, read one line, with a deadline.
+/// One request: connect, read one line, with a deadline and a cap on the bytes read.
 async fn request(addr: &str) -> Result<String, BoxError> {
     let exchange = async {
         let stream = TcpStream::connect(addr).await?;
         let mut line = String::new();
-        BufReader::new(stream).read_line(&mut line).await?;
+        BufReader::new(stream.take(64)).read_line(&mut line).await?;
         Ok::<_, std::io::Error>(line.trim().to_owned())
     };
     Ok(timeout(Duration::from_millis(200), exchange).await??)

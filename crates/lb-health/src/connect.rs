@@ -99,15 +99,24 @@ pub(crate) async fn connect(
         .await
 }
 
-/// Runs the TLS handshake over `io` within `timeout` (and the budget). Returns the stream and
-/// the ALPN protocol the server chose.
+/// A completed TLS handshake.
+pub(crate) struct Handshake {
+    /// The encrypted stream.
+    pub(crate) io: BoxIo,
+    /// The ALPN protocol the server chose.
+    pub(crate) alpn: Option<Vec<u8>>,
+    /// The server name sent and verified (the backend's IP address when no name was set).
+    pub(crate) server_name: String,
+}
+
+/// Runs the TLS handshake over `io` within `timeout` (and the budget).
 pub(crate) async fn handshake(
     io: BoxIo,
     tls: &TlsTarget,
     addr: &Address,
     budget: &Budget,
     timeout: Duration,
-) -> Result<(BoxIo, Option<Vec<u8>>), ProbeError> {
+) -> Result<Handshake, ProbeError> {
     let server_name = match (&tls.server_name, addr) {
         (Some(name), _) => name.clone(),
         (None, Address::Inet(sa)) => ServerName::IpAddress(sa.ip().into()),
@@ -122,24 +131,30 @@ pub(crate) async fn handshake(
             });
         }
     };
+    let name = server_name_text(&server_name);
     let connector = tokio_rustls::TlsConnector::from(Arc::clone(&tls.config));
     budget
         .step(Phase::TlsHandshake, timeout, async {
-            let stream = connector
-                .connect(server_name.clone(), io)
-                .await
-                .map_err(|source| ProbeError::Tls {
-                    target: budget.target.clone(),
-                    server_name: server_name_text(&server_name),
-                    source,
-                })?;
+            let stream =
+                connector
+                    .connect(server_name, io)
+                    .await
+                    .map_err(|source| ProbeError::Tls {
+                        target: budget.target.clone(),
+                        server_name: name.clone(),
+                        source,
+                    })?;
             let alpn = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-            Ok((Box::new(stream) as BoxIo, alpn))
+            Ok(Handshake {
+                io: Box::new(stream),
+                alpn,
+                server_name: name.clone(),
+            })
         })
         .await
 }
 
-pub(crate) fn server_name_text(name: &ServerName<'_>) -> String {
+fn server_name_text(name: &ServerName<'_>) -> String {
     match name {
         ServerName::DnsName(d) => d.as_ref().to_owned(),
         ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),

@@ -128,8 +128,9 @@ impl HealthCheck for TcpHealthCheck {
         let abortive = self.tls.is_none() && self.abortive_close;
         let io = connect::connect(&addr, &budget, self.connect_timeout, abortive).await?;
         if let Some(tls) = &self.tls {
-            let (mut io, _) =
-                connect::handshake(io, tls, &addr, &budget, self.connect_timeout).await?;
+            let mut io = connect::handshake(io, tls, &addr, &budget, self.connect_timeout)
+                .await?
+                .io;
             // Say goodbye properly (close_notify), but never wait on the backend for it.
             let _ = budget
                 .step(Phase::TlsHandshake, self.connect_timeout, async {

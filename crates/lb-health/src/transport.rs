@@ -70,7 +70,7 @@ pub(crate) struct Conn {
     sender: Sender,
     driver: AbortHandle,
     pub(crate) wire: Wire,
-    /// The TLS server name, for error messages (empty without TLS).
+    /// The TLS server name sent and verified, for error messages (empty without TLS).
     server_name: String,
     header_limit: usize,
 }
@@ -100,13 +100,8 @@ impl Transport {
         let io = connect::connect(addr, budget, connect_timeout, false).await?;
         let (io, wire, server_name) = match &self.tls {
             Some(tls) => {
-                let (io, alpn) = connect::handshake(io, tls, addr, budget, connect_timeout).await?;
-                let name = tls
-                    .server_name
-                    .as_ref()
-                    .map(connect::server_name_text)
-                    .unwrap_or_default();
-                let wire = match (self.protocol, alpn.as_deref()) {
+                let secured = connect::handshake(io, tls, addr, budget, connect_timeout).await?;
+                let wire = match (self.protocol, secured.alpn.as_deref()) {
                     (HttpProtocol::Http1, _) => Wire::H1,
                     (HttpProtocol::Negotiate, Some(b"h2")) => Wire::H2,
                     (HttpProtocol::Negotiate, _) => Wire::H1,
@@ -123,7 +118,7 @@ impl Transport {
                         });
                     }
                 };
-                (io, wire, name)
+                (secured.io, wire, secured.server_name)
             }
             None => {
                 let wire = match self.protocol {

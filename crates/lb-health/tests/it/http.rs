@@ -364,3 +364,34 @@ async fn mutual_tls_presents_the_client_certificate() {
         "the request without a certificate never arrived"
     );
 }
+
+#[tokio::test]
+async fn a_rejected_client_certificate_is_a_tls_failure_when_the_ip_is_verified() {
+    // No host and no server name: the backend's IP address is sent and verified, and the
+    // server's rejection of the missing client certificate (an alert after a TLS 1.3
+    // handshake, read through HTTP/2) is still a TLS failure.
+    let server_pki = Pki::new("server ca");
+    let client_pki = Pki::new("client ca");
+    let server = servers::fixed(
+        Mode::Tls(server_pki.server_config(&["127.0.0.1"], &[b"h2"], Some(&client_pki))),
+        StatusCode::OK,
+        "ok",
+    )
+    .await;
+    let tls = TlsConfig::new().with_root_certificates(server_pki.roots());
+    let client = client_pki.leaf(&["prober.test"]);
+    let by_ip = HttpHealthCheck::new("", false).unwrap();
+    let with_cert = by_ip
+        .clone()
+        .with_tls(tls.clone().with_client_auth(client.chain, client.key))
+        .unwrap();
+    probe(&with_cert, server.addr).await.unwrap();
+    let without = by_ip.with_tls(tls).unwrap();
+    let e = probe(&without, server.addr).await.unwrap_err();
+    let chain = support::error_chain(&e);
+    assert_eq!(e.kind(), ProbeErrorKind::Tls, "{chain}");
+    assert!(
+        chain.contains("127.0.0.1"),
+        "the message names the server name: {chain}"
+    );
+}

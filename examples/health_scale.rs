@@ -66,15 +66,11 @@ async fn main() -> Result<(), BoxError> {
         let report = registry.check_once(&schedule).await;
         let set = lb.backends().get_backend();
         let mut reasons = std::collections::BTreeMap::<String, usize>::new();
-        for state in set.states().iter().filter(|s| !s.is_healthy()) {
-            let why = state
-                .last_error()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            // Group by reason without the address.
-            let why = why.split_once(" of ").map_or(why.clone(), |(a, b)| {
-                format!("{a} of ..{}", b.split_once(' ').map_or("", |(_, r)| r))
-            });
+        let states = set.backends().iter().zip(set.states());
+        for (backend, state) in states.filter(|(_, s)| !s.is_healthy()) {
+            let why = state.last_error().unwrap_or_default();
+            // Group by reason: the message without the backend's address.
+            let why = why.replace(&backend.addr.to_string(), "<backend>");
             *reasons.entry(why).or_default() += 1;
         }
         let unhealthy: usize = reasons.values().sum();

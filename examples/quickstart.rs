@@ -162,6 +162,8 @@ async fn start_backend(name: &'static str) -> std::io::Result<(String, JoinHandl
     let task = tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
+                // A failed accept (out of file descriptors, say): back off instead of spinning.
+                sleep(Duration::from_millis(10)).await;
                 continue;
             };
             tokio::spawn(async move {

@@ -28,7 +28,8 @@ enum Query {
 /// The settings of a [`DnsDiscovery`], from [`DnsDiscovery::a_aaaa`] or [`DnsDiscovery::srv`].
 ///
 /// Every setting has a default (the `DEFAULT_*` constants of this crate); [`build`] checks them
-/// together and builds the resolver.
+/// together and builds the resolver. A duration may be as long as `Duration::MAX`, read as
+/// "never": waits between refreshes are then cut to 30 years.
 ///
 /// [`build`]: DnsDiscoveryBuilder::build
 #[derive(Clone, Debug)]

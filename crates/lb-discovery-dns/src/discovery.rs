@@ -248,7 +248,11 @@ impl ServiceDiscovery for DnsDiscovery {
         if self.shared.state().current.is_none() && *refreshes.borrow() == 0 {
             // Bounded: a refresh ends within its deadline. The sender lives in `shared`, which
             // `self` keeps alive, so the channel cannot close while waiting.
-            let limit = self.shared.settings.refresh_timeout + std::time::Duration::from_secs(1);
+            let limit = self
+                .shared
+                .settings
+                .refresh_timeout
+                .saturating_add(std::time::Duration::from_secs(1));
             let _ = tokio::time::timeout(limit, refreshes.wait_for(|n| *n > 0)).await;
         }
         let state = self.shared.state();

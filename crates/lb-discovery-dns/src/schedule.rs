@@ -23,6 +23,16 @@ impl Policy {
     }
 }
 
+/// The longest wait the schedule represents. Settings may say `Duration::MAX` ("never"), but an
+/// instant that far ahead overflows; 30 years is as good as never for a refresh.
+const NEVER: Duration = Duration::from_secs(30 * 365 * 86_400);
+
+/// The instant `wait` after `now`, with waits beyond [`NEVER`] cut to it.
+fn after(now: Instant, wait: Duration) -> Instant {
+    // `Instant` counts seconds in 64 bits: 30 years from any instant of a running process fits.
+    now + wait.min(NEVER)
+}
+
 /// The state carried from one refresh to the next.
 #[derive(Clone, Debug)]
 pub(crate) struct Schedule {
@@ -55,17 +65,17 @@ impl Schedule {
         self.negative_since = None;
         let interval = self.policy.interval(ttl);
         if partial {
-            now + interval.min(self.next_backoff())
+            after(now, interval.min(self.next_backoff()))
         } else {
             self.backoff = self.policy.retry_min;
-            now + interval
+            after(now, interval)
         }
     }
 
     /// A failure (SERVFAIL, timeout, refused...): the last good set stays; retry with backoff.
     /// A run of negative answers is not interrupted by failures in between.
     pub(crate) fn on_failure(&mut self, now: Instant) -> Instant {
-        now + self.next_backoff()
+        after(now, self.next_backoff())
     }
 
     /// A negative answer (NXDOMAIN, no records). Returns whether the grace period is over (the
@@ -81,9 +91,9 @@ impl Schedule {
         let interval = self.policy.interval(negative_ttl.unwrap_or(0));
         // A grace too long to represent never ends.
         match since.checked_add(self.policy.negative_grace) {
-            Some(deadline) if now < deadline => (false, now + interval.min(deadline - now)),
-            Some(_) => (true, now + interval),
-            None => (false, now + interval),
+            Some(deadline) if now < deadline => (false, after(now, interval.min(deadline - now))),
+            Some(_) => (true, after(now, interval)),
+            None => (false, after(now, interval)),
         }
     }
 }
@@ -172,6 +182,22 @@ mod tests {
         let _ = s.on_records(t2, 5, false);
         let (empty, _) = s.on_negative(t2 + S, None);
         assert!(!empty);
+    }
+
+    #[test]
+    fn waits_too_long_for_an_instant_are_cut_not_overflowed() {
+        let t = Instant::now();
+        let mut s = Schedule::new(Policy {
+            min_refresh: Duration::MAX,
+            max_refresh: Duration::MAX,
+            retry_min: Duration::MAX,
+            retry_max: Duration::MAX,
+            negative_grace: Duration::MAX,
+        });
+        assert_eq!(s.on_failure(t) - t, NEVER);
+        assert_eq!(s.on_records(t, 30, false) - t, NEVER);
+        assert_eq!(s.on_records(t, 30, true) - t, NEVER);
+        assert_eq!(s.on_negative(t, None), (false, t + NEVER));
     }
 
     #[test]

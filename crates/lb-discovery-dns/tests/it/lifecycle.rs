@@ -125,3 +125,52 @@ fn a_new_runtime_restarts_the_refresh_task() {
         );
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_longest_durations_are_accepted_without_overflow() {
+    // `Duration::MAX` reads as "never": no refresh deadline, no retry, no refresh after the
+    // first. None of them may overflow an instant (which would panic the refresh task).
+    let server = server().await;
+    server.set_a("web.test.", 30, [Ipv4Addr::LOCALHOST]);
+    server.set_fault(
+        "down.test.",
+        Some(lb_discovery_dns::testing::Fault::ServFail),
+    );
+    let forever = Duration::MAX;
+    let literal = host(&server, "127.0.0.9", 80)
+        .refresh_bounds(forever, forever)
+        .refresh_timeout(forever)
+        .build()
+        .unwrap();
+    assert_eq!(
+        addrs(&literal.discover().await.unwrap().backends),
+        ["127.0.0.9:80"]
+    );
+    let named = host(&server, "web.test.", 80)
+        .ip_family(IpFamily::V4)
+        .refresh_bounds(forever, forever)
+        .refresh_timeout(forever)
+        .build()
+        .unwrap();
+    assert_eq!(
+        addrs(&named.discover().await.unwrap().backends),
+        ["127.0.0.1:80"]
+    );
+    let failing = host(&server, "down.test.", 80)
+        .ip_family(IpFamily::V4)
+        .retry_backoff(forever, forever)
+        .build()
+        .unwrap();
+    let e = failing.discover().await.unwrap_err();
+    assert!(dns_error(&e).failure_kind().is_some(), "{e}");
+    let monitor = failing.monitor();
+    assert_eq!(monitor.stats().refreshes, 1);
+    assert!(monitor.stats().refresh_interval.unwrap() > Duration::from_secs(86_400 * 365));
+    // The task is alive and waiting: a second `discover` answers from its state at once.
+    assert!(failing.discover().await.is_err());
+    assert_eq!(
+        monitor.stats().refreshes,
+        1,
+        "no second refresh was started"
+    );
+}

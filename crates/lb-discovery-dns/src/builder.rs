@@ -10,7 +10,7 @@ use hickory_resolver::proto::rr::Name;
 use crate::config::{
     DEFAULT_ATTEMPTS, DEFAULT_MAX_RECORDS, DEFAULT_MAX_REFRESH, DEFAULT_MIN_REFRESH,
     DEFAULT_NEGATIVE_GRACE, DEFAULT_QUERY_TIMEOUT, DEFAULT_REFRESH_TIMEOUT, DEFAULT_RETRY_MAX,
-    DEFAULT_RETRY_MIN, IpFamily, Nameserver, PriorityPolicy,
+    DEFAULT_RETRY_MIN, IpFamily, LONGEST_WAIT, Nameserver, PriorityPolicy,
 };
 use crate::discovery::DnsDiscovery;
 use crate::error::DnsError;
@@ -29,7 +29,7 @@ enum Query {
 ///
 /// Every setting has a default (the `DEFAULT_*` constants of this crate); [`build`] checks them
 /// together and builds the resolver. A duration may be as long as `Duration::MAX`, read as
-/// "never": waits between refreshes are then cut to 30 years.
+/// "never": waits and query deadlines are then cut to 30 years.
 ///
 /// [`build`]: DnsDiscoveryBuilder::build
 #[derive(Clone, Debug)]
@@ -291,7 +291,9 @@ impl DnsDiscoveryBuilder {
     pub fn build(self) -> Result<DnsDiscovery, DnsError> {
         self.check()?;
         let target = self.target()?;
-        let resolver = build_resolver(&self.resolver, self.query_timeout, self.attempts)?;
+        // hickory-resolver adds the query deadline to an instant: keep it representable.
+        let query_timeout = self.query_timeout.min(LONGEST_WAIT);
+        let resolver = build_resolver(&self.resolver, query_timeout, self.attempts)?;
         let settings = Settings {
             target,
             lookups: Lookups {

@@ -27,6 +27,10 @@ pub const DEFAULT_REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
 /// complete.
 pub const MAX_CNAME_CHAIN: usize = 8;
 
+/// The longest wait this crate hands to a timer. A setting may be `Duration::MAX` ("never"), but
+/// an instant that far ahead overflows (and panics); longer waits are cut to this, 30 years.
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(30 * 365 * 86_400);
+
 /// Which address families to look up: `A` records (IPv4), `AAAA` records (IPv6), or both.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::config::LONGEST_WAIT;
+
 /// The refresh policy's settings (validated by the builder: `0 < min <= max`, `0 < retry_min <=
 /// retry_max`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,14 +25,10 @@ impl Policy {
     }
 }
 
-/// The longest wait the schedule represents. Settings may say `Duration::MAX` ("never"), but an
-/// instant that far ahead overflows; 30 years is as good as never for a refresh.
-const NEVER: Duration = Duration::from_secs(30 * 365 * 86_400);
-
-/// The instant `wait` after `now`, with waits beyond [`NEVER`] cut to it.
+/// The instant `wait` after `now`, with waits beyond [`LONGEST_WAIT`] cut to it.
 fn after(now: Instant, wait: Duration) -> Instant {
     // `Instant` counts seconds in 64 bits: 30 years from any instant of a running process fits.
-    now + wait.min(NEVER)
+    now + wait.min(LONGEST_WAIT)
 }
 
 /// The state carried from one refresh to the next.
@@ -194,10 +192,10 @@ mod tests {
             retry_max: Duration::MAX,
             negative_grace: Duration::MAX,
         });
-        assert_eq!(s.on_failure(t) - t, NEVER);
-        assert_eq!(s.on_records(t, 30, false) - t, NEVER);
-        assert_eq!(s.on_records(t, 30, true) - t, NEVER);
-        assert_eq!(s.on_negative(t, None), (false, t + NEVER));
+        assert_eq!(s.on_failure(t) - t, LONGEST_WAIT);
+        assert_eq!(s.on_records(t, 30, false) - t, LONGEST_WAIT);
+        assert_eq!(s.on_records(t, 30, true) - t, LONGEST_WAIT);
+        assert_eq!(s.on_negative(t, None), (false, t + LONGEST_WAIT));
     }
 
     #[test]

@@ -62,6 +62,23 @@ pub(crate) struct Resolved {
     pub(crate) partial: Option<DnsError>,
 }
 
+impl Resolved {
+    /// Takes the addresses of one SRV target (from the additional section or a lookup): the
+    /// first `max_records` of them, with their TTL and the records left out counted.
+    fn use_target(
+        &mut self,
+        addresses: &mut HashMap<String, Vec<IpAddr>>,
+        key: String,
+        mut ips: Ips,
+        max_records: usize,
+    ) {
+        ips.truncate(max_records);
+        self.ttl = self.ttl.min(ips.ttl);
+        self.dropped += ips.dropped;
+        addresses.insert(key, ips.ips);
+    }
+}
+
 /// Runs the lookups of one refresh. `previous` is the current answer, whose addresses stand in
 /// for SRV targets whose lookup fails.
 pub(crate) async fn resolve(
@@ -232,9 +249,7 @@ async fn resolve_srv(
         if found.ips.is_empty() {
             queue.push((target, key));
         } else {
-            out.ttl = out.ttl.min(found.ttl);
-            out.dropped += found.dropped;
-            addresses.insert(key, found.ips);
+            out.use_target(&mut addresses, key, found, settings.max_records);
         }
     }
 
@@ -262,12 +277,7 @@ async fn resolve_srv(
             continue;
         };
         match result {
-            Ok(mut ips) => {
-                ips.truncate(settings.max_records);
-                out.ttl = out.ttl.min(ips.ttl);
-                out.dropped += ips.dropped;
-                addresses.insert(key, ips.ips);
-            }
+            Ok(ips) => out.use_target(&mut addresses, key, ips, settings.max_records),
             Err(failure) if failure.error.is_negative() => {
                 tracing::warn!(srv = %name, %target, error = %failure.error, "srv target does not resolve; left out");
                 out.unresolved += 1;

@@ -178,8 +178,8 @@ impl DnsDiscoveryBuilder {
 
     /// The most records used from one answer: addresses of one name, SRV records, and backends
     /// of an SRV answer. The first ones in a deterministic order are kept (addresses sorted,
-    /// SRV records by priority, then weight descending, then target) and the rest are counted
-    /// in [`DnsStats::dropped_records`](crate::DnsStats::dropped_records). Default:
+    /// SRV records by priority, then weight descending, then target and port) and the rest are
+    /// counted in [`DnsStats::dropped_records`](crate::DnsStats::dropped_records). Default:
     /// [`DEFAULT_MAX_RECORDS`](crate::DEFAULT_MAX_RECORDS); must be positive.
     pub fn max_records(mut self, max: usize) -> Self {
         self.max_records = max;

@@ -244,7 +244,8 @@ impl Builder {
         self
     }
 
-    /// Uses this client as it is (its own timeouts; [`Builder::limits`] does not apply).
+    /// Uses this client as it is (its own timeouts; [`Builder::limits`] does not apply, nor
+    /// does the backoff after a watch that ends at once: see [`Limits`]).
     pub fn client(mut self, client: kube::Client) -> Self {
         self.source = ClientSource::Client(client);
         self

@@ -74,6 +74,17 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A watch response ended, without an error, sooner than a watch should (within a second,
+    /// or half its timeout when that is shorter). It is an error so that the watch is resumed
+    /// after a backoff rather than at once: a server or proxy that ends every watch at once
+    /// would otherwise be asked again in a tight loop.
+    #[error("kubernetes watch from `{path}` ended after {after:?}, long before its timeout")]
+    WatchEndedEarly {
+        /// The request path.
+        path: String,
+        /// How long the watch response lasted.
+        after: Duration,
+    },
     /// The Kubernetes API did not answer, or did not finish a (non-watch) response, in time
     /// ([`Limits::request_timeout`](crate::Limits::request_timeout)).
     #[error("kubernetes api request to `{path}` timed out after {after:?}")]

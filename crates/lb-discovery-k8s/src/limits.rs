@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use crate::error::Error;
 
@@ -19,7 +19,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// stall discovery nor grow memory without limit.
 ///
 /// They apply to clients this crate builds (from a kubeconfig, the cluster, or a
-/// `kube::Config`); a [`kube::Client`] you pass in yourself is used as it is.
+/// `kube::Config`); a [`kube::Client`] you pass in yourself is used as it is. Those clients
+/// also treat a watch response that ends within a second of starting (or half its timeout) as
+/// an error, [`Error::WatchEndedEarly`](crate::Error::WatchEndedEarly), so that a server that
+/// ends every watch at once is asked again after a backoff, not in a tight loop.
 ///
 /// ```
 /// use std::time::Duration;
@@ -91,12 +94,33 @@ pub(crate) struct LimitService<S> {
     limits: Limits,
 }
 
-/// Whether a request is a watch (`watch=true` in its query), whose body is a stream of events.
-fn is_watch(uri: &http::Uri) -> bool {
-    uri.query().is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair == "watch=true" || pair == "watch=1")
-    })
+/// The least time a watch response must stay open to end without an error.
+///
+/// kube's watcher starts the next watch as soon as one ends, and tells its caller nothing when
+/// the end was clean, so a server (or a proxy) that ends every watch at once would be asked again
+/// as fast as it answers. A watch that ends sooner than this is an error instead
+/// ([`Error::WatchEndedEarly`]), and the retry waits a backoff. The floor is one second (as
+/// client-go's "very short watch"), or half the watch's `timeoutSeconds` when that is shorter.
+const SHORT_WATCH: Duration = Duration::from_secs(1);
+
+/// For a watch request (`watch=true` in its query, its body a stream of events), the least time
+/// its response must stay open ([`SHORT_WATCH`]); `None` for other requests.
+fn watch_floor(uri: &http::Uri) -> Option<Duration> {
+    let query = uri.query()?;
+    let mut watch = false;
+    let mut floor = SHORT_WATCH;
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("watch", "true" | "1")) => watch = true,
+            Some(("timeoutSeconds", secs)) => {
+                if let Ok(secs) = secs.parse::<u64>() {
+                    floor = floor.min(Duration::from_secs(secs) / 2);
+                }
+            }
+            _ => {}
+        }
+    }
+    watch.then_some(floor)
 }
 
 impl<S, ReqBody, B> tower::Service<http::Request<ReqBody>> for LimitService<S>
@@ -116,7 +140,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let watch = is_watch(request.uri());
+        let watch_floor = watch_floor(request.uri());
+        let watch = watch_floor.is_some();
         let path: Arc<str> = request.uri().path().into();
         let limits = self.limits;
         let response = self.inner.call(request);
@@ -140,6 +165,7 @@ where
                 // A list response must be complete by the request's deadline; a watch runs on.
                 deadline: (!watch).then_some(deadline),
                 timeout: limits.request_timeout,
+                watch_floor: watch_floor.map(|floor| (Instant::now(), floor)),
                 path,
                 done: false,
             }))
@@ -164,6 +190,9 @@ pub(crate) struct BoundedBody<B> {
     seen: usize,
     deadline: Option<Pin<Box<Sleep>>>,
     timeout: Duration,
+    /// For a watch: when its response started, and the least time it must stay open to end
+    /// without an error (see [`SHORT_WATCH`]).
+    watch_floor: Option<(Instant, Duration)>,
     path: Arc<str>,
     /// Set after an error: the body ends there.
     done: bool,
@@ -251,13 +280,26 @@ where
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                this.done = true;
+                match this.watch_floor {
+                    Some((started, floor)) if started.elapsed() < floor => {
+                        Poll::Ready(Some(Err(Error::WatchEndedEarly {
+                            path: this.path.to_string(),
+                            after: started.elapsed(),
+                        }
+                        .into())))
+                    }
+                    _ => Poll::Ready(None),
+                }
+            }
             Poll::Pending => Poll::Pending,
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done || self.inner.is_end_stream()
+        // A watch is polled to its end, where it may yet be an early end.
+        self.done || (self.watch_floor.is_none() && self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {

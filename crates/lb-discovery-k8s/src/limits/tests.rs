@@ -1,6 +1,6 @@
 use std::convert::Infallible;
 
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use http_body_util::{BodyExt, StreamBody};
 use tower::Service;
 
@@ -24,6 +24,7 @@ fn bounded<B>(inner: B, mode: Mode, limit: usize) -> BoundedBody<B> {
         seen: 0,
         deadline: None,
         timeout: Duration::from_secs(1),
+        watch_floor: None,
         path: "/apis/discovery.k8s.io/v1/namespaces/prod/endpointslices".into(),
         done: false,
     }
@@ -177,7 +178,8 @@ async fn the_layer_bounds_time_to_answer_and_picks_the_mode_from_the_query() {
     );
     let watch = quick
         .call(request(
-            "/apis/x?labelSelector=a&watch=true&resourceVersion=1",
+            // `timeoutSeconds=0`: no floor on the watch's life, which ends at once here.
+            "/apis/x?labelSelector=a&watch=true&resourceVersion=1&timeoutSeconds=0",
         ))
         .await
         .unwrap();
@@ -190,9 +192,62 @@ async fn the_layer_bounds_time_to_answer_and_picks_the_mode_from_the_query() {
 
 #[test]
 fn watch_requests_are_recognised_by_their_query_only() {
-    assert!(is_watch(&"/a?watch=true".parse().unwrap()));
-    assert!(is_watch(&"/a?x=1&watch=1".parse().unwrap()));
-    assert!(!is_watch(&"/a?watch=false".parse().unwrap()));
-    assert!(!is_watch(&"/a?nowatch=true".parse().unwrap()));
-    assert!(!is_watch(&"/watch=true".parse().unwrap()));
+    let floor = |uri: &str| watch_floor(&uri.parse().unwrap());
+    assert_eq!(floor("/a?watch=true"), Some(Duration::from_secs(1)));
+    assert_eq!(floor("/a?x=1&watch=1"), Some(Duration::from_secs(1)));
+    assert_eq!(floor("/a?watch=false"), None);
+    assert_eq!(floor("/a?nowatch=true"), None);
+    assert_eq!(floor("/watch=true"), None);
+    assert_eq!(floor("/a?timeoutSeconds=1"), None);
+    // The floor is a second, or half the watch's timeout when that is shorter.
+    assert_eq!(
+        floor("/a?watch=true&timeoutSeconds=290"),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(
+        floor("/a?timeoutSeconds=1&watch=true"),
+        Some(Duration::from_millis(500))
+    );
+    assert_eq!(
+        floor("/a?watch=true&timeoutSeconds=0"),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(
+        floor("/a?watch=true&timeoutSeconds=-3"),
+        Some(Duration::from_secs(1))
+    );
+}
+
+/// A watch body of `lines` that ends `after` its start.
+fn watch_ending_after(
+    lines: &'static str,
+    after: Duration,
+) -> BoundedBody<impl Body<Data = Bytes, Error = Infallible> + Unpin> {
+    let frames = stream::once(async move { Ok(Frame::data(Bytes::from_static(lines.as_bytes()))) })
+        .chain(stream::once(async move {
+            tokio::time::sleep(after).await;
+            Ok(Frame::data(Bytes::new()))
+        }));
+    let mut body = bounded(StreamBody::new(Box::pin(frames)), Mode::PerLine, 100);
+    body.watch_floor = Some((tokio::time::Instant::now(), Duration::from_secs(1)));
+    body
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_that_ends_before_its_floor_is_an_error() {
+    let early = read(watch_ending_after("{}\n", Duration::from_millis(999))).await;
+    assert_eq!(
+        early,
+        Err(
+            "kubernetes watch from `/apis/discovery.k8s.io/v1/namespaces/prod/endpointslices` \
+             ended after 999ms, long before its timeout"
+                .into()
+        )
+    );
+    let late = read(watch_ending_after("{}\n", Duration::from_secs(1))).await;
+    assert_eq!(
+        late.as_deref(),
+        Ok("{}\n"),
+        "a watch of a second ends cleanly"
+    );
 }

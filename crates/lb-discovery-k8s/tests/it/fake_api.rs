@@ -51,6 +51,9 @@ pub(crate) enum Mode {
     Down,
     /// Requests are read and never answered.
     Stalled,
+    /// Lists are answered; every watch is answered `200 OK` with an empty body that ends at
+    /// once (a broken proxy or API server).
+    WatchEndsAtOnce,
 }
 
 struct Watcher {
@@ -385,6 +388,12 @@ async fn handle(
                 bookmarks: q.get("allowWatchBookmarks").map(String::as_str) == Some("true"),
             })
         });
+        if mode == Mode::WatchEndsAtOnce {
+            return Response::builder()
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::new()).boxed_unsync())
+                .unwrap();
+        }
         let from: u64 = resource_version.parse().unwrap_or(0);
         let (tx, rx) = mpsc::unbounded_channel();
         {

@@ -217,3 +217,44 @@ async fn malformed_events_are_errors_not_panics_and_the_watch_goes_on() {
     )
     .await;
 }
+
+fn watches(seen: &[Seen]) -> usize {
+    seen.iter()
+        .filter(|s| matches!(s, Seen::Watch { .. }))
+        .count()
+}
+
+#[tokio::test]
+async fn a_watch_that_ends_at_once_is_retried_after_a_backoff_not_in_a_tight_loop() {
+    let api = FakeApi::start().await;
+    api.set_mode(Mode::WatchEndsAtOnce);
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
+    let discovery = builder(&api).build().await.unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
+    // kube's watcher starts the next watch as soon as one ends, without a word to the loop that
+    // backs off: a server that ends every watch at once would be asked again and again, as fast
+    // as it answers. Each such watch is an error instead, so every restart waits a backoff.
+    wait_status(&discovery, "three short watches reported", |s| {
+        s.errors >= 3
+    })
+    .await;
+    let seen = watches(&api.seen());
+    let status = discovery.status();
+    assert!(
+        seen as u64 <= status.errors + 1,
+        "{seen} watches for {} errors: restarts skip the backoff",
+        status.errors
+    );
+    let error = status.last_error.unwrap();
+    assert!(error.message().contains("ended after"), "{error}");
+    // The set is kept, and it came from the one list.
+    assert_eq!(lists(&api), 1);
+    let kept = discovery.discover().await.unwrap();
+    assert_eq!(view(&kept), expect(&[("10.0.0.1:8080", Enabled)]));
+}

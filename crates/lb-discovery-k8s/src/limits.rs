@@ -35,14 +35,16 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// The deadline for the answer to a request to start, and for a whole list response to
-    /// arrive. A watch response is open-ended by design: once it has started, its liveness is
+    /// The deadline for the answer to a request to start, and for a whole list response (or
+    /// the error answer to a watch) to arrive. A successful watch response is open-ended by
+    /// design: once it has started, its liveness is
     /// bounded by the watch timeout instead (the server ends it after
     /// [`Builder::watch_timeout`](crate::Builder::watch_timeout), and kube's watcher gives up on
     /// a silent stream 5 s after that). Default: 30 s.
     pub request_timeout: Duration,
     /// The most bytes of one list response (one page of at most
-    /// [`Builder::page_size`](crate::Builder::page_size) slices), and of one watch event.
+    /// [`Builder::page_size`](crate::Builder::page_size) slices) or error answer, and of one
+    /// watch event.
     /// Default: 16 MiB. A slice of the EndpointSlice controller's default 100 endpoints is
     /// about 30 KB of JSON, so a default page of 100 such slices is about 3 MB; one slice of the
     /// API's maximum 1000 endpoints (one watch event) is about 300 KB.
@@ -141,7 +143,6 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let watch_floor = watch_floor(request.uri());
-        let watch = watch_floor.is_some();
         let path: Arc<str> = request.uri().path().into();
         let limits = self.limits;
         let response = self.inner.call(request);
@@ -157,6 +158,10 @@ where
                     .into());
                 }
             };
+            // Only a successful watch answers with a stream of events. kube reads the body of
+            // a failed one whole, to parse its `Status`: it is bounded like a list response.
+            let watch_floor = watch_floor.filter(|_| response.status().is_success());
+            let watch = watch_floor.is_some();
             Ok(response.map(|inner| BoundedBody {
                 inner,
                 mode: if watch { Mode::PerLine } else { Mode::Whole },

@@ -117,6 +117,7 @@ async fn a_stalled_list_body_times_out() {
 /// A service that answers after `delay` with a body of `body`.
 struct Slow {
     delay: Duration,
+    status: http::StatusCode,
     body: &'static str,
 }
 
@@ -130,10 +131,12 @@ impl Service<http::Request<()>> for Slow {
     }
 
     fn call(&mut self, _: http::Request<()>) -> Self::Future {
-        let (delay, body) = (self.delay, self.body);
+        let (delay, status, body) = (self.delay, self.status, self.body);
         Box::pin(async move {
             tokio::time::sleep(delay).await;
-            Ok(http::Response::new(chunks(&[body])))
+            let mut response = http::Response::new(chunks(&[body]));
+            *response.status_mut() = status;
+            Ok(response)
         })
     }
 }
@@ -152,6 +155,7 @@ async fn the_layer_bounds_time_to_answer_and_picks_the_mode_from_the_query() {
         &layer,
         Slow {
             delay: Duration::from_secs(6),
+            status: http::StatusCode::OK,
             body: "",
         },
     );
@@ -165,6 +169,7 @@ async fn the_layer_bounds_time_to_answer_and_picks_the_mode_from_the_query() {
         &layer,
         Slow {
             delay: Duration::from_secs(1),
+            status: http::StatusCode::OK,
             body: "0123456\n0123456\n",
         },
     );
@@ -250,4 +255,61 @@ async fn a_watch_that_ends_before_its_floor_is_an_error() {
         Ok("{}\n"),
         "a watch of a second ends cleanly"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_error_answer_to_a_watch_is_bounded_as_a_whole() {
+    // kube reads the body of a failed watch request whole, to parse its `Status`: many short
+    // lines must not add up past the limit, nor may the body take forever.
+    let limits = Limits::default()
+        .request_timeout(Duration::from_secs(5))
+        .max_response_bytes(8);
+    let mut failing = tower::Layer::layer(
+        &LimitLayer(limits),
+        Slow {
+            delay: Duration::from_secs(1),
+            status: http::StatusCode::INTERNAL_SERVER_ERROR,
+            body: "0123456\n0123456\n",
+        },
+    );
+    let response = failing
+        .call(request("/apis/x?watch=true&timeoutSeconds=290"))
+        .await
+        .unwrap();
+    let err = read(response.into_body()).await.unwrap_err();
+    assert!(
+        err.contains("api response from `/apis/x` is larger than 8 bytes"),
+        "{err}"
+    );
+
+    let mut gone = tower::Layer::layer(
+        &LimitLayer(limits),
+        Slow {
+            delay: Duration::ZERO,
+            status: http::StatusCode::GONE,
+            body: "{}",
+        },
+    );
+    let response = gone.call(request("/apis/x?watch=true")).await.unwrap();
+    assert_eq!(
+        read(response.into_body()).await.as_deref(),
+        Ok("{}"),
+        "an error answer that ends at once is not a watch that ended early"
+    );
+    // An error answer that never ends is cut at the request's deadline, like a list.
+    let mut stalled = tower::Layer::layer(
+        &LimitLayer(limits),
+        tower::service_fn(|_: http::Request<()>| async {
+            let mut response = http::Response::new(StreamBody::new(stream::pending::<
+                Result<Frame<Bytes>, Infallible>,
+            >()));
+            *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            Ok::<_, Infallible>(response)
+        }),
+    );
+    let started = tokio::time::Instant::now();
+    let response = stalled.call(request("/apis/x?watch=true")).await.unwrap();
+    let err = read(response.into_body()).await.unwrap_err();
+    assert!(err.contains("timed out after 5s"), "{err}");
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
 }

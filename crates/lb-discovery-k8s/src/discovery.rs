@@ -318,7 +318,7 @@ impl Builder {
             .timeout(u32::try_from(self.watch_timeout.as_secs()).unwrap_or(u32::MAX));
         let shared = Arc::new(Shared::new(namespace, self.service.clone()));
         let future: WatchFuture = Box::pin(run(
-            watcher(api, config),
+            move || watcher(api.clone(), config.clone()),
             Store::new(self.service, self.port),
             Arc::clone(&shared),
             Backoff::new(self.backoff.0, self.backoff.1),

@@ -158,18 +158,26 @@ impl Backoff {
 }
 
 /// Runs the watch until the stream ends (kube's watcher never ends by itself; the task is
-/// aborted when the discovery source is dropped).
+/// aborted when the discovery source is dropped). `watch` makes the watcher, once at the start
+/// and again whenever only a new list can recover.
 ///
-/// The watcher recovers by itself on its next poll after an error: it resumes the watch from the
-/// last resource version it saw (including bookmarks) after a dropped connection, and re-lists
-/// after `410 Gone`. This loop only waits out the backoff in between. The backoff is reset by
-/// progress (a completed list, an event), not by the `Init` marker that starts every attempt,
-/// so a failing API is retried ever more slowly up to the maximum.
-pub(crate) async fn run<S>(events: S, mut store: Store, shared: Arc<Shared>, mut backoff: Backoff)
-where
+/// The watcher recovers by itself on its next poll after most errors: it resumes the watch from
+/// the last resource version it saw (including bookmarks) after a dropped connection, and
+/// re-lists after a `410 Gone` ERROR event in a watch. A watch request answered with the HTTP
+/// status `410 Gone` it would retry from the same expired resource version forever, so this
+/// loop replaces the watcher with a new one, which starts with a list. Otherwise it only waits
+/// out the backoff between attempts. The backoff is reset by progress (a completed list, an
+/// event), not by the `Init` marker that starts every attempt, so a failing API is retried ever
+/// more slowly up to the maximum.
+pub(crate) async fn run<S>(
+    mut watch: impl FnMut() -> S,
+    mut store: Store,
+    shared: Arc<Shared>,
+    mut backoff: Backoff,
+) where
     S: Stream<Item = Result<Event<EndpointSlice>, watcher::Error>>,
 {
-    let mut events = std::pin::pin!(events);
+    let mut events = Box::pin(watch());
     while let Some(item) = events.next().await {
         match item {
             Ok(event) => {
@@ -206,14 +214,29 @@ where
                 }
                 shared.record_error(text);
                 tokio::time::sleep(delay).await;
+                if is_gone_at_start(&error) {
+                    events = Box::pin(watch());
+                }
             }
         }
     }
     tracing::debug!(service = %shared.service, "endpointslice watch ended");
 }
 
+/// Whether the resource version the watch resumes from has expired (`410 Gone`), in a watch
+/// or as the answer to a watch request.
 fn is_gone(error: &watcher::Error) -> bool {
     matches!(error, watcher::Error::WatchError(status) if status.code == 410)
+        || is_gone_at_start(error)
+}
+
+/// Whether a watch request was answered `410 Gone`: kube's watcher would retry it from the
+/// same resource version, which can never succeed.
+fn is_gone_at_start(error: &watcher::Error) -> bool {
+    matches!(
+        error,
+        watcher::Error::WatchStartFailed(kube::Error::Api(status)) if status.code == 410
+    )
 }
 
 #[cfg(test)]

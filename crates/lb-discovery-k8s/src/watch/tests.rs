@@ -57,12 +57,29 @@ fn slice(name: &str, ips: &[&str]) -> EndpointSlice {
     }
 }
 
-fn gone() -> watcher::Error {
-    let status: Status = serde_json::from_value(serde_json::json!({
+fn expired() -> Box<Status> {
+    serde_json::from_value(serde_json::json!({
         "status": "Failure", "message": "too old resource version", "reason": "Expired", "code": 410
     }))
-    .unwrap();
-    watcher::Error::WatchError(Box::new(status))
+    .unwrap()
+}
+
+/// `410 Gone` as an ERROR event in a watch.
+fn gone() -> watcher::Error {
+    watcher::Error::WatchError(expired())
+}
+
+/// `410 Gone` as the answer to a watch request.
+fn gone_at_start() -> watcher::Error {
+    watcher::Error::WatchStartFailed(kube::Error::Api(expired()))
+}
+
+type Item = Result<Event<EndpointSlice>, watcher::Error>;
+
+/// A watcher factory whose watchers yield `scripts` one after the other, then nothing.
+fn watchers(scripts: Vec<Vec<Item>>) -> impl FnMut() -> stream::Iter<std::vec::IntoIter<Item>> {
+    let mut scripts = scripts.into_iter();
+    move || stream::iter(scripts.next().unwrap_or_default())
 }
 
 #[tokio::test(start_paused = true)]
@@ -85,7 +102,7 @@ async fn events_publish_changes_only_and_errors_back_off() {
     let started = tokio::time::Instant::now();
     let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
     run(
-        stream::iter(script),
+        watchers(vec![script]),
         Store::new("web".into(), Port::Only),
         Arc::clone(&shared),
         backoff,
@@ -128,7 +145,7 @@ async fn a_failing_api_is_retried_ever_more_slowly() {
     let started = tokio::time::Instant::now();
     let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     run(
-        stream::iter(script),
+        watchers(vec![script]),
         Store::new("web".into(), Port::Only),
         Arc::clone(&shared),
         backoff,
@@ -145,4 +162,35 @@ async fn a_failing_api_is_retried_ever_more_slowly() {
         "never listed: nothing to publish"
     );
     assert!(!shared.status().listed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_request_answered_gone_starts_a_new_watcher_that_lists() {
+    let shared = Arc::new(Shared::new("prod".into(), "web".into()));
+    let first = vec![
+        Ok(Event::Init),
+        Ok(Event::InitApply(slice("web-a", &["10.0.0.1"]))),
+        Ok(Event::InitDone),
+        // kube's watcher retries the watch from the expired resource version, again and again.
+        Err(gone_at_start()),
+        Err(gone_at_start()),
+        Err(gone_at_start()),
+    ];
+    let second = vec![
+        Ok(Event::Init),
+        Ok(Event::InitApply(slice("web-b", &["10.0.0.2"]))),
+        Ok(Event::InitDone),
+    ];
+    run(
+        watchers(vec![first, second]),
+        Store::new("web".into(), Port::Only),
+        Arc::clone(&shared),
+        Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
+    )
+    .await;
+    let status = shared.status();
+    assert_eq!((status.lists, status.errors), (2, 1), "{status:?}");
+    let current = shared.current().unwrap();
+    let addrs: Vec<_> = current.iter().map(|e| e.addr.to_string()).collect();
+    assert_eq!(addrs, ["10.0.0.2:80"], "the new list replaced the set");
 }

@@ -68,6 +68,9 @@ struct State {
     history: Vec<(u64, Option<String>, Bytes)>,
     /// Watches from a resource version below this get `410 Gone`.
     compacted: u64,
+    /// Whether that `410 Gone` is the HTTP status of the watch response rather than an ERROR
+    /// event in its body.
+    gone_as_status: bool,
     watchers: Vec<Watcher>,
     /// Events are recorded but not sent to open watches (as if they were lost).
     muted: bool,
@@ -122,6 +125,7 @@ impl FakeApi {
             slices: BTreeMap::new(),
             history: Vec::new(),
             compacted: 0,
+            gone_as_status: false,
             watchers: Vec::new(),
             muted: false,
             mode: Mode::Up,
@@ -247,6 +251,17 @@ impl FakeApi {
         for w in state.watchers.drain(..) {
             let _ = w.tx.send(event.clone());
         }
+    }
+
+    /// Compacts the history and ends every open watch cleanly; from now on a watch from an
+    /// earlier resource version is refused with the HTTP status `410 Gone` (as some API servers
+    /// and proxies do) instead of an ERROR event.
+    pub(crate) fn expire_by_status(&self) {
+        let mut state = lock(&self.state);
+        state.compacted = state.rv;
+        state.history.clear();
+        state.gone_as_status = true;
+        state.watchers.clear();
     }
 
     /// Closes every open connection abruptly (no final chunk), as a crashed API server or a
@@ -398,6 +413,10 @@ async fn handle(
         let (tx, rx) = mpsc::unbounded_channel();
         {
             let mut state = state.lock().unwrap();
+            if from < state.compacted && state.gone_as_status {
+                let status: Value = serde_json::from_slice(&gone(state.rv)).unwrap();
+                return json_response(StatusCode::GONE, &status["object"]);
+            }
             if from < state.compacted {
                 let _ = tx.send(gone(state.rv));
                 drop(tx);

@@ -258,3 +258,46 @@ async fn a_watch_that_ends_at_once_is_retried_after_a_backoff_not_in_a_tight_loo
     let kept = discovery.discover().await.unwrap();
     assert_eq!(view(&kept), expect(&[("10.0.0.1:8080", Enabled)]));
 }
+
+#[tokio::test]
+async fn gone_as_the_status_of_a_watch_request_forces_a_relist_too() {
+    let api = FakeApi::start().await;
+    api.apply(slice(
+        "web-a",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.1", READY)],
+    ));
+    let discovery = builder(&api).build().await.unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
+    api.wait_seen("the first watch", |s| {
+        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
+    })
+    .await;
+
+    // Changes the watch never hears of...
+    api.mute(true);
+    api.apply(slice(
+        "web-b",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.2", READY)],
+    ));
+    api.delete("web-a");
+    api.mute(false);
+    // ...then the watch ends and resuming it is refused with `410 Gone` as the HTTP status.
+    // kube's watcher retries a watch that failed to start from the same resource version,
+    // which can never succeed: only a new list brings the set up to date.
+    api.expire_by_status();
+    wait_set(&discovery, &mut changes, &[("10.0.0.2:8080", Enabled)]).await;
+    assert_eq!(lists(&api), 2);
+    // And the watch goes on from the new list.
+    api.apply(slice(
+        "web-b",
+        "web",
+        "IPv4",
+        vec![endpoint("10.0.0.3", READY)],
+    ));
+    wait_set(&discovery, &mut changes, &[("10.0.0.3:8080", Enabled)]).await;
+}

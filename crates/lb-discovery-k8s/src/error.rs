@@ -74,8 +74,9 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
-    /// A watch response ended, without an error, sooner than a watch should (within a second,
-    /// or half its timeout when that is shorter). It is an error so that the watch is resumed
+    /// A watch response ended, cleanly or with its connection cut, sooner than a watch should
+    /// (within a second, or half its timeout when that is shorter). It is an error so that the
+    /// watch is resumed
     /// after a backoff rather than at once: a server or proxy that ends every watch at once
     /// would otherwise be asked again in a tight loop.
     #[error("kubernetes watch from `{path}` ended after {after:?}, long before its timeout")]

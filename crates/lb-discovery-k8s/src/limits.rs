@@ -22,7 +22,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// `kube::Config`); a [`kube::Client`] you pass in yourself is used as it is. Those clients
 /// also treat a watch response that ends within a second of starting (or half its timeout) as
 /// an error, [`Error::WatchEndedEarly`](crate::Error::WatchEndedEarly), so that a server that
-/// ends every watch at once is asked again after a backoff, not in a tight loop.
+/// ends (or cuts) every watch at once is asked again after a backoff, not in a tight loop.
 ///
 /// ```
 /// use std::time::Duration;
@@ -99,7 +99,8 @@ pub(crate) struct LimitService<S> {
 /// The least time a watch response must stay open to end without an error.
 ///
 /// kube's watcher starts the next watch as soon as one ends, and tells its caller nothing when
-/// the end was clean, so a server (or a proxy) that ends every watch at once would be asked again
+/// the end was clean or the connection was cut (it takes an unexpected EOF for the end of a
+/// long watch), so a server (or a proxy) that ends every watch at once would be asked again
 /// as fast as it answers. A watch that ends sooner than this is an error instead
 /// ([`Error::WatchEndedEarly`]), and the retry waits a backoff. The floor is one second (as
 /// client-go's "very short watch"), or half the watch's `timeoutSeconds` when that is shorter.
@@ -247,6 +248,22 @@ impl<B> BoundedBody<B> {
     }
 }
 
+impl<B> BoundedBody<B> {
+    /// [`Error::WatchEndedEarly`] (and the body ends) when this is a watch that ends now,
+    /// sooner than its floor ([`SHORT_WATCH`]).
+    fn ended_early(&mut self) -> Option<Error> {
+        let (started, floor) = self.watch_floor?;
+        let after = started.elapsed();
+        (after < floor).then(|| {
+            self.done = true;
+            Error::WatchEndedEarly {
+                path: self.path.to_string(),
+                after,
+            }
+        })
+    }
+}
+
 impl<B> Body for BoundedBody<B>
 where
     B: Body<Data = Bytes> + Unpin,
@@ -284,20 +301,26 @@ where
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => {
-                this.done = true;
-                match this.watch_floor {
-                    Some((started, floor)) if started.elapsed() < floor => {
-                        Poll::Ready(Some(Err(Error::WatchEndedEarly {
-                            path: this.path.to_string(),
-                            after: started.elapsed(),
-                        }
-                        .into())))
+            Poll::Ready(Some(Err(e))) => {
+                let e: BoxError = e.into();
+                match this.ended_early() {
+                    Some(early) => {
+                        // kube takes a connection cut (an unexpected EOF anywhere in the error's
+                        // sources) for the normal end of a long watch and starts the next one at
+                        // once, so the cause is logged here rather than kept as the source.
+                        tracing::debug!(path = %this.path, error = %e, "kubernetes watch cut short");
+                        Poll::Ready(Some(Err(early.into())))
                     }
-                    _ => Poll::Ready(None),
+                    None => Poll::Ready(Some(Err(e))),
                 }
             }
+            Poll::Ready(None) => match this.ended_early() {
+                Some(early) => Poll::Ready(Some(Err(early.into()))),
+                None => {
+                    this.done = true;
+                    Poll::Ready(None)
+                }
+            },
             Poll::Pending => Poll::Pending,
         }
     }

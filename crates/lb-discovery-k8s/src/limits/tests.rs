@@ -258,6 +258,28 @@ async fn a_watch_that_ends_before_its_floor_is_an_error() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_watch_cut_before_its_floor_is_an_early_end_and_later_its_own_error() {
+    let cut = |after: Duration| {
+        let frames = stream::once(async { Ok(Frame::data(Bytes::from_static(b"{}\n"))) }).chain(
+            stream::once(async move {
+                tokio::time::sleep(after).await;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection cut",
+                ))
+            }),
+        );
+        let mut body = bounded(StreamBody::new(Box::pin(frames)), Mode::PerLine, 100);
+        body.watch_floor = Some((tokio::time::Instant::now(), Duration::from_secs(1)));
+        body
+    };
+    let early = read(cut(Duration::from_millis(10))).await.unwrap_err();
+    assert!(early.contains("ended after 10ms"), "{early}");
+    let late = read(cut(Duration::from_secs(2))).await.unwrap_err();
+    assert_eq!(late, "connection cut");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_error_answer_to_a_watch_is_bounded_as_a_whole() {
     // kube reads the body of a failed watch request whole, to parse its `Status`: many short
     // lines must not add up past the limit, nor may the body take forever.

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -26,7 +27,8 @@ use tokio::task::AbortHandle;
 const PREFIX: &str = "/apis/discovery.k8s.io/v1/namespaces/";
 const LABEL: &str = "kubernetes.io/service-name";
 
-type Body = UnsyncBoxBody<Bytes, Infallible>;
+/// Response bodies; an error aborts the connection mid-response.
+type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// One request the server saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +56,9 @@ pub(crate) enum Mode {
     /// Lists are answered; every watch is answered `200 OK` with an empty body that ends at
     /// once (a broken proxy or API server).
     WatchEndsAtOnce,
+    /// Lists are answered; every watch is answered `200 OK` and its connection is cut right
+    /// after the first (empty) line.
+    WatchCutAtOnce,
 }
 
 struct Watcher {
@@ -361,7 +366,11 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(serde_json::to_vec(value).unwrap())).boxed_unsync())
+        .body(
+            Full::new(Bytes::from(serde_json::to_vec(value).unwrap()))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
         .unwrap()
 }
 
@@ -406,7 +415,23 @@ async fn handle(
         if mode == Mode::WatchEndsAtOnce {
             return Response::builder()
                 .header("content-type", "application/json")
-                .body(Full::new(Bytes::new()).boxed_unsync())
+                .body(
+                    Full::new(Bytes::new())
+                        .map_err(|never| match never {})
+                        .boxed_unsync(),
+                )
+                .unwrap();
+        }
+        if mode == Mode::WatchCutAtOnce {
+            // The cut waits one turn, so that hyper sends the head and the first line first.
+            let frames = futures_util::stream::iter([Ok(Frame::data(Bytes::from_static(b"\n")))])
+                .chain(futures_util::stream::once(async {
+                    tokio::task::yield_now().await;
+                    Err(std::io::Error::other("connection cut"))
+                }));
+            return Response::builder()
+                .header("content-type", "application/json")
+                .body(BodyExt::boxed_unsync(StreamBody::new(frames)))
                 .unwrap();
         }
         let from: u64 = resource_version.parse().unwrap_or(0);
@@ -435,7 +460,7 @@ async fn handle(
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv()
                 .await
-                .map(|bytes| (Ok::<_, Infallible>(Frame::data(bytes)), rx))
+                .map(|bytes| (Ok::<_, std::io::Error>(Frame::data(bytes)), rx))
         });
         return Response::builder()
             .header("content-type", "application/json")

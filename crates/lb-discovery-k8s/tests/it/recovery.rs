@@ -226,8 +226,15 @@ fn watches(seen: &[Seen]) -> usize {
 
 #[tokio::test]
 async fn a_watch_that_ends_at_once_is_retried_after_a_backoff_not_in_a_tight_loop() {
+    // Cleanly, or with its connection cut (which kube takes for the end of a long watch).
+    for mode in [Mode::WatchEndsAtOnce, Mode::WatchCutAtOnce] {
+        short_watches(mode).await;
+    }
+}
+
+async fn short_watches(mode: Mode) {
     let api = FakeApi::start().await;
-    api.set_mode(Mode::WatchEndsAtOnce);
+    api.set_mode(mode);
     api.apply(slice(
         "web-a",
         "web",
@@ -248,7 +255,7 @@ async fn a_watch_that_ends_at_once_is_retried_after_a_backoff_not_in_a_tight_loo
     let status = discovery.status();
     assert!(
         seen as u64 <= status.errors + 1,
-        "{seen} watches for {} errors: restarts skip the backoff",
+        "{mode:?}: {seen} watches for {} errors: restarts skip the backoff",
         status.errors
     );
     let error = status.last_error.unwrap();

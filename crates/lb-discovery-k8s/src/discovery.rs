@@ -278,7 +278,8 @@ impl Builder {
     }
 
     /// The first and the longest wait before retrying a failed list or watch; the wait doubles
-    /// from one to the other, with jitter. Default: 500 ms to 30 s.
+    /// from one to the other, with jitter, and starts over from the first after progress (a
+    /// list, a change) or after a retry that stayed up for a minute. Default: 500 ms to 30 s.
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.backoff = (initial, max);
         self

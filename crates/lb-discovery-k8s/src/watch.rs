@@ -11,6 +11,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::watcher::{self, Event};
 use lb_core::ChangeNotifier;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::error::{WatchFailure, error_chain};
 use crate::slice::Entry;
@@ -116,6 +117,11 @@ impl Shared {
     }
 }
 
+/// A retry that runs this long without failing has recovered: the next failure waits the
+/// shortest backoff again. kube's watcher says nothing when a watch starts or a bookmark
+/// arrives, so for a quiet Service this is the only sign that the API is back.
+const RECOVERED_AFTER: Duration = Duration::from_secs(60);
+
 /// Exponential backoff between failed list or watch calls, with jitter so that many clients
 /// that lost the API server together do not come back together.
 #[derive(Debug)]
@@ -125,6 +131,8 @@ pub(crate) struct Backoff {
     next: Duration,
     random: RandomState,
     draws: u64,
+    /// When the last wait ends and its retry starts.
+    retry_at: Option<Instant>,
 }
 
 impl Backoff {
@@ -137,11 +145,26 @@ impl Backoff {
             next: min,
             random: RandomState::new(),
             draws: 0,
+            retry_at: None,
         }
     }
 
     /// The next wait: between half and all of the current step, which then doubles up to `max`.
+    /// The step starts over from `min` when the last retry ran for [`RECOVERED_AFTER`].
     pub(crate) fn next_delay(&mut self) -> Duration {
+        let now = Instant::now();
+        if self
+            .retry_at
+            .is_some_and(|at| now.saturating_duration_since(at) >= RECOVERED_AFTER)
+        {
+            self.reset();
+        }
+        let delay = self.draw();
+        self.retry_at = now.checked_add(delay);
+        delay
+    }
+
+    fn draw(&mut self) -> Duration {
         let step = self.next;
         self.next = step.saturating_mul(2).min(self.max);
         self.draws = self.draws.wrapping_add(1);
@@ -167,8 +190,8 @@ impl Backoff {
 /// status `410 Gone` it would retry from the same expired resource version forever, so this
 /// loop replaces the watcher with a new one, which starts with a list. Otherwise it only waits
 /// out the backoff between attempts. The backoff is reset by progress (a completed list, an
-/// event), not by the `Init` marker that starts every attempt, so a failing API is retried ever
-/// more slowly up to the maximum.
+/// event) or by a retry that stays up for a minute, not by the `Init` marker that starts every
+/// attempt, so a failing API is retried ever more slowly up to the maximum.
 pub(crate) async fn run<S>(
     mut watch: impl FnMut() -> S,
     mut store: Store,

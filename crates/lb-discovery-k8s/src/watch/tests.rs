@@ -194,3 +194,42 @@ async fn a_watch_request_answered_gone_starts_a_new_watcher_that_lists() {
     let addrs: Vec<_> = current.iter().map(|e| e.addr.to_string()).collect();
     assert_eq!(addrs, ["10.0.0.2:80"], "the new list replaced the set");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_backoff_starts_over_after_a_retry_that_stayed_up() {
+    let shared = Arc::new(Shared::new("prod".into(), "web".into()));
+    // An outage grows the backoff to its maximum...
+    let mut outage = vec![
+        Ok(Event::Init),
+        Ok(Event::InitApply(slice("web-a", &["10.0.0.1"]))),
+        Ok(Event::InitDone),
+    ];
+    outage.extend((0..5).map(|_| Err(gone())));
+    // ...then the watch resumes and stays up for ten quiet minutes (kube's watcher yields
+    // nothing for a watch that starts, nor for bookmarks), and fails once more.
+    let failed_at = Arc::new(Mutex::new(None));
+    let recorded = Arc::clone(&failed_at);
+    let events = stream::iter(outage).chain(stream::once(async move {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        *recorded.lock().unwrap() = Some(tokio::time::Instant::now());
+        Err(gone())
+    }));
+    let mut events = Some(events);
+    run(
+        move || {
+            events
+                .take()
+                .expect("one watcher: no error here asks for another")
+        },
+        Store::new("web".into(), Port::Only),
+        Arc::clone(&shared),
+        Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
+    )
+    .await;
+    let failed_at = failed_at.lock().unwrap().expect("the last error came");
+    let waited = failed_at.elapsed();
+    assert!(
+        waited <= Duration::from_secs(1),
+        "the first error after ten good minutes waited {waited:?}, as if the outage went on"
+    );
+}

@@ -9,6 +9,11 @@ use std::fmt;
 /// address with the selected port. A slice that has no matching port contributes no backend
 /// (and a warning is logged), as do ports without a number or outside `1..=65535`.
 ///
+/// A port's `protocol` (TCP, UDP or SCTP) and `appProtocol` are not looked at: the backend is
+/// an address and a port number, whatever speaks on it. A Service that serves one number over
+/// two protocols (DNS on 53 over TCP and UDP) has two ports with one number, so [`Port::Only`]
+/// is ambiguous there while [`Port::Number`] and [`Port::Name`] give the same backends.
+///
 /// ```
 /// use lb_discovery_k8s::Port;
 /// assert_eq!(Port::from("http"), Port::Name("http".into()));

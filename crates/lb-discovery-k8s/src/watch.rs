@@ -31,7 +31,8 @@ pub struct WatchStatus {
     pub updates: u64,
     /// The number of backends published.
     pub backends: usize,
-    /// The number of EndpointSlices they come from.
+    /// The number of the Service's EndpointSlices in the current view, including any that
+    /// contribute no backend (no endpoints, no usable port or address).
     pub slices: usize,
     /// Errors of the list and watch calls (each is retried after a backoff).
     pub errors: u64,

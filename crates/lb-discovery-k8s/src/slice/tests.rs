@@ -207,3 +207,26 @@ fn conditions_and_metadata_are_kept_per_endpoint() {
     assert_eq!(meta.slice, "web-abc");
     assert_eq!(got[1].meta.zone, None);
 }
+
+#[test]
+fn protocol_and_app_protocol_do_not_change_the_selected_port() {
+    let mut udp = port("dns", Some(53));
+    udp.protocol = Some("UDP".into());
+    let mut tcp = port("dns-tcp", Some(53));
+    tcp.app_protocol = Some("kubernetes.io/h2c".into());
+    let s = slice(
+        "web",
+        "IPv4",
+        vec![udp.clone(), tcp],
+        vec![endpoint(&["10.0.0.1"])],
+    );
+    for by in [Port::name("dns"), Port::name("dns-tcp"), Port::Number(53)] {
+        assert_eq!(addrs(&entries(&s, "web", &by)), ["10.0.0.1:53"], "{by}");
+    }
+    assert!(entries(&s, "web", &Port::Only).is_empty(), "two ports");
+    let only_udp = slice("web", "IPv4", vec![udp], vec![endpoint(&["10.0.0.1"])]);
+    assert_eq!(
+        addrs(&entries(&only_udp, "web", &Port::Only)),
+        ["10.0.0.1:53"]
+    );
+}

@@ -246,9 +246,7 @@ impl<B> BoundedBody<B> {
         }
         Ok(())
     }
-}
 
-impl<B> BoundedBody<B> {
     /// [`Error::WatchEndedEarly`] (and the body ends) when this is a watch that ends now,
     /// sooner than its floor ([`SHORT_WATCH`]).
     fn ended_early(&mut self) -> Option<Error> {

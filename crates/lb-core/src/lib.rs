@@ -44,6 +44,7 @@ mod error;
 mod extensions;
 pub mod health;
 mod load_balancer;
+mod passive;
 mod pick;
 #[cfg(feature = "runtime")]
 mod rng;
@@ -65,6 +66,7 @@ pub use health::HealthRegistry;
 pub use load_balancer::{
     BLOCKING_BUILD_THRESHOLD, LoadBalancer, LoadBalancerGroup, UpdateStats, UpdateTimings,
 };
+pub use passive::PassiveHealth;
 pub use pick::{InFlight, Pick, Snapshot};
 pub use selection::{BackendIter, BackendSelection};
 pub use selector::{LocalPick, Selector, SnapshotCell};

@@ -11,6 +11,7 @@ use crate::backend::IntoBackend;
 use crate::backends::Backends;
 use crate::discovery::Discovered;
 use crate::error::{BoxError, LoadBalancerError, UpdateError};
+use crate::passive::{PassiveHealth, PassivePolicy};
 use crate::pick::{Pick, Selectors, Snapshot};
 use crate::selection::{BackendIter, BackendSelection};
 use crate::selector::Selector;
@@ -95,6 +96,7 @@ pub struct LoadBalancer<S: BackendSelection> {
     /// Random spread of the wait between health-check passes, as a fraction of the frequency.
     /// Default: 0.1.
     pub health_check_jitter: f64,
+    passive: Arc<PassivePolicy>,
     seq: AtomicU64,
     published_seq: Mutex<u64>,
     timings: Mutex<Option<UpdateTimings>>,
@@ -174,9 +176,15 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let ready = is_fixed && selectors.is_some();
         #[cfg(not(feature = "runtime"))]
         let _ = is_fixed;
+        let passive = Arc::new(PassivePolicy::default());
         let lb = LoadBalancer {
             backends,
-            snapshot: ArcSwap::from_pointee(Snapshot { set, selectors }),
+            snapshot: ArcSwap::from_pointee(Snapshot {
+                set,
+                selectors,
+                passive: Arc::clone(&passive),
+            }),
+            passive,
             configs,
             update_frequency: None,
             health_check_frequency: None,
@@ -259,6 +267,24 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let snapshot = self.snapshot.load();
         let index = snapshot.first_accepted(selector_index, key, max_iterations, accept)?;
         Some(Pick { snapshot, index })
+    }
+
+    /// Sets the passive-health policy: backends whose reported requests
+    /// ([`Pick::report`]) fail repeatedly are ejected for a while (see [`PassiveHealth`]).
+    /// Off by default. It applies at once, to every generation; `None` turns it off and readmits
+    /// every ejected backend.
+    pub fn set_passive_health(&self, policy: Option<PassiveHealth>) {
+        self.passive.set(policy);
+        if policy.is_none() {
+            for state in self.snapshot.load().set.states() {
+                state.readmit();
+            }
+        }
+    }
+
+    /// The passive-health policy, if any.
+    pub fn passive_health(&self) -> Option<PassiveHealth> {
+        self.passive.get()
     }
 
     /// A per-worker handle whose picks cost the strategy alone (see [`Selector`]).
@@ -359,6 +385,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         self.snapshot.store(Arc::new(Snapshot {
             set: Arc::clone(&set),
             selectors,
+            passive: Arc::clone(&self.passive),
         }));
         self.backends.publish(set);
         *published = seq;
@@ -547,6 +574,7 @@ mod runtime {
             self.snapshot.store(Arc::new(Snapshot {
                 set,
                 selectors: previous.selectors.clone(),
+                passive: Arc::clone(&self.passive),
             }));
         }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::passive::PassivePolicy;
 use crate::selector::LocalPick;
 use crate::set::BackendSet;
 use crate::state::{BackendState, Outcome};
@@ -17,6 +18,8 @@ pub struct Snapshot<S> {
     pub(crate) set: Arc<BackendSet>,
     /// `None` until a build over some set succeeded.
     pub(crate) selectors: Option<Selectors<S>>,
+    /// The load balancer's passive-health policy (the same for every generation).
+    pub(crate) passive: Arc<PassivePolicy>,
 }
 
 /// The selectors of one generation, one per configuration of the load balancer, all built over
@@ -84,8 +87,9 @@ impl<S> Pick<S> {
         self.as_local().set()
     }
 
-    /// Reports how the request went; feeds the backend's request and failure counters and its
-    /// latency average ([`BackendState::latency_ewma`]).
+    /// Reports how the request went; feeds the backend's request and failure counters, its
+    /// latency average ([`BackendState::latency_ewma`]) and, when the load balancer has a
+    /// [`PassiveHealth`](crate::PassiveHealth) policy, its ejection after repeated failures.
     pub fn report(&self, outcome: Outcome, latency: Duration) {
         self.as_local().report(outcome, latency);
     }

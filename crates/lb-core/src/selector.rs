@@ -161,6 +161,9 @@ impl<'a, S> LocalPick<'a, S> {
     /// See [`Pick::report`].
     pub fn report(&self, outcome: Outcome, latency: Duration) {
         self.state().record_outcome(outcome, latency);
+        self.snapshot
+            .passive
+            .report(&self.snapshot.set, self.index, outcome);
     }
 
     /// See [`Pick::track_in_flight`].

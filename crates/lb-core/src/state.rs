@@ -14,12 +14,18 @@ use std::time::{Duration, Instant};
 
 use crate::address::Address;
 use crate::backend::Backend;
+use crate::passive::Ejection;
 
 const HEALTHY: u32 = 1;
 const ENABLED: u32 = 1 << 1;
 const DRAINING: u32 = 1 << 2;
 const ADMIN_MASK: u32 = ENABLED | DRAINING;
 const READY: u32 = HEALTHY | ENABLED;
+/// Ejected by passive health ([`crate::PassiveHealth`]); cleared by the first select that meets
+/// the backend after its ejection ended.
+const EJECTED: u32 = 1 << 3;
+/// The bits that decide readiness.
+const READINESS: u32 = READY | DRAINING | EJECTED;
 
 /// The administrative state of a backend, set by discovery or by the application.
 ///
@@ -269,6 +275,7 @@ impl HealthCell {
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             latency_ewma_ns: AtomicU64::new(0),
+            ejection: Ejection::new(),
             health: Arc::clone(self),
         });
         inner.watchers.retain(|w| w.strong_count() > 0);
@@ -317,14 +324,77 @@ pub struct BackendState {
     requests: AtomicU64,
     failures: AtomicU64,
     latency_ewma_ns: AtomicU64,
+    ejection: Ejection,
     health: Arc<HealthCell>,
 }
 
 impl BackendState {
-    /// Whether the backend may be picked: healthy and enabled.
+    /// Whether the backend may be picked: healthy, enabled and not ejected by passive health
+    /// ([`PassiveHealth`](crate::PassiveHealth)).
+    ///
+    /// One atomic load. Only for a backend whose ejection is the one thing keeping it out does
+    /// this read the clock, and it readmits the backend when its ejection has ended.
     #[inline]
     pub fn is_ready(&self) -> bool {
-        self.flags.load(Ordering::Relaxed) & (READY | DRAINING) == READY
+        let flags = self.flags.load(Ordering::Relaxed) & READINESS;
+        flags == READY || (flags == READY | EJECTED && self.readmit_if_over())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn readmit_if_over(&self) -> bool {
+        // Acquire pairs with the release that set the flag: the ejection's end read next is the
+        // one stored before it.
+        if self.flags.load(Ordering::Acquire) & EJECTED == 0 {
+            return self.flags.load(Ordering::Relaxed) & READINESS == READY;
+        }
+        if !self.ejection.over(crate::passive::now()) {
+            return false;
+        }
+        self.readmit()
+    }
+
+    /// Ends an ejection now; returns whether the backend is then ready.
+    pub(crate) fn readmit(&self) -> bool {
+        let before = self.flags.fetch_and(!EJECTED, Ordering::AcqRel);
+        if before & EJECTED != 0 {
+            self.ejection.readmitted();
+            tracing::info!(backend = %self.health.target.addr, "backend readmitted after its ejection");
+        }
+        before & (READY | DRAINING) == READY
+    }
+
+    /// Whether passive health has ejected the backend and its ejection has not ended yet.
+    pub fn is_ejected(&self) -> bool {
+        self.is_ejected_at(crate::passive::now())
+    }
+
+    pub(crate) fn is_ejected_at(&self, at: Instant) -> bool {
+        self.flags.load(Ordering::Acquire) & EJECTED != 0 && !self.ejection.over(at)
+    }
+
+    /// [`BackendState::is_ready`] at `at`, without readmitting.
+    pub(crate) fn is_ready_at(&self, at: Instant) -> bool {
+        let flags = self.flags.load(Ordering::Acquire) & READINESS;
+        flags == READY || (flags == READY | EJECTED && self.ejection.over(at))
+    }
+
+    pub(crate) fn set_ejected(&self) {
+        self.flags.fetch_or(EJECTED, Ordering::Release);
+    }
+
+    pub(crate) fn ejection(&self) -> &Ejection {
+        &self.ejection
+    }
+
+    /// How many times passive health has ejected the backend.
+    pub fn ejections(&self) -> u64 {
+        self.ejection.total()
+    }
+
+    /// Failed requests reported in a row (counted only while passive health is on).
+    pub fn consecutive_failed_requests(&self) -> u32 {
+        self.ejection.failure_run()
     }
 
     /// Whether the backend's health is good (whatever its enablement).
@@ -427,6 +497,8 @@ impl fmt::Debug for BackendState {
             .field("in_flight", &self.in_flight())
             .field("requests", &self.requests())
             .field("failures", &self.failures())
+            .field("ejected", &self.is_ejected())
+            .field("ejections", &self.ejections())
             .finish()
     }
 }

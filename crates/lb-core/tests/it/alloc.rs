@@ -53,6 +53,37 @@ fn select_and_select_with_allocate_nothing() {
 }
 
 #[test]
+fn passive_health_ejects_and_readmits_without_allocating() {
+    let backends: Vec<Backend> = (1..=20u16)
+        .map(|i| Backend::from(std::net::SocketAddr::from(([10, 0, 0, 1], i))))
+        .collect();
+    let lb = LoadBalancer::<Rotate>::from_backends(Backends::fixed(backends));
+    // Ejections of zero length: every select that meets an ejected backend readmits it, so the
+    // loop goes through reporting, ejecting (a scan of the set) and readmitting over and over.
+    let policy = lb_core::PassiveHealth::default()
+        .with_consecutive_failures(2)
+        .with_ejection(std::time::Duration::ZERO, std::time::Duration::ZERO);
+    lb.set_passive_health(Some(policy));
+    drop(lb.select(b"warm"));
+    let info = allocation_counter::measure(|| {
+        for i in 0..10_000u32 {
+            let pick = lb.select(&i.to_le_bytes()).expect("ready backends exist");
+            pick.report(
+                lb_core::Outcome::Failure,
+                std::time::Duration::from_micros(5),
+            );
+        }
+    });
+    assert_eq!(
+        info.count_total, 0,
+        "report and readmission allocated: {info:?}"
+    );
+    let set = lb.backends().get_backend();
+    let ejections: u64 = set.states().iter().map(|s| s.ejections()).sum();
+    assert!(ejections > 1_000, "the loop ejected only {ejections} times");
+}
+
+#[test]
 fn the_counter_sees_allocations() {
     // Guards the test above against passing vacuously (a counter that is not installed).
     let info = allocation_counter::measure(|| {

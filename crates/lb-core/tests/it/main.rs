@@ -4,6 +4,7 @@ mod alloc;
 mod bad_input;
 mod concurrency;
 mod health;
+mod passive;
 mod props;
 mod select;
 mod service;

@@ -1,0 +1,325 @@
+//! Passive health: a backend whose requests keep failing is ejected for a while, without waiting
+//! for the active health check to notice.
+//!
+//! The application reports each request's outcome through [`Pick::report`](crate::Pick::report).
+//! After [`PassiveHealth::consecutive_failures`] failures in a row, the backend is *ejected*: it
+//! is not picked (its [`BackendState::is_ready`](crate::BackendState::is_ready) is false) until
+//! its ejection time has passed. The first select that meets it after that time readmits it;
+//! no timer runs, and nothing on the select path reads the clock unless it meets an ejected
+//! backend. This is what nginx's `max_fails`, Envoy's outlier detection and linkerd's failure
+//! accrual do; pingora has no equivalent.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::set::BackendSet;
+use crate::state::Outcome;
+
+/// When and for how long failed requests eject a backend; see
+/// [`LoadBalancer::set_passive_health`](crate::LoadBalancer::set_passive_health).
+///
+/// - After `consecutive_failures` failures in a row (a success resets the run), the backend is
+///   ejected for `base_ejection`. If it fails again after its readmission without a single
+///   success in between, the next ejection lasts twice as long, then three times, and so on, up
+///   to `max_ejection`. One success resets that count.
+/// - At most `max_ejected_percent` percent of the set (and at least one backend) is ejected at
+///   once, and a backend is never ejected when no other backend of the set is ready: failing
+///   requests then keep going to it rather than nowhere.
+/// - Ejection is separate from active health: a health-check flip neither ejects nor readmits a
+///   backend, and an ejection fires no `health_status_change` callback (it is logged with
+///   `tracing` at level `warn`, readmission at `info`).
+/// - An ejection lasts through updates of the set while the backend stays (its state is carried
+///   by identity).
+///
+/// `consecutive_failures` of 0 turns ejection off. Durations saturate: an ejection of
+/// `Duration::MAX` lasts until the policy is removed
+/// ([`LoadBalancer::set_passive_health`](crate::LoadBalancer::set_passive_health) with `None`
+/// readmits every ejected backend).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PassiveHealth {
+    /// Failed requests in a row that eject a backend. Default: 5.
+    pub consecutive_failures: u32,
+    /// How long the first ejection lasts. Default: 30 s.
+    pub base_ejection: Duration,
+    /// The longest ejection. Default: 300 s.
+    pub max_ejection: Duration,
+    /// The largest share of the set ejected at once, in percent (values above 100 count as 100);
+    /// at least one backend may always be ejected. Default: 10.
+    pub max_ejected_percent: u8,
+}
+
+impl Default for PassiveHealth {
+    fn default() -> Self {
+        PassiveHealth {
+            consecutive_failures: 5,
+            base_ejection: Duration::from_secs(30),
+            max_ejection: Duration::from_secs(300),
+            max_ejected_percent: 10,
+        }
+    }
+}
+
+impl PassiveHealth {
+    /// Sets [`PassiveHealth::consecutive_failures`].
+    pub fn with_consecutive_failures(mut self, failures: u32) -> Self {
+        self.consecutive_failures = failures;
+        self
+    }
+
+    /// Sets [`PassiveHealth::base_ejection`] and [`PassiveHealth::max_ejection`].
+    pub fn with_ejection(mut self, base: Duration, max: Duration) -> Self {
+        self.base_ejection = base;
+        self.max_ejection = max;
+        self
+    }
+
+    /// Sets [`PassiveHealth::max_ejected_percent`].
+    pub fn with_max_ejected_percent(mut self, percent: u8) -> Self {
+        self.max_ejected_percent = percent;
+        self
+    }
+
+    /// How long the `streak`-th ejection in a row lasts.
+    fn ejection(&self, streak: u32) -> Duration {
+        self.base_ejection
+            .saturating_mul(streak.max(1))
+            .min(self.max_ejection)
+    }
+
+    /// How many backends of a set of `len` may be ejected at once.
+    fn cap(&self, len: usize) -> usize {
+        let percent = usize::from(self.max_ejected_percent.min(100));
+        (len.saturating_mul(percent) / 100).max(1)
+    }
+}
+
+/// The clock of ejections: tokio's (so that a paused test clock drives it) with the runtime,
+/// the standard one without.
+pub(crate) fn now() -> Instant {
+    #[cfg(feature = "runtime")]
+    {
+        tokio::time::Instant::now().into_std()
+    }
+    #[cfg(not(feature = "runtime"))]
+    {
+        Instant::now()
+    }
+}
+
+/// The passive-health part of one backend's state. The ejected flag itself lives in the state's
+/// readiness word, so that `is_ready` stays one load.
+#[derive(Debug)]
+pub(crate) struct Ejection {
+    /// Failed requests in a row.
+    fail_run: AtomicU32,
+    /// Ejections since the last success.
+    streak: AtomicU32,
+    /// Ejections in the state's life.
+    total: AtomicU64,
+    /// End of the current ejection, in nanoseconds since `born`.
+    until_ns: AtomicU64,
+    born: Instant,
+}
+
+impl Ejection {
+    pub(crate) fn new() -> Self {
+        Ejection {
+            fail_run: AtomicU32::new(0),
+            streak: AtomicU32::new(0),
+            total: AtomicU64::new(0),
+            until_ns: AtomicU64::new(0),
+            born: now(),
+        }
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.born).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the current ejection (if any) has ended at `at`. The caller has seen the ejected
+    /// flag with acquire ordering, so the end read here is the one stored before it was set.
+    pub(crate) fn over(&self, at: Instant) -> bool {
+        self.nanos(at) >= self.until_ns.load(Ordering::Relaxed)
+    }
+
+    /// Records the start of an ejection of `length` at `at`; the caller then sets the flag with
+    /// release ordering.
+    fn start(&self, at: Instant, length: Duration) {
+        let length = u64::try_from(length.as_nanos()).unwrap_or(u64::MAX);
+        self.until_ns
+            .store(self.nanos(at).saturating_add(length), Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A readmitted backend needs a whole new run of failures to be ejected again.
+    pub(crate) fn readmitted(&self) {
+        self.fail_run.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn failure_run(&self) -> u32 {
+        self.fail_run.load(Ordering::Relaxed)
+    }
+
+    /// Counts a failure; returns the length of the run.
+    fn failure(&self) -> u32 {
+        self.fail_run
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1)
+    }
+
+    /// A success ends the failure run and the ejection streak; it writes only when there is
+    /// something to reset, so that steady success costs two loads.
+    fn success(&self) {
+        if self.fail_run.load(Ordering::Relaxed) != 0 {
+            self.fail_run.store(0, Ordering::Relaxed);
+        }
+        if self.streak.load(Ordering::Relaxed) != 0 {
+            self.streak.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A load balancer's passive-health policy, shared by all its generations so that a change
+/// applies at once.
+#[derive(Debug, Default)]
+pub(crate) struct PassivePolicy {
+    /// `consecutive_failures` of the policy, 0 when off: read on every failure without a lock.
+    threshold: AtomicU32,
+    policy: RwLock<Option<PassiveHealth>>,
+}
+
+impl PassivePolicy {
+    pub(crate) fn set(&self, policy: Option<PassiveHealth>) {
+        let mut slot = self.policy.write().unwrap_or_else(PoisonError::into_inner);
+        *slot = policy;
+        let threshold = policy.map_or(0, |p| p.consecutive_failures);
+        self.threshold.store(threshold, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> Option<PassiveHealth> {
+        *self.policy.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Feeds one reported outcome of backend `index` of `set`; ejects it when its failure run
+    /// reaches a multiple of the threshold and the limits allow.
+    pub(crate) fn report(&self, set: &BackendSet, index: usize, outcome: Outcome) {
+        let Some(state) = set.state(index) else {
+            return;
+        };
+        let ejection = state.ejection();
+        match outcome {
+            Outcome::Success => ejection.success(),
+            Outcome::Failure => {
+                let threshold = self.threshold.load(Ordering::Relaxed);
+                if threshold == 0 {
+                    return;
+                }
+                let run = ejection.failure();
+                // A refused ejection is tried again after another whole run, so a failing
+                // backend over the cap costs one scan of the set per run, not per failure.
+                if run % threshold == 0 && !state.is_ejected() {
+                    self.try_eject(set, index, run);
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn try_eject(&self, set: &BackendSet, index: usize, run: u32) {
+        let Some(policy) = self.get() else {
+            return;
+        };
+        let at = now();
+        let states = set.states();
+        let mut ejected = 0usize;
+        let mut other_ready = false;
+        for (i, s) in states.iter().enumerate() {
+            if s.is_ejected_at(at) {
+                ejected += 1;
+            } else if i != index && s.is_ready_at(at) {
+                other_ready = true;
+            }
+        }
+        let backend = &set.backends()[index];
+        if !other_ready {
+            tracing::debug!(backend = %backend.addr, failures = run,
+                "not ejecting a failing backend: no other backend is ready");
+            return;
+        }
+        if ejected >= policy.cap(states.len()) {
+            tracing::debug!(backend = %backend.addr, failures = run, ejected,
+                "not ejecting a failing backend: the ejection cap is reached");
+            return;
+        }
+        let state = &states[index];
+        let streak = state
+            .ejection()
+            .streak
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        let length = policy.ejection(streak);
+        state.eject(at, length);
+        tracing::warn!(backend = %backend.addr, failures = run, ejection = ?length,
+            "backend ejected after failed requests");
+    }
+}
+
+impl crate::state::BackendState {
+    /// Starts an ejection of `length` at `at`.
+    fn eject(&self, at: Instant, length: Duration) {
+        self.ejection().start(at, length);
+        self.set_ejected();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ejections_grow_with_the_streak_up_to_the_maximum() {
+        let p = PassiveHealth::default()
+            .with_ejection(Duration::from_secs(10), Duration::from_secs(25));
+        assert_eq!(p.ejection(0), Duration::from_secs(10));
+        assert_eq!(p.ejection(1), Duration::from_secs(10));
+        assert_eq!(p.ejection(2), Duration::from_secs(20));
+        assert_eq!(p.ejection(3), Duration::from_secs(25));
+        assert_eq!(p.ejection(u32::MAX), Duration::from_secs(25));
+        let forever = p.with_ejection(Duration::MAX, Duration::MAX);
+        assert_eq!(forever.ejection(7), Duration::MAX);
+        let upside_down = p.with_ejection(Duration::from_secs(60), Duration::from_secs(1));
+        assert_eq!(upside_down.ejection(1), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_cap_is_a_share_of_the_set_and_at_least_one() {
+        let p = PassiveHealth::default();
+        assert_eq!(p.cap(0), 1);
+        assert_eq!(p.cap(3), 1);
+        assert_eq!(p.cap(10), 1);
+        assert_eq!(p.cap(25), 2);
+        assert_eq!(p.cap(1000), 100);
+        let all = p.with_max_ejected_percent(255);
+        assert_eq!(all.cap(7), 7);
+        assert_eq!(all.cap(usize::MAX), usize::MAX / 100);
+    }
+
+    #[test]
+    fn an_ejection_end_saturates() {
+        let e = Ejection::new();
+        let at = e.born;
+        e.start(at, Duration::MAX);
+        // Ends are kept in 64-bit nanoseconds: an endless ejection lasts about 584 years.
+        assert!(!e.over(at + Duration::from_secs(500 * 365 * 24 * 3600)));
+        e.start(at, Duration::from_millis(5));
+        assert!(!e.over(at + Duration::from_millis(4)));
+        assert!(e.over(at + Duration::from_millis(5)));
+        assert_eq!(e.total(), 2);
+    }
+}

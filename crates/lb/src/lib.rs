@@ -59,8 +59,8 @@ pub mod discovery {
 
 pub use lb_core::{
     Address, Backend, BackendIter, BackendSelection, BackendSet, BackendState, Backends, BoxError,
-    Discovered, Enablement, Extensions, HealthRegistry, InitialHealth, LoadBalancer, Outcome, Pick,
-    UpdateTimings,
+    Discovered, Enablement, Extensions, HealthRegistry, InitialHealth, LoadBalancer, Outcome,
+    PassiveHealth, Pick, UpdateTimings,
 };
 #[cfg(feature = "runtime")]
 pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};
@@ -79,7 +79,7 @@ pub use lb_health::TcpHealthCheck;
 pub mod prelude {
     pub use lb_core::{
         Backend, BackendSelection, Backends, BoxError, Discovered, Enablement, LoadBalancer,
-        Outcome, Pick,
+        Outcome, PassiveHealth, Pick,
     };
     #[cfg(feature = "runtime")]
     pub use lb_core::{HealthCheck, ServiceDiscovery};

@@ -419,7 +419,7 @@ impl<S: BackendSelection> Snapshot<S> {
     pub(crate) fn first_ready(&self, selector_index: usize, key: &[u8]) -> Option<usize> {
         let selector = self.selectors.as_ref()?.get(selector_index)?;
         let states = self.set.states();
-        let mut candidates = selector.iter(key);
+        let mut candidates = selector.iter_with_states(key, states);
         let mut budget = candidate_budget(states.len());
         loop {
             let i = candidates.next()?;
@@ -446,7 +446,7 @@ impl<S: BackendSelection> Snapshot<S> {
     {
         let selector = self.selectors.as_ref()?.get(selector_index)?;
         let set = &self.set;
-        let mut candidates = selector.iter(key);
+        let mut candidates = selector.iter_with_states(key, set.states());
         let mut budget = candidate_budget(set.len()).min(max_iterations);
         loop {
             if budget == 0 {

@@ -1,7 +1,10 @@
 //! The contract between a load balancer and a selection strategy.
 
+use std::sync::Arc;
+
 use crate::backend::Backend;
 use crate::error::BoxError;
+use crate::state::BackendState;
 
 /// A selection strategy: built from the current backends, it orders candidate backends for a key.
 ///
@@ -47,6 +50,22 @@ pub trait BackendSelection: Sized + Send + Sync + 'static {
     /// The candidates for `key`, best first. Strategies that ignore keys (round robin, random)
     /// ignore it.
     fn iter(&self, key: &[u8]) -> Self::Iter<'_>;
+
+    /// The candidates for `key` given the runtime state of every backend (`states[i]` belongs
+    /// to backend `i` of the slice the selector was built from): what the load balancer calls.
+    /// Load-aware strategies override it to read in-flight requests or latency
+    /// ([`BackendState::in_flight`], [`BackendState::latency_ewma`]); the default ignores the
+    /// states and calls [`BackendSelection::iter`]. The same contract holds, and reading a state
+    /// must stay a few atomic loads.
+    #[inline]
+    fn iter_with_states<'a>(
+        &'a self,
+        key: &[u8],
+        states: &'a [Arc<BackendState>],
+    ) -> Self::Iter<'a> {
+        let _ = states;
+        self.iter(key)
+    }
 }
 
 /// An iterator over candidate backend indices. See [`BackendSelection`] for the contract.

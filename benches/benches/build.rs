@@ -19,7 +19,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use lb_benches::sets::{backends, uneven, weighted};
 use lb_core::{BackendSelection, Backends, LoadBalancer};
-use lb_selection::{Consistent, FnvHash, KetamaConfig, Random, RoundRobin};
+use lb_selection::{Consistent, FnvHash, KetamaConfig, LeastRequest, Random, RoundRobin};
 
 type Weights = (&'static str, fn(usize) -> u32);
 
@@ -71,6 +71,7 @@ fn build(c: &mut Criterion) {
     bench_build::<RoundRobin>(c, "round_robin", |_| (), &WEIGHTS);
     bench_build::<RoundRobin>(c, "round_robin_golden", |_| (), &[("uneven", uneven)]);
     bench_build::<Random>(c, "random", |_| (), &WEIGHTS);
+    bench_build::<LeastRequest>(c, "least_request", |_| (), &WEIGHTS);
     bench_build::<FnvHash>(c, "fnv_hash", |_| (), &WEIGHTS);
     bench_build::<Consistent>(
         c,

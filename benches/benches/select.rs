@@ -41,7 +41,7 @@ use lb_core::{
     Backend, BackendIter, BackendSelection, Backends, BoxError, HealthCheck, LoadBalancer,
     async_trait,
 };
-use lb_selection::{Consistent, FnvHash, Random, RoundRobin};
+use lb_selection::{Consistent, FnvHash, LeastRequest, Random, RoundRobin};
 use serde_json::json;
 
 /// Set but never run: it puts readiness filtering on the path, as in production.
@@ -219,12 +219,14 @@ fn select(c: &mut Criterion) {
     bench_one::<RoundRobin>(c, "round_robin", weighted);
     bench_one::<RoundRobin>(c, "round_robin_golden", uneven);
     bench_one::<Random>(c, "random", weighted);
+    bench_one::<LeastRequest>(c, "least_request", weighted);
     bench_one::<FnvHash>(c, "fnv_hash", weighted);
     bench_one::<Consistent>(c, "consistent", weighted);
     bench_one::<Consistent>(c, "consistent_w1", |_| 1);
     bench_two_threads::<Floor>(c, "floor");
     bench_two_threads::<RoundRobin>(c, "round_robin");
     bench_two_threads::<Random>(c, "random");
+    bench_two_threads::<LeastRequest>(c, "least_request");
     bench_two_threads::<FnvHash>(c, "fnv_hash");
     bench_two_threads::<Consistent>(c, "consistent");
 }

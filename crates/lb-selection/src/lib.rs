@@ -1,5 +1,6 @@
-//! Backend selection strategies for lb: smooth weighted round robin, weighted random, weighted
-//! hashing and nginx-identical consistent hashing, each allocation-free and lock-free per pick.
+//! Backend selection strategies for lb: smooth weighted round robin, weighted random, least
+//! request (power of two choices), weighted hashing and nginx-identical consistent hashing, each
+//! allocation-free and lock-free per pick.
 //!
 //! lb-selection sits on top of lb-core: each strategy implements
 //! [`BackendSelection`](lb_core::BackendSelection) and plugs into a
@@ -41,6 +42,7 @@
 //! | --- | --- | --- | --- |
 //! | [`RoundRobin`] | nginx's smooth weighted round robin (an evenly spread golden-ratio sequence for weights too uneven to tabulate) | a thread-local counter, no shared write | 4 to 68 bytes (small sets of uneven weights: up to 16 KiB in all) |
 //! | [`Random`] | weighted random (alias method) | one per-thread random number | 20 bytes |
+//! | [`LeastRequest`] | the fewer requests in flight per unit of weight of two weighted random draws (power of two choices) | two random numbers and two counter loads | 24 bytes |
 //! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight: **the same as pingora's `FNVHash`** | one hash of the key | at most 20 bytes |
 //! | [`Consistent`], [`KetamaHashing`] | nginx's ketama ring (`hash $key consistent`) | CRC32 of the key and an indexed ring lookup | about 10 bytes per ring point (160 points per unit of weight) |
 //!
@@ -75,6 +77,7 @@ mod cdf;
 mod consistent;
 mod error;
 mod layout;
+mod least_request;
 mod random;
 mod rng;
 mod round_robin;
@@ -85,6 +88,7 @@ mod test_util;
 
 pub use consistent::{Consistent, ConsistentIter, KetamaConfig, KetamaHashing};
 pub use error::SelectionError;
+pub use least_request::{LeastRequest, LeastRequestIter};
 pub use random::{Random, RandomIter};
 pub use round_robin::{Regime, RoundRobin, RoundRobinIter};
 #[allow(deprecated)]

@@ -57,8 +57,15 @@ impl Random {
     }
 
     /// One weighted draw from a random number. The set is not empty.
+    /// Whether there is no backend to pick.
     #[inline]
-    fn pick(&self, r: u64) -> usize {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.columns.is_empty()
+    }
+
+    /// One weighted draw from the random number `r`; the selector must not be empty.
+    #[inline]
+    pub(crate) fn pick(&self, r: u64) -> usize {
         // The high half chooses the column (multiply-shift onto 0..len), the low half the coin:
         // independent bits, no division.
         let col = (((r >> 32) * self.columns.len() as u64) >> 32) as usize;
@@ -134,6 +141,15 @@ impl BackendSelection for Random {
         } else {
             Some(self.pick(rng::next_u64()))
         };
+        self.candidates_after(first)
+    }
+}
+
+impl Random {
+    /// The candidate order that starts with `first` (`None` only for an empty selector) and goes
+    /// on as a random pick does.
+    #[inline]
+    pub(crate) fn candidates_after(&self, first: Option<usize>) -> RandomIter<'_> {
         RandomIter {
             inner: Candidates::new(
                 first,

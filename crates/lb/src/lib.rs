@@ -68,7 +68,7 @@ pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};
 #[cfg(feature = "selection")]
 #[cfg_attr(docsrs, doc(cfg(feature = "selection")))]
 pub use lb_selection::{
-    Consistent, FnvHash, KetamaConfig, KetamaHashing, Random, RoundRobin, Weighted,
+    Consistent, FnvHash, KetamaConfig, KetamaHashing, LeastRequest, Random, RoundRobin, Weighted,
 };
 
 #[cfg(feature = "health")]
@@ -84,7 +84,7 @@ pub mod prelude {
     #[cfg(feature = "runtime")]
     pub use lb_core::{HealthCheck, ServiceDiscovery};
     #[cfg(feature = "selection")]
-    pub use lb_selection::{Consistent, FnvHash, Random, RoundRobin};
+    pub use lb_selection::{Consistent, FnvHash, LeastRequest, Random, RoundRobin};
 }
 
 /// The README's examples, compiled and run as doctests when every feature is on.

@@ -377,7 +377,14 @@ fn write_report(paths: &Paths, options: &Options) -> bool {
     let (data, metas, more) = load(paths);
     warnings.extend(more);
     let mut plots = Vec::new();
-    let strategies = ["floor", "round_robin", "random", "fnv_hash", "consistent"];
+    let strategies = [
+        "floor",
+        "round_robin",
+        "random",
+        "least_request",
+        "fnv_hash",
+        "consistent",
+    ];
     let charts = [
         (
             "select.svg",

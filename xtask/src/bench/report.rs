@@ -22,11 +22,12 @@ pub(crate) struct Inputs<'a> {
 }
 
 /// Strategies of the select benches, in table order.
-const SELECT_STRATEGIES: [&str; 7] = [
+const SELECT_STRATEGIES: [&str; 8] = [
     "floor",
     "round_robin",
     "round_robin_golden",
     "random",
+    "least_request",
     "fnv_hash",
     "consistent",
     "consistent_w1",
@@ -266,6 +267,7 @@ fn build_section(out: &mut String, medians: &Medians) {
         "round_robin",
         "round_robin_golden",
         "random",
+        "least_request",
         "fnv_hash",
         "consistent",
     ] {

@@ -2,7 +2,7 @@
 
 use lb_benches::sets::{backends, uneven};
 use lb_core::{BackendSelection, BoxError};
-use lb_selection::{Consistent, FnvHash, KetamaConfig, Random, RoundRobin};
+use lb_selection::{Consistent, FnvHash, KetamaConfig, LeastRequest, Random, RoundRobin};
 use serde_json::{Value, json};
 
 /// What building one selector cost and left behind.
@@ -86,6 +86,14 @@ pub(crate) fn rows() -> Vec<Value> {
                 "random",
                 &(),
                 Random::heap_bytes,
+                n,
+                weights,
+                weight,
+            ));
+            rows.push(row::<LeastRequest>(
+                "least_request",
+                &(),
+                LeastRequest::heap_bytes,
                 n,
                 weights,
                 weight,

@@ -2,7 +2,7 @@
 //! `select_with`, with a health check set and some backends not ready.
 
 use lb_core::{BackendSelection, Backends, LoadBalancer};
-use lb_selection::{Consistent, FnvHash, Random, RoundRobin};
+use lb_selection::{Consistent, FnvHash, LeastRequest, Random, RoundRobin};
 
 use crate::support::{AlwaysUp, backends};
 
@@ -57,6 +57,11 @@ fn round_robin_allocates_nothing_per_pick() {
 #[test]
 fn random_allocates_nothing_per_pick() {
     assert_no_allocation::<Random>();
+}
+
+#[test]
+fn least_request_allocates_nothing_per_pick() {
+    assert_no_allocation::<LeastRequest>();
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The strategies inside a `LoadBalancer`: readiness, standby backends, rebuilds.
 
 use lb_core::{Backend, BackendSelection, Backends, LoadBalancer};
-use lb_selection::{Consistent, FnvHash, Random, RoundRobin};
+use lb_selection::{Consistent, FnvHash, LeastRequest, Random, RoundRobin};
 use proptest::prelude::*;
 
 use crate::support::{AlwaysUp, backends};
@@ -153,6 +153,7 @@ fn more_than_65536_backends_work_in_every_strategy() {
     }
     reach::<RoundRobin>(&set[..]);
     reach::<Random>(&set[..]);
+    reach::<LeastRequest>(&set[..]);
     reach::<FnvHash>(&set[..]);
     reach::<Consistent>(&set[..]);
 }
@@ -201,6 +202,7 @@ proptest! {
     ) {
         select_finds_the_ready::<RoundRobin>(&weights, &down, key)?;
         select_finds_the_ready::<Random>(&weights, &down, key)?;
+        select_finds_the_ready::<LeastRequest>(&weights, &down, key)?;
         select_finds_the_ready::<FnvHash>(&weights, &down, key)?;
         // Ring points are 160 per unit of weight: keep rings small enough to build in a debug
         // test (zero stays zero).

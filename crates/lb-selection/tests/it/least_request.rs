@@ -1,0 +1,97 @@
+//! `LeastRequest` inside a `LoadBalancer`: the power of two choices over requests in flight.
+
+use lb_core::{Backends, InFlight, LoadBalancer};
+use lb_selection::LeastRequest;
+
+use crate::support::backends;
+
+fn balancer(weights: &[u32]) -> LoadBalancer<LeastRequest> {
+    LoadBalancer::from_backends(Backends::fixed(backends(weights)))
+}
+
+/// Holds `count` requests in flight on backend `index`.
+fn load(lb: &LoadBalancer<LeastRequest>, index: usize, count: usize) -> Vec<InFlight> {
+    let target = lb.backends().get_backend().backends()[index].addr.clone();
+    let pick = lb
+        .select_with(b"", usize::MAX, |b, _| b.addr == target)
+        .expect("the backend exists");
+    (0..count).map(|_| pick.track_in_flight()).collect()
+}
+
+/// Each backend's share of `n` picks.
+fn shares(lb: &LoadBalancer<LeastRequest>, n: u32) -> Vec<f64> {
+    let mut counts = vec![0u32; lb.backends().get_backend().len()];
+    for _ in 0..n {
+        counts[lb.select(b"").expect("a backend").index()] += 1;
+    }
+    counts
+        .iter()
+        .map(|&c| f64::from(c) / f64::from(n))
+        .collect()
+}
+
+/// `got` is within 5.5 standard deviations of `p` over `n` draws (a false alarm about once in
+/// 100,000 runs).
+fn assert_near(got: f64, p: f64, n: u32, what: &str) {
+    let sd = (p * (1.0 - p) / f64::from(n)).sqrt();
+    assert!(
+        (got - p).abs() <= 5.5 * sd + 1e-9,
+        "{what}: share {got:.4}, expected {p:.4} ± {:.4}",
+        5.5 * sd
+    );
+}
+
+const N: u32 = 40_000;
+
+#[test]
+fn without_load_the_picks_follow_the_weights() {
+    let lb = balancer(&[1, 2, 3, 4]);
+    for (i, got) in shares(&lb, N).into_iter().enumerate() {
+        assert_near(got, (i + 1) as f64 / 10.0, N, &format!("backend {i}"));
+    }
+}
+
+#[test]
+fn a_backend_with_requests_piling_up_gets_only_the_draws_it_wins_alone() {
+    let lb = balancer(&[1, 1, 1, 1]);
+    let _busy = load(&lb, 0, 10);
+    let got = shares(&lb, N);
+    // Backend 0 wins only when both draws are backend 0: (1/4)^2.
+    assert_near(got[0], 1.0 / 16.0, N, "the busy backend");
+    for (i, &share) in got.iter().enumerate().skip(1) {
+        assert_near(share, 5.0 / 16.0, N, &format!("idle backend {i}"));
+    }
+}
+
+#[test]
+fn load_is_compared_per_unit_of_weight() {
+    // Backend 1 weighs three times backend 0: three requests on it weigh as one on backend 0.
+    let lb = balancer(&[1, 3]);
+    let _a = load(&lb, 0, 1);
+    let b = load(&lb, 1, 3);
+    let got = shares(&lb, N);
+    // Equal load per weight: ties go to the first draw, so the weights decide.
+    assert_near(got[0], 0.25, N, "a tie");
+    // One more on backend 1 makes backend 0 the better one whenever it is drawn at all.
+    let _b_more = load(&lb, 1, 1);
+    let got = shares(&lb, N);
+    assert_near(got[0], 1.0 - 0.75 * 0.75, N, "backend 0 less loaded");
+    drop(b);
+    // Now backend 1 carries 1 request for weight 3: less per weight than backend 0's 1 for 1.
+    let got = shares(&lb, N);
+    assert_near(got[1], 1.0 - 0.25 * 0.25, N, "backend 1 less loaded");
+}
+
+#[test]
+fn a_less_loaded_backend_that_is_down_is_passed_over() {
+    let lb = balancer(&[1, 1, 1]);
+    let set = backends(&[1, 1, 1]);
+    let _busy = load(&lb, 0, 5);
+    lb.backends().set_enable(&set[1], false);
+    lb.backends().set_enable(&set[2], false);
+    for _ in 0..100 {
+        assert_eq!(lb.select(b"").unwrap().index(), 0, "the only ready backend");
+    }
+    lb.backends().set_enable(&set[0], false);
+    assert!(lb.select(b"").is_none());
+}

@@ -244,8 +244,9 @@ impl Builder {
         self
     }
 
-    /// Uses this client as it is (its own timeouts; [`Builder::limits`] does not apply, nor
-    /// does the backoff after a watch that ends at once: see [`Limits`]).
+    /// Uses this client as it is (its own timeouts; the time and byte bounds of
+    /// [`Builder::limits`] do not apply, nor does the backoff after a watch that ends at once,
+    /// but [`Limits::max_slices`] does: see [`Limits`]).
     pub fn client(mut self, client: kube::Client) -> Self {
         self.source = ClientSource::Client(client);
         self

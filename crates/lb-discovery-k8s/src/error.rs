@@ -86,6 +86,28 @@ pub enum Error {
         /// How long the watch response lasted.
         after: Duration,
     },
+    /// The Service has more EndpointSlices than
+    /// [`Limits::max_slices`](crate::Limits::max_slices), in a list (all its pages together) or
+    /// in the view kept by watch events. The watch stops at the first slice past the limit,
+    /// keeps the last good set, and starts over with a new list after a backoff.
+    #[error(
+        "service `{namespace}/{service}` has at least {count} endpointslices in its {during}, \
+         more than the limit of {limit}"
+    )]
+    TooManySlices {
+        /// The namespace.
+        namespace: String,
+        /// The service.
+        service: String,
+        /// The limit ([`Limits::max_slices`](crate::Limits::max_slices)).
+        limit: usize,
+        /// The slices counted when the limit was passed: the limit plus the one that passed
+        /// it (no more are read).
+        count: usize,
+        /// Where: `"list"` (a list or re-list in progress) or `"watch"` (a new slice announced
+        /// by a watch event).
+        during: &'static str,
+    },
     /// The Kubernetes API did not answer, or did not finish a (non-watch) response, in time
     /// ([`Limits::request_timeout`](crate::Limits::request_timeout)).
     #[error("kubernetes api request to `{path}` timed out after {after:?}")]

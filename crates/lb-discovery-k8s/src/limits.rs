@@ -18,8 +18,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Bounds on the Kubernetes API's answers, so that a slow or hostile API server can neither
 /// stall discovery nor grow memory without limit.
 ///
-/// They apply to clients this crate builds (from a kubeconfig, the cluster, or a
-/// `kube::Config`); a [`kube::Client`] you pass in yourself is used as it is. Those clients
+/// The bounds in time and bytes apply to clients this crate builds (from a kubeconfig, the
+/// cluster, or a `kube::Config`); a [`kube::Client`] you pass in yourself is used as it is.
+/// [`Limits::max_slices`] is enforced by the watch itself, whatever the client. Those clients
 /// also treat a watch response that ends within a second of starting (or half its timeout) as
 /// an error, [`Error::WatchEndedEarly`](crate::Error::WatchEndedEarly), so that a server that
 /// ends (or cuts) every watch at once is asked again after a backoff, not in a tight loop.
@@ -49,6 +50,22 @@ pub struct Limits {
     /// about 30 KB of JSON, so a default page of 100 such slices is about 3 MB; one slice of the
     /// API's maximum 1000 endpoints (one watch event) is about 300 KB.
     pub max_response_bytes: usize,
+    /// The most EndpointSlices of the Service held at once, in the current view and in a
+    /// re-list in progress (a list whose pages add up to more fails at the first slice past
+    /// it). Since a re-list is kept apart until it completes, twice this many may be held for a
+    /// moment. Default: 10,000.
+    ///
+    /// No real Service comes near it: the EndpointSlice controller puts up to 100 endpoints in
+    /// a slice by default (`--max-endpoints-per-slice`, at most 1,000), so 10,000 slices hold a
+    /// million endpoints at the default. The bound is for a broken or hostile API server that
+    /// pages a list forever or keeps announcing new slice names in watch events, which would
+    /// otherwise grow memory without limit.
+    ///
+    /// Past it, the watch fails with [`Error::TooManySlices`], counted in
+    /// [`WatchStatus::errors`](crate::WatchStatus::errors): the last good set stays published
+    /// as it is (never a truncated one), and after the backoff the watch starts over with a
+    /// new list. Zero admits only a Service without slices.
+    pub max_slices: usize,
 }
 
 impl Default for Limits {
@@ -56,6 +73,7 @@ impl Default for Limits {
         Limits {
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 16 << 20,
+            max_slices: 10_000,
         }
     }
 }
@@ -70,6 +88,12 @@ impl Limits {
     /// Sets [`Limits::max_response_bytes`].
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_slices`].
+    pub fn max_slices(mut self, slices: usize) -> Self {
+        self.max_slices = slices;
         self
     }
 }

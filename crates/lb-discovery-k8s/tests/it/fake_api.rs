@@ -1,7 +1,7 @@
 //! A small fake Kubernetes API server over real HTTP/1.1 on 127.0.0.1: it lists and watches
 //! `discovery.k8s.io/v1` EndpointSlices the way the real one does (label selector, resource
-//! versions, chunked JSON-lines watch, bookmarks, replay from a resource version, `410 Gone`
-//! after compaction), scripted by the test.
+//! versions, pages of `limit` slices chained by `continue` tokens, chunked JSON-lines watch,
+//! bookmarks, replay from a resource version, `410 Gone` after compaction), scripted by the test.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -33,8 +33,10 @@ type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 /// One request the server saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Seen {
-    /// A list: its label selector.
+    /// A list (its first page): its label selector.
     List { selector: String },
+    /// A further page of a list: the `continue` token (the name of the last slice sent).
+    NextPage { after: String },
     /// A watch: its label selector, resource version and whether bookmarks were asked for.
     Watch {
         selector: String,
@@ -467,19 +469,43 @@ async fn handle(
             .body(BodyExt::boxed_unsync(StreamBody::new(stream)))
             .unwrap();
     }
+    // Pages of `limit` slices in name order; the `continue` token is the last name sent (a real
+    // server's token is opaque, and kube passes it back as it is).
+    let after = q.get("continue").filter(|t| !t.is_empty()).cloned();
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|&l| l > 0)
+        .unwrap_or(usize::MAX);
     seen.send_modify(|s| {
-        s.push(Seen::List {
-            selector: selector.clone(),
+        s.push(match &after {
+            None => Seen::List {
+                selector: selector.clone(),
+            },
+            Some(after) => Seen::NextPage {
+                after: after.clone(),
+            },
         })
     });
     let state = state.lock().unwrap();
-    let items: Vec<&EndpointSlice> = state.slices.values().filter(|s| in_scope(s)).collect();
+    let mut items: Vec<&EndpointSlice> = state
+        .slices
+        .iter()
+        .filter(|(name, s)| after.as_ref().is_none_or(|a| *name > a) && in_scope(s))
+        .map(|(_, s)| s)
+        .collect();
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = items
+        .last()
+        .filter(|_| more)
+        .and_then(|s| s.metadata.name.clone());
     json_response(
         StatusCode::OK,
         &json!({
             "kind": "EndpointSliceList",
             "apiVersion": "discovery.k8s.io/v1",
-            "metadata": { "resourceVersion": state.rv.to_string() },
+            "metadata": { "resourceVersion": state.rv.to_string(), "continue": next },
             "items": items,
         }),
     )

@@ -42,6 +42,9 @@ use crate::watch::{Backoff, Shared, WatchStatus, run};
 ///   next update;
 /// - **during an API outage**: the last good set, unchanged, while the watch retries with
 ///   exponential backoff (see [`status`](Self::status) for the errors);
+/// - **when the Service has more slices than [`Limits::max_slices`]** (in a list or after a
+///   watch event): the last good set too, never a truncated one, while the watch starts over
+///   with a new list after each backoff;
 /// - **after the Service is deleted** (its slices are deleted with it): an empty set, so the
 ///   load balancer selects nothing. A Service that has no endpoints yet is an empty set too.
 #[derive(Clone)]
@@ -321,7 +324,7 @@ impl Builder {
         let shared = Arc::new(Shared::new(namespace, self.service.clone()));
         let future: WatchFuture = Box::pin(run(
             move || watcher(api.clone(), config.clone()),
-            Store::new(self.service, self.port),
+            Store::new(self.service, self.port, self.limits.max_slices),
             Arc::clone(&shared),
             Backoff::new(self.backoff.0, self.backoff.1),
         ));

@@ -32,6 +32,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///     .request_timeout(Duration::from_secs(10))
 ///     .max_response_bytes(4 << 20);
 /// assert_eq!(limits.max_response_bytes, 4 << 20);
+/// assert_eq!(limits.max_slices, 10_000);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -9,23 +9,38 @@ use lb_core::Enablement;
 use crate::port::Port;
 use crate::slice::{Entry, entries};
 
-/// The entries of every slice of one Service, by slice name, and a re-list in progress.
+/// A slice that would take the store past its limit
+/// ([`Limits::max_slices`](crate::Limits::max_slices)); the store is left as it was, less any
+/// re-list in progress, which is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TooManySlices {
+    /// The slices there would be with it: the limit plus one.
+    pub(crate) count: usize,
+    /// `"list"` for a list in progress, `"watch"` for a watch event.
+    pub(crate) during: &'static str,
+}
+
+/// The entries of every slice of one Service, by slice name, and a re-list in progress, each
+/// holding at most `max_slices` slices.
 #[derive(Debug)]
 pub(crate) struct Store {
     service: String,
     port: Port,
+    max_slices: usize,
     slices: BTreeMap<String, Vec<Entry>>,
-    /// The slices of a list in progress; `None` outside a list. They replace `slices` only when
-    /// the list completes, so a re-list never publishes half a set.
+    /// The slices of a list in progress; `None` outside a list (or after one was dropped past
+    /// the limit). They replace `slices` only when the list completes, so a re-list never
+    /// publishes half a set.
     relist: Option<BTreeMap<String, Vec<Entry>>>,
     listed: bool,
 }
 
 impl Store {
-    pub(crate) fn new(service: String, port: Port) -> Self {
+    pub(crate) fn new(service: String, port: Port, max_slices: usize) -> Self {
         Store {
             service,
             port,
+            max_slices,
             slices: BTreeMap::new(),
             relist: None,
             listed: false,
@@ -34,24 +49,45 @@ impl Store {
 
     /// Applies one watcher event. Returns `true` when the merged view may have changed and is
     /// complete (so it should be published).
-    pub(crate) fn apply(&mut self, event: Event<EndpointSlice>) -> bool {
-        match event {
+    ///
+    /// A slice name that would take the view, or the list in progress, past `max_slices` is
+    /// refused: the view stays as it was (the last good set) and the list in progress is
+    /// dropped, so that nothing partial or truncated is ever published. Only a new list can
+    /// recover from it (a refused watch event cannot be replayed past).
+    pub(crate) fn apply(&mut self, event: Event<EndpointSlice>) -> Result<bool, TooManySlices> {
+        Ok(match event {
             Event::Init => {
                 self.relist = Some(BTreeMap::new());
                 false
             }
+            // Pages of a list with no `Init` before them belong to a list that was dropped (past
+            // the limit): they are ignored, since what came before them is lost. kube's watcher
+            // starts every list with `Init`, and the watch task starts a new watcher after a
+            // refused slice, so this is a second line of defence.
             Event::InitApply(slice) => {
-                let (name, entries) = self.convert(&slice);
-                self.relist.get_or_insert_default().insert(name, entries);
+                let Some(relist) = &mut self.relist else {
+                    return Ok(false);
+                };
+                let name = name(&slice);
+                if let Err(full) = admit(relist, &name, self.max_slices, "list") {
+                    self.relist = None;
+                    return Err(full);
+                }
+                relist.insert(name, entries(&slice, &self.service, &self.port));
                 false
             }
             Event::InitDone => {
-                self.slices = self.relist.take().unwrap_or_default();
+                let Some(relist) = self.relist.take() else {
+                    return Ok(false);
+                };
+                self.slices = relist;
                 self.listed = true;
                 true
             }
             Event::Apply(slice) => {
-                let (name, entries) = self.convert(&slice);
+                let name = name(&slice);
+                admit(&self.slices, &name, self.max_slices, "watch")?;
+                let entries = entries(&slice, &self.service, &self.port);
                 self.slices.insert(name, entries);
                 self.listed
             }
@@ -60,12 +96,12 @@ impl Store {
                 self.slices.remove(&name);
                 self.listed
             }
-        }
+        })
     }
 
-    fn convert(&self, slice: &EndpointSlice) -> (String, Vec<Entry>) {
-        let name = slice.metadata.name.clone().unwrap_or_default();
-        (name, entries(slice, &self.service, &self.port))
+    /// The most slices held ([`Limits::max_slices`](crate::Limits::max_slices)).
+    pub(crate) fn max_slices(&self) -> usize {
+        self.max_slices
     }
 
     /// Whether a list has completed since the store was made.
@@ -88,6 +124,28 @@ impl Store {
         all.sort_by_key(|e| (e.addr, rank(e.enablement)));
         all.dedup_by_key(|e| e.addr);
         all
+    }
+}
+
+fn name(slice: &EndpointSlice) -> String {
+    slice.metadata.name.clone().unwrap_or_default()
+}
+
+/// Whether `slices` may take the slice `name`: a slice it holds is replaced, a new one must fit
+/// under `max`.
+fn admit(
+    slices: &BTreeMap<String, Vec<Entry>>,
+    name: &str,
+    max: usize,
+    during: &'static str,
+) -> Result<(), TooManySlices> {
+    if slices.len() < max || slices.contains_key(name) {
+        Ok(())
+    } else {
+        Err(TooManySlices {
+            count: slices.len().saturating_add(1),
+            during,
+        })
     }
 }
 

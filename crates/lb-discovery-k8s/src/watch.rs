@@ -13,7 +13,7 @@ use lb_core::ChangeNotifier;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::error::{WatchFailure, error_chain};
+use crate::error::{Error, WatchFailure, error_chain};
 use crate::slice::Entry;
 use crate::store::Store;
 
@@ -185,6 +185,10 @@ impl Backoff {
 /// aborted when the discovery source is dropped). `watch` makes the watcher, once at the start
 /// and again whenever only a new list can recover.
 ///
+/// A slice past [`Limits::max_slices`](crate::Limits::max_slices), in a list or a watch event,
+/// is an error too ([`Error::TooManySlices`]): the store keeps the last good set, and after the
+/// backoff a new watcher starts over with a list (the refused event cannot be replayed past).
+///
 /// The watcher recovers by itself on its next poll after most errors: it resumes the watch from
 /// the last resource version it saw (including bookmarks) after a dropped connection, and
 /// re-lists after a `410 Gone` ERROR event in a watch. A watch request answered with the HTTP
@@ -211,8 +215,35 @@ pub(crate) async fn run<S>(
                 if matches!(event, Event::Init) && store.is_listed() {
                     tracing::debug!(service = %shared.service, "re-listing endpointslices");
                 }
-                if store.apply(event) {
-                    shared.publish(store.merged(), store.slice_count(), list_done);
+                match store.apply(event) {
+                    Ok(true) => shared.publish(store.merged(), store.slice_count(), list_done),
+                    Ok(false) => {}
+                    Err(too_many) => {
+                        // The watcher is replaced before the wait, so that its connection (and
+                        // any list in progress) is dropped now; the new one does nothing
+                        // until it is polled, after the wait, and starts with a list.
+                        events = Box::pin(watch());
+                        let delay = backoff.next_delay();
+                        let error = Error::TooManySlices {
+                            namespace: shared.namespace.clone(),
+                            service: shared.service.clone(),
+                            limit: store.max_slices(),
+                            count: too_many.count,
+                            during: too_many.during,
+                        };
+                        tracing::warn!(
+                            namespace = %shared.namespace,
+                            service = %shared.service,
+                            slices = too_many.count,
+                            limit = store.max_slices(),
+                            during = too_many.during,
+                            retry_in = ?delay,
+                            "too many endpointslices; keeping the last good set"
+                        );
+                        shared.record_error(error.to_string());
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
                 }
                 if progress {
                     backoff.reset();

@@ -45,12 +45,12 @@ fn view(store: &Store) -> Vec<(String, Enablement, String)> {
 }
 
 fn listed(slices: &[EndpointSlice]) -> Store {
-    let mut store = Store::new("web".into(), Port::Only);
-    assert!(!store.apply(Event::Init));
+    let mut store = Store::new("web".into(), Port::Only, usize::MAX);
+    assert!(!store.apply(Event::Init).unwrap());
     for s in slices {
-        assert!(!store.apply(Event::InitApply(s.clone())));
+        assert!(!store.apply(Event::InitApply(s.clone())).unwrap());
     }
-    assert!(store.apply(Event::InitDone));
+    assert!(store.apply(Event::InitDone).unwrap());
     store
 }
 
@@ -96,23 +96,33 @@ fn an_address_in_two_slices_appears_once_with_its_most_available_state() {
 #[test]
 fn watch_events_update_replace_and_delete_slices() {
     let mut store = listed(&[slice("web-a", &[("10.0.0.1", true)])]);
-    assert!(store.apply(Event::Apply(slice("web-b", &[("10.0.0.2", true)]))));
+    assert!(
+        store
+            .apply(Event::Apply(slice("web-b", &[("10.0.0.2", true)])))
+            .unwrap()
+    );
     assert_eq!(view(&store).len(), 2);
-    assert!(store.apply(Event::Apply(slice("web-a", &[("10.0.0.9", false)]))));
+    assert!(
+        store
+            .apply(Event::Apply(slice("web-a", &[("10.0.0.9", false)])))
+            .unwrap()
+    );
     let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
     assert_eq!(
         addrs,
         ["10.0.0.2:80", "10.0.0.9:80"],
         "a modified slice replaces its old entries"
     );
-    assert!(store.apply(Event::Delete(slice("web-b", &[]))));
-    assert!(store.apply(Event::Delete(slice("web-a", &[]))));
+    assert!(store.apply(Event::Delete(slice("web-b", &[]))).unwrap());
+    assert!(store.apply(Event::Delete(slice("web-a", &[]))).unwrap());
     assert!(
         view(&store).is_empty(),
         "deleting every slice empties the set"
     );
     assert!(
-        store.apply(Event::Delete(slice("never-seen", &[]))),
+        store
+            .apply(Event::Delete(slice("never-seen", &[])))
+            .unwrap(),
         "unknown deletes are harmless"
     );
 }
@@ -124,13 +134,21 @@ fn a_relist_replaces_the_view_only_when_it_completes() {
         slice("web-b", &[("10.0.0.2", true)]),
     ]);
     let before = view(&store);
-    assert!(!store.apply(Event::Init));
-    assert!(!store.apply(Event::InitApply(slice("web-c", &[("10.0.0.3", true)]))));
+    assert!(!store.apply(Event::Init).unwrap());
+    assert!(
+        !store
+            .apply(Event::InitApply(slice("web-c", &[("10.0.0.3", true)])))
+            .unwrap()
+    );
     assert_eq!(view(&store), before, "half a re-list is never visible");
     // A list that fails half-way starts over with a new Init: the partial buffer is dropped.
-    assert!(!store.apply(Event::Init));
-    assert!(!store.apply(Event::InitApply(slice("web-d", &[("10.0.0.4", true)]))));
-    assert!(store.apply(Event::InitDone));
+    assert!(!store.apply(Event::Init).unwrap());
+    assert!(
+        !store
+            .apply(Event::InitApply(slice("web-d", &[("10.0.0.4", true)])))
+            .unwrap()
+    );
+    assert!(store.apply(Event::InitDone).unwrap());
     let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
     assert_eq!(
         addrs,
@@ -141,16 +159,130 @@ fn a_relist_replaces_the_view_only_when_it_completes() {
 
 #[test]
 fn nothing_is_publishable_before_the_first_list() {
-    let mut store = Store::new("web".into(), Port::Only);
+    let mut store = Store::new("web".into(), Port::Only, usize::MAX);
     assert!(!store.is_listed());
-    assert!(!store.apply(Event::Init));
-    assert!(!store.apply(Event::InitApply(slice("web-a", &[("10.0.0.1", true)]))));
+    assert!(!store.apply(Event::Init).unwrap());
+    assert!(
+        !store
+            .apply(Event::InitApply(slice("web-a", &[("10.0.0.1", true)])))
+            .unwrap()
+    );
     assert!(!store.is_listed());
-    assert!(store.apply(Event::InitDone));
+    assert!(store.apply(Event::InitDone).unwrap());
     assert!(store.is_listed());
     let empty = listed(&[]);
     assert!(
         empty.merged().is_empty(),
         "a service without endpoints lists as an empty set"
+    );
+}
+
+#[test]
+fn a_new_slice_past_the_limit_is_refused_and_the_view_kept() {
+    let mut store = Store::new("web".into(), Port::Only, 2);
+    for event in [
+        Event::Init,
+        Event::InitApply(slice("web-a", &[("10.0.0.1", true)])),
+        Event::InitApply(slice("web-b", &[("10.0.0.2", true)])),
+    ] {
+        assert!(!store.apply(event).unwrap());
+    }
+    assert!(store.apply(Event::InitDone).unwrap());
+    // At the limit, a slice it holds may still change; a new one may not.
+    assert!(
+        store
+            .apply(Event::Apply(slice("web-a", &[("10.0.0.9", true)])))
+            .unwrap()
+    );
+    let before = view(&store);
+    assert_eq!(
+        store.apply(Event::Apply(slice("web-c", &[("10.0.0.3", true)]))),
+        Err(TooManySlices {
+            count: 3,
+            during: "watch"
+        })
+    );
+    assert_eq!(view(&store), before, "the last good view is kept");
+    assert_eq!(store.slice_count(), 2);
+    // A deletion makes room.
+    assert!(store.apply(Event::Delete(slice("web-b", &[]))).unwrap());
+    assert!(
+        store
+            .apply(Event::Apply(slice("web-c", &[("10.0.0.3", true)])))
+            .unwrap()
+    );
+    let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
+    assert_eq!(addrs, ["10.0.0.3:80", "10.0.0.9:80"]);
+}
+
+#[test]
+fn a_list_past_the_limit_is_dropped_whole() {
+    let mut store = Store::new("web".into(), Port::Only, 2);
+    for event in [
+        Event::Init,
+        Event::InitApply(slice("web-a", &[("10.0.0.1", true)])),
+        Event::InitApply(slice("web-b", &[("10.0.0.2", true)])),
+    ] {
+        assert!(!store.apply(event).unwrap());
+    }
+    assert!(store.apply(Event::InitDone).unwrap());
+    let before = view(&store);
+
+    assert!(!store.apply(Event::Init).unwrap());
+    for name in ["web-c", "web-d", "web-c"] {
+        // A name seen again in the same list replaces its slice: it is not counted twice.
+        assert!(
+            !store
+                .apply(Event::InitApply(slice(name, &[("10.0.0.3", true)])))
+                .unwrap()
+        );
+    }
+    assert_eq!(
+        store.apply(Event::InitApply(slice("web-e", &[("10.0.0.5", true)]))),
+        Err(TooManySlices {
+            count: 3,
+            during: "list"
+        })
+    );
+    assert_eq!(
+        view(&store),
+        before,
+        "a list past the limit is never visible"
+    );
+    // Were the rest of that list to come, it has lost its first pages: it is ignored, never
+    // published as a truncated set.
+    assert!(
+        !store
+            .apply(Event::InitApply(slice("web-f", &[("10.0.0.6", true)])))
+            .unwrap()
+    );
+    assert!(!store.apply(Event::InitDone).unwrap());
+    assert_eq!(view(&store), before);
+    assert_eq!(store.slice_count(), 2);
+
+    // A new list under the limit replaces the view.
+    assert!(!store.apply(Event::Init).unwrap());
+    assert!(
+        !store
+            .apply(Event::InitApply(slice("web-g", &[("10.0.0.7", true)])))
+            .unwrap()
+    );
+    assert!(store.apply(Event::InitDone).unwrap());
+    let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
+    assert_eq!(addrs, ["10.0.0.7:80"]);
+}
+
+#[test]
+fn a_limit_of_zero_admits_only_a_service_without_slices() {
+    let mut store = Store::new("web".into(), Port::Only, 0);
+    assert!(!store.apply(Event::Init).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap());
+    assert!(store.merged().is_empty());
+    assert_eq!(
+        store.apply(Event::Apply(slice("web-a", &[("10.0.0.1", true)]))),
+        Err(TooManySlices {
+            count: 1,
+            during: "watch"
+        })
     );
 }

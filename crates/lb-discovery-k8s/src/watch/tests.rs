@@ -103,7 +103,7 @@ async fn events_publish_changes_only_and_errors_back_off() {
     let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
     run(
         watchers(vec![script]),
-        Store::new("web".into(), Port::Only),
+        Store::new("web".into(), Port::Only, usize::MAX),
         Arc::clone(&shared),
         backoff,
     )
@@ -146,7 +146,7 @@ async fn a_failing_api_is_retried_ever_more_slowly() {
     let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     run(
         watchers(vec![script]),
-        Store::new("web".into(), Port::Only),
+        Store::new("web".into(), Port::Only, usize::MAX),
         Arc::clone(&shared),
         backoff,
     )
@@ -183,7 +183,7 @@ async fn a_watch_request_answered_gone_starts_a_new_watcher_that_lists() {
     ];
     run(
         watchers(vec![first, second]),
-        Store::new("web".into(), Port::Only),
+        Store::new("web".into(), Port::Only, usize::MAX),
         Arc::clone(&shared),
         Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
     )
@@ -221,7 +221,7 @@ async fn the_backoff_starts_over_after_a_retry_that_stayed_up() {
                 .take()
                 .expect("one watcher: no error here asks for another")
         },
-        Store::new("web".into(), Port::Only),
+        Store::new("web".into(), Port::Only, usize::MAX),
         Arc::clone(&shared),
         Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
     )
@@ -231,5 +231,79 @@ async fn the_backoff_starts_over_after_a_retry_that_stayed_up() {
     assert!(
         waited <= Duration::from_secs(1),
         "the first error after ten good minutes waited {waited:?}, as if the outage went on"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slice_past_the_limit_keeps_the_set_and_restarts_the_watch_after_the_backoff() {
+    let shared = Arc::new(Shared::new("prod".into(), "web".into()));
+    let first = vec![
+        Ok(Event::Init),
+        Ok(Event::InitApply(slice("web-a", &["10.0.0.1"]))),
+        Ok(Event::InitDone),
+        // A second slice is one past the limit of 1...
+        Ok(Event::Apply(slice("web-b", &["10.0.0.2"]))),
+        // ...and this watcher is dropped: what it had next is never seen.
+        Ok(Event::Apply(slice("web-a", &["10.0.0.9"]))),
+    ];
+    // The new watcher's list is past the limit too; the one after is back under it.
+    let second = vec![
+        Ok(Event::Init),
+        Ok(Event::InitApply(slice("web-a", &["10.0.0.1"]))),
+        Ok(Event::InitApply(slice("web-b", &["10.0.0.2"]))),
+        Ok(Event::InitDone),
+    ];
+    let third = vec![
+        Ok(Event::Init),
+        Ok(Event::InitApply(slice("web-b", &["10.0.0.2"]))),
+        Ok(Event::InitDone),
+    ];
+    let (status_tx, mut status_rx) = (Arc::clone(&shared), shared.status_receiver());
+    let watched = tokio::spawn(run(
+        watchers(vec![first, second, third]),
+        Store::new("web".into(), Port::Only, 1),
+        status_tx,
+        Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
+    ));
+    let started = tokio::time::Instant::now();
+    status_rx.wait_for(|s| s.errors == 1).await.unwrap();
+    let status = shared.status();
+    assert_eq!(
+        status.last_error.unwrap().message(),
+        "service `prod/web` has at least 2 endpointslices in its watch, more than the limit of 1"
+    );
+    let current = shared.current().unwrap();
+    assert_eq!(current.len(), 1);
+    assert_eq!(
+        current[0].addr.to_string(),
+        "10.0.0.1:80",
+        "the last good set"
+    );
+    status_rx.wait_for(|s| s.errors == 2).await.unwrap();
+    assert!(
+        shared
+            .status()
+            .last_error
+            .unwrap()
+            .message()
+            .contains("at least 2 endpointslices in its list")
+    );
+    assert_eq!(shared.current().unwrap()[0].addr.to_string(), "10.0.0.1:80");
+    watched.await.unwrap();
+    // Two waits: the first step (0.5 s to 1 s, after the list reset it) and the doubled one
+    // (1 s to 2 s, since a list past the limit is no progress).
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited <= Duration::from_secs(3),
+        "{waited:?}"
+    );
+    let status = shared.status();
+    assert_eq!((status.lists, status.errors, status.slices), (2, 2, 1));
+    let current = shared.current().unwrap();
+    let addrs: Vec<_> = current.iter().map(|e| e.addr.to_string()).collect();
+    assert_eq!(
+        addrs,
+        ["10.0.0.2:80"],
+        "the list under the limit replaced the set"
     );
 }

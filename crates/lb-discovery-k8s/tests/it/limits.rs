@@ -189,7 +189,11 @@ async fn a_watch_announcing_slices_past_the_limit_keeps_the_last_good_set() {
 #[tokio::test]
 async fn a_first_list_past_the_limit_is_never_published() {
     let api = FakeApi::start().await;
-    for (name, ip) in [("web-a", "10.0.0.1"), ("web-b", "10.0.0.2"), ("web-c", "10.0.0.3")] {
+    for (name, ip) in [
+        ("web-a", "10.0.0.1"),
+        ("web-b", "10.0.0.2"),
+        ("web-c", "10.0.0.3"),
+    ] {
         api.apply(web(name, ip));
     }
     let discovery = builder(&api)
@@ -210,9 +214,10 @@ async fn a_first_list_past_the_limit_is_never_published() {
     assert_eq!((status.lists, status.updates), (0, 0));
     // The three slices came in pages of one: the limit holds across pages.
     assert!(
-        api.seen()
-            .iter()
-            .any(|s| *s == Seen::NextPage { after: "web-b".into() }),
+        api.seen().iter().any(|s| *s
+            == Seen::NextPage {
+                after: "web-b".into()
+            }),
         "{:?}",
         api.seen()
     );

@@ -53,8 +53,11 @@ const TABLE_WORK: u64 = 1 << 22;
 /// case). When they change, the count goes on in the new sequence.
 ///
 /// **Fallback.** After the first pick come the next turns of the sequence (up to 8, skipping
-/// backends already offered, without advancing the shared counter), then every other backend:
-/// a down backend's turns go to the backends that follow it in the sequence, as in nginx.
+/// backends already offered), then every other backend. The turns a fallback takes are used up,
+/// as if they were picks: when a backend is down, each select takes the next turn whose backend is
+/// ready, so the remaining backends share its load in proportion to their weights and keep the
+/// smooth order (nginx leaves down peers out of its sequence to the same effect). With weights
+/// 5, 1, 1 and the second backend down, the picks are `a a a c a a`, nginx's sequence for 5, 1.
 ///
 /// **Weights.** Weight 0 is a standby: never picked while a positive-weight backend exists,
 /// offered only after all of them. When every weight is 0 they are treated as equal.
@@ -239,7 +242,12 @@ struct NextTurns<'a> {
 
 impl Draw for NextTurns<'_> {
     fn draw(&mut self) -> usize {
-        self.turn = self.turn.wrapping_add(1);
+        // Take the thread's next turn, as the next pick would: a down backend's turn then goes
+        // to the backend of the following turn and the sequence moves on past it, so the
+        // remaining backends share the load in proportion to their weights. (Reusing `turn + 1`
+        // without taking it would hand every skipped turn to the same neighbour, doubling its
+        // load.)
+        self.turn = self.sel.turn.next();
         self.sel.backend_at(self.turn)
     }
 

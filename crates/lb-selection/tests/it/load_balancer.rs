@@ -27,13 +27,34 @@ fn round_robin_skips_a_down_backend_to_the_next_turn() {
     let lb = lb::<RoundRobin>(&set);
     assert_eq!(letters(&lb, 7), "aabacaa");
     lb.backends().set_health(&set[1], false);
-    assert_eq!(
-        letters(&lb, 7),
-        "aaaacaa",
-        "b's turn goes to the turn after it"
-    );
+    // Each pick takes the next turn whose backend is ready: nginx's sequence for weights 5, 1.
+    assert_eq!(letters(&lb, 12), "aaacaaaaacaa");
     lb.backends().set_health(&set[1], true);
     assert_eq!(letters(&lb, 7), "aabacaa");
+}
+
+#[test]
+fn round_robin_spreads_a_down_backends_share_over_the_others_by_weight() {
+    // Equal weights: with one of ten down, the nine others share its load evenly (the old
+    // fallback gave all of it to the next backend in the sequence, doubling that one's load).
+    let set = backends(&[1; 10]);
+    let even = lb::<RoundRobin>(&set);
+    even.backends().set_health(&set[4], false);
+    let mut counts = [0usize; 10];
+    for _ in 0..900 {
+        counts[even.select(b"").unwrap().index()] += 1;
+    }
+    assert_eq!(counts, [100, 100, 100, 100, 0, 100, 100, 100, 100, 100]);
+    // Uneven weights and two down: the rest keep their proportions exactly over whole cycles.
+    let set = backends(&[3, 1, 2, 4, 2]);
+    let uneven = lb::<RoundRobin>(&set);
+    uneven.backends().set_health(&set[1], false);
+    uneven.backends().set_health(&set[3], false);
+    let mut counts = [0usize; 5];
+    for _ in 0..7 * 100 {
+        counts[uneven.select(b"").unwrap().index()] += 1;
+    }
+    assert_eq!(counts, [300, 0, 200, 0, 200]);
 }
 
 #[test]

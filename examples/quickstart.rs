@@ -40,6 +40,9 @@ async fn main() -> Result<(), BoxError> {
     ));
     lb.health_check_frequency = Some(Duration::from_millis(200));
     lb.health_check_timeout = Duration::from_millis(300);
+    // Passive health: three failed requests in a row take a backend out at once, without waiting
+    // for its next probe.
+    lb.set_passive_health(Some(PassiveHealth::default().with_consecutive_failures(3)));
     let lb = Arc::new(lb);
     let service = lb.spawn();
     service.ready().await;
@@ -107,7 +110,10 @@ async fn main() -> Result<(), BoxError> {
     let moved = after.ok.get(&stopped_addr).copied().unwrap_or(0) == 0;
     println!();
     if moved {
-        println!("traffic moved away from {stopped_addr} once its health check failed.");
+        println!(
+            "traffic moved away from {stopped_addr}: passive health ejected it after its first \
+             failed requests, and its health check marked it down."
+        );
     } else {
         println!("{stopped_addr} still received traffic after it stopped: something is wrong.");
     }
@@ -118,6 +124,7 @@ async fn main() -> Result<(), BoxError> {
 struct Counts {
     ok: BTreeMap<String, u64>,
     failed: BTreeMap<String, u64>,
+    ejected: std::collections::BTreeSet<String>,
 }
 
 /// Sends one request every `PACE` for `duration`: select a backend, connect, read its name.
@@ -136,6 +143,9 @@ async fn send_traffic(lb: &LoadBalancer<RoundRobin>, duration: Duration, counts:
                 }
                 Err(_) => {
                     pick.report(Outcome::Failure, latency);
+                    if pick.state().is_ejected() && counts.ejected.insert(addr.clone()) {
+                        println!("{addr} ejected after failed requests (passive health)");
+                    }
                     *counts.failed.entry(addr).or_default() += 1;
                 }
             }

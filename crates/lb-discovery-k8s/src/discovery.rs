@@ -42,7 +42,8 @@ use crate::watch::{Backoff, Shared, WatchStatus, run};
 ///   next update;
 /// - **during an API outage**: the last good set, unchanged, while the watch retries with
 ///   exponential backoff (see [`status`](Self::status) for the errors);
-/// - **when the Service has more slices than [`Limits::max_slices`]** (in a list or after a
+/// - **when the Service has more slices than [`Limits::max_slices`], or more backends than
+///   [`Limits::max_backends`], or a slice larger than the API allows** (in a list or after a
 ///   watch event): the last good set too, never a truncated one, while the watch starts over
 ///   with a new list after each backoff;
 /// - **after the Service is deleted** (its slices are deleted with it): an empty set, so the
@@ -249,7 +250,7 @@ impl Builder {
 
     /// Uses this client as it is (its own timeouts; the time and byte bounds of
     /// [`Builder::limits`] do not apply, nor does the backoff after a watch that ends at once,
-    /// but [`Limits::max_slices`] does: see [`Limits`]).
+    /// but [`Limits::max_slices`] and [`Limits::max_backends`] do: see [`Limits`]).
     pub fn client(mut self, client: kube::Client) -> Self {
         self.source = ClientSource::Client(client);
         self
@@ -324,7 +325,7 @@ impl Builder {
         let shared = Arc::new(Shared::new(namespace, self.service.clone()));
         let future: WatchFuture = Box::pin(run(
             move || watcher(api.clone(), config.clone()),
-            Store::new(self.service, self.port, self.limits.max_slices),
+            Store::new(self.service, self.port, self.limits),
             Arc::clone(&shared),
             Backoff::new(self.backoff.0, self.backoff.1),
         ));

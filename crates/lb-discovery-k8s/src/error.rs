@@ -108,6 +108,53 @@ pub enum Error {
         /// by a watch event).
         during: &'static str,
     },
+    /// The Service's slices hold more backends than
+    /// [`Limits::max_backends`](crate::Limits::max_backends), in a list (all its pages
+    /// together) or in the view kept by watch events. The watch stops at the first slice that
+    /// takes the count past the limit, keeps the last good set, and starts over with a new list
+    /// after a backoff.
+    #[error(
+        "service `{namespace}/{service}` has at least {count} backends in its {during}, \
+         more than the limit of {limit}"
+    )]
+    TooManyBackends {
+        /// The namespace.
+        namespace: String,
+        /// The service.
+        service: String,
+        /// The limit ([`Limits::max_backends`](crate::Limits::max_backends)).
+        limit: usize,
+        /// The backends counted when the limit was passed, with those of the slice that passed
+        /// it (no more are read).
+        count: usize,
+        /// Where: `"list"` (a list or re-list in progress) or `"watch"` (a watch event).
+        during: &'static str,
+    },
+    /// One EndpointSlice is larger than the Kubernetes API server's validation allows: more
+    /// than 1,000 endpoints, or an endpoint with more than 100 addresses. Only a broken or
+    /// hostile server sends one; it is refused before its backends are made, like a slice past
+    /// [`Limits::max_slices`](crate::Limits::max_slices): the watch keeps the last good set and
+    /// starts over with a new list after a backoff.
+    #[error(
+        "endpointslice `{slice}` in the {during} of service `{namespace}/{service}` has \
+         {count} {what}, more than the {limit} the kubernetes api allows"
+    )]
+    SliceTooLarge {
+        /// The namespace.
+        namespace: String,
+        /// The service.
+        service: String,
+        /// The slice's name.
+        slice: String,
+        /// What is too many: `"endpoints"`, or `"addresses in one endpoint"`.
+        what: &'static str,
+        /// How many it has.
+        count: usize,
+        /// The API's limit: 1,000 endpoints, or 100 addresses.
+        limit: usize,
+        /// Where: `"list"` (a list or re-list in progress) or `"watch"` (a watch event).
+        during: &'static str,
+    },
     /// The Kubernetes API did not answer, or did not finish a (non-watch) response, in time
     /// ([`Limits::request_timeout`](crate::Limits::request_timeout)).
     #[error("kubernetes api request to `{path}` timed out after {after:?}")]

@@ -20,7 +20,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// The bounds in time and bytes apply to clients this crate builds (from a kubeconfig, the
 /// cluster, or a `kube::Config`); a [`kube::Client`] you pass in yourself is used as it is.
-/// [`Limits::max_slices`] is enforced by the watch itself, whatever the client. Those clients
+/// [`Limits::max_slices`] and [`Limits::max_backends`] are enforced by the watch itself,
+/// whatever the client, as is the API server's own bound on the size of one slice (see
+/// [`Error::SliceTooLarge`](crate::Error::SliceTooLarge)). Those clients
 /// also treat a watch response that ends within a second of starting (or half its timeout) as
 /// an error, [`Error::WatchEndedEarly`](crate::Error::WatchEndedEarly), so that a server that
 /// ends (or cuts) every watch at once is asked again after a backoff, not in a tight loop.
@@ -33,6 +35,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///     .max_response_bytes(4 << 20);
 /// assert_eq!(limits.max_response_bytes, 4 << 20);
 /// assert_eq!(limits.max_slices, 10_000);
+/// assert_eq!(limits.max_backends, 1_000_000);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -67,6 +70,33 @@ pub struct Limits {
     /// as it is (never a truncated one), and after the backoff the watch starts over with a
     /// new list. Zero admits only a Service without slices.
     pub max_slices: usize,
+    /// The most backends held at once across all the Service's slices, in the current view
+    /// and in a re-list in progress (a list whose pages add up to more fails at the first
+    /// slice that takes it past). As with [`max_slices`](Self::max_slices), twice this many may
+    /// be held for a moment during a re-list. Default: 1,000,000.
+    ///
+    /// A backend is what the store keeps for each address of each endpoint on the selected
+    /// port (an IP address, its state and its metadata, a few hundred bytes), counted slice by
+    /// slice: an address listed in two slices (as happens for a moment while the controller
+    /// moves an endpoint) counts twice, so this may pass before
+    /// [`WatchStatus::backends`](crate::WatchStatus::backends), which counts it once, does.
+    /// Endpoints of a slice that contribute nothing (no usable port, an address that is not an
+    /// IP, a slice of another Service) are not counted.
+    ///
+    /// No real Service comes near it: Kubernetes' scalability thresholds stop at 150,000 Pods
+    /// in a whole cluster, and 10,000 slices of the controller's default 100 endpoints are a
+    /// million. The bound is for a hostile or broken API server, which could otherwise fill
+    /// [`max_slices`](Self::max_slices) slices of up to
+    /// [`max_response_bytes`](Self::max_response_bytes) each; with it, what the store holds is
+    /// bounded by this count, whatever the slices' sizes. (One slice on its own is bounded as
+    /// the API server's validation bounds it: at most 1,000 endpoints of at most 100 addresses,
+    /// else [`Error::SliceTooLarge`](crate::Error::SliceTooLarge).)
+    ///
+    /// Past it, the watch fails with [`Error::TooManyBackends`], counted in
+    /// [`WatchStatus::errors`](crate::WatchStatus::errors): the last good set stays published
+    /// as it is (never a truncated one), and after the backoff the watch starts over with a
+    /// new list. Zero admits only a Service without backends.
+    pub max_backends: usize,
 }
 
 impl Default for Limits {
@@ -75,6 +105,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 16 << 20,
             max_slices: 10_000,
+            max_backends: 1_000_000,
         }
     }
 }
@@ -95,6 +126,12 @@ impl Limits {
     /// Sets [`Limits::max_slices`].
     pub fn max_slices(mut self, slices: usize) -> Self {
         self.max_slices = slices;
+        self
+    }
+
+    /// Sets [`Limits::max_backends`].
+    pub fn max_backends(mut self, backends: usize) -> Self {
+        self.max_backends = backends;
         self
     }
 }

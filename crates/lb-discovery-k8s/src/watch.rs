@@ -13,7 +13,7 @@ use lb_core::ChangeNotifier;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::error::{Error, WatchFailure, error_chain};
+use crate::error::{WatchFailure, error_chain};
 use crate::slice::Entry;
 use crate::store::Store;
 
@@ -185,9 +185,14 @@ impl Backoff {
 /// aborted when the discovery source is dropped). `watch` makes the watcher, once at the start
 /// and again whenever only a new list can recover.
 ///
-/// A slice past [`Limits::max_slices`](crate::Limits::max_slices), in a list or a watch event,
-/// is an error too ([`Error::TooManySlices`]): the store keeps the last good set, and after the
-/// backoff a new watcher starts over with a list (the refused event cannot be replayed past).
+/// A slice past [`Limits::max_slices`](crate::Limits::max_slices) or
+/// [`Limits::max_backends`](crate::Limits::max_backends), or larger than the API server allows,
+/// in a list or a watch event, is an error too
+/// ([`Error::TooManySlices`](crate::Error::TooManySlices),
+/// [`Error::TooManyBackends`](crate::Error::TooManyBackends),
+/// [`Error::SliceTooLarge`](crate::Error::SliceTooLarge)): the store keeps the last good set,
+/// and after the backoff a new watcher starts over with a list (the refused event cannot be
+/// replayed past).
 ///
 /// The watcher recovers by itself on its next poll after most errors: it resumes the watch from
 /// the last resource version it saw (including bookmarks) after a dropped connection, and
@@ -218,27 +223,20 @@ pub(crate) async fn run<S>(
                 match store.apply(event) {
                     Ok(true) => shared.publish(store.merged(), store.slice_count(), list_done),
                     Ok(false) => {}
-                    Err(too_many) => {
+                    Err(refused) => {
                         // The watcher is replaced before the wait, so that its connection (and
                         // any list in progress) is dropped now; the new one does nothing
                         // until it is polled, after the wait, and starts with a list.
                         events = Box::pin(watch());
                         let delay = backoff.next_delay();
-                        let error = Error::TooManySlices {
-                            namespace: shared.namespace.clone(),
-                            service: shared.service.clone(),
-                            limit: store.max_slices(),
-                            count: too_many.count,
-                            during: too_many.during,
-                        };
+                        let error =
+                            refused.into_error(shared.namespace.clone(), shared.service.clone());
                         tracing::warn!(
                             namespace = %shared.namespace,
                             service = %shared.service,
-                            slices = too_many.count,
-                            limit = store.max_slices(),
-                            during = too_many.during,
+                            error = %error,
                             retry_in = ?delay,
-                            "too many endpointslices; keeping the last good set"
+                            "endpointslices past a limit; keeping the last good set"
                         );
                         shared.record_error(error.to_string());
                         tokio::time::sleep(delay).await;

@@ -45,7 +45,14 @@ fn view(store: &Store) -> Vec<(String, Enablement, String)> {
 }
 
 fn listed(slices: &[EndpointSlice]) -> Store {
-    let mut store = Store::new("web".into(), Port::Only, usize::MAX);
+    listed_within(
+        Store::new("web".into(), Port::Only, Limits::default()),
+        slices,
+    )
+}
+
+/// `store` after a first list of `slices`.
+fn listed_within(mut store: Store, slices: &[EndpointSlice]) -> Store {
     assert!(!store.apply(Event::Init).unwrap());
     for s in slices {
         assert!(!store.apply(Event::InitApply(s.clone())).unwrap());
@@ -159,7 +166,7 @@ fn a_relist_replaces_the_view_only_when_it_completes() {
 
 #[test]
 fn nothing_is_publishable_before_the_first_list() {
-    let mut store = Store::new("web".into(), Port::Only, usize::MAX);
+    let mut store = Store::new("web".into(), Port::Only, Limits::default());
     assert!(!store.is_listed());
     assert!(!store.apply(Event::Init).unwrap());
     assert!(
@@ -179,7 +186,7 @@ fn nothing_is_publishable_before_the_first_list() {
 
 #[test]
 fn a_new_slice_past_the_limit_is_refused_and_the_view_kept() {
-    let mut store = Store::new("web".into(), Port::Only, 2);
+    let mut store = Store::new("web".into(), Port::Only, Limits::default().max_slices(2));
     for event in [
         Event::Init,
         Event::InitApply(slice("web-a", &[("10.0.0.1", true)])),
@@ -197,8 +204,9 @@ fn a_new_slice_past_the_limit_is_refused_and_the_view_kept() {
     let before = view(&store);
     assert_eq!(
         store.apply(Event::Apply(slice("web-c", &[("10.0.0.3", true)]))),
-        Err(TooManySlices {
+        Err(Refused::Slices {
             count: 3,
+            limit: 2,
             during: "watch"
         })
     );
@@ -217,7 +225,7 @@ fn a_new_slice_past_the_limit_is_refused_and_the_view_kept() {
 
 #[test]
 fn a_list_past_the_limit_is_dropped_whole() {
-    let mut store = Store::new("web".into(), Port::Only, 2);
+    let mut store = Store::new("web".into(), Port::Only, Limits::default().max_slices(2));
     for event in [
         Event::Init,
         Event::InitApply(slice("web-a", &[("10.0.0.1", true)])),
@@ -239,8 +247,9 @@ fn a_list_past_the_limit_is_dropped_whole() {
     }
     assert_eq!(
         store.apply(Event::InitApply(slice("web-e", &[("10.0.0.5", true)]))),
-        Err(TooManySlices {
+        Err(Refused::Slices {
             count: 3,
+            limit: 2,
             during: "list"
         })
     );
@@ -274,15 +283,251 @@ fn a_list_past_the_limit_is_dropped_whole() {
 
 #[test]
 fn a_limit_of_zero_admits_only_a_service_without_slices() {
-    let mut store = Store::new("web".into(), Port::Only, 0);
+    let mut store = Store::new("web".into(), Port::Only, Limits::default().max_slices(0));
     assert!(!store.apply(Event::Init).unwrap());
     assert!(store.apply(Event::InitDone).unwrap());
     assert!(store.merged().is_empty());
     assert_eq!(
         store.apply(Event::Apply(slice("web-a", &[("10.0.0.1", true)]))),
-        Err(TooManySlices {
+        Err(Refused::Slices {
             count: 1,
+            limit: 0,
             during: "watch"
         })
+    );
+}
+
+/// A slice of `web` with `n` ready endpoints of one address each, from 10.1.0.1 on.
+fn wide(name: &str, n: usize) -> EndpointSlice {
+    let ips: Vec<String> = (0..n)
+        .map(|i| format!("10.1.{}.{}", i / 250, i % 250 + 1))
+        .collect();
+    let pairs: Vec<(&str, bool)> = ips.iter().map(|ip| (ip.as_str(), true)).collect();
+    slice(name, &pairs)
+}
+
+fn max_backends(n: usize) -> Store {
+    Store::new("web".into(), Port::Only, Limits::default().max_backends(n))
+}
+
+#[test]
+fn a_watch_event_past_the_backend_limit_is_refused_and_the_view_kept() {
+    let mut store = max_backends(3);
+    for event in [
+        Event::Init,
+        Event::InitApply(slice("web-a", &[("10.0.0.1", true), ("10.0.0.2", true)])),
+        Event::InitApply(slice("web-b", &[("10.0.0.3", true)])),
+    ] {
+        assert!(!store.apply(event).unwrap());
+    }
+    assert!(store.apply(Event::InitDone).unwrap());
+    assert_eq!(store.backend_count(), 3);
+    // At the limit, a slice may change as long as the total stays within it: it is counted
+    // less what it replaces.
+    assert!(
+        store
+            .apply(Event::Apply(slice(
+                "web-a",
+                &[("10.0.0.8", true), ("10.0.0.9", true)]
+            )))
+            .unwrap()
+    );
+    let before = view(&store);
+    assert_eq!(
+        store.apply(Event::Apply(slice(
+            "web-b",
+            &[("10.0.0.3", true), ("10.0.0.4", true)]
+        ))),
+        Err(Refused::Backends {
+            count: 4,
+            limit: 3,
+            during: "watch"
+        })
+    );
+    assert_eq!(
+        store.apply(Event::Apply(slice("web-c", &[("10.0.0.5", true)]))),
+        Err(Refused::Backends {
+            count: 4,
+            limit: 3,
+            during: "watch"
+        }),
+        "a new slice counts in full"
+    );
+    assert_eq!(view(&store), before, "the last good view is kept");
+    assert_eq!((store.slice_count(), store.backend_count()), (2, 3));
+    // A deletion makes room, by exactly what the deleted slice held.
+    assert!(store.apply(Event::Delete(slice("web-a", &[]))).unwrap());
+    assert_eq!(store.backend_count(), 1);
+    assert!(
+        store
+            .apply(Event::Apply(slice(
+                "web-b",
+                &[("10.0.0.3", true), ("10.0.0.4", true)]
+            )))
+            .unwrap()
+    );
+    assert!(
+        store
+            .apply(Event::Apply(slice("web-c", &[("10.0.0.5", true)])))
+            .unwrap()
+    );
+    let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
+    assert_eq!(addrs, ["10.0.0.3:80", "10.0.0.4:80", "10.0.0.5:80"]);
+}
+
+#[test]
+fn a_list_whose_pages_add_up_past_the_backend_limit_is_dropped_whole() {
+    let mut store = listed_within(max_backends(3), &[slice("web-a", &[("10.0.0.1", true)])]);
+    let before = view(&store);
+    assert!(!store.apply(Event::Init).unwrap());
+    // The same name twice in a list replaces its slice: its backends are not counted twice.
+    for s in [
+        slice("web-b", &[("10.0.0.2", true), ("10.0.0.3", true)]),
+        slice("web-b", &[("10.0.0.2", true), ("10.0.0.3", true)]),
+    ] {
+        assert!(!store.apply(Event::InitApply(s)).unwrap());
+    }
+    assert_eq!(
+        store.apply(Event::InitApply(slice(
+            "web-c",
+            &[("10.0.0.4", true), ("10.0.0.5", true)]
+        ))),
+        Err(Refused::Backends {
+            count: 4,
+            limit: 3,
+            during: "list"
+        })
+    );
+    assert_eq!(
+        view(&store),
+        before,
+        "a list past the limit is never visible"
+    );
+    // The rest of that list is ignored, never published as a truncated set.
+    assert!(
+        !store
+            .apply(Event::InitApply(slice("web-d", &[("10.0.0.6", true)])))
+            .unwrap()
+    );
+    assert!(!store.apply(Event::InitDone).unwrap());
+    assert_eq!(view(&store), before);
+    assert_eq!(store.backend_count(), 1);
+}
+
+#[test]
+fn only_backends_are_counted_not_endpoints_that_contribute_nothing() {
+    let mut store = max_backends(1);
+    let mut other = slice("other-a", &[("10.0.0.1", true), ("10.0.0.2", true)]);
+    other.metadata.labels = Some(BTreeMap::from([(
+        SERVICE_NAME_LABEL.to_owned(),
+        "other".to_owned(),
+    )]));
+    let mut bad_ips = slice("web-a", &[("10.0.0.3", true)]);
+    bad_ips.endpoints.push(Endpoint {
+        addresses: vec!["not-an-ip".into(), "also.not".into()],
+        ..Endpoint::default()
+    });
+    for event in [
+        Event::Init,
+        Event::InitApply(other),
+        Event::InitApply(bad_ips),
+    ] {
+        assert!(!store.apply(event).unwrap());
+    }
+    assert!(store.apply(Event::InitDone).unwrap());
+    assert_eq!((store.slice_count(), store.backend_count()), (2, 1));
+}
+
+#[test]
+fn a_limit_of_zero_backends_admits_only_slices_without_backends() {
+    let mut store = listed_within(max_backends(0), &[slice("web-a", &[])]);
+    assert!(store.merged().is_empty());
+    assert_eq!(
+        store.apply(Event::Apply(slice("web-b", &[("10.0.0.1", true)]))),
+        Err(Refused::Backends {
+            count: 1,
+            limit: 0,
+            during: "watch"
+        })
+    );
+}
+
+#[test]
+fn a_slice_larger_than_the_api_allows_is_refused() {
+    // Backends are not the bound here: the API's own limits on one slice are.
+    let mut store = listed_within(
+        Store::new("web".into(), Port::Only, Limits::default()),
+        &[slice("web-a", &[("10.0.0.1", true)])],
+    );
+    let before = view(&store);
+    assert_eq!(
+        store.apply(Event::Apply(wide("web-b", MAX_ENDPOINTS + 1))),
+        Err(Refused::SliceTooLarge {
+            slice: "web-b".into(),
+            what: "endpoints",
+            count: 1001,
+            limit: 1000,
+            during: "watch"
+        })
+    );
+    let mut many_addresses = slice("web-c", &[("10.0.0.1", true)]);
+    many_addresses.endpoints[0].addresses = (0..=MAX_ADDRESSES)
+        .map(|i| format!("10.2.0.{}", i + 1))
+        .collect();
+    assert_eq!(
+        store.apply(Event::Apply(many_addresses)),
+        Err(Refused::SliceTooLarge {
+            slice: "web-c".into(),
+            what: "addresses in one endpoint",
+            count: 101,
+            limit: 100,
+            during: "watch"
+        })
+    );
+    assert_eq!(view(&store), before, "the last good view is kept");
+    // In a list, the slice drops the list.
+    assert!(!store.apply(Event::Init).unwrap());
+    assert_eq!(
+        store.apply(Event::InitApply(wide("web-b", 1001))),
+        Err(Refused::SliceTooLarge {
+            slice: "web-b".into(),
+            what: "endpoints",
+            count: 1001,
+            limit: 1000,
+            during: "list"
+        })
+    );
+    assert!(!store.apply(Event::InitDone).unwrap());
+    assert_eq!(view(&store), before);
+    // At the API's limits exactly, a slice is taken.
+    let mut at_limit = wide("web-b", MAX_ENDPOINTS);
+    at_limit.endpoints[0].addresses = (0..MAX_ADDRESSES)
+        .map(|i| format!("10.2.0.{}", i + 1))
+        .collect();
+    assert!(store.apply(Event::Apply(at_limit)).unwrap());
+    assert_eq!(store.backend_count(), 1 + MAX_ENDPOINTS - 1 + MAX_ADDRESSES);
+}
+
+#[test]
+fn refusals_name_the_service_the_slice_and_the_limit() {
+    let error = |r: Refused| r.into_error("prod".into(), "web".into()).to_string();
+    assert_eq!(
+        error(Refused::Backends {
+            count: 4,
+            limit: 3,
+            during: "list"
+        }),
+        "service `prod/web` has at least 4 backends in its list, more than the limit of 3"
+    );
+    assert_eq!(
+        error(Refused::SliceTooLarge {
+            slice: "web-b".into(),
+            what: "endpoints",
+            count: 1001,
+            limit: 1000,
+            during: "watch"
+        }),
+        "endpointslice `web-b` in the watch of service `prod/web` has 1001 endpoints, more \
+         than the 1000 the kubernetes api allows"
     );
 }

@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::Status;
 
 use super::*;
+use crate::Limits;
 use crate::port::Port;
 use crate::slice::SERVICE_NAME_LABEL;
 
@@ -103,7 +104,7 @@ async fn events_publish_changes_only_and_errors_back_off() {
     let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(8));
     run(
         watchers(vec![script]),
-        Store::new("web".into(), Port::Only, usize::MAX),
+        Store::new("web".into(), Port::Only, Limits::default()),
         Arc::clone(&shared),
         backoff,
     )
@@ -146,7 +147,7 @@ async fn a_failing_api_is_retried_ever_more_slowly() {
     let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     run(
         watchers(vec![script]),
-        Store::new("web".into(), Port::Only, usize::MAX),
+        Store::new("web".into(), Port::Only, Limits::default()),
         Arc::clone(&shared),
         backoff,
     )
@@ -183,7 +184,7 @@ async fn a_watch_request_answered_gone_starts_a_new_watcher_that_lists() {
     ];
     run(
         watchers(vec![first, second]),
-        Store::new("web".into(), Port::Only, usize::MAX),
+        Store::new("web".into(), Port::Only, Limits::default()),
         Arc::clone(&shared),
         Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
     )
@@ -221,7 +222,7 @@ async fn the_backoff_starts_over_after_a_retry_that_stayed_up() {
                 .take()
                 .expect("one watcher: no error here asks for another")
         },
-        Store::new("web".into(), Port::Only, usize::MAX),
+        Store::new("web".into(), Port::Only, Limits::default()),
         Arc::clone(&shared),
         Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
     )
@@ -261,7 +262,7 @@ async fn a_slice_past_the_limit_keeps_the_set_and_restarts_the_watch_after_the_b
     let (status_tx, mut status_rx) = (Arc::clone(&shared), shared.status_receiver());
     let watched = tokio::spawn(run(
         watchers(vec![first, second, third]),
-        Store::new("web".into(), Port::Only, 1),
+        Store::new("web".into(), Port::Only, Limits::default().max_slices(1)),
         status_tx,
         Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
     ));

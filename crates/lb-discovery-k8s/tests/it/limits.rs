@@ -1,5 +1,5 @@
 //! Bounds on the API's answers: bytes per response and per event, time per request, slices
-//! held.
+//! and backends held, endpoints and addresses per slice.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -293,4 +293,179 @@ async fn a_relist_past_the_limit_never_publishes_a_truncated_set() {
     )
     .await;
     assert_eq!(discovery.status().lists, before.lists + 1);
+}
+
+/// The request timeout of [`builder`], with at most `backends` backends.
+fn max_backends(backends: usize) -> Limits {
+    Limits::default()
+        .request_timeout(Duration::from_secs(5))
+        .max_backends(backends)
+}
+
+/// A slice of `web` with a ready endpoint for each of `ips`.
+fn web_of(name: &str, ips: &[&str]) -> k8s_openapi::api::discovery::v1::EndpointSlice {
+    let endpoints = ips.iter().map(|ip| endpoint(ip, READY)).collect();
+    slice(name, "web", "IPv4", endpoints)
+}
+
+#[tokio::test]
+async fn a_watch_event_past_the_backend_limit_keeps_the_last_good_set() {
+    let api = FakeApi::start().await;
+    api.apply(web_of("web-a", &["10.0.0.1", "10.0.0.2"]));
+    let discovery = builder(&api).limits(max_backends(3)).build().await.unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+    let good = [("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)];
+    wait_set(&discovery, &mut changes, &good).await;
+    api.wait_seen("the first watch", |s| {
+        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
+    })
+    .await;
+    let before = discovery.status();
+
+    // A second slice of two backends takes the total to 4, past the limit of 3, though the
+    // slice count (2) is far under its own limit.
+    api.apply(web_of("web-b", &["10.0.0.3", "10.0.0.4"]));
+    wait_status(&discovery, "the slice past the limit", |s| {
+        s.errors > before.errors
+    })
+    .await;
+    let status = discovery.status();
+    assert_eq!(
+        status.last_error.clone().unwrap().message(),
+        "service `prod/web` has at least 4 backends in its watch, more than the limit of 3"
+    );
+    assert_eq!(
+        (status.updates, status.slices, status.backends),
+        (before.updates, 1, 2),
+        "nothing published: {status:?}"
+    );
+    assert_eq!(view(&discovery.discover().await.unwrap()), expect(&good));
+
+    // After the backoff the watch starts over with a list, which is past the limit too.
+    api.wait_seen("a new list", |s| lists(s) >= 2).await;
+    wait_status(&discovery, "the list past the limit", |s| {
+        s.last_error
+            .as_ref()
+            .is_some_and(|e| e.message().contains("at least 4 backends in its list"))
+    })
+    .await;
+    assert_eq!(view(&discovery.discover().await.unwrap()), expect(&good));
+    assert_eq!(discovery.status().lists, before.lists);
+
+    // Back under the limit (3 backends exactly), the next list replaces the set.
+    api.apply(web_of("web-a", &["10.0.0.1"]));
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[
+            ("10.0.0.1:8080", Enabled),
+            ("10.0.0.3:8080", Enabled),
+            ("10.0.0.4:8080", Enabled),
+        ],
+    )
+    .await;
+    assert_eq!(discovery.status().backends, 3);
+}
+
+#[tokio::test]
+async fn a_list_whose_pages_add_up_past_the_backend_limit_is_never_published() {
+    let api = FakeApi::start().await;
+    api.apply(web_of("web-a", &["10.0.0.1", "10.0.0.2"]));
+    api.apply(web_of("web-b", &["10.0.0.3", "10.0.0.4"]));
+    let discovery = builder(&api)
+        .limits(max_backends(3))
+        .page_size(1)
+        .initial_list_timeout(Duration::ZERO)
+        .build()
+        .await
+        .unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+    wait_status(&discovery, "an error", |s| s.errors >= 1).await;
+    let status = discovery.status();
+    assert_eq!(
+        status.last_error.as_ref().unwrap().message(),
+        "service `prod/web` has at least 4 backends in its list, more than the limit of 3"
+    );
+    assert!(!status.listed, "{status:?}");
+    assert_eq!((status.lists, status.updates), (0, 0));
+    // Each page was under the limit: only their sum was past it.
+    assert!(
+        api.seen().iter().any(|s| *s
+            == Seen::NextPage {
+                after: "web-a".into()
+            }),
+        "{:?}",
+        api.seen()
+    );
+    let err = discovery.discover().await.unwrap_err();
+    assert!(
+        err.to_string().contains("have not been listed yet"),
+        "{err}"
+    );
+
+    api.delete("web-b");
+    wait_set(
+        &discovery,
+        &mut changes,
+        &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
+    )
+    .await;
+}
+
+/// `n` addresses from 10.1.0.1 on.
+fn ips(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("10.1.{}.{}", i / 250, i % 250 + 1))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_slice_with_more_endpoints_than_the_api_allows_keeps_the_last_good_set() {
+    let api = FakeApi::start().await;
+    api.apply(web("web-a", "10.0.0.1"));
+    let discovery = builder(&api).build().await.unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
+    api.wait_seen("the first watch", |s| {
+        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
+    })
+    .await;
+    let before = discovery.status();
+
+    // 1,001 endpoints: one more than the API server's validation allows in a slice.
+    let too_many = ips(1001);
+    let too_many: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    api.apply(web_of("web-b", &too_many));
+    wait_status(&discovery, "the oversized slice", |s| {
+        s.errors > before.errors
+    })
+    .await;
+    let status = discovery.status();
+    assert_eq!(
+        status.last_error.clone().unwrap().message(),
+        "endpointslice `web-b` in the watch of service `prod/web` has 1001 endpoints, more \
+         than the 1000 the kubernetes api allows"
+    );
+    assert_eq!(
+        (status.updates, status.slices, status.backends),
+        (before.updates, 1, 1),
+        "nothing published: {status:?}"
+    );
+    assert_eq!(
+        view(&discovery.discover().await.unwrap()),
+        expect(&[("10.0.0.1:8080", Enabled)])
+    );
+
+    // At the API's limit of 1,000 it is taken, by the list the watch starts over with.
+    let allowed = &too_many[..1000];
+    api.apply(web_of("web-b", allowed));
+    let mut expected: Vec<(String, lb_core::Enablement)> = allowed
+        .iter()
+        .map(|ip| (format!("{ip}:8080"), Enabled))
+        .collect();
+    expected.push(("10.0.0.1:8080".into(), Enabled));
+    let expected: Vec<(&str, lb_core::Enablement)> =
+        expected.iter().map(|(a, e)| (a.as_str(), *e)).collect();
+    wait_set(&discovery, &mut changes, &expected).await;
+    assert_eq!(discovery.status().backends, 1001);
 }

@@ -186,18 +186,18 @@ async fn a_watch_announcing_slices_past_the_limit_keeps_the_last_good_set() {
     assert_eq!(discovery.status().slices, 2);
 }
 
-#[tokio::test]
-async fn a_first_list_past_the_limit_is_never_published() {
-    let api = FakeApi::start().await;
-    for (name, ip) in [
-        ("web-a", "10.0.0.1"),
-        ("web-b", "10.0.0.2"),
-        ("web-c", "10.0.0.3"),
-    ] {
-        api.apply(web(name, ip));
-    }
+/// A first list served in pages of one whose slices add up past `limits`: it fails with
+/// `message`, is never published (though the page after `second_page_after` was fetched), and
+/// once slice `delete` is gone the next list publishes 10.0.0.1 and 10.0.0.2.
+async fn first_list_past_a_limit_is_never_published(
+    api: FakeApi,
+    limits: Limits,
+    message: &str,
+    second_page_after: &str,
+    delete: &str,
+) {
     let discovery = builder(&api)
-        .limits(max_slices(2))
+        .limits(limits)
         .page_size(1)
         .initial_list_timeout(Duration::ZERO)
         .build()
@@ -206,17 +206,14 @@ async fn a_first_list_past_the_limit_is_never_published() {
     let mut changes = discovery.subscribe().unwrap();
     wait_status(&discovery, "an error", |s| s.errors >= 1).await;
     let status = discovery.status();
-    assert_eq!(
-        status.last_error.as_ref().unwrap().message(),
-        "service `prod/web` has at least 3 endpointslices in its list, more than the limit of 2"
-    );
+    assert_eq!(status.last_error.as_ref().unwrap().message(), message);
     assert!(!status.listed, "{status:?}");
     assert_eq!((status.lists, status.updates), (0, 0));
-    // The three slices came in pages of one: the limit holds across pages.
+    // The slices came in pages of one: the limit holds across pages.
     assert!(
         api.seen().iter().any(|s| *s
             == Seen::NextPage {
-                after: "web-b".into()
+                after: second_page_after.into()
             }),
         "{:?}",
         api.seen()
@@ -227,11 +224,31 @@ async fn a_first_list_past_the_limit_is_never_published() {
         "{err}"
     );
 
-    api.delete("web-c");
+    api.delete(delete);
     wait_set(
         &discovery,
         &mut changes,
         &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_first_list_past_the_limit_is_never_published() {
+    let api = FakeApi::start().await;
+    for (name, ip) in [
+        ("web-a", "10.0.0.1"),
+        ("web-b", "10.0.0.2"),
+        ("web-c", "10.0.0.3"),
+    ] {
+        api.apply(web(name, ip));
+    }
+    first_list_past_a_limit_is_never_published(
+        api,
+        max_slices(2),
+        "service `prod/web` has at least 3 endpointslices in its list, more than the limit of 2",
+        "web-b",
+        "web-c",
     )
     .await;
 }
@@ -372,42 +389,13 @@ async fn a_list_whose_pages_add_up_past_the_backend_limit_is_never_published() {
     let api = FakeApi::start().await;
     api.apply(web_of("web-a", &["10.0.0.1", "10.0.0.2"]));
     api.apply(web_of("web-b", &["10.0.0.3", "10.0.0.4"]));
-    let discovery = builder(&api)
-        .limits(max_backends(3))
-        .page_size(1)
-        .initial_list_timeout(Duration::ZERO)
-        .build()
-        .await
-        .unwrap();
-    let mut changes = discovery.subscribe().unwrap();
-    wait_status(&discovery, "an error", |s| s.errors >= 1).await;
-    let status = discovery.status();
-    assert_eq!(
-        status.last_error.as_ref().unwrap().message(),
-        "service `prod/web` has at least 4 backends in its list, more than the limit of 3"
-    );
-    assert!(!status.listed, "{status:?}");
-    assert_eq!((status.lists, status.updates), (0, 0));
-    // Each page was under the limit: only their sum was past it.
-    assert!(
-        api.seen().iter().any(|s| *s
-            == Seen::NextPage {
-                after: "web-a".into()
-            }),
-        "{:?}",
-        api.seen()
-    );
-    let err = discovery.discover().await.unwrap_err();
-    assert!(
-        err.to_string().contains("have not been listed yet"),
-        "{err}"
-    );
-
-    api.delete("web-b");
-    wait_set(
-        &discovery,
-        &mut changes,
-        &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
+    // Each page is under the limit: only their sum is past it.
+    first_list_past_a_limit_is_never_published(
+        api,
+        max_backends(3),
+        "service `prod/web` has at least 4 backends in its list, more than the limit of 3",
+        "web-a",
+        "web-b",
     )
     .await;
 }

@@ -225,7 +225,9 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// Picks a ready backend for `key` (ignored by strategies that do not hash).
     ///
     /// Returns `None` only when no backend is ready. The strategy offers every backend at most
-    /// once, so this finds a ready backend whenever one exists, however many are down.
+    /// once, so this finds a ready backend whenever one exists, however many are down. When none
+    /// is ready but some are kept out only by passive health ([`PassiveHealth`]), the first of
+    /// those is picked as a last resort.
     /// It takes no lock, allocates nothing, and reads each candidate's readiness with one atomic
     /// load. The returned [`Pick`] owns its generation of the set, which costs two atomic
     /// read-modify-write operations; a [`Selector`] avoids them in the hottest loops.
@@ -414,21 +416,31 @@ impl<S: BackendSelection> LoadBalancer<S> {
 }
 
 impl<S: BackendSelection> Snapshot<S> {
-    /// The index of the first ready candidate of selector `selector_index` for `key`.
+    /// The index of the first ready candidate of selector `selector_index` for `key`; when no
+    /// candidate is ready, the first one kept out only by a passive-health ejection (a last
+    /// resort, so that ejection never leaves a load balancer with nothing to pick).
     #[inline]
     pub(crate) fn first_ready(&self, selector_index: usize, key: &[u8]) -> Option<usize> {
         let selector = self.selectors.as_ref()?.get(selector_index)?;
         let states = self.set.states();
         let mut candidates = selector.iter_with_states(key, states);
         let mut budget = candidate_budget(states.len());
+        let mut last_resort = None;
         loop {
-            let i = candidates.next()?;
-            if states.get(i).is_some_and(|s| s.is_ready()) {
-                return Some(i);
+            let Some(i) = candidates.next() else {
+                return last_resort;
+            };
+            if let Some(state) = states.get(i) {
+                if state.is_ready() {
+                    return Some(i);
+                }
+                if last_resort.is_none() && state.is_only_ejected() {
+                    last_resort = Some(i);
+                }
             }
             budget -= 1;
             if budget == 0 {
-                return None;
+                return last_resort;
             }
         }
     }

@@ -10,7 +10,7 @@
 //! accrual do; pingora has no equivalent.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::set::BackendSet;
@@ -25,7 +25,10 @@ use crate::state::Outcome;
 ///   to `max_ejection`. One success resets that count.
 /// - At most `max_ejected_percent` percent of the set (and at least one backend) is ejected at
 ///   once, and a backend is never ejected when no other backend of the set is ready: failing
-///   requests then keep going to it rather than nowhere.
+///   requests then keep going to it rather than nowhere. Should the other backends go down later
+///   (an active health check, an operator), `select` still picks a backend kept out only by its
+///   ejection when no backend is ready: ejection never leaves a load balancer with nothing to
+///   pick.
 /// - Ejection is separate from active health: a health-check flip neither ejects nor readmits a
 ///   backend, and an ejection fires no `health_status_change` callback (it is logged with
 ///   `tracing` at level `warn`, readmission at `info`).
@@ -192,6 +195,10 @@ pub(crate) struct PassivePolicy {
     /// `consecutive_failures` of the policy, 0 when off: read on every failure without a lock.
     threshold: AtomicU32,
     policy: RwLock<Option<PassiveHealth>>,
+    /// Held while an ejection is decided and made, so that two backends failing at once on two
+    /// threads cannot both pass the cap or the last-ready check. Ejections are rare; nothing on
+    /// the select path takes it.
+    deciding: Mutex<()>,
 }
 
 impl PassivePolicy {
@@ -235,6 +242,11 @@ impl PassivePolicy {
         let Some(policy) = self.get() else {
             return;
         };
+        // The guarded value is `()`: a poisoned lock carries no broken state.
+        let _deciding = self.deciding.lock().unwrap_or_else(PoisonError::into_inner);
+        if set.state(index).is_some_and(|s| s.is_ejected()) {
+            return;
+        }
         let at = now();
         let states = set.states();
         let mut ejected = 0usize;

@@ -364,6 +364,11 @@ impl BackendState {
         before & (READY | DRAINING) == READY
     }
 
+    /// Whether the backend is healthy and enabled, and kept out only by a passive-health ejection.
+    pub(crate) fn is_only_ejected(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & READINESS == READY | EJECTED
+    }
+
     /// Whether passive health has ejected the backend and its ejection has not ended yet.
     pub fn is_ejected(&self) -> bool {
         self.is_ejected_at(crate::passive::now())

@@ -202,3 +202,57 @@ async fn an_ejection_lasts_through_updates_and_selectors_see_it() {
     advance(Duration::from_secs(10)).await;
     assert_eq!(seen(&mut selector), 10);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_ejected_backend_is_the_last_resort_when_nothing_else_is_ready() {
+    let (lb, all) = balancer(3);
+    lb.set_passive_health(Some(policy().with_max_ejected_percent(100)));
+    report(&lb, &all[0], &[FAIL; 3]);
+    let ejected = state_of(&lb, &all[0]);
+    assert!(ejected.is_ejected());
+    // The other two go down (an active check, an operator): the ejected one is picked rather
+    // than nothing, and stays ejected.
+    lb.backends().set_health(&all[1], false);
+    lb.backends().set_enable(&all[2], false);
+    for _ in 0..6 {
+        assert_eq!(lb.select(b"").unwrap().addr, all[0].addr);
+    }
+    assert_eq!(lb.selector().select(b"").unwrap().addr, all[0].addr);
+    assert!(ejected.is_ejected() && !ejected.is_ready());
+    // One comes back: it takes every pick again.
+    lb.backends().set_health(&all[1], true);
+    assert_eq!(picks_of(&lb, &all[1], 6), 6);
+    // A backend that is down for another reason is never a last resort.
+    lb.backends().set_health(&all[1], false);
+    lb.backends().set_health(&all[0], false);
+    assert!(lb.select(b"").is_none());
+}
+
+#[test]
+fn backends_failing_together_on_many_threads_never_all_get_ejected() {
+    // Two backends, both failing on four threads at once: with every backend allowed out by the
+    // cap, the last-ready rule must still keep one in (each ejection is decided under a lock).
+    for _ in 0..50 {
+        let (lb, all) = balancer(2);
+        let long = Duration::from_secs(3600);
+        lb.set_passive_health(Some(
+            PassiveHealth::default()
+                .with_consecutive_failures(1)
+                .with_ejection(long, long)
+                .with_max_ejected_percent(100),
+        ));
+        let picks: Vec<Pick<Rotate>> = all.iter().map(|b| pick_of(&lb, b)).collect();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let pick = &picks[t % 2];
+                s.spawn(move || {
+                    for _ in 0..200 {
+                        pick.report(FAIL, Duration::from_millis(1));
+                    }
+                });
+            }
+        });
+        let ejected = all.iter().filter(|b| state_of(&lb, b).is_ejected()).count();
+        assert_eq!(ejected, 1, "exactly one of two failing backends is out");
+    }
+}

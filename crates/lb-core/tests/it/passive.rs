@@ -256,3 +256,69 @@ fn backends_failing_together_on_many_threads_never_all_get_ejected() {
         assert_eq!(ejected, 1, "exactly one of two failing backends is out");
     }
 }
+
+use proptest::prelude::*;
+
+/// One step of the property below: a reported outcome, or a change of health or enablement.
+#[derive(Clone, Debug)]
+enum Op {
+    Report(usize, bool),
+    Health(usize, bool),
+    Enable(usize, bool),
+}
+
+fn op(n: usize) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..n, proptest::bool::weighted(0.2)).prop_map(|(i, ok)| Op::Report(i, ok)),
+        1 => (0..n, any::<bool>()).prop_map(|(i, up)| Op::Health(i, up)),
+        1 => (0..n, any::<bool>()).prop_map(|(i, on)| Op::Enable(i, on)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the sequence of outcomes and health changes: never more ejected than the cap
+    /// allows, an ejection only while another backend is ready, and `select` answers whenever a
+    /// backend is ready or kept out only by its ejection.
+    #[test]
+    fn ejection_keeps_its_limits_on_any_sequence(
+        (n, ops) in (1usize..9).prop_flat_map(|n| (Just(n), proptest::collection::vec(op(n), 0..120))),
+        threshold in 1u32..4,
+        percent in 0u8..=100,
+    ) {
+        let (lb, all) = balancer(n as u16);
+        let hour = Duration::from_secs(3600);
+        let policy = PassiveHealth::default()
+            .with_consecutive_failures(threshold)
+            .with_ejection(hour, hour)
+            .with_max_ejected_percent(percent);
+        lb.set_passive_health(Some(policy));
+        let cap = (n * usize::from(percent) / 100).max(1);
+        let states: Vec<_> = all.iter().map(|b| state_of(&lb, b)).collect();
+        for op in ops {
+            let before: Vec<bool> = states.iter().map(|s| s.is_ejected()).collect();
+            let ready_before: Vec<bool> = states.iter().map(|s| s.is_ready()).collect();
+            match op {
+                Op::Report(i, ok) => pick_of(&lb, &all[i]).report(if ok { OK } else { FAIL }, Duration::ZERO),
+                Op::Health(i, up) => { lb.backends().set_health(&all[i], up); }
+                Op::Enable(i, on) => { lb.backends().set_enable(&all[i], on); }
+            }
+            let after: Vec<bool> = states.iter().map(|s| s.is_ejected()).collect();
+            let ejected = after.iter().filter(|&&e| e).count();
+            prop_assert!(ejected <= cap, "{ejected} ejected, cap {cap}");
+            for i in 0..n {
+                if after[i] && !before[i] {
+                    prop_assert!(
+                        (0..n).any(|j| j != i && ready_before[j]),
+                        "backend {i} ejected while no other was ready"
+                    );
+                }
+            }
+            let pickable = states.iter().any(|s| s.is_ready())
+                || states.iter().zip(&after).any(|(s, &e)| e && s.is_healthy()
+                    && s.enablement() == lb_core::Enablement::Enabled);
+            prop_assert_eq!(lb.select(b"").is_some(), pickable);
+        }
+    }
+}

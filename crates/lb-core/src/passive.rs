@@ -284,7 +284,7 @@ impl PassivePolicy {
 
 impl crate::state::BackendState {
     /// Starts an ejection of `length` at `at`.
-    fn eject(&self, at: Instant, length: Duration) {
+    pub(crate) fn eject(&self, at: Instant, length: Duration) {
         self.ejection().start(at, length);
         self.set_ejected();
     }

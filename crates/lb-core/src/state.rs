@@ -26,6 +26,11 @@ const READY: u32 = HEALTHY | ENABLED;
 const EJECTED: u32 = 1 << 3;
 /// The bits that decide readiness.
 const READINESS: u32 = READY | DRAINING | EJECTED;
+/// The upper bits count ejections (wrapping), so that a readmission decided on one ejection
+/// cannot clear the next: each ejection sets [`EJECTED`] and adds one here in the same atomic
+/// operation, and a select readmits only the ejection it saw end.
+const EJECTION_ONE: u32 = 1 << 8;
+const EJECTION_COUNT: u32 = !(EJECTION_ONE - 1);
 
 /// The administrative state of a backend, set by discovery or by the application.
 ///
@@ -344,24 +349,56 @@ impl BackendState {
     #[inline(never)]
     fn readmit_if_over(&self) -> bool {
         // Acquire pairs with the release that set the flag: the ejection's end read next is the
-        // one stored before it.
-        if self.flags.load(Ordering::Acquire) & EJECTED == 0 {
-            return self.flags.load(Ordering::Relaxed) & READINESS == READY;
+        // one stored before it (or a later one).
+        let seen = self.flags.load(Ordering::Acquire);
+        if seen & EJECTED == 0 {
+            return seen & READINESS == READY;
         }
         if !self.ejection.over(crate::passive::now()) {
             return false;
         }
-        self.readmit()
+        self.readmit_seen(seen)
     }
 
-    /// Ends an ejection now; returns whether the backend is then ready.
+    /// Ends the ejection seen in the flags `seen`, which has ended, unless the backend was
+    /// ejected again since (failures of requests still in flight may eject it before any select
+    /// clears the flag): that ejection stands. Returns whether the backend is then ready.
+    fn readmit_seen(&self, seen: u32) -> bool {
+        let mut current = seen;
+        loop {
+            if current & EJECTED == 0 || (current ^ seen) & EJECTION_COUNT != 0 {
+                // Readmitted by another select, or ejected again.
+                return current & READINESS == READY;
+            }
+            match self.flags.compare_exchange_weak(
+                current,
+                current & !EJECTED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.readmitted();
+                    return current & (READY | DRAINING) == READY;
+                }
+                // Health or enablement changed meanwhile (or a spurious failure): try again.
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Ends any ejection now, whatever its end (passive health turned off); returns whether the
+    /// backend is then ready.
     pub(crate) fn readmit(&self) -> bool {
         let before = self.flags.fetch_and(!EJECTED, Ordering::AcqRel);
         if before & EJECTED != 0 {
-            self.ejection.readmitted();
-            tracing::info!(backend = %self.health.target.addr, "backend readmitted after its ejection");
+            self.readmitted();
         }
         before & (READY | DRAINING) == READY
+    }
+
+    fn readmitted(&self) {
+        self.ejection.readmitted();
+        tracing::info!(backend = %self.health.target.addr, "backend readmitted after its ejection");
     }
 
     /// Whether the backend is healthy and enabled, and kept out only by a passive-health ejection.
@@ -384,8 +421,15 @@ impl BackendState {
         flags == READY || (flags == READY | EJECTED && self.ejection.over(at))
     }
 
+    /// Sets the ejected flag and counts the ejection (see [`EJECTION_ONE`]); release ordering
+    /// publishes the ejection's end stored before.
     pub(crate) fn set_ejected(&self) {
-        self.flags.fetch_or(EJECTED, Ordering::Release);
+        // The closure always returns Some, so fetch_update cannot fail.
+        let _ = self
+            .flags
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |f| {
+                Some((f | EJECTED).wrapping_add(EJECTION_ONE))
+            });
     }
 
     pub(crate) fn ejection(&self) -> &Ejection {
@@ -593,6 +637,24 @@ mod tests {
         c.force(true);
         assert!(late.is_ready());
         assert_eq!(lock(&c.inner).watchers.len(), 1);
+    }
+
+    #[test]
+    fn a_readmission_decided_on_an_ended_ejection_never_clears_the_next_one() {
+        let s = cell(true).new_state(Enablement::Enabled);
+        let at = crate::passive::now();
+        s.eject(at, Duration::ZERO);
+        // A select meets the backend and sees that its ejection has ended...
+        let seen = s.flags.load(Ordering::Acquire);
+        assert!(seen & EJECTED != 0 && s.ejection.over(at));
+        // ...meanwhile requests still in flight fail and eject it again...
+        s.eject(at, Duration::from_secs(3600));
+        // ...then the select readmits what it saw: the new ejection must stand.
+        assert!(!s.readmit_seen(seen));
+        assert!(s.is_ejected() && !s.is_ready());
+        // Once that one ends, a select readmits the backend as usual.
+        s.eject(at, Duration::ZERO);
+        assert!(s.is_ready() && !s.is_ejected());
     }
 
     #[test]

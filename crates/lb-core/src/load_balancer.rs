@@ -276,12 +276,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// Off by default. It applies at once, to every generation; `None` turns it off and readmits
     /// every ejected backend.
     pub fn set_passive_health(&self, policy: Option<PassiveHealth>) {
-        self.passive.set(policy);
-        if policy.is_none() {
-            for state in self.snapshot.load().set.states() {
-                state.readmit();
-            }
-        }
+        self.passive.set(policy, self.snapshot.load().set.states());
     }
 
     /// The passive-health policy, if any.

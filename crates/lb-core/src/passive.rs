@@ -10,11 +10,11 @@
 //! accrual do; pingora has no equivalent.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::set::BackendSet;
-use crate::state::Outcome;
+use crate::state::{BackendState, Outcome};
 
 /// When and for how long failed requests eject a backend; see
 /// [`LoadBalancer::set_passive_health`](crate::LoadBalancer::set_passive_health).
@@ -202,11 +202,22 @@ pub(crate) struct PassivePolicy {
 }
 
 impl PassivePolicy {
-    pub(crate) fn set(&self, policy: Option<PassiveHealth>) {
+    /// Sets the policy; `None` also readmits every backend of `states`. Both happen under the
+    /// lock ejections are decided under, so that an ejection decided under the old policy cannot
+    /// land after the readmissions.
+    pub(crate) fn set(&self, policy: Option<PassiveHealth>, states: &[Arc<BackendState>]) {
+        // The guarded value is `()`: a poisoned lock carries no broken state.
+        let _deciding = self.deciding.lock().unwrap_or_else(PoisonError::into_inner);
         let mut slot = self.policy.write().unwrap_or_else(PoisonError::into_inner);
         *slot = policy;
         let threshold = policy.map_or(0, |p| p.consecutive_failures);
         self.threshold.store(threshold, Ordering::Relaxed);
+        drop(slot);
+        if policy.is_none() {
+            for state in states {
+                state.readmit();
+            }
+        }
     }
 
     pub(crate) fn get(&self) -> Option<PassiveHealth> {
@@ -239,11 +250,12 @@ impl PassivePolicy {
 
     #[cold]
     fn try_eject(&self, set: &BackendSet, index: usize, run: u32) {
+        // The guarded value is `()`: a poisoned lock carries no broken state.
+        let _deciding = self.deciding.lock().unwrap_or_else(PoisonError::into_inner);
+        // Read under the lock: a policy turned off meanwhile ejects nothing.
         let Some(policy) = self.get() else {
             return;
         };
-        // The guarded value is `()`: a poisoned lock carries no broken state.
-        let _deciding = self.deciding.lock().unwrap_or_else(PoisonError::into_inner);
         if set.state(index).is_some_and(|s| s.is_ejected()) {
             return;
         }
@@ -282,7 +294,7 @@ impl PassivePolicy {
     }
 }
 
-impl crate::state::BackendState {
+impl BackendState {
     /// Starts an ejection of `length` at `at`.
     pub(crate) fn eject(&self, at: Instant, length: Duration) {
         self.ejection().start(at, length);

@@ -257,6 +257,41 @@ fn backends_failing_together_on_many_threads_never_all_get_ejected() {
     }
 }
 
+#[test]
+fn turning_passive_health_off_while_a_failure_is_being_decided_leaves_nothing_ejected() {
+    // A failure reported on one thread while another turns passive health off: whichever comes
+    // first, the backend must end up readmitted (the documented effect of `None`). A large set
+    // makes the ejection's scan long enough for the two to overlap.
+    let (lb, all) = balancer(4000);
+    let hour = Duration::from_secs(3600);
+    let policy = PassiveHealth::default()
+        .with_consecutive_failures(1)
+        .with_ejection(hour, hour)
+        .with_max_ejected_percent(100);
+    let pick = pick_of(&lb, &all[0]);
+    let state = Arc::clone(pick.state());
+    for round in 0..300u32 {
+        lb.set_passive_health(Some(policy));
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                start.wait();
+                pick.report(FAIL, Duration::ZERO);
+            });
+            start.wait();
+            // Sweep the offset of the two threads across rounds.
+            for _ in 0..(round % 60) * 50 {
+                std::hint::spin_loop();
+            }
+            lb.set_passive_health(None);
+        });
+        assert!(
+            !state.is_ejected() && state.is_ready(),
+            "round {round}: ejected with passive health off"
+        );
+    }
+}
+
 use proptest::prelude::*;
 
 /// One step of the property below: a reported outcome, or a change of health or enablement.

@@ -58,6 +58,12 @@ const TABLE_WORK: u64 = 1 << 22;
 /// ready, so the remaining backends share its load in proportion to their weights and keep the
 /// smooth order (nginx leaves down peers out of its sequence to the same effect). With weights
 /// 5, 1, 1 and the second backend down, the picks are `a a a c a a`, nginx's sequence for 5, 1.
+/// This holds while a ready backend's turn comes within those 8 turns. Past them (a run of
+/// more than 8 down backends in the sequence, or down backends holding nearly all the weight,
+/// such as 100, 1, 1 with the first down) the scan decides, from a position that depends on the
+/// turn: every backend is still reached, but the first ready one after a run of down ones
+/// takes a larger share (with 100, 1, 1 and the first down, the other two get about 64 % and
+/// 36 %).
 ///
 /// **Weights.** Weight 0 is a standby: never picked while a positive-weight backend exists,
 /// offered only after all of them. When every weight is 0 they are treated as equal.

@@ -111,7 +111,8 @@ impl Backends {
         self.set.load().state_of(&backend.addr).cloned()
     }
 
-    /// Whether `backend` is in the current set, healthy and enabled.
+    /// Whether `backend` is in the current set and ready ([`BackendState::is_ready`]: healthy,
+    /// enabled and not ejected by passive health).
     pub fn ready(&self, backend: &Backend) -> bool {
         self.set
             .load()

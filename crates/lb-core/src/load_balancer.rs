@@ -246,8 +246,10 @@ impl<S: BackendSelection> LoadBalancer<S> {
     }
 
     /// Picks the first of at most `max_iterations` candidates that `accept` takes. `accept`
-    /// sees each candidate and whether it is ready (healthy and enabled), so it can, for
-    /// example, take an unhealthy backend as a last resort or skip one already tried.
+    /// sees each candidate and whether it is ready (healthy, enabled and not ejected by
+    /// [`PassiveHealth`]), so it can, for example, take an unhealthy backend as a last resort or
+    /// skip one already tried. Unlike [`LoadBalancer::select`], it never falls back to an ejected
+    /// backend by itself: `accept` decides.
     pub fn select_with<F>(&self, key: &[u8], max_iterations: usize, accept: F) -> Option<Pick<S>>
     where
         F: FnMut(&crate::Backend, bool) -> bool,

@@ -95,3 +95,28 @@ fn a_less_loaded_backend_that_is_down_is_passed_over() {
     lb.backends().set_enable(&set[0], false);
     assert!(lb.select(b"").is_none());
 }
+
+#[test]
+fn states_that_do_not_match_the_set_never_break_the_candidate_order() {
+    use lb_core::{BackendIter, BackendSelection};
+    // A selector over three backends (one standby), asked with no states, fewer, or more than
+    // it was built over: each backend offered exactly once, active ones first, no panic.
+    let set = backends(&[u32::MAX, 1, 0]);
+    let sel = LeastRequest::build(&set, &()).unwrap();
+    let other = balancer(&[1; 5]);
+    let _busy = load(&other, 1, 3);
+    let many = other.backends().get_backend();
+    for states in [&many.states()[..0], &many.states()[..1], many.states()] {
+        for _ in 0..200 {
+            let mut it = sel.iter_with_states(b"", states);
+            let mut got = Vec::new();
+            while let Some(i) = it.next() {
+                got.push(i);
+                assert!(got.len() <= 3, "{got:?}");
+            }
+            assert_eq!(got[2], 2, "the standby comes last: {got:?}");
+            got.sort_unstable();
+            assert_eq!(got, [0, 1, 2]);
+        }
+    }
+}

@@ -6,7 +6,7 @@ mod turn;
 use std::fmt;
 use std::sync::Arc;
 
-use lb_core::{Backend, BackendIter, BackendSelection, BoxError};
+use lb_core::{Backend, BackendIter, BackendSelection, BackendState, BoxError};
 
 use crate::arith::{FastMod, GOLDEN, fastrange, gcd};
 use crate::candidates::{Candidates, DRAWS, Draw};
@@ -23,6 +23,9 @@ const TABLE_FLOOR: u64 = 4096;
 /// ...and while computing it costs at most this many steps (period × distinct weights), so that
 /// a build stays in the milliseconds.
 const TABLE_WORK: u64 = 1 << 22;
+/// The most turns a select takes past down backends, looking for a ready one, before the
+/// fallback order decides (see the type's docs).
+const READY_WALK: u32 = 256;
 
 /// Weighted round robin, smooth: weights 5, 1, 1 give `a a b a c a a`, not `a a a a a b c`.
 ///
@@ -52,18 +55,21 @@ const TABLE_WORK: u64 = 1 << 22;
 /// continues exactly where it was (the load balancer also keeps the selector itself in that
 /// case). When they change, the count goes on in the new sequence.
 ///
+/// **Down backends.** In a load balancer, a select takes turns until one's backend is ready,
+/// using each turn up as a pick would: a down backend's turns go, in sequence order, to the
+/// backends after them, so the others share its load in proportion to their weights and keep
+/// the smooth order (nginx leaves down peers out of its sequence to the same effect). With
+/// weights 5, 1, 1 and the second backend down, the picks are `a a a c a a`, nginx's sequence
+/// for 5, 1. A select takes at most 256 turns this way (the `max_iterations` pingora users
+/// pass), about a microsecond at worst; only when down backends hold more than 256 turns in a
+/// row (weights like 10000, 1, 1 with the first down) does the fallback order below decide, and
+/// the first ready backend after such a run then takes a larger share (about 66 % / 34 % in that
+/// example). Outside a load balancer ([`BackendSelection::iter`], which
+/// sees no states) the first candidate is the next turn's backend.
+///
 /// **Fallback.** After the first pick come the next turns of the sequence (up to 8, skipping
-/// backends already offered), then every other backend. The turns a fallback takes are used up,
-/// as if they were picks: when a backend is down, each select takes the next turn whose backend is
-/// ready, so the remaining backends share its load in proportion to their weights and keep the
-/// smooth order (nginx leaves down peers out of its sequence to the same effect). With weights
-/// 5, 1, 1 and the second backend down, the picks are `a a a c a a`, nginx's sequence for 5, 1.
-/// This holds while a ready backend's turn comes within those 8 turns. Past them (a run of
-/// more than 8 down backends in the sequence, or down backends holding nearly all the weight,
-/// such as 100, 1, 1 with the first down) the scan decides, from a position that depends on the
-/// turn: every backend is still reached, but the first ready one after a run of down ones
-/// takes a larger share (with 100, 1, 1 and the first down, the other two get about 64 % and
-/// 36 %).
+/// backends already offered, each turn used up), then every other backend from a position that
+/// depends on the turn.
 ///
 /// **Weights.** Weight 0 is a standby: never picked while a positive-weight backend exists,
 /// offered only after all of them. When every weight is 0 they are treated as equal.
@@ -218,6 +224,52 @@ impl BackendSelection for RoundRobin {
             let t = self.turn.next();
             (Some(self.backend_at(t)), t)
         };
+        self.candidates(first, t)
+    }
+
+    #[inline]
+    fn iter_with_states<'a>(
+        &'a self,
+        _key: &[u8],
+        states: &'a [Arc<BackendState>],
+    ) -> RoundRobinIter<'a> {
+        if self.layout.is_empty() {
+            return self.candidates(None, 0);
+        }
+        let t = self.turn.next();
+        let i = self.backend_at(t);
+        if states.get(i).is_some_and(|s| !s.is_ready()) {
+            return self.walk_past_down(t, states);
+        }
+        self.candidates(Some(i), t)
+    }
+}
+
+impl RoundRobin {
+    /// Takes turns after turn `t` (whose backend is down) until one's backend is ready, each
+    /// used up as a pick would be: a down backend's turns then go, in sequence order, to the
+    /// backends after them, so the others share its load by weight and keep the smooth order.
+    /// A state the slice lacks counts as ready (the load balancer decides).
+    #[cold]
+    #[inline(never)]
+    fn walk_past_down<'a>(
+        &'a self,
+        mut t: u64,
+        states: &'a [Arc<BackendState>],
+    ) -> RoundRobinIter<'a> {
+        let mut i = self.backend_at(t);
+        let mut walked = 0;
+        while walked < READY_WALK && states.get(i).is_some_and(|s| !s.is_ready()) {
+            t = self.turn.next();
+            i = self.backend_at(t);
+            walked += 1;
+        }
+        self.candidates(Some(i), t)
+    }
+
+    /// The candidate order that starts with `first`, the backend of turn `t`.
+    #[inline]
+    fn candidates(&self, first: Option<usize>, t: u64) -> RoundRobinIter<'_> {
         RoundRobinIter {
             inner: Candidates::new(
                 first,

@@ -57,6 +57,44 @@ fn round_robin_spreads_a_down_backends_share_over_the_others_by_weight() {
     assert_eq!(counts, [300, 0, 200, 0, 200]);
 }
 
+/// Picks per backend over `n` selects.
+fn counts(lb: &LoadBalancer<RoundRobin>, len: usize, n: usize) -> Vec<usize> {
+    let mut counts = vec![0; len];
+    for _ in 0..n {
+        counts[lb.select(b"").unwrap().index()] += 1;
+    }
+    counts
+}
+
+#[test]
+fn round_robin_shares_evenly_past_long_runs_of_down_turns() {
+    // The heavy backend down: its ~100 turns in a row go by within one select.
+    let set = backends(&[100, 1, 1]);
+    let heavy = lb::<RoundRobin>(&set);
+    heavy.backends().set_health(&set[0], false);
+    assert_eq!(counts(&heavy, 3, 1000), [0, 500, 500]);
+
+    // Ten equal backends down in a row (more than the fallback's 8 draws).
+    let set = backends(&[1; 20]);
+    let run = lb::<RoundRobin>(&set);
+    for b in &set[5..15] {
+        run.backends().set_health(b, false);
+    }
+    let got = counts(&run, 20, 1000);
+    assert!(got[5..15].iter().all(|&c| c == 0), "{got:?}");
+    assert!(
+        got[..5].iter().chain(&got[15..]).all(|&c| c == 100),
+        "{got:?}"
+    );
+
+    // Both heavy backends down: the four light ones share evenly.
+    let set = backends(&[50, 50, 1, 1, 1, 1]);
+    let light = lb::<RoundRobin>(&set);
+    light.backends().set_health(&set[0], false);
+    light.backends().set_health(&set[1], false);
+    assert_eq!(counts(&light, 6, 400), [0, 0, 100, 100, 100, 100]);
+}
+
 #[test]
 fn round_robin_position_survives_updates() {
     let set = backends(&[5, 1, 1]);

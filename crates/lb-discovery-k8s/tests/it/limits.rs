@@ -108,16 +108,6 @@ fn max_slices(slices: usize) -> Limits {
         .max_slices(slices)
 }
 
-fn web(name: &str, ip: &str) -> k8s_openapi::api::discovery::v1::EndpointSlice {
-    slice(name, "web", "IPv4", vec![endpoint(ip, READY)])
-}
-
-fn lists(seen: &[Seen]) -> usize {
-    seen.iter()
-        .filter(|s| matches!(s, Seen::List { .. }))
-        .count()
-}
-
 #[tokio::test]
 async fn a_watch_announcing_slices_past_the_limit_keeps_the_last_good_set() {
     let api = FakeApi::start().await;
@@ -317,12 +307,6 @@ fn max_backends(backends: usize) -> Limits {
     Limits::default()
         .request_timeout(Duration::from_secs(5))
         .max_backends(backends)
-}
-
-/// A slice of `web` with a ready endpoint for each of `ips`.
-fn web_of(name: &str, ips: &[&str]) -> k8s_openapi::api::discovery::v1::EndpointSlice {
-    let endpoints = ips.iter().map(|ip| endpoint(ip, READY)).collect();
-    slice(name, "web", "IPv4", endpoints)
 }
 
 #[tokio::test]

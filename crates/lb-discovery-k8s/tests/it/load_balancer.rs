@@ -36,12 +36,7 @@ impl BackendSelection for InOrder {
 #[tokio::test]
 async fn a_spawned_load_balancer_becomes_ready_from_the_watch_and_follows_enablement() {
     let api = FakeApi::start().await;
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY), endpoint("10.0.0.2", READY)],
-    ));
+    api.apply(web_of("web-a", &["10.0.0.1", "10.0.0.2"]));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     let lb = Arc::new(LoadBalancer::<InOrder>::from_backends(Backends::new(
@@ -143,12 +138,7 @@ async fn next(
 #[tokio::test]
 async fn a_load_balancer_without_polling_follows_each_push() {
     let api = FakeApi::start().await;
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
     let discovery = builder(&api).build().await.unwrap();
     let (tx, mut answers) = tokio::sync::mpsc::unbounded_channel();
     let lb = Arc::new(LoadBalancer::<InOrder>::from_backends(Backends::new(
@@ -166,12 +156,7 @@ async fn a_load_balancer_without_polling_follows_each_push() {
         .unwrap();
 
     // With no polling and no failure, only the watch's change signal makes it ask again.
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY), endpoint("10.0.0.2", READY)],
-    ));
+    api.apply(web_of("web-a", &["10.0.0.1", "10.0.0.2"]));
     let second = next(&mut answers, &first).await;
     assert_eq!(
         second,
@@ -180,12 +165,7 @@ async fn a_load_balancer_without_polling_follows_each_push() {
             ("10.0.0.2:8080", Enablement::Enabled)
         ])
     );
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.2", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.2"));
     let third = next(&mut answers, &second).await;
     assert_eq!(third, expect(&[("10.0.0.2:8080", Enablement::Enabled)]));
     service.shutdown().await;

@@ -7,13 +7,6 @@ use lb_core::{Enablement::*, ServiceDiscovery};
 use crate::fake_api::{FakeApi, Mode, Seen};
 use crate::support::*;
 
-fn lists(api: &FakeApi) -> usize {
-    api.seen()
-        .iter()
-        .filter(|s| matches!(s, Seen::List { .. }))
-        .count()
-}
-
 fn refused(seen: &[Seen]) -> usize {
     seen.iter().filter(|s| matches!(s, Seen::Refused)).count()
 }
@@ -21,12 +14,7 @@ fn refused(seen: &[Seen]) -> usize {
 #[tokio::test]
 async fn gone_forces_a_relist_that_replaces_the_set_at_once() {
     let api = FakeApi::start().await;
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
@@ -56,7 +44,7 @@ async fn gone_forces_a_relist_that_replaces_the_set_at_once() {
         &[("10.0.0.2:8080", Enabled), ("10.0.0.3:8080", Draining)],
     )
     .await;
-    assert_eq!(lists(&api), 2);
+    assert_eq!(lists(&api.seen()), 2);
     let status = discovery.status();
     assert_eq!(status.lists, 2);
     assert!(status.errors >= 1);
@@ -66,24 +54,14 @@ async fn gone_forces_a_relist_that_replaces_the_set_at_once() {
         "{last}"
     );
     // The watch goes on after the re-list.
-    api.apply(slice(
-        "web-b",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.2", READY)],
-    ));
+    api.apply(web("web-b", "10.0.0.2"));
     wait_set(&discovery, &mut changes, &[("10.0.0.2:8080", Enabled)]).await;
 }
 
 #[tokio::test]
 async fn a_dropped_connection_during_an_outage_keeps_the_set_then_replays_what_was_missed() {
     let api = FakeApi::start().await;
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY), endpoint("10.0.0.2", READY)],
-    ));
+    api.apply(web_of("web-a", &["10.0.0.1", "10.0.0.2"]));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(
@@ -129,19 +107,14 @@ async fn a_dropped_connection_during_an_outage_keeps_the_set_then_replays_what_w
         &[("10.0.0.1:8080", Draining), ("10.0.0.2:8080", Enabled)],
     )
     .await;
-    assert_eq!(lists(&api), 1, "resuming needs no re-list");
+    assert_eq!(lists(&api.seen()), 1, "resuming needs no re-list");
 }
 
 #[tokio::test]
 async fn an_api_down_at_start_is_not_listed_yet_then_followed_once_up() {
     let api = FakeApi::start().await;
     api.set_mode(Mode::Down);
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
     let discovery = builder(&api)
         .initial_list_timeout(Duration::from_millis(50))
         .build()
@@ -182,12 +155,7 @@ async fn an_api_down_at_start_is_not_listed_yet_then_followed_once_up() {
 #[tokio::test]
 async fn malformed_events_are_errors_not_panics_and_the_watch_goes_on() {
     let api = FakeApi::start().await;
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
@@ -204,12 +172,7 @@ async fn malformed_events_are_errors_not_panics_and_the_watch_goes_on() {
              \"endpoints\":[{\"addresses\":[\"10.0.0.5\",\"300.0.0.1\"]}]}}\n");
     wait_status(&discovery, "two errors", |s| s.errors >= 2).await;
     // The well-formed slice with an impossible port contributes nothing; the set is unchanged.
-    api.apply(slice(
-        "web-b",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.2", READY)],
-    ));
+    api.apply(web("web-b", "10.0.0.2"));
     wait_set(
         &discovery,
         &mut changes,
@@ -235,12 +198,7 @@ async fn a_watch_that_ends_at_once_is_retried_after_a_backoff_not_in_a_tight_loo
 async fn short_watches(mode: Mode) {
     let api = FakeApi::start().await;
     api.set_mode(mode);
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
@@ -261,7 +219,7 @@ async fn short_watches(mode: Mode) {
     let error = status.last_error.unwrap();
     assert!(error.message().contains("ended after"), "{error}");
     // The set is kept, and it came from the one list.
-    assert_eq!(lists(&api), 1);
+    assert_eq!(lists(&api.seen()), 1);
     let kept = discovery.discover().await.unwrap();
     assert_eq!(view(&kept), expect(&[("10.0.0.1:8080", Enabled)]));
 }
@@ -269,12 +227,7 @@ async fn short_watches(mode: Mode) {
 #[tokio::test]
 async fn gone_as_the_status_of_a_watch_request_forces_a_relist_too() {
     let api = FakeApi::start().await;
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
@@ -285,12 +238,7 @@ async fn gone_as_the_status_of_a_watch_request_forces_a_relist_too() {
 
     // Changes the watch never hears of...
     api.mute(true);
-    api.apply(slice(
-        "web-b",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.2", READY)],
-    ));
+    api.apply(web("web-b", "10.0.0.2"));
     api.delete("web-a");
     api.mute(false);
     // ...then the watch ends and resuming it is refused with `410 Gone` as the HTTP status.
@@ -298,13 +246,8 @@ async fn gone_as_the_status_of_a_watch_request_forces_a_relist_too() {
     // which can never succeed: only a new list brings the set up to date.
     api.expire_by_status();
     wait_set(&discovery, &mut changes, &[("10.0.0.2:8080", Enabled)]).await;
-    assert_eq!(lists(&api), 2);
+    assert_eq!(lists(&api.seen()), 2);
     // And the watch goes on from the new list.
-    api.apply(slice(
-        "web-b",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.3", READY)],
-    ));
+    api.apply(web("web-b", "10.0.0.3"));
     wait_set(&discovery, &mut changes, &[("10.0.0.3:8080", Enabled)]).await;
 }

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use lb_core::{ChangeSubscription, Discovered, Enablement, ServiceDiscovery};
 use lb_discovery_k8s::{Builder, EndpointSliceDiscovery, Limits, Port, WatchStatus};
 
-use crate::fake_api::FakeApi;
+use crate::fake_api::{FakeApi, Seen};
 
 pub(crate) const NAMESPACE: &str = "prod";
 
@@ -41,6 +41,28 @@ pub(crate) fn endpoint(ip: &str, (ready, serving, terminating): (bool, bool, boo
         }),
         ..Endpoint::default()
     }
+}
+
+/// An IPv4 slice of `web` with one ready endpoint at `ip`.
+pub(crate) fn web(name: &str, ip: &str) -> EndpointSlice {
+    web_of(name, &[ip])
+}
+
+/// An IPv4 slice of `web` with a ready endpoint for each of `ips`.
+pub(crate) fn web_of(name: &str, ips: &[&str]) -> EndpointSlice {
+    slice(
+        name,
+        "web",
+        "IPv4",
+        ips.iter().map(|ip| endpoint(ip, READY)).collect(),
+    )
+}
+
+/// How many list requests (first pages) `seen` holds.
+pub(crate) fn lists(seen: &[Seen]) -> usize {
+    seen.iter()
+        .filter(|s| matches!(s, Seen::List { .. }))
+        .count()
 }
 
 /// A slice of `service` in [`NAMESPACE`], with ports `http: 8080` and `metrics: 9090`.

@@ -11,12 +11,7 @@ use crate::support::*;
 #[tokio::test]
 async fn the_initial_list_then_added_modified_and_deleted_slices() {
     let api = FakeApi::start().await;
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY), endpoint("10.0.0.2", READY)],
-    ));
+    api.apply(web_of("web-a", &["10.0.0.1", "10.0.0.2"]));
     api.apply(slice(
         "db-a",
         "db",
@@ -130,18 +125,8 @@ async fn the_initial_list_then_added_modified_and_deleted_slices() {
 #[tokio::test]
 async fn deleting_the_service_empties_the_set() {
     let api = FakeApi::start().await;
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
-    api.apply(slice(
-        "web-b",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.2", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
+    api.apply(web("web-b", "10.0.0.2"));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(
@@ -157,12 +142,7 @@ async fn deleting_the_service_empties_the_set() {
     assert!(empty.backends.is_empty() && empty.enablement.is_empty());
     assert_eq!(discovery.status().backends, 0);
     // And a Service that comes back is followed again.
-    api.apply(slice(
-        "web-c",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.3", READY)],
-    ));
+    api.apply(web("web-c", "10.0.0.3"));
     wait_set(&discovery, &mut changes, &[("10.0.0.3:8080", Enabled)]).await;
 }
 
@@ -201,12 +181,7 @@ async fn ports_by_number_and_every_address_of_an_endpoint() {
 #[tokio::test]
 async fn a_bookmark_moves_the_point_the_next_watch_starts_from() {
     let api = FakeApi::start().await;
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
@@ -257,12 +232,7 @@ async fn dropping_the_source_stops_the_watch() {
     let clone = discovery.clone();
     drop(discovery);
     // A clone keeps it running.
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
     wait_set(&clone, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
     drop(clone);
     // The task is aborted: the notifier it shared is dropped and the subscription closes.
@@ -282,12 +252,7 @@ fn built_outside_a_runtime_the_watch_starts_on_first_use_inside_one() {
         .build()
         .unwrap();
     let api = rt.block_on(FakeApi::start());
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
     let client = rt
         .block_on(async { lb_discovery_k8s::client_with_limits(config(&api), Default::default()) })
         .unwrap();
@@ -321,12 +286,7 @@ fn built_outside_a_runtime_the_watch_starts_on_first_use_inside_one() {
 #[tokio::test]
 async fn a_kubeconfig_context_gives_the_cluster_and_the_default_namespace() {
     let api = FakeApi::start().await;
-    api.apply(slice(
-        "web-a",
-        "web",
-        "IPv4",
-        vec![endpoint("10.0.0.1", READY)],
-    ));
+    api.apply(web("web-a", "10.0.0.1"));
     let yaml = format!(
         "apiVersion: v1\nkind: Config\ncurrent-context: test\n\
          clusters:\n- name: fake\n  cluster:\n    server: {}\n\

@@ -292,6 +292,14 @@ impl FakeApi {
     }
 
     /// Waits (at most 10 s) until the requests seen satisfy `until`; panics with them otherwise.
+    /// Waits until a watch request has come in.
+    pub(crate) async fn wait_first_watch(&self) {
+        self.wait_seen("the first watch", |s| {
+            s.iter().any(|r| matches!(r, Seen::Watch { .. }))
+        })
+        .await;
+    }
+
     pub(crate) async fn wait_seen(&self, what: &str, until: impl Fn(&[Seen]) -> bool) {
         let mut rx = self.seen.subscribe();
         // Drop the read guard `wait_for` returns at once: the server cannot log while it is held.

@@ -58,10 +58,7 @@ async fn an_oversized_watch_event_keeps_the_last_good_set() {
         .unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_seen("the first watch", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
-    })
-    .await;
+    api.wait_first_watch().await;
 
     api.apply(padded("web-b", "10.0.0.2", 2 * LIMIT));
     wait_status(&discovery, "the oversized event", |s| {
@@ -121,10 +118,7 @@ async fn a_watch_announcing_slices_past_the_limit_keeps_the_last_good_set() {
         &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
     )
     .await;
-    api.wait_seen("the first watch", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
-    })
-    .await;
+    api.wait_first_watch().await;
     let before = discovery.status();
 
     // A third slice name, announced by the watch, is one past the limit.
@@ -261,10 +255,7 @@ async fn a_relist_past_the_limit_never_publishes_a_truncated_set() {
         &[("10.0.0.2:8080", Enabled), ("10.0.0.3:8080", Enabled)],
     )
     .await;
-    api.wait_seen("the first watch", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
-    })
-    .await;
+    api.wait_first_watch().await;
     let before = discovery.status();
 
     // A slice the watch misses, then a re-list: its pages are web-a, web-b, web-c. Cut at the
@@ -317,10 +308,7 @@ async fn a_watch_event_past_the_backend_limit_keeps_the_last_good_set() {
     let mut changes = discovery.subscribe().unwrap();
     let good = [("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)];
     wait_set(&discovery, &mut changes, &good).await;
-    api.wait_seen("the first watch", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
-    })
-    .await;
+    api.wait_first_watch().await;
     let before = discovery.status();
 
     // A second slice of two backends takes the total to 4, past the limit of 3, though the
@@ -398,10 +386,7 @@ async fn a_slice_with_more_endpoints_than_the_api_allows_keeps_the_last_good_set
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_seen("the first watch", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
-    })
-    .await;
+    api.wait_first_watch().await;
     let before = discovery.status();
 
     // 1,001 endpoints: one more than the API server's validation allows in a slice.

@@ -18,10 +18,7 @@ async fn gone_forces_a_relist_that_replaces_the_set_at_once() {
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_seen("the first watch", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
-    })
-    .await;
+    api.wait_first_watch().await;
 
     // Changes the watch never hears of (lost in a compaction window)...
     api.mute(true);
@@ -70,10 +67,7 @@ async fn a_dropped_connection_during_an_outage_keeps_the_set_then_replays_what_w
         &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
     )
     .await;
-    api.wait_seen("the first watch", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
-    })
-    .await;
+    api.wait_first_watch().await;
 
     // The API goes away: open connections are cut mid-stream and new ones are refused.
     api.set_mode(Mode::Down);
@@ -159,10 +153,7 @@ async fn malformed_events_are_errors_not_panics_and_the_watch_goes_on() {
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_seen("the first watch", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
-    })
-    .await;
+    api.wait_first_watch().await;
 
     api.raw("this is not json\n");
     api.raw("{\"type\":\"ADDED\",\"object\":{\"kind\":\"EndpointSlice\",\"addressType\":42}}\n");
@@ -231,10 +222,7 @@ async fn gone_as_the_status_of_a_watch_request_forces_a_relist_too() {
     let discovery = builder(&api).build().await.unwrap();
     let mut changes = discovery.subscribe().unwrap();
     wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_seen("the first watch", |s| {
-        s.iter().any(|r| matches!(r, Seen::Watch { .. }))
-    })
-    .await;
+    api.wait_first_watch().await;
 
     // Changes the watch never hears of...
     api.mute(true);

@@ -10,7 +10,7 @@
 //! accrual do; pingora has no equivalent.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::set::BackendSet;
@@ -194,11 +194,11 @@ impl Ejection {
 pub(crate) struct PassivePolicy {
     /// `consecutive_failures` of the policy, 0 when off: read on every failure without a lock.
     threshold: AtomicU32,
-    policy: RwLock<Option<PassiveHealth>>,
-    /// Held while an ejection is decided and made, so that two backends failing at once on two
-    /// threads cannot both pass the cap or the last-ready check. Ejections are rare; nothing on
-    /// the select path takes it.
-    deciding: Mutex<()>,
+    /// The policy, and the lock an ejection is decided and made under, so that two backends
+    /// failing at once on two threads cannot both pass the cap or the last-ready check, and a
+    /// policy turned off cannot be followed by an ejection decided under it. Ejections are rare;
+    /// nothing on the select path takes it.
+    policy: Mutex<Option<PassiveHealth>>,
 }
 
 impl PassivePolicy {
@@ -206,13 +206,10 @@ impl PassivePolicy {
     /// lock ejections are decided under, so that an ejection decided under the old policy cannot
     /// land after the readmissions.
     pub(crate) fn set(&self, policy: Option<PassiveHealth>, states: &[Arc<BackendState>]) {
-        // The guarded value is `()`: a poisoned lock carries no broken state.
-        let _deciding = self.deciding.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut slot = self.policy.write().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self.lock();
         *slot = policy;
         let threshold = policy.map_or(0, |p| p.consecutive_failures);
         self.threshold.store(threshold, Ordering::Relaxed);
-        drop(slot);
         if policy.is_none() {
             for state in states {
                 state.readmit();
@@ -221,7 +218,12 @@ impl PassivePolicy {
     }
 
     pub(crate) fn get(&self) -> Option<PassiveHealth> {
-        *self.policy.read().unwrap_or_else(PoisonError::into_inner)
+        *self.lock()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<PassiveHealth>> {
+        // The guarded value is a plain copy, whole after any panic: a poisoned lock is used as is.
+        self.policy.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Feeds one reported outcome of backend `index` of `set`; ejects it when its failure run
@@ -242,21 +244,22 @@ impl PassivePolicy {
                 // A refused ejection is tried again after another whole run, so a failing
                 // backend over the cap costs one scan of the set per run, not per failure.
                 if run % threshold == 0 && !state.is_ejected() {
-                    self.try_eject(set, index, run);
+                    self.try_eject(set, index, state, run);
                 }
             }
         }
     }
 
+    /// Ejects `state`, backend `index` of `set`, if the policy and its limits allow.
     #[cold]
-    fn try_eject(&self, set: &BackendSet, index: usize, run: u32) {
-        // The guarded value is `()`: a poisoned lock carries no broken state.
-        let _deciding = self.deciding.lock().unwrap_or_else(PoisonError::into_inner);
-        // Read under the lock: a policy turned off meanwhile ejects nothing.
-        let Some(policy) = self.get() else {
+    fn try_eject(&self, set: &BackendSet, index: usize, state: &BackendState, run: u32) {
+        // Held to the end: the decision and the ejection happen under the lock. Read under it,
+        // a policy turned off meanwhile ejects nothing.
+        let guard = self.lock();
+        let Some(policy) = *guard else {
             return;
         };
-        if set.state(index).is_some_and(|s| s.is_ejected()) {
+        if state.is_ejected() {
             return;
         }
         let at = now();
@@ -281,7 +284,6 @@ impl PassivePolicy {
                 "not ejecting a failing backend: the ejection cap is reached");
             return;
         }
-        let state = &states[index];
         let streak = state
             .ejection()
             .streak

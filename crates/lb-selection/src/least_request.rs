@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use lb_core::{Backend, BackendIter, BackendSelection, BackendState, BoxError};
 
-use crate::layout::Layout;
 use crate::random::{Random, RandomIter};
 use crate::rng;
 
@@ -82,9 +81,7 @@ impl BackendSelection for LeastRequest {
 
     fn build(backends: &[Backend], config: &()) -> Result<Self, BoxError> {
         let random = Random::build(backends, config)?;
-        // `Random::build` accepted the set, so the layout cannot fail here.
-        let layout = Layout::new(backends)?;
-        let weights = backends.iter().map(|b| layout.weight(b)).collect();
+        let weights = backends.iter().map(|b| random.layout().weight(b)).collect();
         Ok(LeastRequest { random, weights })
     }
 

@@ -57,6 +57,11 @@ impl Random {
     }
 
     /// One weighted draw from a random number. The set is not empty.
+    /// The backends' order and weights as this selector sees them.
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     /// Whether there is no backend to pick.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {

@@ -70,7 +70,8 @@
 //! Building generates each point straight into one of 256 partitions by its top hash bits, then
 //! radix-sorts each partition in cache (two 12-bit passes) and writes it back de-duplicated, in the
 //! same buffer: no comparison sort and no second ring-sized buffer. A lookup hashes the key and
-//! scans the few points of its slot.
+//! counts the points of its slot below the hash (V1: over a fixed window, without a branch that
+//! mispredicts).
 //!
 //! Measured on a 2-CPU x86-64 VM (`ketama-cmp` harness, both crates in one process, median of 31
 //! builds of 10,000 IPv4 buckets of weight 1, 1.6 million points, ring dropped after each):
@@ -85,9 +86,10 @@
 //! (3.7x).
 //!
 //! About a quarter of a one-thread build is the kernel handing out the ring's 12.8 MB of fresh
-//! pages. A lookup (V1) takes 12, 14 and 19 ns at 10, 1,000 and 10,000 buckets, CRC32 of an 8-byte
-//! key included; pingora-ketama's binary search takes 15, 38 and 90 ns. The `ketama` benches in the
-//! workspace's `benches` crate measure both.
+//! pages. A lookup (V1) takes 7.8, 10.4 and 15.5 ns at 10, 1,000 and 10,000 buckets (V2: 15, 18
+//! and 23 ns), CRC32 of an 8-byte key (3.6 ns) included; pingora-ketama's binary search takes 15,
+//! 38 and 79 ns in the same harness. The `ketama` benches in the workspace's `benches` crate
+//! measure lb-ketama's side.
 //!
 //! # Threads
 //!

@@ -4,8 +4,8 @@
 /// Above this many backends in one guide bucket, [`Cdf::locate`] searches by bisection.
 const LINEAR_SCAN: usize = 8;
 
-/// The cumulative weight line of the active backends: backend `k` owns the points
-/// `ends[k-1]..ends[k]` of `0..total`.
+/// The cumulative weight line of a list of backends: backend `k` owns the points
+/// `ends[k-1]..ends[k]` of `0..total` (none when its weight is 0).
 ///
 /// A *guide table* (Chen and Asau's method of indexed search) splits `0..total` into at most
 /// `2 * len` buckets of `2^shift` points and remembers the first backend of each bucket, so a
@@ -16,7 +16,7 @@ const LINEAR_SCAN: usize = 8;
 /// prefix sum and at most 8 bytes of guide per backend, even for weights in the millions.
 #[derive(Debug)]
 pub(crate) struct Cdf {
-    /// `ends[k]`: the sum of the weights of backends `0..=k`. Strictly increasing.
+    /// `ends[k]`: the sum of the weights of backends `0..=k`. Non-decreasing.
     ends: Box<[u64]>,
     /// `guide[g]`: the first `k` with `ends[k] > g << shift`; one more entry, `len - 1`, closes
     /// the last bucket.
@@ -26,18 +26,20 @@ pub(crate) struct Cdf {
 }
 
 impl Cdf {
-    /// The line of `weights`, which must all be positive and at most `u32::MAX` (their sum then
-    /// fits in 64 bits for up to 2^32 backends). An empty list gives an empty line.
+    /// The line of `weights`, each at most `u32::MAX` (their sum then fits in 64 bits for up to
+    /// 2^32 backends). A backend of weight 0 owns no point, so [`Cdf::locate`] never answers it:
+    /// a strategy can keep every backend on the line, in index order, and read the backend index
+    /// straight from `locate`. An empty list, or one whose weights are all 0, gives an empty line.
     pub(crate) fn new(weights: impl Iterator<Item = u64>) -> Self {
         let mut total = 0u64;
         let ends: Box<[u64]> = weights
             .map(|w| {
-                debug_assert!(w > 0 && w <= u64::from(u32::MAX));
+                debug_assert!(w <= u64::from(u32::MAX));
                 total += w;
                 total
             })
             .collect();
-        if ends.is_empty() {
+        if total == 0 {
             return Cdf {
                 ends,
                 guide: Box::new([]),
@@ -161,6 +163,17 @@ mod tests {
     }
 
     #[test]
+    fn zero_weights_own_no_point() {
+        let w = [0, 2, 0, 0, 1, 0];
+        let cdf = Cdf::new(w.iter().copied());
+        assert_eq!(cdf.total(), 3);
+        let owners: Vec<usize> = (0..3).map(|p| cdf.locate(p)).collect();
+        assert_eq!(owners, [1, 1, 4]);
+        let none = Cdf::new([0u64, 0].into_iter());
+        assert_eq!((none.total(), none.locate(0)), (0, 1));
+    }
+
+    #[test]
     fn empty_line_answers_zero() {
         let cdf = Cdf::new(std::iter::empty());
         assert_eq!(cdf.total(), 0);
@@ -171,9 +184,10 @@ mod tests {
     proptest! {
         #[test]
         fn locate_agrees_with_the_definition(
-            w in prop::collection::vec(prop_oneof![1u64..5, 1u64..1000, Just(u64::from(u32::MAX))], 1..200),
+            w in prop::collection::vec(prop_oneof![Just(0u64), 1u64..5, 1u64..1000, Just(u64::from(u32::MAX))], 1..200),
             points in prop::collection::vec(any::<u64>(), 50),
         ) {
+            prop_assume!(w.iter().any(|&x| x > 0));
             let cdf = Cdf::new(w.iter().copied());
             for p in points {
                 let p = p % cdf.total();
@@ -181,7 +195,12 @@ mod tests {
             }
             // The boundaries, where off-by-one errors live.
             let mut sum = 0;
-            for (k, x) in w.iter().enumerate() {
+            for (k, &x) in w.iter().enumerate() {
+                if x == 0 {
+                    // Owns no point: its place on the line belongs to the next positive weight.
+                    prop_assert_ne!(cdf.locate(sum.min(cdf.total() - 1)), k);
+                    continue;
+                }
                 prop_assert_eq!(cdf.locate(sum), k);
                 sum += x;
                 prop_assert_eq!(cdf.locate(sum - 1), k);

@@ -88,7 +88,10 @@ impl<H: Hasher + Default + 'static> BackendSelection for Weighted<H> {
 
     fn build(backends: &[Backend], _config: &()) -> Result<Self, BoxError> {
         let layout = Layout::new(backends)?;
-        let cdf = Cdf::new(layout.active_weights(backends));
+        // Every backend on the line, in index order (weight 0 owns no point): `locate` answers
+        // the backend index itself, one dependent load fewer than going through the layout.
+        // Prefix sums in index order over the active backends are pingora's expanded array.
+        let cdf = Cdf::new(backends.iter().map(|b| u64::from(layout.weight(b))));
         let modulo = FastMod::new(cdf.total());
         Ok(Weighted {
             layout,
@@ -104,10 +107,7 @@ impl<H: Hasher + Default + 'static> BackendSelection for Weighted<H> {
         let first = if self.layout.is_empty() {
             None
         } else {
-            Some(
-                self.layout
-                    .active_index(self.cdf.locate(self.modulo.rem(h))),
-            )
+            Some(self.cdf.locate(self.modulo.rem(h)))
         };
         WeightedIter {
             inner: Candidates::new(
@@ -146,7 +146,7 @@ impl<H: Hasher + Default> Draw for Rehash<'_, H> {
     fn draw(&mut self) -> usize {
         self.hash = hash::<H>(&self.hash.to_le_bytes());
         let p = fastrange(self.hash, self.sel.cdf.total());
-        self.sel.layout.active_index(self.sel.cdf.locate(p))
+        self.sel.cdf.locate(p)
     }
 
     fn scan_seed(&self) -> u64 {

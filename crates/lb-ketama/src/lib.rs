@@ -91,6 +91,16 @@
 //! 38 and 79 ns in the same harness. The `ketama` benches in the workspace's `benches` crate
 //! measure lb-ketama's side.
 //!
+//! Rings of millions of points are bound by page faults when built and by TLB misses when looked
+//! up. On the same VM, with transparent huge pages set to `always` instead of its default
+//! `madvise` (under which only regions that ask get them), a ring of 10,000 buckets of weights 1
+//! to 10 (8.8 million points, 70 MB) built in 41 ms instead of 53 ms, and a lookup took 15 ns
+//! instead of 20 ns (35 ns instead of 45 ns through an `lb` load balancer). lb-ketama does not
+//! ask for huge pages itself: that takes `madvise`, an unsafe libc call, and a huge-page fault can
+//! stall on memory compaction, a trade-off that belongs to the application. To get them, enable
+//! them for the machine (`/sys/kernel/mm/transparent_hugepage/enabled`) or use an allocator that
+//! can back large allocations with them (for example jemalloc with `thp:always`).
+//!
 //! # Threads
 //!
 //! Building a ring of at least 262,144 points (1,639 buckets of weight 1) uses up to 4 threads, no

@@ -20,7 +20,11 @@ pub(crate) fn smooth_sequence(weights: &[u64]) -> Vec<u32> {
         weight: i128,
         /// Member indices, ascending (list order).
         members: Vec<u32>,
-        picks: u64,
+        /// `p mod m`: the member whose turn it is.
+        next: usize,
+        /// `S·⌊p / m⌋`, kept as it changes rather than divided out every turn (two integer
+        /// divisions per class per turn were most of a large table's build).
+        rounds_times_total: i128,
     }
     let mut classes: Vec<Class> = Vec::new();
     let mut by_weight: Vec<(u64, u32)> = weights
@@ -35,7 +39,8 @@ pub(crate) fn smooth_sequence(weights: &[u64]) -> Vec<u32> {
             _ => classes.push(Class {
                 weight: i128::from(w),
                 members: vec![i],
-                picks: 0,
+                next: 0,
+                rounds_times_total: 0,
             }),
         }
     }
@@ -44,10 +49,10 @@ pub(crate) fn smooth_sequence(weights: &[u64]) -> Vec<u32> {
     let mut out = Vec::with_capacity(total as usize);
     for t in 0..total {
         let mut best: Option<(i128, u32, usize)> = None;
+        let turn = i128::from(t + 1);
         for (ci, c) in classes.iter().enumerate() {
-            let m = c.members.len() as u64;
-            let member = c.members[(c.picks % m) as usize];
-            let current = i128::from(t + 1) * c.weight - s * i128::from(c.picks / m);
+            let member = c.members[c.next];
+            let current = turn * c.weight - c.rounds_times_total;
             let better = match best {
                 None => true,
                 Some((bc, bm, _)) => current > bc || (current == bc && member < bm),
@@ -58,7 +63,12 @@ pub(crate) fn smooth_sequence(weights: &[u64]) -> Vec<u32> {
         }
         // `total > 0` means there is at least one class, so `best` is set.
         if let Some((_, member, ci)) = best {
-            classes[ci].picks += 1;
+            let c = &mut classes[ci];
+            c.next += 1;
+            if c.next == c.members.len() {
+                c.next = 0;
+                c.rounds_times_total += s;
+            }
             out.push(member);
         }
     }

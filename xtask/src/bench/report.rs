@@ -155,7 +155,10 @@ fn select_section(out: &mut String, inputs: &Inputs<'_>) {
         "Time per select, one thread, criterion median; backends of weights 1 to 10 \
          (`consistent_w1`: weight 1; `round_robin_golden`: weights 1 to 100,003), a health check \
          set, 4,096 rotating 16-byte keys. `floor` is a strategy that always offers backend 0: \
-         lb-core's own share of the path.\n\n\
+         lb-core's own share of the path. Figures of a few ns move with code layout alone (where \
+         the compiler inlines `select` into the timing loop, and the stores in flight around the \
+         `Pick`'s two locked operations): `floor` can come out above strategies that do more. \
+         The quiet table below times the same code in short batches.\n\n\
          **`LoadBalancer::select` → `Pick`** (owned, `Send`, keeps its generation alive; two \
          locked atomic operations per pick). This is what compares like for like with pingora's \
          `select`, which returns an owned `Backend`.\n\n",

@@ -51,14 +51,12 @@ async fn an_oversized_list_is_refused_and_named() {
 async fn an_oversized_watch_event_keeps_the_last_good_set() {
     let api = FakeApi::start().await;
     api.apply(padded("web-a", "10.0.0.1", 10));
-    let discovery = builder(&api)
-        .limits(Limits::default().max_response_bytes(LIMIT))
-        .build()
-        .await
-        .unwrap();
-    let mut changes = discovery.subscribe().unwrap();
-    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_first_watch().await;
+    let (discovery, mut changes) = following(
+        &api,
+        builder(&api).limits(Limits::default().max_response_bytes(LIMIT)),
+        &[("10.0.0.1:8080", Enabled)],
+    )
+    .await;
 
     api.apply(padded("web-b", "10.0.0.2", 2 * LIMIT));
     wait_status(&discovery, "the oversized event", |s| {
@@ -110,15 +108,12 @@ async fn a_watch_announcing_slices_past_the_limit_keeps_the_last_good_set() {
     let api = FakeApi::start().await;
     api.apply(web("web-a", "10.0.0.1"));
     api.apply(web("web-b", "10.0.0.2"));
-    let discovery = builder(&api).limits(max_slices(2)).build().await.unwrap();
-    let mut changes = discovery.subscribe().unwrap();
-    wait_set(
-        &discovery,
-        &mut changes,
+    let (discovery, mut changes) = following(
+        &api,
+        builder(&api).limits(max_slices(2)),
         &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
     )
     .await;
-    api.wait_first_watch().await;
     let before = discovery.status();
 
     // A third slice name, announced by the watch, is one past the limit.
@@ -242,20 +237,12 @@ async fn a_relist_past_the_limit_never_publishes_a_truncated_set() {
     let api = FakeApi::start().await;
     api.apply(web("web-b", "10.0.0.2"));
     api.apply(web("web-c", "10.0.0.3"));
-    let discovery = builder(&api)
-        .limits(max_slices(2))
-        .page_size(1)
-        .build()
-        .await
-        .unwrap();
-    let mut changes = discovery.subscribe().unwrap();
-    wait_set(
-        &discovery,
-        &mut changes,
+    let (discovery, mut changes) = following(
+        &api,
+        builder(&api).limits(max_slices(2)).page_size(1),
         &[("10.0.0.2:8080", Enabled), ("10.0.0.3:8080", Enabled)],
     )
     .await;
-    api.wait_first_watch().await;
     let before = discovery.status();
 
     // A slice the watch misses, then a re-list: its pages are web-a, web-b, web-c. Cut at the
@@ -304,11 +291,9 @@ fn max_backends(backends: usize) -> Limits {
 async fn a_watch_event_past_the_backend_limit_keeps_the_last_good_set() {
     let api = FakeApi::start().await;
     api.apply(web_of("web-a", &["10.0.0.1", "10.0.0.2"]));
-    let discovery = builder(&api).limits(max_backends(3)).build().await.unwrap();
-    let mut changes = discovery.subscribe().unwrap();
     let good = [("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)];
-    wait_set(&discovery, &mut changes, &good).await;
-    api.wait_first_watch().await;
+    let (discovery, mut changes) =
+        following(&api, builder(&api).limits(max_backends(3)), &good).await;
     let before = discovery.status();
 
     // A second slice of two backends takes the total to 4, past the limit of 3, though the
@@ -383,10 +368,8 @@ fn ips(n: usize) -> Vec<String> {
 async fn a_slice_with_more_endpoints_than_the_api_allows_keeps_the_last_good_set() {
     let api = FakeApi::start().await;
     api.apply(web("web-a", "10.0.0.1"));
-    let discovery = builder(&api).build().await.unwrap();
-    let mut changes = discovery.subscribe().unwrap();
-    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_first_watch().await;
+    let (discovery, mut changes) =
+        following(&api, builder(&api), &[("10.0.0.1:8080", Enabled)]).await;
     let before = discovery.status();
 
     // 1,001 endpoints: one more than the API server's validation allows in a slice.

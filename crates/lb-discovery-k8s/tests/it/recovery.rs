@@ -15,10 +15,8 @@ fn refused(seen: &[Seen]) -> usize {
 async fn gone_forces_a_relist_that_replaces_the_set_at_once() {
     let api = FakeApi::start().await;
     api.apply(web("web-a", "10.0.0.1"));
-    let discovery = builder(&api).build().await.unwrap();
-    let mut changes = discovery.subscribe().unwrap();
-    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_first_watch().await;
+    let (discovery, mut changes) =
+        following(&api, builder(&api), &[("10.0.0.1:8080", Enabled)]).await;
 
     // Changes the watch never hears of (lost in a compaction window)...
     api.mute(true);
@@ -59,15 +57,12 @@ async fn gone_forces_a_relist_that_replaces_the_set_at_once() {
 async fn a_dropped_connection_during_an_outage_keeps_the_set_then_replays_what_was_missed() {
     let api = FakeApi::start().await;
     api.apply(web_of("web-a", &["10.0.0.1", "10.0.0.2"]));
-    let discovery = builder(&api).build().await.unwrap();
-    let mut changes = discovery.subscribe().unwrap();
-    wait_set(
-        &discovery,
-        &mut changes,
+    let (discovery, mut changes) = following(
+        &api,
+        builder(&api),
         &[("10.0.0.1:8080", Enabled), ("10.0.0.2:8080", Enabled)],
     )
     .await;
-    api.wait_first_watch().await;
 
     // The API goes away: open connections are cut mid-stream and new ones are refused.
     api.set_mode(Mode::Down);
@@ -150,10 +145,8 @@ async fn an_api_down_at_start_is_not_listed_yet_then_followed_once_up() {
 async fn malformed_events_are_errors_not_panics_and_the_watch_goes_on() {
     let api = FakeApi::start().await;
     api.apply(web("web-a", "10.0.0.1"));
-    let discovery = builder(&api).build().await.unwrap();
-    let mut changes = discovery.subscribe().unwrap();
-    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_first_watch().await;
+    let (discovery, mut changes) =
+        following(&api, builder(&api), &[("10.0.0.1:8080", Enabled)]).await;
 
     api.raw("this is not json\n");
     api.raw("{\"type\":\"ADDED\",\"object\":{\"kind\":\"EndpointSlice\",\"addressType\":42}}\n");
@@ -219,10 +212,8 @@ async fn short_watches(mode: Mode) {
 async fn gone_as_the_status_of_a_watch_request_forces_a_relist_too() {
     let api = FakeApi::start().await;
     api.apply(web("web-a", "10.0.0.1"));
-    let discovery = builder(&api).build().await.unwrap();
-    let mut changes = discovery.subscribe().unwrap();
-    wait_set(&discovery, &mut changes, &[("10.0.0.1:8080", Enabled)]).await;
-    api.wait_first_watch().await;
+    let (discovery, mut changes) =
+        following(&api, builder(&api), &[("10.0.0.1:8080", Enabled)]).await;
 
     // Changes the watch never hears of...
     api.mute(true);

@@ -121,6 +121,20 @@ pub(crate) fn builder(api: &FakeApi) -> Builder {
         .initial_list_timeout(Duration::from_secs(10))
 }
 
+/// Builds `builder`, subscribes to its changes, and waits until it publishes `expected` and its
+/// first watch is open: the steady state most tests start from.
+pub(crate) async fn following(
+    api: &FakeApi,
+    builder: Builder,
+    expected: &[(&str, Enablement)],
+) -> (EndpointSliceDiscovery, ChangeSubscription) {
+    let discovery = builder.build().await.unwrap();
+    let mut changes = discovery.subscribe().unwrap();
+    wait_set(&discovery, &mut changes, expected).await;
+    api.wait_first_watch().await;
+    (discovery, changes)
+}
+
 /// The set as (address, enablement), sorted by address.
 pub(crate) fn view(discovered: &Discovered) -> Vec<(String, Enablement)> {
     let mut v: Vec<_> = discovered

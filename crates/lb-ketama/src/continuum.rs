@@ -219,10 +219,7 @@ impl Continuum {
         let pos = match &self.points {
             Points::Wide(points) => {
                 let key = u64::from(hash) << 32;
-                // 1 to 4 points per slot (`V1_PER_SLOT_LOG2*`).
-                crate::index::first_not_below::<4>(lo, hi, |i| {
-                    points.get(i).is_some_and(|&p| p < key)
-                })
+                crate::index::first_not_below(lo, hi, |i| points.get(i).is_some_and(|&p| p < key))
             }
             Points::Packed(p) => {
                 let low = (u64::from(hash) & ((1u64 << self.index.low_bits()) - 1)) as u32;

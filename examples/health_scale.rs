@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use lb::core::health::DEFAULT_HEALTH_CHECK_CONCURRENCY;
+use lb::core::DEFAULT_HEALTH_CHECK_CONCURRENCY;
 use lb::health::TcpHealthCheck;
 use lb::prelude::*;
 use lb::selection::RoundRobin;

@@ -142,8 +142,9 @@ async fn send_traffic(lb: &LoadBalancer<RoundRobin>, duration: Duration, counts:
                     *counts.ok.entry(addr).or_default() += 1;
                 }
                 Err(_) => {
+                    let state = std::sync::Arc::clone(pick.state());
                     pick.report(Outcome::Failure, latency);
-                    if pick.state().is_ejected() && counts.ejected.insert(addr.clone()) {
+                    if state.is_ejected() && counts.ejected.insert(addr.clone()) {
                         println!("{addr} ejected after failed requests (passive health)");
                     }
                     *counts.failed.entry(addr).or_default() += 1;

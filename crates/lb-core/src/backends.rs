@@ -1,44 +1,55 @@
-//! [`Backends`]: where the backends come from, their health, and the current set.
+//! [`Backends`]: where a load balancer's backends come from, their health, and a view of the
+//! current set.
 
 use std::fmt;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-
 use crate::backend::Backend;
 use crate::discovery::Discovered;
-use crate::health::HealthRegistry;
+use crate::health::{HealthRegistry, InitialHealth};
 use crate::set::BackendSet;
-use crate::state::{BackendState, Enablement, InitialHealth};
+use crate::state::{BackendState, Enablement};
 
-#[cfg(feature = "runtime")]
-use crate::discovery::ServiceDiscovery;
-#[cfg(feature = "runtime")]
-use crate::health::{HealthCheck, HealthWatch};
+/// Where the current set is kept: the load balancer's published snapshot, read through this
+/// trait so that `Backends` needs no strategy type.
+pub(crate) trait CurrentSet: Send + Sync {
+    /// The current set.
+    fn current(&self) -> Arc<BackendSet>;
+    /// Publishes `set`, which has the same backends as the current one (fresh states after a
+    /// health configuration change), keeping everything else.
+    fn replace(&self, set: BackendSet);
+}
 
-/// The membership side of a load balancer: the discovery source, the health registry, and the
-/// current [`BackendSet`] with one runtime state cell per backend.
+/// The set of a `Backends` not yet given to a load balancer.
+struct Detached(arc_swap::ArcSwap<BackendSet>);
+
+impl CurrentSet for Detached {
+    fn current(&self) -> Arc<BackendSet> {
+        self.0.load_full()
+    }
+
+    fn replace(&self, set: BackendSet) {
+        self.0.store(Arc::new(set));
+    }
+}
+
+/// The membership side of a load balancer: the discovery source, the health registry, and a view
+/// of the current [`BackendSet`] with one runtime state per backend.
 ///
 /// Configure it (health check, registry, initial health) before handing it to a
-/// [`LoadBalancer`](crate::LoadBalancer); the setters take `&mut self` for that reason.
+/// [`LoadBalancer`](crate::LoadBalancer); the setters take `&mut self` for that reason. Once it
+/// is inside a load balancer ([`LoadBalancer::backends`](crate::LoadBalancer::backends)), it is a
+/// view of the load balancer's published set: `get_backend`, `ready` and `state` read the same
+/// generation `select` picks from, and nothing keeps a copy of it.
 pub struct Backends {
     #[cfg(feature = "runtime")]
-    discovery: Option<Box<dyn ServiceDiscovery>>,
-    registry: HealthRegistry,
-    shared_registry: bool,
-    set: ArcSwap<BackendSet>,
+    pub(crate) discovery: Option<Box<dyn crate::runtime::ServiceDiscovery>>,
+    pub(crate) registry: HealthRegistry,
+    pub(crate) shared_registry: bool,
+    pub(crate) current: Arc<dyn CurrentSet>,
 }
 
 impl Backends {
-    /// Backends that come from `discovery`. The set is empty until the first update.
-    #[cfg(feature = "runtime")]
-    pub fn new(discovery: Box<dyn ServiceDiscovery>) -> Self {
-        Backends {
-            discovery: Some(discovery),
-            ..Self::fixed(std::iter::empty())
-        }
-    }
-
     /// A fixed set of backends, present at once. Updates leave it unchanged; use a discovery
     /// source (such as lb-discovery-static's `Static`) for a set that changes at run time, or
     /// [`LoadBalancer::apply`](crate::LoadBalancer::apply).
@@ -50,15 +61,13 @@ impl Backends {
             discovery: None,
             registry,
             shared_registry: false,
-            set: ArcSwap::from_pointee(set),
+            current: Arc::new(Detached(arc_swap::ArcSwap::from_pointee(set))),
         }
     }
 
-    /// Probes backends with `check`. New backends start in the registry's initial health.
-    #[cfg(feature = "runtime")]
-    pub fn set_health_check(&mut self, check: Box<dyn HealthCheck>) {
-        self.registry.set_health_check(check);
-        self.reregister(!self.shared_registry);
+    /// Makes the view read `current` (the load balancer's published snapshot).
+    pub(crate) fn attach(&mut self, current: Arc<dyn CurrentSet>) {
+        self.current = current;
     }
 
     /// Sets the health backends start in (see [`InitialHealth`]); applies to the current set too.
@@ -69,7 +78,7 @@ impl Backends {
 
     /// Uses a shared registry: its probe and schedule apply, and every load balancer on it
     /// shares one probe per backend. The load balancer's own background service then does not
-    /// run health checks; run the registry with [`HealthRegistry::spawn`].
+    /// run health checks; run the registry with `HealthRegistry::spawn`.
     pub fn with_health_registry(mut self, registry: HealthRegistry) -> Self {
         self.registry = registry;
         self.shared_registry = true;
@@ -77,9 +86,11 @@ impl Backends {
         self
     }
 
-    fn reregister(&mut self, fresh: bool) {
-        let next = self.set.load().reregister(&self.registry, fresh);
-        self.set = ArcSwap::from_pointee(next);
+    /// Gives every backend of the current set fresh state in the registry (keeping its
+    /// enablement), after a health configuration change.
+    pub(crate) fn reregister(&mut self, fresh: bool) {
+        let next = self.current.current().reregister(&self.registry, fresh);
+        self.current.replace(next);
     }
 
     /// The health registry (private unless one was given).
@@ -92,30 +103,21 @@ impl Backends {
         self.shared_registry
     }
 
-    #[cfg(feature = "runtime")]
-    pub(crate) fn discovery(&self) -> Option<&dyn ServiceDiscovery> {
-        self.discovery.as_deref()
-    }
-
     /// The current set.
     pub fn get_backend(&self) -> Arc<BackendSet> {
-        self.set.load_full()
-    }
-
-    pub(crate) fn publish(&self, set: Arc<BackendSet>) {
-        self.set.store(set);
+        self.current.current()
     }
 
     /// The state of `backend` in the current set.
     pub fn state(&self, backend: &Backend) -> Option<Arc<BackendState>> {
-        self.set.load().state_of(&backend.addr).cloned()
+        self.current.current().state_of(&backend.addr).cloned()
     }
 
     /// Whether `backend` is in the current set and ready ([`BackendState::is_ready`]: healthy,
     /// enabled and not ejected by passive health).
     pub fn ready(&self, backend: &Backend) -> bool {
-        self.set
-            .load()
+        self.current
+            .current()
             .state_of(&backend.addr)
             .is_some_and(|s| s.is_ready())
     }
@@ -128,7 +130,7 @@ impl Backends {
 
     /// Sets the administrative state of `backend`. Returns `false` if it is not in the current set.
     pub fn set_enablement(&self, backend: &Backend, enablement: Enablement) -> bool {
-        match self.set.load().state_of(&backend.addr) {
+        match self.current.current().state_of(&backend.addr) {
             Some(state) => {
                 state.set_enablement(enablement);
                 true
@@ -141,24 +143,7 @@ impl Backends {
     /// registry this applies to every load balancer that shares the backend. Returns `false` if
     /// the backend is not in the current set.
     pub fn set_health(&self, backend: &Backend, healthy: bool) -> bool {
-        self.set.load().contains(&backend.addr) && self.registry.set_health(backend, healthy)
-    }
-
-    /// Runs one health-check pass over the registry's backends now (pingora's
-    /// `run_health_check`), with the default schedule's deadline and concurrency.
-    #[cfg(feature = "runtime")]
-    pub async fn run_health_check(&self, parallel: bool) -> crate::health::PassReport {
-        let schedule = crate::health::HealthSchedule {
-            parallel,
-            ..Default::default()
-        };
-        self.registry.check_once(&schedule).await
-    }
-
-    /// A stream of health events for the registry's backends, starting with their current health.
-    #[cfg(feature = "runtime")]
-    pub fn health_watch(&self) -> HealthWatch {
-        self.registry.watch()
+        self.current.current().contains(&backend.addr) && self.registry.set_health(backend, healthy)
     }
 }
 
@@ -169,7 +154,7 @@ impl fmt::Debug for Backends {
         d.field("has_discovery", &self.discovery.is_some());
         d.field("registry", &self.registry)
             .field("shared_registry", &self.shared_registry)
-            .field("set", &self.set.load())
+            .field("set", &self.current.current())
             .finish()
     }
 }

@@ -1,4 +1,5 @@
-//! Service discovery: where the backend set comes from.
+//! [`Discovered`]: one answer of a discovery source. The sources themselves (the async
+//! `ServiceDiscovery` trait and its change signals) are in `runtime/`.
 
 use std::collections::HashMap;
 
@@ -48,111 +49,5 @@ impl From<Vec<Backend>> for Discovered {
 impl FromIterator<Backend> for Discovered {
     fn from_iter<I: IntoIterator<Item = Backend>>(iter: I) -> Self {
         Discovered::new(iter)
-    }
-}
-
-#[cfg(feature = "runtime")]
-pub use runtime::*;
-
-#[cfg(feature = "runtime")]
-mod runtime {
-    use super::Discovered;
-    use crate::error::BoxError;
-
-    /// A source of backends: a static list, DNS, Kubernetes, or your own.
-    ///
-    /// The load balancer calls [`discover`](ServiceDiscovery::discover) on its schedule
-    /// (`update_frequency`) and, for sources that learn of changes by themselves (a Kubernetes
-    /// watch, a DNS TTL expiring, an API call on a static list), as soon as the source signals a
-    /// change through the [`ChangeSubscription`] it returns from
-    /// [`subscribe`](ServiceDiscovery::subscribe). Such sources need no polling: set
-    /// `update_frequency` to `None`. Bursts of signals are coalesced into one update.
-    ///
-    /// An error leaves the load balancer's last good set in place; it is logged and counted.
-    #[async_trait::async_trait]
-    pub trait ServiceDiscovery: Send + Sync + 'static {
-        /// The current backend set.
-        async fn discover(&self) -> Result<Discovered, BoxError>;
-
-        /// A subscription that fires when the source's answer may have changed. The default is
-        /// `None`: the source is only polled.
-        fn subscribe(&self) -> Option<ChangeSubscription> {
-            None
-        }
-    }
-
-    /// The trait's name in pingora-load-balancing's style.
-    pub use ServiceDiscovery as Discovery;
-
-    /// The sending side of change signals, kept by a discovery source.
-    ///
-    /// Cloning gives another handle to the same channel. Signals are level-triggered: many
-    /// `notify` calls before the load balancer looks are seen as one.
-    #[derive(Clone, Debug)]
-    pub struct ChangeNotifier {
-        tx: tokio::sync::watch::Sender<u64>,
-    }
-
-    impl Default for ChangeNotifier {
-        fn default() -> Self {
-            Self::new()
-        }
-    }
-
-    impl ChangeNotifier {
-        /// A notifier with no subscriber yet.
-        pub fn new() -> Self {
-            ChangeNotifier {
-                tx: tokio::sync::watch::Sender::new(0),
-            }
-        }
-
-        /// Signals every subscriber that the answer may have changed.
-        pub fn notify(&self) {
-            self.tx
-                .send_modify(|version| *version = version.wrapping_add(1));
-        }
-
-        /// A new subscription; it fires on the next `notify`, not for earlier ones.
-        pub fn subscribe(&self) -> ChangeSubscription {
-            ChangeSubscription {
-                rx: self.tx.subscribe(),
-            }
-        }
-    }
-
-    /// The receiving side of change signals, held by the load balancer's background service.
-    #[derive(Debug)]
-    pub struct ChangeSubscription {
-        rx: tokio::sync::watch::Receiver<u64>,
-    }
-
-    impl ChangeSubscription {
-        /// Waits for the next change signal. Returns `false` when every notifier is gone (the
-        /// source will never signal again).
-        pub async fn changed(&mut self) -> bool {
-            self.rx.changed().await.is_ok()
-        }
-    }
-}
-
-#[cfg(all(test, feature = "runtime"))]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn notifications_are_coalesced_and_closing_is_reported() {
-        let n = ChangeNotifier::new();
-        n.notify(); // before subscribing: not seen
-        let mut sub = n.subscribe();
-        let early = tokio::time::timeout(std::time::Duration::from_secs(1), sub.changed()).await;
-        assert!(early.is_err(), "a notify before subscribe must not fire");
-        n.notify();
-        n.notify();
-        assert!(sub.changed().await);
-        let again = tokio::time::timeout(std::time::Duration::from_secs(1), sub.changed()).await;
-        assert!(again.is_err(), "two notifies are seen as one");
-        drop(n);
-        assert!(!sub.changed().await);
     }
 }

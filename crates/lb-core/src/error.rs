@@ -8,8 +8,26 @@ use std::fmt;
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// `error` and its chain of sources, as one line (`outer: cause: root cause`), skipping a cause
-/// whose text the outer message already contains.
-pub(crate) fn error_chain(error: &(dyn StdError + 'static)) -> String {
+/// whose text the outer message already contains: how every lb crate logs and reports errors.
+///
+/// ```
+/// use std::io;
+///
+/// #[derive(Debug)]
+/// struct Refresh(io::Error);
+/// impl std::fmt::Display for Refresh {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("refreshing the backends failed")
+///     }
+/// }
+/// impl std::error::Error for Refresh {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> { Some(&self.0) }
+/// }
+///
+/// let e = Refresh(io::Error::new(io::ErrorKind::TimedOut, "no answer in 2s"));
+/// assert_eq!(lb_core::error_chain(&e), "refreshing the backends failed: no answer in 2s");
+/// ```
+pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
     use std::fmt::Write as _;
     let mut text = error.to_string();
     let mut source = error.source();

@@ -1,12 +1,14 @@
 //! The core of lb: backends, their runtime state, the traits that strategies, probes and
-//! discovery sources implement, and the [`LoadBalancer`] that ties them together.
+//! discovery sources implement, the request lifecycle, and the [`LoadBalancer`] that ties them
+//! together.
 //!
 //! lb-core sits at the bottom of the lb stack: strategies (`lb-selection`), probes (`lb-health`)
 //! and discovery sources (`lb-discovery-*`) build on it, and the `lb` crate re-exports them all.
 //! It never depends on any of them.
 //!
 //! ```
-//! use lb_core::{Backend, BackendIter, BackendSelection, BoxError, LoadBalancer};
+//! use lb_core::{Backend, BackendIter, BackendSelection, BoxError, LoadBalancer, Outcome};
+//! use std::time::Duration;
 //!
 //! /// The simplest strategy: backends in order.
 //! struct InOrder(usize);
@@ -23,62 +25,74 @@
 //!
 //! let lb = LoadBalancer::<InOrder>::try_from_iter(["10.0.0.1:80", "10.0.0.2:80"]).unwrap();
 //! let first = lb.backends().get_backend()[0].clone();
-//! assert_eq!(lb.select(b"").unwrap().addr, first.addr);
+//! let pick = lb.select(b"").unwrap();
+//! assert_eq!(pick.addr, first.addr);
+//! pick.report(Outcome::Success, Duration::from_millis(4)); // how the request went
 //! lb.backends().set_enable(&first, false); // an operator drains it
 //! assert_eq!(lb.select(b"").unwrap().addr.to_string(), "10.0.0.2:80");
 //! ```
 //!
 //! # Feature flags
 //!
-//! - `runtime` (default): the async side, on tokio: the [`ServiceDiscovery`] and
+//! - `runtime` (default): the async side, on tokio (`runtime/`): the [`ServiceDiscovery`] and
 //!   [`HealthCheck`] traits, [`LoadBalancer::update`], the background service
-//!   ([`LoadBalancer::run`], [`LoadBalancer::spawn`]), health-check passes and the
-//!   [`HealthWatch`] stream. Without it, lb-core depends only on `arc-swap` and `tracing`, and
-//!   sets are published with [`LoadBalancer::apply`].
+//!   ([`LoadBalancer::run`], [`LoadBalancer::spawn`]), health-check passes, and the streams of
+//!   health events ([`HealthWatch`]) and published sets ([`Generations`]). Without it, lb-core
+//!   depends only on `arc-swap` and `tracing`, and sets are published with
+//!   [`LoadBalancer::apply`].
 
 mod address;
 mod backend;
 mod backends;
+mod backoff;
+mod clock;
 mod discovery;
 mod error;
 mod extensions;
-pub mod health;
+mod health;
 mod load_balancer;
+mod outcome;
 mod passive;
 mod pick;
-#[cfg(feature = "runtime")]
+mod policy;
 mod rng;
 mod selection;
 mod selector;
 mod set;
+mod signals;
+mod snapshot;
 mod state;
 
 #[cfg(feature = "runtime")]
-mod service;
+mod runtime;
 
 pub use address::{Address, MAX_UNIX_PATH_LEN};
 pub use backend::{Backend, IntoBackend};
 pub use backends::Backends;
+pub use backoff::Backoff;
 pub use discovery::Discovered;
-pub use error::{AddressError, BoxError, LoadBalancerError, UpdateError};
+pub use error::{AddressError, BoxError, LoadBalancerError, UpdateError, error_chain};
 pub use extensions::Extensions;
-pub use health::HealthRegistry;
+pub use health::{
+    DEFAULT_HEALTH_CHECK_CONCURRENCY, HealthKey, HealthRegistry, HealthStatus, InitialHealth,
+};
 pub use load_balancer::{
     BLOCKING_BUILD_THRESHOLD, LoadBalancer, LoadBalancerGroup, UpdateStats, UpdateTimings,
 };
+pub use outcome::Outcome;
 pub use passive::PassiveHealth;
-pub use pick::{InFlight, Pick, Snapshot};
-pub use selection::{BackendIter, BackendSelection};
-pub use selector::{LocalPick, Selector, SnapshotCell};
+pub use pick::Pick;
+pub use selection::{BackendIter, BackendSelection, SignalTime, States};
+pub use selector::{LocalPick, Selector};
 pub use set::BackendSet;
-pub use state::{BackendState, Enablement, HealthKey, HealthStatus, InitialHealth, Outcome};
+pub use signals::LoadSignals;
+pub use state::{BackendState, Enablement, Window};
 
 #[cfg(feature = "runtime")]
-pub use discovery::{ChangeNotifier, ChangeSubscription, Discovery, ServiceDiscovery};
-#[cfg(feature = "runtime")]
-pub use health::{HealthCheck, HealthEvent, HealthSchedule, HealthWatch, PassReport};
-#[cfg(feature = "runtime")]
-pub use service::ServiceHandle;
+pub use runtime::{
+    ChangeNotifier, ChangeSubscription, Discovery, Generations, HealthCheck, HealthEvent,
+    HealthSchedule, HealthWatch, PassReport, ServiceDiscovery, ServiceHandle,
+};
 
 /// Re-exported so that implementors of the async traits use the same macro version.
 #[cfg(feature = "runtime")]

@@ -9,12 +9,14 @@
 //! backend. This is what nginx's `max_fails`, Envoy's outlier detection and linkerd's failure
 //! accrual do; pingora has no equivalent.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::clock;
+use crate::outcome::Outcome;
 use crate::set::BackendSet;
-use crate::state::{BackendState, Outcome};
+use crate::state::BackendState;
 
 /// When and for how long failed requests eject a backend; see
 /// [`LoadBalancer::set_passive_health`](crate::LoadBalancer::set_passive_health).
@@ -98,96 +100,6 @@ impl PassiveHealth {
     }
 }
 
-/// The clock of ejections: tokio's (so that a paused test clock drives it) with the runtime,
-/// the standard one without.
-pub(crate) fn now() -> Instant {
-    #[cfg(feature = "runtime")]
-    {
-        tokio::time::Instant::now().into_std()
-    }
-    #[cfg(not(feature = "runtime"))]
-    {
-        Instant::now()
-    }
-}
-
-/// The passive-health part of one backend's state. The ejected flag itself lives in the state's
-/// readiness word, so that `is_ready` stays one load.
-#[derive(Debug)]
-pub(crate) struct Ejection {
-    /// Failed requests in a row.
-    fail_run: AtomicU32,
-    /// Ejections since the last success.
-    streak: AtomicU32,
-    /// Ejections in the state's life.
-    total: AtomicU64,
-    /// End of the current ejection, in nanoseconds since `born`.
-    until_ns: AtomicU64,
-    born: Instant,
-}
-
-impl Ejection {
-    pub(crate) fn new() -> Self {
-        Ejection {
-            fail_run: AtomicU32::new(0),
-            streak: AtomicU32::new(0),
-            total: AtomicU64::new(0),
-            until_ns: AtomicU64::new(0),
-            born: now(),
-        }
-    }
-
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.born).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// Whether the current ejection (if any) has ended at `at`. The caller has seen the ejected
-    /// flag with acquire ordering, so the end read here is the one stored before it was set.
-    pub(crate) fn over(&self, at: Instant) -> bool {
-        self.nanos(at) >= self.until_ns.load(Ordering::Relaxed)
-    }
-
-    /// Records the start of an ejection of `length` at `at`; the caller then sets the flag with
-    /// release ordering.
-    fn start(&self, at: Instant, length: Duration) {
-        let length = u64::try_from(length.as_nanos()).unwrap_or(u64::MAX);
-        self.until_ns
-            .store(self.nanos(at).saturating_add(length), Ordering::Relaxed);
-        self.total.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A readmitted backend needs a whole new run of failures to be ejected again.
-    pub(crate) fn readmitted(&self) {
-        self.fail_run.store(0, Ordering::Relaxed);
-    }
-
-    pub(crate) fn total(&self) -> u64 {
-        self.total.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn failure_run(&self) -> u32 {
-        self.fail_run.load(Ordering::Relaxed)
-    }
-
-    /// Counts a failure; returns the length of the run.
-    fn failure(&self) -> u32 {
-        self.fail_run
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1)
-    }
-
-    /// A success ends the failure run and the ejection streak; it writes only when there is
-    /// something to reset, so that steady success costs two loads.
-    fn success(&self) {
-        if self.fail_run.load(Ordering::Relaxed) != 0 {
-            self.fail_run.store(0, Ordering::Relaxed);
-        }
-        if self.streak.load(Ordering::Relaxed) != 0 {
-            self.streak.store(0, Ordering::Relaxed);
-        }
-    }
-}
-
 /// A load balancer's passive-health policy, shared by all its generations so that a change
 /// applies at once.
 #[derive(Debug, Default)]
@@ -226,13 +138,22 @@ impl PassivePolicy {
         self.policy.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Feeds one reported outcome of backend `index` of `set`; ejects it when its failure run
-    /// reaches a multiple of the threshold and the limits allow.
-    pub(crate) fn report(&self, set: &BackendSet, index: usize, outcome: Outcome) {
-        let Some(state) = set.state(index) else {
-            return;
-        };
-        let ejection = state.ejection();
+    /// Whether the policy is on (it then needs requests in flight counted, see
+    /// [`Pick`](crate::Pick)).
+    pub(crate) fn is_on(&self) -> bool {
+        self.threshold.load(Ordering::Relaxed) != 0
+    }
+
+    /// Observes one reported outcome of backend `index` of `set` (its state is `state`); ejects
+    /// it when its failure run reaches a multiple of the threshold and the limits allow.
+    pub(crate) fn observe(
+        &self,
+        set: &BackendSet,
+        index: usize,
+        state: &BackendState,
+        outcome: Outcome,
+    ) {
+        let ejection = &state.ejection;
         match outcome {
             Outcome::Success => ejection.success(),
             Outcome::Failure => {
@@ -243,7 +164,7 @@ impl PassivePolicy {
                 let run = ejection.failure();
                 // A refused ejection is tried again after another whole run, so a failing
                 // backend over the cap costs one scan of the set per run, not per failure.
-                if run % threshold == 0 && !state.is_ejected() {
+                if run.is_multiple_of(threshold) && !state.is_ejected() {
                     self.try_eject(set, index, state, run);
                 }
             }
@@ -252,6 +173,7 @@ impl PassivePolicy {
 
     /// Ejects `state`, backend `index` of `set`, if the policy and its limits allow.
     #[cold]
+    #[inline(never)]
     fn try_eject(&self, set: &BackendSet, index: usize, state: &BackendState, run: u32) {
         // Held to the end: the decision and the ejection happen under the lock. Read under it,
         // a policy turned off meanwhile ejects nothing.
@@ -262,7 +184,7 @@ impl PassivePolicy {
         if state.is_ejected() {
             return;
         }
-        let at = now();
+        let at = clock::now_nanos();
         let states = set.states();
         let mut ejected = 0usize;
         let mut other_ready = false;
@@ -273,7 +195,9 @@ impl PassivePolicy {
                 other_ready = true;
             }
         }
-        let backend = &set.backends()[index];
+        let Some(backend) = set.backends().get(index) else {
+            return;
+        };
         if !other_ready {
             tracing::debug!(backend = %backend.addr, failures = run,
                 "not ejecting a failing backend: no other backend is ready");
@@ -284,23 +208,11 @@ impl PassivePolicy {
                 "not ejecting a failing backend: the ejection cap is reached");
             return;
         }
-        let streak = state
-            .ejection()
-            .streak
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1);
+        let streak = state.ejection.next_streak();
         let length = policy.ejection(streak);
         state.eject(at, length);
         tracing::warn!(backend = %backend.addr, failures = run, ejection = ?length,
             "backend ejected after failed requests");
-    }
-}
-
-impl BackendState {
-    /// Starts an ejection of `length` at `at`.
-    pub(crate) fn eject(&self, at: Instant, length: Duration) {
-        self.ejection().start(at, length);
-        self.set_ejected();
     }
 }
 
@@ -334,18 +246,5 @@ mod tests {
         let all = p.with_max_ejected_percent(255);
         assert_eq!(all.cap(7), 7);
         assert_eq!(all.cap(usize::MAX), usize::MAX / 100);
-    }
-
-    #[test]
-    fn an_ejection_end_saturates() {
-        let e = Ejection::new();
-        let at = e.born;
-        e.start(at, Duration::MAX);
-        // Ends are kept in 64-bit nanoseconds: an endless ejection lasts about 584 years.
-        assert!(!e.over(at + Duration::from_secs(500 * 365 * 24 * 3600)));
-        e.start(at, Duration::from_millis(5));
-        assert!(!e.over(at + Duration::from_millis(4)));
-        assert!(e.over(at + Duration::from_millis(5)));
-        assert_eq!(e.total(), 2);
     }
 }

@@ -1,4 +1,5 @@
-//! [`Pick`]: the backend chosen for one request.
+//! [`Pick`]: the backend chosen for one request, and the request's lifecycle from `select` to
+//! its end.
 
 use std::fmt;
 use std::ops::Deref;
@@ -6,57 +7,63 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::Backend;
-use crate::passive::PassivePolicy;
+use crate::outcome::Outcome;
 use crate::selector::LocalPick;
 use crate::set::BackendSet;
-use crate::state::{BackendState, Outcome};
+use crate::snapshot::{Ending, Snapshot};
+use crate::state::BackendState;
 
-/// One published generation of a load balancer: the backend set and the selectors built from it,
-/// swapped together so that a reader never sees backends of one generation with a selector of
-/// another. Opaque: it appears in the types of [`Pick`] and [`Selector`](crate::Selector).
-pub struct Snapshot<S> {
-    pub(crate) set: Arc<BackendSet>,
-    /// `None` until a build over some set succeeded.
-    pub(crate) selectors: Option<Selectors<S>>,
-    /// The load balancer's passive-health policy (the same for every generation).
-    pub(crate) passive: Arc<PassivePolicy>,
-}
-
-/// The selectors of one generation, one per configuration of the load balancer, all built over
-/// the same set. The first is a field of its own so that `select` reaches it without an index.
-pub(crate) struct Selectors<S> {
-    pub(crate) first: Arc<S>,
-    pub(crate) rest: Box<[Arc<S>]>,
-}
-
-impl<S> Clone for Selectors<S> {
-    fn clone(&self) -> Self {
-        Selectors {
-            first: Arc::clone(&self.first),
-            rest: self.rest.clone(),
-        }
-    }
-}
-
-impl<S> Selectors<S> {
-    /// The selector built for configuration `index`.
-    #[inline]
-    pub(crate) fn get(&self, index: usize) -> Option<&S> {
-        match index {
-            0 => Some(&self.first),
-            i => self.rest.get(i - 1).map(|s| &**s),
-        }
-    }
-}
-
-/// The backend chosen for one request: a cheap handle that dereferences to the [`Backend`].
+/// The backend chosen for one request, and the request's handle until it ends. It dereferences
+/// to the [`Backend`].
 ///
-/// It keeps the backend set it was chosen from alive (without copying the backend), so it stays
-/// valid while the load balancer moves on to newer sets. Hold it for the duration of the request
-/// and drop it soon after: a pick held for a long time keeps its whole generation in memory.
+/// **Lifecycle.** A request starts at `select` and ends in one of two ways:
+/// [`Pick::report`] ends it with a verdict (success or failure, and its latency), which feeds the
+/// backend's load signals (outcome counts, latency estimate) and the load balancer's outcome
+/// policies ([`PassiveHealth`](crate::PassiveHealth)); dropping the pick without a report ends it
+/// as *cancelled*: neither a success nor a failure.
+///
+/// **Requests in flight.** When the strategy reads load
+/// ([`BackendSelection::NEEDS_LOAD`](crate::BackendSelection::NEEDS_LOAD), as least request does)
+/// or a policy of the load balancer is on, the request counts as in flight on its backend from
+/// `select` until the pick is reported or dropped, with no call of yours. Otherwise nothing is
+/// counted, and a pick costs nothing more than the choice.
+///
+/// A pick is `Send` and `Sync`, works across `.await` and threads, and keeps the backend set it
+/// was chosen from alive (without copying the backend), so it stays valid while the load
+/// balancer moves on to newer sets; its report still reaches the backend's state. Hold it for the
+/// request and drop it soon after: a pick held for a long time keeps its whole generation in
+/// memory.
+///
+/// ```
+/// # use lb_core::{Backend, BackendIter, BackendSelection, BoxError, LoadBalancer, Outcome};
+/// # struct First;
+/// # struct It(Option<usize>);
+/// # impl BackendIter for It { fn next(&mut self) -> Option<usize> { self.0.take() } }
+/// # impl BackendSelection for First {
+/// #     type Config = ();
+/// #     type Iter<'a> = It;
+/// #     const NEEDS_LOAD: bool = true;
+/// #     fn build(_: &[Backend], _: &()) -> Result<Self, BoxError> { Ok(First) }
+/// #     fn iter(&self, _: &[u8]) -> It { It(Some(0)) }
+/// # }
+/// use std::time::Duration;
+///
+/// // `First` is a strategy that reads load (NEEDS_LOAD), so picks count in flight.
+/// let lb = LoadBalancer::<First>::try_from_iter(["10.0.0.1:80"]).unwrap();
+/// let pick = lb.select(b"").unwrap();
+/// let state = pick.state().clone();
+/// assert_eq!(state.in_flight(), 1);
+/// let cancelled = lb.select(b"").unwrap();
+/// assert_eq!(state.in_flight(), 2);
+/// drop(cancelled); // ends as cancelled
+/// pick.report(Outcome::Success, Duration::from_millis(12));
+/// assert_eq!((state.in_flight(), state.requests(), state.cancellations()), (0, 1, 1));
+/// ```
 pub struct Pick<S> {
     pub(crate) snapshot: arc_swap::Guard<Arc<Snapshot<S>>>,
     pub(crate) index: usize,
+    /// Whether this request counts in flight on its backend (decided at `select`).
+    pub(crate) tracked: bool,
 }
 
 impl<S> Pick<S> {
@@ -87,25 +94,29 @@ impl<S> Pick<S> {
         self.as_local().set()
     }
 
-    /// Reports how the request went; feeds the backend's request and failure counters, its
-    /// latency average ([`BackendState::latency_ewma`]) and, when the load balancer has a
-    /// [`PassiveHealth`](crate::PassiveHealth) policy, its ejection after repeated failures.
-    pub fn report(&self, outcome: Outcome, latency: Duration) {
-        self.as_local().report(outcome, latency);
+    /// Whether this request counts in flight on its backend until it ends.
+    pub fn is_tracked(&self) -> bool {
+        self.tracked
     }
 
-    /// Counts the request as in flight on the backend until the returned guard is dropped.
-    pub fn track_in_flight(&self) -> InFlight {
-        self.as_local().track_in_flight()
+    /// Ends the request with its outcome and latency (from sending it to its answer, as you
+    /// measure it). Feeds the backend's outcome counts and latency estimate and the load
+    /// balancer's outcome policies, and ends its count in flight. Takes no lock unless a policy
+    /// acts (an ejection), and allocates nothing.
+    pub fn report(mut self, outcome: Outcome, latency: Duration) {
+        self.snapshot
+            .end(self.index, Ending::Reported(outcome, latency), self.tracked);
+        // Ended: the drop that follows has nothing left to do.
+        self.tracked = false;
     }
 }
 
-impl<S> fmt::Debug for Snapshot<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Snapshot")
-            .field("set", &self.set)
-            .field("built", &self.selectors.is_some())
-            .finish()
+impl<S> Drop for Pick<S> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.tracked {
+            self.snapshot.end(self.index, Ending::Cancelled, true);
+        }
     }
 }
 
@@ -122,32 +133,7 @@ impl<S> fmt::Debug for Pick<S> {
         f.debug_struct("Pick")
             .field("index", &self.index)
             .field("backend", self.backend())
-            .finish()
-    }
-}
-
-/// A request counted in flight on a backend; see [`Pick::track_in_flight`].
-pub struct InFlight {
-    state: Arc<BackendState>,
-}
-
-impl InFlight {
-    pub(crate) fn new(state: Arc<BackendState>) -> Self {
-        state.in_flight_inc();
-        InFlight { state }
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.state.in_flight_dec();
-    }
-}
-
-impl fmt::Debug for InFlight {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InFlight")
-            .field("in_flight", &self.state.in_flight())
+            .field("tracked", &self.tracked)
             .finish()
     }
 }

@@ -1,9 +1,14 @@
-//! The contract between a load balancer and a selection strategy.
+//! The contract between a load balancer and a selection strategy, and [`States`], the view of
+//! the backends' runtime state that load-aware strategies read.
 
+use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::clock;
 use crate::error::BoxError;
+use crate::signals::LoadSignals;
 use crate::state::BackendState;
 
 /// A selection strategy: built from the current backends, it orders candidate backends for a key.
@@ -25,8 +30,17 @@ use crate::state::BackendState;
 /// - Weight 0 means *standby*: such a backend is never the first candidate while a backend of
 ///   positive weight exists, and comes after every positive-weight backend in the order.
 ///
-/// The load balancer stops early after `2 * len + 16` candidates as a defence against a
-/// strategy that breaks the contract, and skips indices out of range.
+/// The load balancer stops after `2 * len + 16` candidates as a defence against a strategy that
+/// breaks the contract (it then logs a warning once and scans the set for a ready backend
+/// itself), and skips indices out of range. lb-selection's `testing::check_contract` checks
+/// the contract of a strategy in your own tests.
+///
+/// # Load
+///
+/// A strategy that reads requests in flight or latencies sets [`BackendSelection::NEEDS_LOAD`]
+/// and reads them through [`BackendSelection::iter_with_states`]. The load balancer then counts
+/// every [`Pick`](crate::Pick) in flight from `select` until it is reported or dropped. A
+/// strategy that needs no load pays nothing for this.
 pub trait BackendSelection: Sized + Send + Sync + 'static {
     /// Build-time options (for example the number of points of a hash ring). `Default` is what
     /// [`LoadBalancer::from_backends`](crate::LoadBalancer::from_backends) uses.
@@ -36,6 +50,10 @@ pub trait BackendSelection: Sized + Send + Sync + 'static {
     type Iter<'a>: BackendIter
     where
         Self: 'a;
+
+    /// Whether the strategy reads load (requests in flight, latency): then every pick counts in
+    /// flight until it ends. `false` by default.
+    const NEEDS_LOAD: bool = false;
 
     /// Builds a selector over `backends`.
     fn build(backends: &[Backend], config: &Self::Config) -> Result<Self, BoxError>;
@@ -51,18 +69,13 @@ pub trait BackendSelection: Sized + Send + Sync + 'static {
     /// ignore it.
     fn iter(&self, key: &[u8]) -> Self::Iter<'_>;
 
-    /// The candidates for `key` given the runtime state of every backend (`states[i]` belongs
-    /// to backend `i` of the slice the selector was built from): what the load balancer calls.
-    /// Load-aware strategies override it to read in-flight requests or latency
-    /// ([`BackendState::in_flight`], [`BackendState::latency_ewma`]); the default ignores the
-    /// states and calls [`BackendSelection::iter`]. The same contract holds, and reading a state
-    /// must stay a few atomic loads.
+    /// The candidates for `key` given the runtime state of every backend (`states.get(i)` is
+    /// backend `i` of the slice the selector was built from): what the load balancer calls.
+    /// Load-aware strategies override it to read requests in flight or latency; the default
+    /// ignores the states and calls [`BackendSelection::iter`]. The same contract holds, and
+    /// reading a state must stay a few atomic loads.
     #[inline]
-    fn iter_with_states<'a>(
-        &'a self,
-        key: &[u8],
-        states: &'a [Arc<BackendState>],
-    ) -> Self::Iter<'a> {
+    fn iter_with_states<'a>(&'a self, key: &[u8], states: States<'a>) -> Self::Iter<'a> {
         let _ = states;
         self.iter(key)
     }
@@ -73,3 +86,107 @@ pub trait BackendIter {
     /// The next candidate index, or `None` when every backend has been offered.
     fn next(&mut self) -> Option<usize>;
 }
+
+/// The runtime state of every backend of one set, as a strategy reads it in
+/// [`BackendSelection::iter_with_states`]: readiness, requests in flight and latency, each a few
+/// atomic loads. Index `i` is backend `i` of the set the selector was built from.
+#[derive(Clone, Copy)]
+pub struct States<'a> {
+    states: &'a [Arc<BackendState>],
+    signals: &'a LoadSignals,
+}
+
+static DEFAULT_SIGNALS: LoadSignals = LoadSignals {
+    decay: Duration::from_secs(10),
+    default_latency: Duration::from_millis(30),
+    window: Duration::from_secs(10),
+};
+
+impl<'a> States<'a> {
+    /// A view of `states` kept with `signals`.
+    pub fn new(states: &'a [Arc<BackendState>], signals: &'a LoadSignals) -> Self {
+        States { states, signals }
+    }
+
+    /// A view of `states` kept with the default [`LoadSignals`] (for tests and for strategies
+    /// used outside a load balancer).
+    pub fn with_default_signals(states: &'a [Arc<BackendState>]) -> Self {
+        States::new(states, &DEFAULT_SIGNALS)
+    }
+
+    /// The number of states (the size of the set).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether the set is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// The state of backend `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&'a BackendState> {
+        self.states.get(i).map(|s| &**s)
+    }
+
+    /// Every state, by backend index.
+    #[inline]
+    pub fn as_slice(&self) -> &'a [Arc<BackendState>] {
+        self.states
+    }
+
+    /// Whether backend `i` is ready ([`BackendState::is_ready`]); `false` for an index out of
+    /// range.
+    #[inline]
+    pub fn is_ready(&self, i: usize) -> bool {
+        self.get(i).is_some_and(BackendState::is_ready)
+    }
+
+    /// Requests in flight on backend `i` (0 for an index out of range).
+    #[inline]
+    pub fn in_flight(&self, i: usize) -> u64 {
+        self.get(i).map_or(0, BackendState::in_flight)
+    }
+
+    /// How the signals are kept.
+    pub fn signals(&self) -> &'a LoadSignals {
+        self.signals
+    }
+
+    /// The current time as the latency estimates count it: pass it to [`States::latency`] (read
+    /// it once per pick; it is a clock read).
+    #[inline]
+    pub fn now(&self) -> SignalTime {
+        SignalTime(clock::now_nanos())
+    }
+
+    /// The latency estimate of backend `i` at `now`, in nanoseconds: its peak EWMA decayed to
+    /// `now`, or [`LoadSignals::default_latency`] when it has no sample yet (or `i` is out of
+    /// range). The second value says whether it has a sample.
+    #[inline]
+    pub fn latency(&self, i: usize, now: SignalTime) -> (f64, bool) {
+        match self
+            .get(i)
+            .and_then(|s| s.load.estimate_at(now.0, self.signals.decay))
+        {
+            Some(ns) => (ns, true),
+            None => (self.signals.default_latency.as_nanos() as f64, false),
+        }
+    }
+}
+
+impl fmt::Debug for States<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("States")
+            .field("len", &self.states.len())
+            .field("signals", self.signals)
+            .finish()
+    }
+}
+
+/// A point in time as load signals count it (see [`States::now`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SignalTime(u64);

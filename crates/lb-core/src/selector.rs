@@ -1,50 +1,35 @@
-//! [`Selector`]: a per-worker handle that selects without any atomic read-modify-write.
+//! [`Selector`]: a per-worker handle that selects without any atomic read-modify-write, and
+//! [`LocalPick`], the borrowed view of a chosen backend.
 
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
 
-use arc_swap::{ArcSwap, Cache};
+use arc_swap::Cache;
 
 use crate::backend::Backend;
 use crate::load_balancer::LoadBalancer;
-use crate::pick::{InFlight, Pick, Snapshot};
+use crate::pick::Pick;
 use crate::selection::BackendSelection;
 use crate::set::BackendSet;
-use crate::state::{BackendState, Outcome};
-
-/// Dereferences a load balancer handle (`&LoadBalancer` or `Arc<LoadBalancer>`) to its snapshot
-/// cell, so that arc-swap's `Cache` can watch it.
-pub struct SnapshotCell<L>(L);
-
-impl<S: BackendSelection, L: Deref<Target = LoadBalancer<S>>> Deref for SnapshotCell<L> {
-    type Target = ArcSwap<Snapshot<S>>;
-    fn deref(&self) -> &Self::Target {
-        self.0.snapshot_cell()
-    }
-}
-
-impl<L> fmt::Debug for SnapshotCell<L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SnapshotCell")
-    }
-}
+use crate::snapshot::{Snapshot, SnapshotCell};
+use crate::state::BackendState;
 
 /// A load balancer handle for one worker thread or task, for the hottest loops.
 ///
 /// [`LoadBalancer::select`] returns a [`Pick`] that owns its generation of the backend set, which
-/// costs two atomic read-modify-write operations per pick (about 12 ns on a 2.6 GHz Xeon,
-/// whatever the strategy). A `Selector` keeps the current generation itself and only checks, with
-/// one plain atomic load, whether a newer one was published: picks cost the strategy alone. In
-/// exchange, a [`LocalPick`] borrows the selector, so it lives until the next pick at most; turn it
-/// into an owned [`Pick`] ([`LocalPick::to_pick`]) to keep it longer, for example across an
-/// `.await`.
+/// costs two atomic read-modify-write operations per pick whatever the strategy. A `Selector`
+/// keeps the current generation itself and only checks, with one plain atomic load, whether a
+/// newer one was published: picks cost the strategy alone. In exchange, a [`LocalPick`] borrows
+/// the selector, so it lives until the next pick at most, and it is a view, not a request: it
+/// counts nothing in flight and has no report. Turn it into an owned [`Pick`]
+/// ([`LocalPick::to_pick`]) to start the request's lifecycle, for example to keep it across an
+/// `.await` or to report its outcome.
 ///
 /// Create one per worker (a thread-local, a field of a per-connection task) with
-/// [`LoadBalancer::selector`] or [`Selector::new`] over an `Arc<LoadBalancer>`. A selector holds
-/// the generation it last saw until its next pick, so one that is never used again keeps that
-/// generation's memory alive until it is dropped.
+/// [`LoadBalancer::selector`] or [`Selector::new`]. It holds no borrow of the load balancer. A
+/// selector holds the generation it last saw until its next pick, so one that is never used
+/// again keeps that generation's memory alive until it is dropped.
 ///
 /// ```
 /// # use lb_core::{Backend, BackendIter, BackendSelection, BoxError, LoadBalancer};
@@ -66,15 +51,15 @@ impl<L> fmt::Debug for SnapshotCell<L> {
 /// lb.apply(vec![Backend::new("10.0.0.2:80").unwrap()]).unwrap();
 /// assert_eq!(selector.select(b"").unwrap().addr.to_string(), "10.0.0.2:80");
 /// ```
-pub struct Selector<L, S: BackendSelection> {
-    cache: Cache<SnapshotCell<L>, Arc<Snapshot<S>>>,
+pub struct Selector<S: BackendSelection> {
+    cache: Cache<Arc<SnapshotCell<S>>, Arc<Snapshot<S>>>,
 }
 
-impl<S: BackendSelection, L: Deref<Target = LoadBalancer<S>>> Selector<L, S> {
-    /// A selector over `lb` (a reference or an `Arc`).
-    pub fn new(lb: L) -> Self {
+impl<S: BackendSelection> Selector<S> {
+    /// A selector over `lb`.
+    pub fn new(lb: &LoadBalancer<S>) -> Self {
         Selector {
-            cache: Cache::new(SnapshotCell(lb)),
+            cache: Cache::new(Arc::clone(lb.cell())),
         }
     }
 
@@ -108,7 +93,7 @@ impl<S: BackendSelection, L: Deref<Target = LoadBalancer<S>>> Selector<L, S> {
     }
 }
 
-impl<L, S: BackendSelection> fmt::Debug for Selector<L, S> {
+impl<S: BackendSelection> fmt::Debug for Selector<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Selector").finish_non_exhaustive()
     }
@@ -116,6 +101,8 @@ impl<L, S: BackendSelection> fmt::Debug for Selector<L, S> {
 
 /// A backend chosen by a [`Selector`], valid until the selector's next pick (also the borrowed
 /// view of a [`Pick`], [`Pick::as_local`]). It dereferences to the [`Backend`].
+///
+/// It is a view, not a request: [`LocalPick::to_pick`] starts the request's lifecycle.
 pub struct LocalPick<'a, S> {
     snapshot: &'a Arc<Snapshot<S>>,
     index: usize,
@@ -157,26 +144,17 @@ impl<'a, S> LocalPick<'a, S> {
     pub fn set(&self) -> &'a Arc<BackendSet> {
         &self.snapshot.set
     }
+}
 
-    /// See [`Pick::report`].
-    pub fn report(&self, outcome: Outcome, latency: Duration) {
-        self.state().record_outcome(outcome, latency);
-        self.snapshot
-            .passive
-            .report(&self.snapshot.set, self.index, outcome);
-    }
-
-    /// See [`Pick::track_in_flight`].
-    pub fn track_in_flight(&self) -> InFlight {
-        InFlight::new(Arc::clone(self.state()))
-    }
-
-    /// An owned pick of the same backend, which may outlive the selector and cross threads (one
-    /// atomic increment).
+impl<S: BackendSelection> LocalPick<'_, S> {
+    /// Starts a request on this backend: an owned [`Pick`], which may outlive the selector and
+    /// cross threads, counted in flight when the load balancer tracks load (one atomic increment
+    /// for the generation, one for the count).
     pub fn to_pick(&self) -> Pick<S> {
         Pick {
             snapshot: arc_swap::Guard::from_inner(Arc::clone(self.snapshot)),
             index: self.index,
+            tracked: self.snapshot.start(self.index),
         }
     }
 }

@@ -58,7 +58,7 @@ impl BackendSet {
             .iter()
             .map(|b| match previous.state_of(&b.addr) {
                 Some(state) => Arc::clone(state),
-                None => registry.cell_for(b).new_state(Enablement::Enabled),
+                None => BackendState::watching(&registry.cell_for(b), Enablement::Enabled),
             })
             .collect();
         let index = index_of(&backends);
@@ -96,7 +96,7 @@ impl BackendSet {
                 } else {
                     registry.cell_for(b)
                 };
-                cell.new_state(old.enablement())
+                BackendState::watching(&cell, old.enablement())
             })
             .collect();
         BackendSet {

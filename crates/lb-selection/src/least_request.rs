@@ -1,9 +1,8 @@
 //! [`LeastRequest`]: the power of two choices over requests in flight, weighted.
 
 use std::fmt;
-use std::sync::Arc;
 
-use lb_core::{Backend, BackendIter, BackendSelection, BackendState, BoxError};
+use lb_core::{Backend, BackendIter, BackendSelection, BoxError, States};
 
 use crate::random::{Random, RandomIter};
 use crate::rng;
@@ -16,10 +15,10 @@ use crate::rng;
 /// of two reads of a counter per pick, and without the herding of a full least-loaded scan
 /// (every client sending to the same idle backend at once). pingora has no load-aware strategy.
 ///
-/// **Requests in flight** are what the application tracks with
-/// [`Pick::track_in_flight`](lb_core::Pick::track_in_flight) (held for the request's duration).
-/// Without tracking every count is 0 and the strategy is exactly [`Random`]. Outside a load
-/// balancer ([`BackendSelection::iter`], no states) it is [`Random`] too.
+/// **Requests in flight** are counted by the load balancer with no call of yours: the strategy
+/// declares that it needs load, so every [`Pick`](lb_core::Pick) counts in flight on its backend
+/// from `select` until it is reported or dropped. Outside a load balancer
+/// ([`BackendSelection::iter`], no states) it is [`Random`].
 ///
 /// **Comparison.** Backend `a` beats `b` when `in_flight(a) / weight(a)` is lower (compared
 /// exactly as `in_flight(a) * weight(b) < in_flight(b) * weight(a)`); a tie goes to the first
@@ -34,9 +33,8 @@ use crate::rng;
 /// use lb_selection::LeastRequest;
 ///
 /// let lb = LoadBalancer::<LeastRequest>::try_from_iter(["10.0.0.1:80", "10.0.0.2:80"]).unwrap();
-/// // A long request keeps one backend busy...
+/// // A long request keeps one backend busy while it is in flight...
 /// let busy = lb.select(b"").unwrap();
-/// let _in_flight = busy.track_in_flight();
 /// // ...so new requests go to the other whenever it is one of the two draws: 3 times in 4 here.
 /// let other = (0..1000).filter(|_| lb.select(b"").unwrap().addr != busy.addr).count();
 /// assert!(other > 650, "{other}");
@@ -57,7 +55,7 @@ impl LeastRequest {
     /// The better of backends `a` and `b` by requests in flight per unit of weight; `a` on a tie
     /// or when a state is missing.
     #[inline]
-    fn better(&self, states: &[Arc<BackendState>], a: usize, b: usize) -> usize {
+    fn better(&self, states: States<'_>, a: usize, b: usize) -> usize {
         if a == b {
             return a;
         }
@@ -79,6 +77,8 @@ impl BackendSelection for LeastRequest {
     type Config = ();
     type Iter<'a> = LeastRequestIter<'a>;
 
+    const NEEDS_LOAD: bool = true;
+
     fn build(backends: &[Backend], config: &()) -> Result<Self, BoxError> {
         let random = Random::build(backends, config)?;
         let weights = backends.iter().map(|b| random.layout().weight(b)).collect();
@@ -91,11 +91,7 @@ impl BackendSelection for LeastRequest {
     }
 
     #[inline]
-    fn iter_with_states<'a>(
-        &'a self,
-        _key: &[u8],
-        states: &'a [Arc<BackendState>],
-    ) -> LeastRequestIter<'a> {
+    fn iter_with_states<'a>(&'a self, _key: &[u8], states: States<'a>) -> LeastRequestIter<'a> {
         let first = if self.random.is_empty() {
             None
         } else {

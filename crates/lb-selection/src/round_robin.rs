@@ -6,7 +6,7 @@ mod turn;
 use std::fmt;
 use std::sync::Arc;
 
-use lb_core::{Backend, BackendIter, BackendSelection, BackendState, BoxError};
+use lb_core::{Backend, BackendIter, BackendSelection, BoxError, States};
 
 use crate::arith::{FastMod, GOLDEN, fastrange, gcd};
 use crate::candidates::{Candidates, DRAWS, Draw};
@@ -228,11 +228,7 @@ impl BackendSelection for RoundRobin {
     }
 
     #[inline]
-    fn iter_with_states<'a>(
-        &'a self,
-        _key: &[u8],
-        states: &'a [Arc<BackendState>],
-    ) -> RoundRobinIter<'a> {
+    fn iter_with_states<'a>(&'a self, _key: &[u8], states: States<'a>) -> RoundRobinIter<'a> {
         if self.layout.is_empty() {
             return self.candidates(None, 0);
         }
@@ -252,11 +248,7 @@ impl RoundRobin {
     /// A state the slice lacks counts as ready (the load balancer decides).
     #[cold]
     #[inline(never)]
-    fn walk_past_down<'a>(
-        &'a self,
-        mut t: u64,
-        states: &'a [Arc<BackendState>],
-    ) -> RoundRobinIter<'a> {
+    fn walk_past_down<'a>(&'a self, mut t: u64, states: States<'a>) -> RoundRobinIter<'a> {
         let mut i = self.backend_at(t);
         let mut walked = 0;
         while walked < READY_WALK && states.get(i).is_some_and(|s| !s.is_ready()) {

@@ -1,23 +1,16 @@
-//! Health: the [`HealthCheck`] trait, the [`HealthRegistry`] that runs probes and shares them
-//! between load balancers, and the stream of health changes.
+//! Health: the cells that hold each probe target's health and the [`HealthRegistry`] that shares
+//! them between load balancers. Probing itself (the `HealthCheck` trait, passes, the watch of
+//! health events) is async and lives in `runtime/`.
+
+pub(crate) mod cell;
+mod registry;
+
+pub use cell::{HealthKey, HealthStatus, InitialHealth};
+pub use registry::HealthRegistry;
 
 /// The default bound on concurrent probes of a parallel health-check pass: far below a
 /// listener's usual accept backlog, so that probing thousands of backends on one host cannot
 /// overflow it.
 pub const DEFAULT_HEALTH_CHECK_CONCURRENCY: usize = 128;
-
-mod registry;
-pub use registry::HealthRegistry;
-
 #[cfg(feature = "runtime")]
-mod check;
-#[cfg(feature = "runtime")]
-pub use check::{HealthCheck, HealthEvent, HealthSchedule, PassReport};
-
-#[cfg(feature = "runtime")]
-mod pass;
-
-#[cfg(feature = "runtime")]
-mod watch;
-#[cfg(feature = "runtime")]
-pub use watch::HealthWatch;
+pub(crate) use registry::{RegistryInner, lock};

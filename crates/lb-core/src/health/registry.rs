@@ -4,11 +4,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
+use super::cell::{HealthCell, HealthKey, InitialHealth};
 use crate::backend::Backend;
-use crate::state::{HealthCell, HealthKey, InitialHealth};
-
-#[cfg(feature = "runtime")]
-use super::check::{HealthCheck, HealthEvent};
 
 type KeyFn = Arc<dyn Fn(&Backend) -> HealthKey + Send + Sync>;
 
@@ -33,10 +30,9 @@ pub(crate) struct RegistryInner {
     cells: Mutex<Cells>,
     key_fn: Option<KeyFn>,
     initial: Mutex<InitialHealth>,
+    /// The probe and the health events: the async side, in `runtime/`.
     #[cfg(feature = "runtime")]
-    pub(crate) check: Mutex<Option<Arc<dyn HealthCheck>>>,
-    #[cfg(feature = "runtime")]
-    pub(crate) events: tokio::sync::broadcast::Sender<HealthEvent>,
+    pub(crate) probe: crate::runtime::Probe,
 }
 
 #[derive(Default)]
@@ -47,16 +43,11 @@ struct Cells {
     inserted_since_prune: usize,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing in these critical sections leaves the data half-updated, so a poisoned lock is
     // still consistent and is used as is.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
-
-/// Capacity of the health event channel; a watcher that falls further behind is resynchronised
-/// with the current state of every backend.
-#[cfg(feature = "runtime")]
-const EVENT_CAPACITY: usize = 1024;
 
 impl Default for HealthRegistry {
     fn default() -> Self {
@@ -78,19 +69,9 @@ impl HealthRegistry {
                 key_fn,
                 initial: Mutex::new(InitialHealth::default()),
                 #[cfg(feature = "runtime")]
-                check: Mutex::new(None),
-                #[cfg(feature = "runtime")]
-                events: tokio::sync::broadcast::Sender::new(EVENT_CAPACITY),
+                probe: crate::runtime::Probe::default(),
             }),
         }
-    }
-
-    /// A registry that probes with `check`.
-    #[cfg(feature = "runtime")]
-    pub fn with_health_check(check: Box<dyn HealthCheck>) -> Self {
-        let registry = Self::new();
-        registry.set_health_check(check);
-        registry
     }
 
     /// Matches backends by `key` instead of by address. Call it before the registry is used:
@@ -99,32 +80,17 @@ impl HealthRegistry {
         let registry = Self::build(Some(Arc::new(key)));
         registry.set_initial_health(self.initial_health());
         #[cfg(feature = "runtime")]
-        if let Some(check) = self.health_check() {
-            *lock(&registry.inner.check) = Some(check);
-        }
+        registry.inner.probe.copy_check_from(&self.inner.probe);
         registry
     }
 
-    /// Replaces the probe. Backends registered from now on start in the initial health.
-    #[cfg(feature = "runtime")]
-    pub fn set_health_check(&self, check: Box<dyn HealthCheck>) {
-        *lock(&self.inner.check) = Some(Arc::from(check));
-    }
-
-    #[cfg(feature = "runtime")]
-    pub(crate) fn health_check(&self) -> Option<Arc<dyn HealthCheck>> {
-        lock(&self.inner.check).clone()
-    }
-
-    fn has_health_check(&self) -> bool {
+    /// Whether a probe is set (only with the `runtime` feature can one be).
+    pub(crate) fn has_health_check(&self) -> bool {
         #[cfg(feature = "runtime")]
-        {
-            lock(&self.inner.check).is_some()
-        }
+        let has = self.inner.probe.has_check();
         #[cfg(not(feature = "runtime"))]
-        {
-            false
-        }
+        let has = false;
+        has
     }
 
     /// Sets the health of backends registered from now on (see [`InitialHealth`]).
@@ -226,14 +192,7 @@ impl HealthRegistry {
             );
         }
         #[cfg(feature = "runtime")]
-        {
-            // No subscriber is a normal state; the event is simply not kept.
-            let _ = self.inner.events.send(HealthEvent {
-                backend: cell.target.clone(),
-                healthy,
-                reason,
-            });
-        }
+        self.inner.probe.announce(cell, healthy, reason);
     }
 
     /// Sets the health of `backend`'s cell directly (a passive signal from the application).
@@ -271,7 +230,7 @@ impl fmt::Debug for HealthRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Enablement;
+    use crate::state::{BackendState, Enablement};
 
     #[test]
     fn cells_are_shared_by_key_and_forgotten_when_unused() {
@@ -308,7 +267,7 @@ mod tests {
     fn set_health_reaches_states_and_reports_unknown_backends() {
         let reg = HealthRegistry::new();
         let a = Backend::new("10.0.0.1:80").unwrap();
-        let state = reg.cell_for(&a).new_state(Enablement::Enabled);
+        let state = BackendState::watching(&reg.cell_for(&a), Enablement::Enabled);
         assert!(reg.set_health(&a, false));
         assert!(!state.is_ready());
         assert!(!reg.set_health(&Backend::new("10.9.9.9:1").unwrap(), false));

@@ -193,7 +193,7 @@ async fn an_ejection_lasts_through_updates_and_selectors_see_it() {
     assert_eq!(picks_of(&lb, &all[1], 60), 0);
 
     let mut selector = lb.selector();
-    let seen = |selector: &mut lb_core::Selector<&LoadBalancer<Rotate>, Rotate>| {
+    let seen = |selector: &mut lb_core::Selector<Rotate>| {
         (0..60)
             .filter(|_| selector.select(b"").unwrap().addr == all[1].addr)
             .count()
@@ -241,13 +241,12 @@ fn backends_failing_together_on_many_threads_never_all_get_ejected() {
                 .with_ejection(long, long)
                 .with_max_ejected_percent(100),
         ));
-        let picks: Vec<Pick<Rotate>> = all.iter().map(|b| pick_of(&lb, b)).collect();
         std::thread::scope(|s| {
             for t in 0..4 {
-                let pick = &picks[t % 2];
+                let (lb, backend) = (&lb, &all[t % 2]);
                 s.spawn(move || {
                     for _ in 0..200 {
-                        pick.report(FAIL, Duration::from_millis(1));
+                        pick_of(lb, backend).report(FAIL, Duration::from_millis(1));
                     }
                 });
             }
@@ -268,10 +267,10 @@ fn turning_passive_health_off_while_a_failure_is_being_decided_leaves_nothing_ej
         .with_consecutive_failures(1)
         .with_ejection(hour, hour)
         .with_max_ejected_percent(100);
-    let pick = pick_of(&lb, &all[0]);
-    let state = Arc::clone(pick.state());
+    let state = state_of(&lb, &all[0]);
     for round in 0..300u32 {
         lb.set_passive_health(Some(policy));
+        let pick = pick_of(&lb, &all[0]);
         let start = std::sync::Barrier::new(2);
         std::thread::scope(|s| {
             s.spawn(|| {

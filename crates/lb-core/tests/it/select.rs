@@ -64,15 +64,17 @@ fn a_pick_outlives_updates_and_feeds_the_backend_state() {
         "the old generation stays alive"
     );
     assert_eq!(addrs(pick.set()), ["10.0.0.1:1"]);
-    pick.report(Outcome::Failure, Duration::from_millis(5));
-    assert_eq!(pick.state().failures(), 1);
-    let guard = pick.track_in_flight();
-    assert_eq!(pick.state().in_flight(), 1);
-    drop(guard);
-    assert_eq!(pick.state().in_flight(), 0);
-    assert_eq!(lb.select(b"").unwrap().addr.to_string(), "10.0.0.2:1");
     fn send_sync<T: Send + Sync>(_: &T) {}
     send_sync(&pick);
+    let state = Arc::clone(pick.state());
+    pick.report(Outcome::Failure, Duration::from_millis(5));
+    assert_eq!((state.requests(), state.failures()), (1, 1));
+    assert_eq!(
+        state.latency_estimate(),
+        Some(Duration::from_millis(5)),
+        "the report reached the state of its own generation"
+    );
+    assert_eq!(lb.select(b"").unwrap().addr.to_string(), "10.0.0.2:1");
 }
 
 #[test]
@@ -156,7 +158,7 @@ fn a_group_holds_one_selector_per_configuration_over_one_pool() {
 #[test]
 fn a_selector_follows_updates_and_its_picks_can_be_made_owned() {
     let lb = Arc::new(lb(&["10.0.0.1:1", "10.0.0.2:1"]));
-    let mut selector = lb_core::Selector::new(Arc::clone(&lb));
+    let mut selector = lb_core::Selector::new(&lb);
     let a = selector.select(b"").unwrap().addr.to_string();
     let b = selector.select(b"").unwrap().addr.to_string();
     assert_ne!(
@@ -176,8 +178,10 @@ fn a_selector_follows_updates_and_its_picks_can_be_made_owned() {
         "10.0.0.9:1",
         "a new generation is seen at once"
     );
-    pick.report(Outcome::Success, Duration::from_millis(1));
-    assert_eq!(pick.state().requests(), 1);
+    let state = Arc::clone(pick.state());
+    pick.to_pick()
+        .report(Outcome::Success, Duration::from_millis(1));
+    assert_eq!(state.requests(), 1);
     assert_eq!(
         addrs(owned.set()),
         ["10.0.0.1:1", "10.0.0.2:1"],

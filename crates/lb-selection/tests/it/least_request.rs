@@ -1,6 +1,6 @@
 //! `LeastRequest` inside a `LoadBalancer`: the power of two choices over requests in flight.
 
-use lb_core::{Backends, InFlight, LoadBalancer};
+use lb_core::{Backends, LoadBalancer, Pick};
 use lb_selection::LeastRequest;
 
 use crate::support::backends;
@@ -9,13 +9,16 @@ fn balancer(weights: &[u32]) -> LoadBalancer<LeastRequest> {
     LoadBalancer::from_backends(Backends::fixed(backends(weights)))
 }
 
-/// Holds `count` requests in flight on backend `index`.
-fn load(lb: &LoadBalancer<LeastRequest>, index: usize, count: usize) -> Vec<InFlight> {
+/// Holds `count` requests in flight on backend `index`: live picks, as a proxy holds them for
+/// requests it has sent and not yet seen answered.
+fn load(lb: &LoadBalancer<LeastRequest>, index: usize, count: usize) -> Vec<Pick<LeastRequest>> {
     let target = lb.backends().get_backend().backends()[index].addr.clone();
-    let pick = lb
-        .select_with(b"", usize::MAX, |b, _| b.addr == target)
-        .expect("the backend exists");
-    (0..count).map(|_| pick.track_in_flight()).collect()
+    (0..count)
+        .map(|_| {
+            lb.select_with(b"", usize::MAX, |b, _| b.addr == target)
+                .expect("the backend exists")
+        })
+        .collect()
 }
 
 /// Each backend's share of `n` picks.
@@ -53,9 +56,17 @@ fn without_load_the_picks_follow_the_weights() {
 
 #[test]
 fn a_backend_with_requests_piling_up_gets_only_the_draws_it_wins_alone() {
+    // Plain `select`, no call but holding the picks of requests in flight: the lifecycle
+    // counts them.
     let lb = balancer(&[1, 1, 1, 1]);
-    let _busy = load(&lb, 0, 10);
+    let busy = load(&lb, 0, 100);
+    assert_eq!(busy[0].state().in_flight(), 100);
     let got = shares(&lb, N);
+    assert!(
+        got[0] <= 0.07,
+        "the busy backend got {:.4} of new picks",
+        got[0]
+    );
     // Backend 0 wins only when both draws are backend 0: (1/4)^2.
     assert_near(got[0], 1.0 / 16.0, N, "the busy backend");
     for (i, &share) in got.iter().enumerate().skip(1) {
@@ -108,7 +119,7 @@ fn states_that_do_not_match_the_set_never_break_the_candidate_order() {
     let many = other.backends().get_backend();
     for states in [&many.states()[..0], &many.states()[..1], many.states()] {
         for _ in 0..200 {
-            let mut it = sel.iter_with_states(b"", states);
+            let mut it = sel.iter_with_states(b"", lb_core::States::with_default_signals(states));
             let mut got = Vec::new();
             while let Some(i) = it.next() {
                 got.push(i);

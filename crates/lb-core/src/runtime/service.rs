@@ -8,15 +8,64 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::discovery::ChangeSubscription;
+use super::discovery::ChangeSubscription;
+use crate::backends::Backends;
+use crate::backoff::Backoff;
 use crate::error::UpdateError;
 use crate::load_balancer::LoadBalancer;
 use crate::selection::BackendSelection;
+use crate::snapshot::Snapshot;
 
 /// The first wait before retrying a failed discovery when no schedule says otherwise.
 const RETRY_MIN: Duration = Duration::from_millis(100);
 /// The longest wait between retries of a failing discovery.
 const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// What a load balancer has published, for those who wait on it: whether a set was published
+/// (readiness) and the generation of the latest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Mark {
+    pub(crate) ready: bool,
+    pub(crate) generation: u64,
+}
+
+/// The sending side of [`Mark`]s, kept by the load balancer.
+#[derive(Debug)]
+pub(crate) struct Published {
+    tx: watch::Sender<Mark>,
+}
+
+impl Published {
+    /// A load balancer over a fixed set is ready at once (if its selector was built); one over a
+    /// discovery source after its first update.
+    pub(crate) fn new<S>(backends: &Backends, first: &Snapshot<S>) -> Self {
+        let ready = backends.discovery.is_none() && first.selectors.is_some();
+        Published {
+            tx: watch::Sender::new(Mark {
+                ready,
+                generation: first.set.generation(),
+            }),
+        }
+    }
+
+    /// A set of `generation` was published.
+    pub(crate) fn published(&self, generation: u64) {
+        self.tx.send_replace(Mark {
+            ready: true,
+            generation,
+        });
+    }
+
+    /// The load balancer is ready (a fixed set whose update found nothing to do).
+    pub(crate) fn ready(&self) {
+        self.tx
+            .send_if_modified(|mark| !std::mem::replace(&mut mark.ready, true));
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Mark> {
+        self.tx.subscribe()
+    }
+}
 
 /// A running background service (from [`LoadBalancer::spawn`] or
 /// [`HealthRegistry::spawn`](crate::HealthRegistry::spawn)).
@@ -26,7 +75,7 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 pub struct ServiceHandle {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
-    ready: Option<watch::Receiver<bool>>,
+    ready: Option<watch::Receiver<Mark>>,
 }
 
 impl ServiceHandle {
@@ -56,7 +105,7 @@ impl ServiceHandle {
         if let Some(ready) = &self.ready {
             let mut ready = ready.clone();
             // An error means the load balancer is gone, so the service has ended: nothing to wait for.
-            let _ = ready.wait_for(|r| *r).await;
+            let _ = ready.wait_for(|mark| mark.ready).await;
         }
     }
 
@@ -125,22 +174,21 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let mut handle = ServiceHandle::spawn_with(move |shutdown| async move {
             lb.run(shutdown).await;
         });
-        handle.ready = Some(self.ready_receiver());
+        handle.ready = Some(self.published.subscribe());
         handle
     }
 
     async fn discovery_loop(&self) {
         let mut subscription = self.backends().discovery().and_then(|d| d.subscribe());
-        let mut retry = RETRY_MIN;
+        let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
         loop {
             let wait = match self.update().await {
                 Ok(()) | Err(UpdateError::Superseded) => {
-                    retry = RETRY_MIN;
+                    backoff.reset();
                     self.update_frequency
                 }
                 Err(_) => {
-                    let wait = retry;
-                    retry = (retry * 2).min(RETRY_MAX);
+                    let wait = backoff.next_delay();
                     Some(self.update_frequency.map_or(wait, |f| f.min(wait)))
                 }
             };

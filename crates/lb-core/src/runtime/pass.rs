@@ -9,10 +9,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::check::{HealthCheck, HealthSchedule, PassReport};
-use super::registry::HealthRegistry;
+use super::service::ServiceHandle;
 use crate::error::error_chain;
-use crate::service::ServiceHandle;
-use crate::state::HealthCell;
+use crate::health::HealthRegistry;
+use crate::health::cell::HealthCell;
 
 struct Outcome {
     failed: bool,

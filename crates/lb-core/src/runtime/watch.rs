@@ -2,15 +2,20 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Weak;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
 
-use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use futures_core::Stream;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::check::HealthEvent;
-use super::registry::{HealthRegistry, RegistryInner};
+use crate::health::{HealthRegistry, RegistryInner};
 
 /// Health events of a registry's backends: first one event with the current health of every
-/// backend, then one per flip.
+/// backend, then one per flip. It is a [`Stream`]; [`HealthWatch::next`] and
+/// [`HealthWatch::try_next`] read it without one.
 ///
 /// Events carry states, not deltas, and delivery is at least once: a consumer may see a state
 /// it already has (around the initial snapshot, or after falling more than 1,024 events behind,
@@ -18,7 +23,7 @@ use super::registry::{HealthRegistry, RegistryInner};
 /// when the registry is dropped.
 pub struct HealthWatch {
     pending: VecDeque<HealthEvent>,
-    rx: broadcast::Receiver<HealthEvent>,
+    events: BroadcastStream<HealthEvent>,
     registry: Weak<RegistryInner>,
 }
 
@@ -26,11 +31,11 @@ impl HealthRegistry {
     /// A watch of this registry's health events, starting with every backend's current health.
     pub fn watch(&self) -> HealthWatch {
         // Subscribe before reading the current states so that no flip can fall in between.
-        let rx = self.inner.events.subscribe();
+        let rx = self.inner.probe.events.subscribe();
         HealthWatch {
             pending: self.current_events(),
-            rx,
-            registry: std::sync::Arc::downgrade(&self.inner),
+            events: BroadcastStream::new(rx),
+            registry: Arc::downgrade(&self.inner),
         }
     }
 
@@ -54,35 +59,39 @@ impl HealthRegistry {
 impl HealthWatch {
     /// The next event; `None` once the registry is gone.
     pub async fn next(&mut self) -> Option<HealthEvent> {
-        loop {
-            if let Some(event) = self.pending.pop_front() {
-                return Some(event);
-            }
-            match self.rx.recv().await {
-                Ok(event) => return Some(event),
-                Err(RecvError::Lagged(_)) => self.resync(),
-                Err(RecvError::Closed) => return None,
-            }
-        }
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
     /// The next event if one is ready now.
     pub fn try_next(&mut self) -> Option<HealthEvent> {
-        loop {
-            if let Some(event) = self.pending.pop_front() {
-                return Some(event);
-            }
-            match self.rx.try_recv() {
-                Ok(event) => return Some(event),
-                Err(TryRecvError::Lagged(_)) => self.resync(),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
-            }
+        let waker = std::task::Waker::noop();
+        match Pin::new(self).poll_next(&mut Context::from_waker(waker)) {
+            Poll::Ready(event) => event,
+            Poll::Pending => None,
         }
     }
 
     fn resync(&mut self) {
         if let Some(inner) = self.registry.upgrade() {
             self.pending = HealthRegistry { inner }.current_events();
+        }
+    }
+}
+
+impl Stream for HealthWatch {
+    type Item = HealthEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<HealthEvent>> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Poll::Ready(Some(event));
+            }
+            match Pin::new(&mut self.events).poll_next(cx) {
+                Poll::Ready(Some(Ok(event))) => return Poll::Ready(Some(event)),
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(_)))) => self.resync(),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 }

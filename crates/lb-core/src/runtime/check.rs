@@ -65,7 +65,7 @@ pub struct HealthSchedule {
 impl HealthSchedule {
     /// The default bound on concurrent probes, far below a listener's usual accept backlog, so
     /// that probing thousands of backends on one host cannot overflow it.
-    pub const DEFAULT_CONCURRENCY: usize = super::DEFAULT_HEALTH_CHECK_CONCURRENCY;
+    pub const DEFAULT_CONCURRENCY: usize = crate::health::DEFAULT_HEALTH_CHECK_CONCURRENCY;
 
     /// A schedule of one pass per `frequency`, other settings default.
     pub fn every(frequency: Duration) -> Self {

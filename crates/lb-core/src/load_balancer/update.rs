@@ -1,0 +1,223 @@
+//! Publishing new backend sets: [`LoadBalancer::apply`] (and the async `update` in `runtime/`),
+//! with their timings and counters.
+
+use std::error::Error as StdError;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::LoadBalancer;
+use crate::discovery::Discovered;
+use crate::error::{UpdateError, error_chain};
+use crate::selection::BackendSelection;
+use crate::set::BackendSet;
+use crate::snapshot::{Selectors, Snapshot, build_all};
+
+/// How long the last successful update took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpdateTimings {
+    /// Time spent in the discovery source's `discover`.
+    pub discovery_duration: Duration,
+    /// Time spent building the backend set and the selector (zero for the selector when the
+    /// backends and weights did not change and the previous selector was kept).
+    pub build_duration: Duration,
+    /// The number of backends published.
+    pub backends: usize,
+}
+
+/// Counters of a load balancer's updates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpdateStats {
+    /// Updates that published a set.
+    pub published: u64,
+    /// Discovery calls that failed.
+    pub discovery_errors: u64,
+    /// Selector builds that failed.
+    pub build_errors: u64,
+    /// The last failure, as text.
+    pub last_error: Option<String>,
+}
+
+/// Backends at or above this count are built on a blocking thread by
+/// [`LoadBalancer::update`], so that building a large hash ring never stalls the async
+/// runtime's worker.
+pub const BLOCKING_BUILD_THRESHOLD: usize = 2048;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded values are plain counters and copies; a panic elsewhere cannot leave them
+    // inconsistent, so a poisoned lock is used as is.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The bookkeeping of updates: their order, the publishing lock, timings and counters.
+#[derive(Debug, Default)]
+pub(crate) struct Updates {
+    seq: AtomicU64,
+    /// The sequence number of the last published update; also the lock everything that
+    /// publishes a snapshot takes.
+    published_seq: Mutex<u64>,
+    timings: Mutex<Option<UpdateTimings>>,
+    stats: Mutex<UpdateStats>,
+}
+
+impl Updates {
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The lock every publication takes.
+    pub(crate) fn publishing(&self) -> MutexGuard<'_, u64> {
+        lock(&self.published_seq)
+    }
+
+    /// Counts and logs a failed selector build.
+    pub(crate) fn build_failed(&self, e: &(dyn StdError + 'static)) {
+        let chain = error_chain(e);
+        tracing::error!(error = %chain, "building the backend selector failed; keeping the previous set");
+        let mut stats = lock(&self.stats);
+        stats.build_errors += 1;
+        stats.last_error = Some(format!("building the backend selector failed: {chain}"));
+    }
+
+    /// Counts and logs a failed discovery.
+    #[cfg(feature = "runtime")]
+    pub(crate) fn discovery_failed(&self, e: &(dyn StdError + 'static)) {
+        let text = error_chain(e);
+        tracing::warn!(error = %text, "service discovery failed; keeping the last good set");
+        let mut stats = lock(&self.stats);
+        stats.discovery_errors += 1;
+        stats.last_error = Some(format!("service discovery failed: {text}"));
+    }
+}
+
+/// A built set on its way to publication.
+pub(crate) struct Built<S> {
+    pub(crate) previous: Arc<Snapshot<S>>,
+    pub(crate) set: Arc<BackendSet>,
+    pub(crate) selectors: Option<Selectors<S>>,
+    pub(crate) started: Instant,
+}
+
+impl<S: BackendSelection> LoadBalancer<S> {
+    /// Publishes a new backend set now, without asking the discovery source: the same work as
+    /// [`LoadBalancer::update`] after discovery, on the calling thread. Useful without the
+    /// `runtime` feature, or to push a set computed elsewhere.
+    pub fn apply(&self, discovered: impl Into<Discovered>) -> Result<(), UpdateError> {
+        let discovered = discovered.into();
+        let seq = self.updates.next_seq();
+        loop {
+            let built = self.build_next(&discovered)?;
+            if self.commit(seq, built, &discovered, Duration::ZERO)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Builds the set that follows the current one for `discovered`, and its selectors (kept
+    /// when backends and weights did not change).
+    pub(crate) fn build_next(&self, discovered: &Discovered) -> Result<Built<S>, UpdateError> {
+        let mut built = self.next_set(discovered);
+        if built.selectors.is_none() {
+            built.selectors = Some(self.build_selectors(&built.previous, &built.set)?);
+        }
+        Ok(built)
+    }
+
+    /// The set that follows the current one for `discovered`, with the previous selectors when
+    /// they can serve it as they are (same backends, same weights), else none yet.
+    pub(crate) fn next_set(&self, discovered: &Discovered) -> Built<S> {
+        let started = Instant::now();
+        let previous = self.cell.load_full();
+        let set = Arc::new(BackendSet::next(
+            discovered,
+            &previous.set,
+            self.backends.health_registry(),
+        ));
+        let keep = previous.selectors.is_some() && previous.set.same_backends(set.backends());
+        let selectors = if keep {
+            previous.selectors.clone()
+        } else {
+            None
+        };
+        Built {
+            previous,
+            set,
+            selectors,
+            started,
+        }
+    }
+
+    /// Builds the selectors over `set` from those of `previous`, counting and logging a failure.
+    pub(crate) fn build_selectors(
+        &self,
+        previous: &Snapshot<S>,
+        set: &BackendSet,
+    ) -> Result<Selectors<S>, UpdateError> {
+        build_all(previous.selectors.as_ref(), set, &self.configs).map_err(|e| {
+            self.updates.build_failed(e.as_ref());
+            UpdateError::Build(e)
+        })
+    }
+
+    /// Publishes `built` unless a newer update already published (an error) or another update
+    /// published since its previous snapshot was read (`Ok(false)`: build again on top).
+    pub(crate) fn commit(
+        &self,
+        seq: u64,
+        built: Built<S>,
+        discovered: &Discovered,
+        discovery_duration: Duration,
+    ) -> Result<bool, UpdateError> {
+        let mut published = self.updates.publishing();
+        if *published > seq {
+            return Err(UpdateError::Superseded);
+        }
+        let current = self.cell.load();
+        if current.set.generation() != built.previous.set.generation() {
+            return Ok(false);
+        }
+        built.set.apply_enablement(discovered);
+        let backends = built.set.len();
+        // How requests are followed comes from the current snapshot, read under the lock every
+        // publication takes: a policy changed while this set was built is kept.
+        let next = Snapshot {
+            set: built.set,
+            selectors: built.selectors,
+            policies: Arc::clone(&current.policies),
+            signals: current.signals,
+            policies_need_load: current.policies_need_load,
+        };
+        drop(current);
+        #[cfg(feature = "runtime")]
+        let generation = next.set.generation();
+        self.cell.store(Arc::new(next));
+        *published = seq;
+        drop(published);
+        *lock(&self.updates.timings) = Some(UpdateTimings {
+            discovery_duration,
+            build_duration: built.started.elapsed(),
+            backends,
+        });
+        lock(&self.updates.stats).published += 1;
+        tracing::debug!(backends, "published a new backend set");
+        #[cfg(feature = "runtime")]
+        self.published.published(generation);
+        Ok(true)
+    }
+
+    /// How long the last published update took.
+    pub fn last_update_timing(&self) -> Option<UpdateTimings> {
+        *lock(&self.updates.timings)
+    }
+
+    /// Update counters and the last error.
+    pub fn stats(&self) -> UpdateStats {
+        lock(&self.updates.stats).clone()
+    }
+
+    pub(crate) fn updates(&self) -> &Updates {
+        &self.updates
+    }
+}

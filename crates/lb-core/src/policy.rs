@@ -1,0 +1,70 @@
+//! [`Policies`]: what a load balancer does with the outcomes its requests report, shared by every
+//! generation of its set so that a change applies at once.
+//!
+//! Each policy is an observer of the request lifecycle ([`Pick`](crate::Pick)): the lifecycle
+//! counts the outcome in the backend's load signals, then hands it to every policy. Today's
+//! policies: passive health (`passive.rs`) and the closing of outcome windows.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::clock;
+use crate::outcome::Outcome;
+use crate::passive::PassivePolicy;
+use crate::set::BackendSet;
+use crate::signals::LoadSignals;
+use crate::state::BackendState;
+
+#[derive(Debug, Default)]
+pub(crate) struct Policies {
+    pub(crate) passive: PassivePolicy,
+    /// When the current outcome window ends, in [`clock`] nanoseconds (0: not started).
+    window_end: AtomicU64,
+}
+
+impl Policies {
+    /// Whether some policy needs requests in flight counted.
+    pub(crate) fn need_load(&self) -> bool {
+        self.passive.is_on()
+    }
+
+    /// Observes one reported outcome of backend `index` of `set`, at `now`.
+    pub(crate) fn observe(
+        &self,
+        set: &BackendSet,
+        index: usize,
+        state: &BackendState,
+        outcome: Outcome,
+        now: u64,
+        signals: &LoadSignals,
+    ) {
+        self.passive.observe(set, index, state, outcome);
+        self.close_window_if_over(set, now, signals);
+    }
+
+    /// Closes the outcome window of every backend of `set` when it is over. One reporter wins
+    /// the exchange and does the work (one pass over the set per window); the others go on.
+    #[inline]
+    fn close_window_if_over(&self, set: &BackendSet, now: u64, signals: &LoadSignals) {
+        let end = self.window_end.load(Ordering::Relaxed);
+        if now < end {
+            return;
+        }
+        let next = now.saturating_add(clock::saturating_nanos(signals.window));
+        if self
+            .window_end
+            .compare_exchange(end, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+            && end != 0
+        {
+            Self::close_windows(set);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn close_windows(set: &BackendSet) {
+        for state in set.states() {
+            state.load.rotate_window();
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The async side of a [`LoadBalancer`]'s updates and configuration: `update` from the discovery
+//! source, the health-check configuration, and waiting for readiness.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::check::{HealthCheck, HealthSchedule};
+use crate::discovery::Discovered;
+use crate::error::UpdateError;
+use crate::load_balancer::{BLOCKING_BUILD_THRESHOLD, Built, LoadBalancer};
+use crate::selection::BackendSelection;
+use crate::snapshot::build_all;
+
+impl<S: BackendSelection> LoadBalancer<S> {
+    /// Asks the discovery source for the current backends and publishes them with the
+    /// selector built over them, in one atomic swap. The state of every backend that stays
+    /// (health, enablement, counters) is carried over; removed backends are never selected
+    /// once this returns.
+    ///
+    /// On error the previous set stays in place; the error is logged and counted. A
+    /// load balancer over a fixed set has nothing to update and returns `Ok`. Large sets
+    /// ([`BLOCKING_BUILD_THRESHOLD`] backends or more) are built on a blocking thread.
+    pub async fn update(&self) -> Result<(), UpdateError> {
+        let Some(discovery) = self.backends().discovery() else {
+            if self.cell().load().selectors.is_some() {
+                self.published.ready();
+            }
+            return Ok(());
+        };
+        let seq = self.updates().next_seq();
+        let started = Instant::now();
+        let discovered = match discovery.discover().await {
+            Ok(d) => d,
+            Err(e) => {
+                self.updates().discovery_failed(e.as_ref());
+                return Err(UpdateError::Discovery(e));
+            }
+        };
+        let discovery_duration = started.elapsed();
+        loop {
+            let built = self.build_next_async(&discovered).await?;
+            if self.commit(seq, built, &discovered, discovery_duration)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// [`LoadBalancer::build_next`], with large selectors built on a blocking thread.
+    async fn build_next_async(&self, discovered: &Discovered) -> Result<Built<S>, UpdateError> {
+        let mut built = self.next_set(discovered);
+        if built.selectors.is_some() {
+            return Ok(built);
+        }
+        if built.set.len() < BLOCKING_BUILD_THRESHOLD {
+            built.selectors = Some(self.build_selectors(&built.previous, &built.set)?);
+            return Ok(built);
+        }
+        let (previous, set, configs) = (
+            Arc::clone(&built.previous),
+            Arc::clone(&built.set),
+            self.configs().to_vec(),
+        );
+        let selectors = tokio::task::spawn_blocking(move || {
+            build_all(previous.selectors.as_ref(), &set, &configs)
+        })
+        .await
+        .map_err(|e| UpdateError::BuildTask(e.to_string()))?
+        .map_err(|e| {
+            self.updates().build_failed(e.as_ref());
+            UpdateError::Build(e)
+        })?;
+        built.selectors = Some(selectors);
+        Ok(built)
+    }
+
+    /// Probes backends with `check` (on the schedule of `health_check_frequency`).
+    ///
+    /// Call it before the load balancer is shared. It gives the current backends fresh
+    /// health state in the registry's initial health.
+    pub fn set_health_check(&mut self, check: Box<dyn HealthCheck>) {
+        self.backends.set_health_check(check);
+    }
+
+    /// The health-check schedule the public fields describe.
+    pub fn health_schedule(&self) -> HealthSchedule {
+        let mut schedule = HealthSchedule::every(
+            self.health_check_frequency
+                .unwrap_or(HealthSchedule::default().frequency),
+        )
+        .with_timeout(self.health_check_timeout)
+        .with_jitter(self.health_check_jitter);
+        schedule.parallel = self.parallel_health_check;
+        schedule.concurrency = self.health_check_concurrency;
+        schedule
+    }
+
+    /// Resolves once a backend set has been published: at once for a fixed set, after the
+    /// first successful update for a discovery source.
+    pub async fn wait_ready(&self) {
+        let mut rx = self.published.subscribe();
+        // The sender lives as long as `self`, so the channel cannot close while we wait.
+        let _ = rx.wait_for(|mark| mark.ready).await;
+    }
+
+    /// Waits until a set of a generation after `generation` is published, for at most
+    /// `timeout`; returns whether one was.
+    pub async fn wait_generation_after(&self, generation: u64, timeout: Duration) -> bool {
+        let mut rx = self.published.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|mark| mark.generation > generation))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}

@@ -1,0 +1,270 @@
+//! [`Snapshot`]: one published generation of a load balancer, and the candidate walk of `select`.
+//!
+//! A snapshot holds, together, the backend set (backends and their states at the same indices),
+//! the selectors built from exactly that set, and how requests are followed (the policies, the
+//! load-signal settings, whether picks count in flight). It is published with one atomic swap,
+//! so a reader never sees backends of one generation with a selector of another. It is the
+//! load balancer's only record of the current set: [`Backends`](crate::Backends) reads it too.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use crate::backend::Backend;
+use crate::backends::CurrentSet;
+use crate::clock;
+use crate::error::BoxError;
+use crate::outcome::Outcome;
+use crate::policy::Policies;
+use crate::selection::{BackendIter, BackendSelection, States};
+use crate::set::BackendSet;
+use crate::signals::LoadSignals;
+
+/// Where a load balancer publishes its snapshots; shared with its [`Backends`](crate::Backends)
+/// view and its [`Selector`](crate::Selector)s.
+pub(crate) type SnapshotCell<S> = ArcSwap<Snapshot<S>>;
+
+pub(crate) struct Snapshot<S> {
+    pub(crate) set: Arc<BackendSet>,
+    /// `None` until a build over some set succeeded.
+    pub(crate) selectors: Option<Selectors<S>>,
+    /// The load balancer's outcome policies (the same for every generation).
+    pub(crate) policies: Arc<Policies>,
+    pub(crate) signals: LoadSignals,
+    /// Whether a policy needs requests in flight counted (the strategy may need it too:
+    /// [`BackendSelection::NEEDS_LOAD`]).
+    pub(crate) policies_need_load: bool,
+}
+
+/// The selectors of one generation, one per configuration of the load balancer, all built over
+/// the same set. The first is a field of its own so that `select` reaches it without an index.
+pub(crate) struct Selectors<S> {
+    pub(crate) first: Arc<S>,
+    pub(crate) rest: Box<[Arc<S>]>,
+}
+
+impl<S> Clone for Selectors<S> {
+    fn clone(&self) -> Self {
+        Selectors {
+            first: Arc::clone(&self.first),
+            rest: self.rest.clone(),
+        }
+    }
+}
+
+impl<S> Selectors<S> {
+    /// The selector built for configuration `index`.
+    #[inline]
+    pub(crate) fn get(&self, index: usize) -> Option<&S> {
+        match index {
+            0 => Some(&self.first),
+            i => self.rest.get(i - 1).map(|s| &**s),
+        }
+    }
+}
+
+/// How a request ends (see [`Pick`](crate::Pick)).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Ending {
+    Reported(Outcome, Duration),
+    Cancelled,
+}
+
+/// The candidates a `select` examines at most: the strategy contract says each backend is
+/// offered once, so twice the set (plus slack for tiny sets) only stops a broken strategy.
+#[inline]
+fn candidate_budget(len: usize) -> usize {
+    len.saturating_mul(2).saturating_add(16)
+}
+
+impl<S> Snapshot<S> {
+    /// A copy of this snapshot over another set with the same backends (fresh states after a
+    /// health configuration change), keeping the selectors.
+    pub(crate) fn with_set(&self, set: Arc<BackendSet>) -> Self {
+        Snapshot {
+            set,
+            selectors: self.selectors.clone(),
+            policies: Arc::clone(&self.policies),
+            signals: self.signals,
+            policies_need_load: self.policies_need_load,
+        }
+    }
+
+    /// Ends a request on backend `index` that `tracked` says was counted in flight.
+    pub(crate) fn end(&self, index: usize, ending: Ending, tracked: bool) {
+        let Some(state) = self.set.state(index) else {
+            return;
+        };
+        if tracked {
+            state.load.finish();
+        }
+        match ending {
+            Ending::Reported(outcome, latency) => {
+                let now = clock::now_nanos();
+                state.load.record(outcome, latency, now, self.signals.decay);
+                self.policies
+                    .observe(&self.set, index, state, outcome, now, &self.signals);
+            }
+            Ending::Cancelled => {
+                if tracked {
+                    state.load.cancelled();
+                }
+            }
+        }
+    }
+}
+
+impl<S: BackendSelection> Snapshot<S> {
+    /// Whether picks count in flight.
+    #[inline]
+    pub(crate) fn tracks_load(&self) -> bool {
+        S::NEEDS_LOAD || self.policies_need_load
+    }
+
+    /// Starts a request on backend `index`: counts it in flight when load is tracked. Returns
+    /// whether it did, for the matching [`Snapshot::end`].
+    #[inline]
+    pub(crate) fn start(&self, index: usize) -> bool {
+        if !self.tracks_load() {
+            return false;
+        }
+        match self.set.state(index) {
+            Some(state) => {
+                state.load.start();
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[inline]
+    fn states(&self) -> States<'_> {
+        States::new(self.set.states(), &self.signals)
+    }
+
+    /// The index of the first ready candidate of selector `selector_index` for `key`; when no
+    /// candidate is ready, the first one kept out only by an ejection (a last resort, so that
+    /// ejection never leaves a load balancer with nothing to pick).
+    #[inline]
+    pub(crate) fn first_ready(&self, selector_index: usize, key: &[u8]) -> Option<usize> {
+        let selector = self.selectors.as_ref()?.get(selector_index)?;
+        let states = self.set.states();
+        let mut candidates = selector.iter_with_states(key, self.states());
+        let mut budget = candidate_budget(states.len());
+        let mut last_resort = None;
+        loop {
+            let Some(i) = candidates.next() else {
+                return last_resort;
+            };
+            if let Some(state) = states.get(i) {
+                if state.is_ready() {
+                    return Some(i);
+                }
+                if last_resort.is_none() && state.is_only_ejected() {
+                    last_resort = Some(i);
+                }
+            }
+            budget -= 1;
+            if budget == 0 {
+                return self.contract_broken(last_resort);
+            }
+        }
+    }
+
+    /// The strategy offered more candidates than the contract allows: say so once, and find a
+    /// ready backend by scanning the set, so that a broken strategy costs time, not answers.
+    #[cold]
+    #[inline(never)]
+    fn contract_broken(&self, last_resort: Option<usize>) -> Option<usize> {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                strategy = std::any::type_name::<S>(),
+                backends = self.set.len(),
+                "the strategy offered more candidates than it has backends, breaking the \
+                 BackendSelection contract; lb scans the set instead (logged once)"
+            );
+        }
+        let states = self.set.states();
+        states
+            .iter()
+            .position(|s| s.is_ready())
+            .or(last_resort)
+            .or_else(|| states.iter().position(|s| s.is_only_ejected()))
+    }
+
+    /// The index of the first of at most `max_iterations` candidates that `accept` takes.
+    pub(crate) fn first_accepted<F>(
+        &self,
+        selector_index: usize,
+        key: &[u8],
+        max_iterations: usize,
+        mut accept: F,
+    ) -> Option<usize>
+    where
+        F: FnMut(&Backend, bool) -> bool,
+    {
+        let selector = self.selectors.as_ref()?.get(selector_index)?;
+        let set = &self.set;
+        let mut candidates = selector.iter_with_states(key, self.states());
+        let mut budget = candidate_budget(set.len()).min(max_iterations);
+        loop {
+            if budget == 0 {
+                return None;
+            }
+            budget -= 1;
+            let i = candidates.next()?;
+            let (Some(backend), Some(state)) = (set.backends().get(i), set.state(i)) else {
+                continue;
+            };
+            if accept(backend, state.is_ready()) {
+                return Some(i);
+            }
+        }
+    }
+}
+
+impl<S> fmt::Debug for Snapshot<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("set", &self.set)
+            .field("built", &self.selectors.is_some())
+            .field("policies_need_load", &self.policies_need_load)
+            .finish()
+    }
+}
+
+/// Builds one selector per configuration over `set`, each from its predecessor when there is one.
+pub(crate) fn build_all<S: BackendSelection>(
+    previous: Option<&Selectors<S>>,
+    set: &BackendSet,
+    configs: &[S::Config],
+) -> Result<Selectors<S>, BoxError> {
+    let mut built = configs.iter().enumerate().map(|(i, config)| {
+        match previous.and_then(|p| p.get(i)) {
+            Some(prev) => prev.rebuild(set.backends(), config),
+            None => S::build(set.backends(), config),
+        }
+        .map(Arc::new)
+    });
+    // `configs` is never empty (construction guarantees it), but an empty list must not panic.
+    let first = built
+        .next()
+        .unwrap_or_else(|| S::build(set.backends(), &S::Config::default()).map(Arc::new))?;
+    let rest = built.collect::<Result<Vec<_>, _>>()?.into_boxed_slice();
+    Ok(Selectors { first, rest })
+}
+
+impl<S: Send + Sync + 'static> CurrentSet for SnapshotCell<S> {
+    fn current(&self) -> Arc<BackendSet> {
+        Arc::clone(&self.load().set)
+    }
+
+    fn replace(&self, set: BackendSet) {
+        let next = self.load().with_set(Arc::new(set));
+        self.store(Arc::new(next));
+    }
+}

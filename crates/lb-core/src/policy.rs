@@ -27,24 +27,23 @@ impl Policies {
         self.passive.is_on()
     }
 
-    /// Observes one reported outcome of backend `index` of `set`, at `now`.
+    /// Observes one reported outcome of backend `index` of `set`, once it is counted in the
+    /// backend's load signals.
     pub(crate) fn observe(
         &self,
         set: &BackendSet,
         index: usize,
         state: &BackendState,
         outcome: Outcome,
-        now: u64,
-        signals: &LoadSignals,
     ) {
         self.passive.observe(set, index, state, outcome);
-        self.close_window_if_over(set, now, signals);
     }
 
-    /// Closes the outcome window of every backend of `set` when it is over. One reporter wins
-    /// the exchange and does the work (one pass over the set per window); the others go on.
+    /// Closes the outcome window of every backend of `set` when it is over at `now`, before a
+    /// report made at `now` is counted (in the next window). One reporter wins the exchange and
+    /// does the work (one pass over the set per window); the others go on.
     #[inline]
-    fn close_window_if_over(&self, set: &BackendSet, now: u64, signals: &LoadSignals) {
+    pub(crate) fn close_window_if_over(&self, set: &BackendSet, now: u64, signals: &LoadSignals) {
         let end = self.window_end.load(Ordering::Relaxed);
         if now < end {
             return;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::backend::Backend;
 use crate::clock;
 use crate::error::BoxError;
+use crate::set::BackendSet;
 use crate::signals::LoadSignals;
 use crate::state::BackendState;
 
@@ -103,15 +104,18 @@ static DEFAULT_SIGNALS: LoadSignals = LoadSignals {
 };
 
 impl<'a> States<'a> {
-    /// A view of `states` kept with `signals`.
-    pub fn new(states: &'a [Arc<BackendState>], signals: &'a LoadSignals) -> Self {
-        States { states, signals }
+    /// A view of the states of `set` kept with `signals`.
+    pub fn new(set: &'a BackendSet, signals: &'a LoadSignals) -> Self {
+        States {
+            states: set.states(),
+            signals,
+        }
     }
 
-    /// A view of `states` kept with the default [`LoadSignals`] (for tests and for strategies
-    /// used outside a load balancer).
-    pub fn with_default_signals(states: &'a [Arc<BackendState>]) -> Self {
-        States::new(states, &DEFAULT_SIGNALS)
+    /// A view of the states of `set` kept with the default [`LoadSignals`] (for tests and for
+    /// strategies used outside a load balancer).
+    pub fn with_default_signals(set: &'a BackendSet) -> Self {
+        States::new(set, &DEFAULT_SIGNALS)
     }
 
     /// The number of states (the size of the set).

@@ -22,6 +22,7 @@ use crate::policy::Policies;
 use crate::selection::{BackendIter, BackendSelection, States};
 use crate::set::BackendSet;
 use crate::signals::LoadSignals;
+use crate::state::BackendState;
 
 /// Where a load balancer publishes its snapshots; shared with its [`Backends`](crate::Backends)
 /// view and its [`Selector`](crate::Selector)s.
@@ -73,6 +74,16 @@ pub(crate) enum Ending {
     Cancelled,
 }
 
+/// How a walk over the candidates ended.
+enum Walk {
+    /// At a ready backend.
+    Ready(usize),
+    /// At the end of the candidates, with the first backend kept out only by an ejection.
+    Ended(Option<usize>),
+    /// Past the budget: the strategy broke its contract.
+    OverBudget(Option<usize>),
+}
+
 /// The candidates a `select` examines at most: the strategy contract says each backend is
 /// offered once, so twice the set (plus slack for tiny sets) only stops a broken strategy.
 #[inline]
@@ -104,9 +115,10 @@ impl<S> Snapshot<S> {
         match ending {
             Ending::Reported(outcome, latency) => {
                 let now = clock::now_nanos();
-                state.load.record(outcome, latency, now, self.signals.decay);
                 self.policies
-                    .observe(&self.set, index, state, outcome, now, &self.signals);
+                    .close_window_if_over(&self.set, now, &self.signals);
+                state.load.record(outcome, latency, now, self.signals.decay);
+                self.policies.observe(&self.set, index, state, outcome);
             }
             Ending::Cancelled => {
                 if tracked {
@@ -142,7 +154,7 @@ impl<S: BackendSelection> Snapshot<S> {
 
     #[inline]
     fn states(&self) -> States<'_> {
-        States::new(self.set.states(), &self.signals)
+        States::new(&self.set, &self.signals)
     }
 
     /// The index of the first ready candidate of selector `selector_index` for `key`; when no
@@ -150,26 +162,60 @@ impl<S: BackendSelection> Snapshot<S> {
     /// ejection never leaves a load balancer with nothing to pick).
     #[inline]
     pub(crate) fn first_ready(&self, selector_index: usize, key: &[u8]) -> Option<usize> {
-        let selector = self.selectors.as_ref()?.get(selector_index)?;
-        let states = self.set.states();
-        let mut candidates = selector.iter_with_states(key, self.states());
+        match self.walk(selector_index, key) {
+            Walk::Ready(i) => Some(i),
+            Walk::Ended(last_resort) => last_resort,
+            Walk::OverBudget(last_resort) => self.contract_broken(last_resort),
+        }
+    }
+
+    /// Walks the candidates until a ready one, the end, or the budget. The first candidate is
+    /// looked at here, the rest out of line: the first is ready in the common case, and a short
+    /// fast path keeps the strategy's state in registers.
+    #[inline]
+    fn walk(&self, selector_index: usize, key: &[u8]) -> Walk {
+        let Some(selector) = self.selectors.as_ref().and_then(|s| s.get(selector_index)) else {
+            return Walk::Ended(None);
+        };
+        let view = self.states();
+        let mut candidates = selector.iter_with_states(key, view);
+        let Some(first) = candidates.next() else {
+            return Walk::Ended(None);
+        };
+        if view.get(first).is_some_and(BackendState::is_ready) {
+            return Walk::Ready(first);
+        }
+        Self::walk_on(candidates, first, view.as_slice())
+    }
+
+    /// The rest of [`Snapshot::walk`], after a first candidate `first` that was not ready.
+    #[cold]
+    #[inline(never)]
+    fn walk_on<I: BackendIter>(
+        mut candidates: I,
+        first: usize,
+        states: &[Arc<BackendState>],
+    ) -> Walk {
         let mut budget = candidate_budget(states.len());
-        let mut last_resort = None;
+        let mut last_resort = states
+            .get(first)
+            .is_some_and(|s| s.is_only_ejected())
+            .then_some(first);
         loop {
+            budget -= 1;
+            if budget == 0 {
+                return Walk::OverBudget(last_resort);
+            }
             let Some(i) = candidates.next() else {
-                return last_resort;
+                return Walk::Ended(last_resort);
             };
             if let Some(state) = states.get(i) {
                 if state.is_ready() {
-                    return Some(i);
+                    return Walk::Ready(i);
                 }
                 if last_resort.is_none() && state.is_only_ejected() {
                     last_resort = Some(i);
                 }
-            }
-            budget -= 1;
-            if budget == 0 {
-                return self.contract_broken(last_resort);
             }
         }
     }

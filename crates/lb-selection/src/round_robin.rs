@@ -224,48 +224,37 @@ impl BackendSelection for RoundRobin {
             let t = self.turn.next();
             (Some(self.backend_at(t)), t)
         };
-        self.candidates(first, t)
+        self.candidates(first, t, None)
     }
 
     #[inline]
     fn iter_with_states<'a>(&'a self, _key: &[u8], states: States<'a>) -> RoundRobinIter<'a> {
         if self.layout.is_empty() {
-            return self.candidates(None, 0);
+            return self.candidates(None, 0, None);
         }
         let t = self.turn.next();
-        let i = self.backend_at(t);
-        if states.get(i).is_some_and(|s| !s.is_ready()) {
-            return self.walk_past_down(t, states);
-        }
-        self.candidates(Some(i), t)
+        self.candidates(Some(self.backend_at(t)), t, Some(states))
     }
 }
 
 impl RoundRobin {
-    /// Takes turns after turn `t` (whose backend is down) until one's backend is ready, each
-    /// used up as a pick would be: a down backend's turns then go, in sequence order, to the
-    /// backends after them, so the others share its load by weight and keep the smooth order.
-    /// A state the slice lacks counts as ready (the load balancer decides).
-    #[cold]
-    #[inline(never)]
-    fn walk_past_down<'a>(&'a self, mut t: u64, states: States<'a>) -> RoundRobinIter<'a> {
-        let mut i = self.backend_at(t);
-        let mut walked = 0;
-        while walked < READY_WALK && states.get(i).is_some_and(|s| !s.is_ready()) {
-            t = self.turn.next();
-            i = self.backend_at(t);
-            walked += 1;
-        }
-        self.candidates(Some(i), t)
-    }
-
-    /// The candidate order that starts with `first`, the backend of turn `t`.
+    /// The candidate order that starts with `first`, the backend of turn `t`; the next turns
+    /// walk past down backends when `states` are known.
     #[inline]
-    fn candidates(&self, first: Option<usize>, t: u64) -> RoundRobinIter<'_> {
+    fn candidates<'a>(
+        &'a self,
+        first: Option<usize>,
+        t: u64,
+        states: Option<States<'a>>,
+    ) -> RoundRobinIter<'a> {
         RoundRobinIter {
             inner: Candidates::new(
                 first,
-                NextTurns { sel: self, turn: t },
+                NextTurns {
+                    sel: self,
+                    turn: t,
+                    states,
+                },
                 DRAWS as u8,
                 self.layout.order(),
                 self.layout.active(),
@@ -288,6 +277,8 @@ impl fmt::Debug for RoundRobin {
 struct NextTurns<'a> {
     sel: &'a RoundRobin,
     turn: u64,
+    /// The backends' states, in a load balancer: each draw then walks past down backends.
+    states: Option<States<'a>>,
 }
 
 impl Draw for NextTurns<'_> {
@@ -296,9 +287,20 @@ impl Draw for NextTurns<'_> {
         // to the backend of the following turn and the sequence moves on past it, so the
         // remaining backends share the load in proportion to their weights. (Reusing `turn + 1`
         // without taking it would hand every skipped turn to the same neighbour, doubling its
-        // load.)
+        // load.) In a load balancer, turns whose backend is down are taken and passed over, up
+        // to `READY_WALK` of them: the first draw after a down first pick is the backend of the
+        // first turn after it whose backend is ready, as a pick of that turn would have been.
         self.turn = self.sel.turn.next();
-        self.sel.backend_at(self.turn)
+        let mut i = self.sel.backend_at(self.turn);
+        if let Some(states) = self.states {
+            let mut walked = 0;
+            while walked < READY_WALK && states.get(i).is_some_and(|s| !s.is_ready()) {
+                self.turn = self.sel.turn.next();
+                i = self.sel.backend_at(self.turn);
+                walked += 1;
+            }
+        }
+        i
     }
 
     fn scan_seed(&self) -> u64 {

@@ -19,8 +19,8 @@ use crate::health::{HealthRegistry, RegistryInner};
 ///
 /// Events carry states, not deltas, and delivery is at least once: a consumer may see a state
 /// it already has (around the initial snapshot, or after falling more than 1,024 events behind,
-/// when the watch resynchronises by replaying every backend's current state). The stream ends
-/// when the registry is dropped.
+/// when the watch drops what it queued and resynchronises by replaying every backend's current
+/// state). The stream ends when the registry is dropped.
 pub struct HealthWatch {
     pending: VecDeque<HealthEvent>,
     events: BroadcastStream<HealthEvent>,
@@ -71,8 +71,11 @@ impl HealthWatch {
         }
     }
 
+    /// After falling behind: drops the events still queued (older than what follows), then
+    /// replays every backend's current state, subscribing first so that no flip falls between.
     fn resync(&mut self) {
         if let Some(inner) = self.registry.upgrade() {
+            self.events = BroadcastStream::new(inner.probe.events.subscribe());
             self.pending = HealthRegistry { inner }.current_events();
         }
     }

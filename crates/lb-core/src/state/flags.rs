@@ -92,6 +92,14 @@ impl Flags {
         Self::classify(self.0.load(Ordering::Relaxed))
     }
 
+    /// Whether the word says ready, and whether it says kept out only by an ejection: the
+    /// select path's one load, as two comparisons.
+    #[inline]
+    pub(crate) fn ready_or_only_ejected(&self) -> (bool, bool) {
+        let f = self.0.load(Ordering::Relaxed) & READINESS;
+        (f == READY, f == READY | EJECTED)
+    }
+
     #[inline]
     fn classify(flags: u32) -> Readiness {
         match flags & READINESS {

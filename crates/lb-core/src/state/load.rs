@@ -18,6 +18,14 @@ pub struct Window {
 }
 
 impl Window {
+    /// A window of `successes` and `failures` (for comparisons and tests).
+    pub fn with(self, successes: u32, failures: u32) -> Self {
+        Window {
+            successes,
+            failures,
+        }
+    }
+
     /// Requests reported in the window.
     pub fn requests(&self) -> u64 {
         u64::from(self.successes) + u64::from(self.failures)

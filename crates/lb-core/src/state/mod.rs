@@ -66,11 +66,8 @@ impl BackendState {
     /// this read the clock, and it readmits the backend when its ejection has ended.
     #[inline]
     pub fn is_ready(&self) -> bool {
-        match self.flags.readiness() {
-            Readiness::Ready => true,
-            Readiness::Ejected => self.readmit_if_over(),
-            Readiness::Out => false,
-        }
+        let (ready, only_ejected) = self.flags.ready_or_only_ejected();
+        ready || (only_ejected && self.readmit_if_over())
     }
 
     #[cold]

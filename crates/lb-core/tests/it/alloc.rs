@@ -1,55 +1,120 @@
-//! The select path makes no heap allocation, with a health check set.
+//! The request path makes no heap allocation and logs nothing: `select`, `Selector::select`,
+//! `report` and a dropped `Pick`, with load tracked or not, with a health check set and a
+//! subscriber installed that records (and so allocates for) every event at every level.
 
-use lb_core::{Backend, Backends, LoadBalancer};
+use std::time::Duration;
 
-use crate::support::{Rotate, ScriptedCheck};
+use lb_core::{Backend, BackendSelection, Backends, LoadBalancer, Outcome, PassiveHealth};
 
-#[test]
-fn select_and_select_with_allocate_nothing() {
+use crate::support::{LoadAware, Rotate, ScriptedCheck, recording_subscriber};
+
+fn balancer<S: BackendSelection>() -> (LoadBalancer<S>, Vec<Backend>) {
     let backends: Vec<Backend> = (1..=100u16)
         .map(|i| Backend::from(std::net::SocketAddr::from(([10, 0, 0, 1], i))))
         .collect();
-    let mut lb = LoadBalancer::<Rotate>::from_backends(Backends::fixed(backends.clone()));
+    let mut lb = LoadBalancer::<S>::from_backends(Backends::fixed(backends.clone()));
     lb.set_health_check(Box::new(ScriptedCheck::new(1, 1)));
     // Some backends unready, so select walks past candidates.
     for b in backends.iter().step_by(3) {
         lb.backends().set_health(b, false);
     }
     lb.backends().set_enable(&backends[1], false);
+    (lb, backends)
+}
 
-    // Warm up: a thread's first arc-swap load registers a thread-local node (one allocation for
-    // the life of the thread); that is not per select.
-    drop(lb.select(b"warm"));
-
-    let info = allocation_counter::measure(|| {
-        for i in 0..10_000u32 {
-            let pick = lb.select(&i.to_le_bytes()).expect("ready backends exist");
-            std::hint::black_box(pick.addr.port());
-        }
+/// Runs `work` 10,000 times under the recording subscriber; asserts it allocated nothing and
+/// logged nothing.
+fn assert_silent_and_allocation_free(what: &str, mut work: impl FnMut(u32)) {
+    let (subscriber, record) = recording_subscriber();
+    tracing::subscriber::with_default(subscriber, || {
+        // Warm up: a thread's first arc-swap load registers a thread-local node (one allocation
+        // for the life of the thread); that is not per request.
+        work(u32::MAX);
+        let info = allocation_counter::measure(|| {
+            for i in 0..10_000u32 {
+                work(i);
+            }
+        });
+        assert_eq!(info.count_total, 0, "{what} allocated: {info:?}");
     });
-    assert_eq!(info.count_total, 0, "select allocated: {info:?}");
+    let logged = record.lock().unwrap();
+    assert!(
+        logged.is_empty(),
+        "{what} logged: {}",
+        String::from_utf8_lossy(&logged)
+    );
+}
 
-    let info = allocation_counter::measure(|| {
-        for i in 0..10_000u32 {
-            let pick = lb
-                .select_with(&i.to_le_bytes(), 256, |b, ready| ready && b.weight > 0)
-                .expect("ready backends exist");
-            std::hint::black_box(pick.index());
-        }
+fn request_path_is_silent_and_allocation_free<S: BackendSelection>(passive: bool) {
+    let name = format!("{} (passive health {passive})", std::any::type_name::<S>());
+    let (lb, _) = balancer::<S>();
+    if passive {
+        lb.set_passive_health(Some(PassiveHealth::default()));
+    }
+    let tracked = S::NEEDS_LOAD || passive;
+    assert_eq!(lb.select(b"").unwrap().is_tracked(), tracked, "{name}");
+    let ms = Duration::from_millis(3);
+
+    assert_silent_and_allocation_free(&format!("{name}: select and drop"), |i| {
+        let pick = lb.select(&i.to_le_bytes()).expect("ready backends exist");
+        std::hint::black_box(pick.addr.port());
     });
-    assert_eq!(info.count_total, 0, "select_with allocated: {info:?}");
-
+    assert_silent_and_allocation_free(&format!("{name}: select and report"), |i| {
+        let pick = lb.select(&i.to_le_bytes()).expect("ready backends exist");
+        // Failures now and then, never as many in a row as passive health's threshold (an
+        // ejection is logged: that is not the common path).
+        let outcome = if i % 2 == 0 && pick.state().consecutive_failed_requests() < 3 {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        };
+        pick.report(outcome, ms);
+    });
+    assert_silent_and_allocation_free(&format!("{name}: select_with"), |i| {
+        let pick = lb
+            .select_with(&i.to_le_bytes(), 256, |b, ready| ready && b.weight > 0)
+            .expect("ready backends exist");
+        std::hint::black_box(pick.index());
+    });
     let mut selector = lb.selector();
-    let _ = selector.select(b"warm").map(|p| p.index());
-    let info = allocation_counter::measure(|| {
-        for i in 0..10_000u32 {
-            let pick = selector
-                .select(&i.to_le_bytes())
-                .expect("ready backends exist");
-            std::hint::black_box(pick.addr.port());
-        }
+    assert_silent_and_allocation_free(&format!("{name}: Selector::select"), |i| {
+        let pick = selector
+            .select(&i.to_le_bytes())
+            .expect("ready backends exist");
+        std::hint::black_box(pick.addr.port());
     });
-    assert_eq!(info.count_total, 0, "Selector::select allocated: {info:?}");
+    assert_silent_and_allocation_free(&format!("{name}: Selector, to_pick, report"), |i| {
+        let pick = selector
+            .select(&i.to_le_bytes())
+            .expect("ready backends exist");
+        pick.to_pick().report(Outcome::Success, ms);
+    });
+    let set = lb.backends().get_backend();
+    assert!(
+        set.states().iter().all(|s| s.in_flight() == 0),
+        "{name}: every request ended"
+    );
+    let cancelled: u64 = set.states().iter().map(|s| s.cancellations()).sum();
+    assert_eq!(
+        cancelled > 0,
+        tracked,
+        "{name}: dropped picks count as cancelled when tracked"
+    );
+}
+
+#[test]
+fn an_untracked_request_path_is_silent_and_allocation_free() {
+    request_path_is_silent_and_allocation_free::<Rotate>(false);
+}
+
+#[test]
+fn a_request_path_tracked_for_the_strategy_is_silent_and_allocation_free() {
+    request_path_is_silent_and_allocation_free::<LoadAware>(false);
+}
+
+#[test]
+fn a_request_path_tracked_for_passive_health_is_silent_and_allocation_free() {
+    request_path_is_silent_and_allocation_free::<Rotate>(true);
 }
 
 #[test]
@@ -60,18 +125,16 @@ fn passive_health_ejects_and_readmits_without_allocating() {
     let lb = LoadBalancer::<Rotate>::from_backends(Backends::fixed(backends));
     // Ejections of zero length: every select that meets an ejected backend readmits it, so the
     // loop goes through reporting, ejecting (a scan of the set) and readmitting over and over.
-    let policy = lb_core::PassiveHealth::default()
+    // (Ejections and readmissions are logged: this one runs without a subscriber.)
+    let policy = PassiveHealth::default()
         .with_consecutive_failures(2)
-        .with_ejection(std::time::Duration::ZERO, std::time::Duration::ZERO);
+        .with_ejection(Duration::ZERO, Duration::ZERO);
     lb.set_passive_health(Some(policy));
     drop(lb.select(b"warm"));
     let info = allocation_counter::measure(|| {
         for i in 0..10_000u32 {
             let pick = lb.select(&i.to_le_bytes()).expect("ready backends exist");
-            pick.report(
-                lb_core::Outcome::Failure,
-                std::time::Duration::from_micros(5),
-            );
+            pick.report(Outcome::Failure, Duration::from_micros(5));
         }
     });
     assert_eq!(
@@ -84,10 +147,21 @@ fn passive_health_ejects_and_readmits_without_allocating() {
 }
 
 #[test]
-fn the_counter_sees_allocations() {
-    // Guards the test above against passing vacuously (a counter that is not installed).
+fn the_counter_and_the_subscriber_see_what_they_guard() {
+    // Guards the tests above against passing vacuously: the counter is installed, and an event
+    // on the measured path would be recorded and would allocate.
     let info = allocation_counter::measure(|| {
         std::hint::black_box(Box::new(7u64));
     });
     assert_eq!(info.count_total, 1);
+    let (subscriber, record) = recording_subscriber();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::trace!("warm");
+        let info = allocation_counter::measure(|| tracing::trace!(backend = 7, "an event"));
+        assert!(
+            info.count_total > 0,
+            "an event under the subscriber allocates"
+        );
+    });
+    assert!(String::from_utf8_lossy(&record.lock().unwrap()).contains("an event"));
 }

@@ -52,3 +52,49 @@ fn selecting_threads_never_see_a_selector_of_another_generation() {
     assert!(picks.load(Ordering::Relaxed) > 0);
     assert_eq!(lb.stats().published, 5_000);
 }
+
+#[test]
+fn backends_and_select_read_one_record_of_the_current_set() {
+    // A writer publishes generation after generation and, after each `apply` returns, records
+    // the generation it published. Readers read the set through `backends()`, then through a
+    // pick, then through `backends()` again: with one record of the current set, the three are
+    // never older than what an `apply` that returned before published, and never go back.
+    use lb_core::Backends;
+    let lb = Arc::new(LoadBalancer::<crate::support::Rotate>::from_backends(
+        Backends::fixed(generation(0)),
+    ));
+    let floor = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let checks = Arc::new(AtomicU64::new(0));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (lb, floor, stop, checks) =
+                (lb.clone(), floor.clone(), stop.clone(), checks.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    let published = floor.load(Ordering::Acquire);
+                    let a = lb.backends().get_backend().generation();
+                    let b = lb
+                        .select(b"")
+                        .expect("every backend is ready")
+                        .set()
+                        .generation();
+                    let c = lb.backends().get_backend().generation();
+                    assert!(published <= a, "backends() older than a returned update");
+                    assert!(a <= b && b <= c, "views disagree: {a} {b} {c}");
+                    checks.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for g in 1..=3_000 {
+        lb.apply(generation(g)).unwrap();
+        let published = lb.backends().get_backend().generation();
+        floor.store(published, Ordering::Release);
+    }
+    stop.store(true, Ordering::Release);
+    for r in readers {
+        r.join().expect("a reader saw two records disagree");
+    }
+    assert!(checks.load(Ordering::Relaxed) > 0);
+}

@@ -164,10 +164,38 @@ async fn the_watch_starts_with_the_current_state_then_follows_flips() {
         ..
     } = watch.next().await.unwrap();
     assert_eq!((backend, healthy, reason), (list[1].clone(), true, None));
+    // It is a Stream too: a flip read through StreamExt.
+    check.set_down("10.3.0.1:1", true);
+    b.run_health_check(false).await;
+    let flip = tokio_stream::StreamExt::next(&mut watch).await.unwrap();
+    assert_eq!((flip.backend, flip.healthy), (list[0].clone(), false));
     drop(b);
     assert!(
         watch.next().await.is_none(),
         "the stream ends with the registry"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_that_falls_behind_resynchronises_with_the_current_states() {
+    let check = ScriptedCheck::new(1, 1);
+    let list = backends(1);
+    let mut b = Backends::fixed(list.clone());
+    b.set_health_check(Box::new(check.clone()));
+    let mut watch = b.health_watch();
+    assert!(watch.next().await.unwrap().healthy);
+    // 1,100 flips: more than the channel keeps.
+    for i in 0..1_100 {
+        check.set_down("10.3.0.1:1", i % 2 == 0);
+        b.run_health_check(false).await;
+    }
+    // Down on the last flip (i = 1,098 was down, 1,099 up): the watch replays the current state.
+    let event = tokio_stream::StreamExt::next(&mut watch).await.unwrap();
+    assert_eq!(event.backend, list[0]);
+    assert!(event.healthy, "the current state after the resync");
+    assert!(
+        watch.try_next().is_none(),
+        "one event per backend after a resync"
     );
 }
 

@@ -4,6 +4,7 @@ mod alloc;
 mod bad_input;
 mod concurrency;
 mod health;
+mod lifecycle;
 mod passive;
 mod props;
 mod select;

@@ -114,12 +114,12 @@ fn states_that_do_not_match_the_set_never_break_the_candidate_order() {
     // it was built over: each backend offered exactly once, active ones first, no panic.
     let set = backends(&[u32::MAX, 1, 0]);
     let sel = LeastRequest::build(&set, &()).unwrap();
-    let other = balancer(&[1; 5]);
-    let _busy = load(&other, 1, 3);
-    let many = other.backends().get_backend();
-    for states in [&many.states()[..0], &many.states()[..1], many.states()] {
+    let others: Vec<_> = [0, 1, 5].map(|n| balancer(&vec![1; n])).into();
+    let _busy = load(&others[2], 1, 3);
+    for other in &others {
+        let states = other.backends().get_backend();
         for _ in 0..200 {
-            let mut it = sel.iter_with_states(b"", lb_core::States::with_default_signals(states));
+            let mut it = sel.iter_with_states(b"", lb_core::States::with_default_signals(&states));
             let mut got = Vec::new();
             while let Some(i) = it.next() {
                 got.push(i);

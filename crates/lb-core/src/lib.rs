@@ -40,6 +40,8 @@
 //!   health events ([`HealthWatch`]) and published sets ([`Generations`]). Without it, lb-core
 //!   depends only on `arc-swap` and `tracing`, and sets are published with
 //!   [`LoadBalancer::apply`].
+//! - `testing`: helpers for the tests of crates built on lb-core (a `tracing` subscriber that
+//!   records every event, to prove a path silent).
 
 mod address;
 mod backend;
@@ -65,6 +67,9 @@ mod state;
 
 #[cfg(feature = "runtime")]
 mod runtime;
+
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use address::{Address, MAX_UNIX_PATH_LEN};
 pub use backend::{Backend, IntoBackend};

@@ -12,20 +12,26 @@
 //! backends of steps 1 and 2, and step 3 visits each index once, skipping those), every backend
 //! is offered before the iterator ends, and nothing is allocated.
 
+use lb_core::BackendIter;
+
 use crate::arith::fastrange;
+use crate::layout::Layout;
 
 /// How many distinct backends step 2 offers at most.
-pub(crate) const DRAWS: usize = 8;
+pub const DRAWS: usize = 8;
 
 /// The backends offered in steps 1 and 2.
 const SEEN: usize = DRAWS + 1;
 
-/// A strategy's way of drawing more candidates after the first pick.
-pub(crate) trait Draw {
-    /// The next draw: a backend index (repeats are allowed; they are skipped).
+/// A strategy's way of drawing more candidates after its first pick (see [`Candidates`]).
+pub trait Draw {
+    /// The next draw: a backend index. Repeats and indices out of range are allowed; they are
+    /// skipped. Draw active backends only (a standby drawn here would come before active ones).
     fn draw(&mut self) -> usize;
 
-    /// A number from which the scan's starting position among active backends is derived.
+    /// A number from which the scan's starting position among active backends is derived (a
+    /// random number, or one derived from the key, so that scans of different picks start in
+    /// different places).
     fn scan_seed(&self) -> u64;
 }
 
@@ -37,9 +43,21 @@ enum Phase {
     Done,
 }
 
-/// The candidate iterator shared by all strategies; see the module docs.
+/// The candidate order every lb strategy shares after its first pick, for strategies of your own:
+/// it keeps the [`BackendSelection`](lb_core::BackendSelection) contract (each backend offered
+/// exactly once, every backend reached, standbys last) by construction, and allocates nothing.
+///
+/// 1. The first pick (the strategy's choice for this key or this turn).
+/// 2. Up to [`DRAWS`] more backends drawn *the strategy's way* ([`Draw::draw`]: the next turns
+///    of a round robin, rehashes of a key, more random draws), skipping those already offered, so
+///    that a down backend's traffic spreads over the others as the strategy would spread it.
+/// 3. A scan of every backend not offered yet: active ones from a position derived from
+///    [`Draw::scan_seed`], wrapping around, then standby ones (weight 0) in index order.
+///
+/// The common case (the first pick is ready) costs one branch: steps 2 and 3 set their state up
+/// only when asked for a second candidate.
 #[derive(Debug)]
-pub(crate) struct Candidates<'a, D> {
+pub struct Candidates<'a, D> {
     draw: D,
     /// Every index, active ones first (see `Layout::order`).
     order: &'a [u32],
@@ -69,12 +87,20 @@ impl Tail {
 }
 
 impl<'a, D: Draw> Candidates<'a, D> {
+    /// Candidates starting with `first` (a backend index; `None` for an empty set), then up to
+    /// [`DRAWS`] backends from `draw` (at most `DRAWS` draws), then the rest of `layout`.
+    #[inline]
+    pub fn from_layout(first: Option<usize>, draw: D, layout: &'a Layout) -> Self {
+        Self::new(first, draw, DRAWS as u8, layout.order(), layout.active())
+    }
+
     /// Candidates starting with `first` (a backend index; `None` for an empty set).
     ///
     /// `attempts` bounds the draws of step 2 (repeats included); step 2 also ends once it has
-    /// offered [`DRAWS`] backends.
+    /// offered [`DRAWS`] backends. `order` lists every backend index once, the `active` first
+    /// ([`Layout::order`], [`Layout::active`]).
     #[inline]
-    pub(crate) fn new(
+    pub fn new(
         first: Option<usize>,
         draw: D,
         attempts: u8,
@@ -97,7 +123,7 @@ impl<'a, D: Draw> Candidates<'a, D> {
         }
     }
 
-    /// The next candidate.
+    /// The next candidate (also [`BackendIter::next`]).
     #[inline]
     pub(crate) fn next(&mut self) -> Option<usize> {
         match self.phase {
@@ -178,6 +204,13 @@ impl<'a, D: Draw> Candidates<'a, D> {
         }
         self.phase = Phase::Done;
         None
+    }
+}
+
+impl<D: Draw> BackendIter for Candidates<'_, D> {
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        Candidates::next(self)
     }
 }
 

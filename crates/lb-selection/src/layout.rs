@@ -9,13 +9,27 @@ use crate::error::SelectionError;
 /// every table.
 pub(crate) const MAX_BACKENDS: usize = u32::MAX as usize;
 
-/// The backends of one set as the strategies see them.
+/// The backends of one set as the strategies see them: which are active, which are standby, and
+/// the order the shared fallback ([`Candidates`](crate::kit::Candidates)) visits them in.
 ///
 /// *Active* backends are those of positive weight; *standby* ones have weight 0 and come after
 /// every active one in any candidate order. When every weight is 0 the backends are treated as
-/// equals of weight 1, so all are active.
+/// equals of weight 1, so all are active. 4 bytes per backend.
+///
+/// ```
+/// use lb_core::Backend;
+/// use lb_selection::kit::Layout;
+///
+/// let backends: Vec<Backend> = [("10.0.0.1:80", 0), ("10.0.0.2:80", 3), ("10.0.0.3:80", 1)]
+///     .iter()
+///     .map(|(a, w)| Backend::new_with_weight(a, *w).unwrap())
+///     .collect();
+/// let layout = Layout::new(&backends).unwrap();
+/// assert_eq!(layout.order(), [1, 2, 0], "active backends first, then the standby");
+/// assert_eq!(layout.active(), 2);
+/// ```
 #[derive(Debug)]
-pub(crate) struct Layout {
+pub struct Layout {
     /// Backend indices: the active ones in ascending order, then the standby ones in ascending
     /// order. Every index of the set appears exactly once.
     order: Box<[u32]>,
@@ -26,7 +40,8 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    pub(crate) fn new(backends: &[Backend]) -> Result<Self, SelectionError> {
+    /// The layout of `backends`; an error only for more than `u32::MAX` backends.
+    pub fn new(backends: &[Backend]) -> Result<Self, SelectionError> {
         if backends.len() > MAX_BACKENDS {
             return Err(SelectionError::TooManyBackends {
                 count: backends.len(),
@@ -57,52 +72,49 @@ impl Layout {
 
     /// Every backend index, active ones first.
     #[inline]
-    pub(crate) fn order(&self) -> &[u32] {
+    pub fn order(&self) -> &[u32] {
         &self.order
     }
 
     /// The number of backends.
     #[inline]
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.order.len()
     }
 
     /// Whether the set is empty.
     #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.order.is_empty()
     }
 
     /// The number of active backends (the first ones of [`Layout::order`]).
     #[inline]
-    pub(crate) fn active(&self) -> usize {
+    pub fn active(&self) -> usize {
         self.active
     }
 
     /// The backend index of the `k`-th active backend.
     #[inline]
-    pub(crate) fn active_index(&self, k: usize) -> usize {
+    pub fn active_index(&self, k: usize) -> usize {
         self.order[k] as usize
     }
 
     /// The weight a strategy gives `backend` of this set: its own, or 1 when every weight is 0.
     #[inline]
-    pub(crate) fn weight(&self, backend: &Backend) -> u32 {
+    pub fn weight(&self, backend: &Backend) -> u32 {
         if self.all_zero { 1 } else { backend.weight }
     }
 
     /// The effective weights ([`Layout::weight`]) of the active backends, in [`Layout::order`].
-    pub(crate) fn active_weights<'a>(
-        &'a self,
-        backends: &'a [Backend],
-    ) -> impl Iterator<Item = u64> + 'a {
+    pub fn active_weights<'a>(&'a self, backends: &'a [Backend]) -> impl Iterator<Item = u64> + 'a {
         self.order[..self.active]
             .iter()
             .map(move |&i| u64::from(self.weight(&backends[i as usize])))
     }
 
     /// Bytes of heap memory held.
-    pub(crate) fn heap_bytes(&self) -> usize {
+    pub fn heap_bytes(&self) -> usize {
         self.order.len() * std::mem::size_of::<u32>()
     }
 }

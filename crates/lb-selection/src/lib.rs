@@ -46,11 +46,11 @@
 //! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight: **the same as pingora's `FNVHash`** | one hash of the key | at most 20 bytes |
 //! | [`Consistent`], [`KetamaHashing`] | nginx's ketama ring (`hash $key consistent`) | CRC32 of the key and an indexed ring lookup | about 10 bytes per ring point (160 points per unit of weight) |
 //!
-//! Measured on a 2-core Xeon (2.6 GHz) with 10,000 backends of weights 1 to 10 and a health
-//! check set, `LoadBalancer::select` takes about 15 ns with `RoundRobin` and `Random`, 18 ns
-//! with `LeastRequest`, 19 to 26 ns with `FnvHash` (4- to 16-byte keys) and 36 to 44 ns with
-//! `Consistent` (weight 1 to weights 1 to 10), of which about 12 ns is lb-core's part (the
-//! snapshot load, the readiness check and the `Pick`); see `benches/benches/select.rs`.
+//! A pick through `LoadBalancer::select` is lb-core's part (one atomic load of the published
+//! generation, one readiness load per candidate, two atomic operations to own the generation)
+//! plus the strategy's column above; a [`Selector`](lb_core::Selector) drops the two atomic
+//! operations. The measured figures are in the README and the bench report
+//! (`cargo xtask bench`).
 //!
 //! # Candidate order and weights
 //!
@@ -67,21 +67,91 @@
 //! heaviest backend (see its docs). No strategy expands weights into a table, and none is limited
 //! to 65,536 backends.
 //!
+//! # Writing a strategy
+//!
+//! The [`kit`] holds what the built-in strategies are made of. Here is a complete strategy, the
+//! least latency of two weighted random choices, built from it; [`testing::check_contract`]
+//! checks it as every built-in strategy is checked:
+//!
+//! ```
+//! use lb_core::{Backend, BackendSelection, BoxError, LoadBalancer, Outcome, States};
+//! use lb_selection::kit::{AliasTable, Candidates, Draw, Layout, random_u64};
+//!
+//! /// Two weighted random draws; the one with the lower latency estimate wins.
+//! struct LeastLatency {
+//!     layout: Layout,
+//!     table: AliasTable,
+//! }
+//!
+//! /// After the first pick: more weighted draws, then the shared scan.
+//! struct Redraw<'a>(&'a AliasTable);
+//!
+//! impl Draw for Redraw<'_> {
+//!     fn draw(&mut self) -> usize { self.0.pick(random_u64()) }
+//!     fn scan_seed(&self) -> u64 { random_u64() }
+//! }
+//!
+//! impl BackendSelection for LeastLatency {
+//!     type Config = ();
+//!     type Iter<'a> = Candidates<'a, Redraw<'a>>;
+//!     const NEEDS_LOAD: bool = true; // it reads latency estimates
+//!
+//!     fn build(backends: &[Backend], _: &()) -> Result<Self, BoxError> {
+//!         let layout = Layout::new(backends)?;
+//!         let table = AliasTable::new(&layout, backends);
+//!         Ok(LeastLatency { layout, table })
+//!     }
+//!
+//!     fn iter(&self, _key: &[u8]) -> Self::Iter<'_> {
+//!         let first = (!self.table.is_empty()).then(|| self.table.pick(random_u64()));
+//!         Candidates::from_layout(first, Redraw(&self.table), &self.layout)
+//!     }
+//!
+//!     fn iter_with_states<'a>(&'a self, _key: &[u8], states: States<'a>) -> Self::Iter<'a> {
+//!         let first = (!self.table.is_empty()).then(|| {
+//!             let (a, b) = (self.table.pick(random_u64()), self.table.pick(random_u64()));
+//!             let now = states.now();
+//!             if states.latency(b, now).0 < states.latency(a, now).0 { b } else { a }
+//!         });
+//!         Candidates::from_layout(first, Redraw(&self.table), &self.layout)
+//!     }
+//! }
+//!
+//! let lb = LoadBalancer::<LeastLatency>::try_from_iter(["10.0.0.1:80", "10.0.0.2:80"]).unwrap();
+//! let slow = lb.select(b"").unwrap();
+//! let slow_addr = slow.addr.clone();
+//! slow.report(Outcome::Success, std::time::Duration::from_secs(2));
+//! // The other backend, with no sample yet, is estimated at 30 ms: it wins whenever drawn.
+//! let picks = (0..1000).filter(|_| lb.select(b"").unwrap().addr != slow_addr).count();
+//! assert!(picks > 650, "{picks}");
+//! # #[cfg(feature = "testing")]
+//! # lb_selection::testing::check_contract::<LeastLatency>(&()).unwrap();
+//! ```
+//!
 //! # Feature flags
 //!
-//! None: every strategy is always built. (lb-core's `runtime` feature is not needed.)
+//! - `testing`: [`testing::check_contract`], the contract's property checks for your own
+//!   strategies' tests (it links a counting global allocator: enable it in
+//!   `[dev-dependencies]`).
+//!
+//! Every strategy is always built, and lb-core's `runtime` feature is not needed.
 
+mod alias;
 mod arith;
 mod candidates;
 mod cdf;
 mod consistent;
 mod error;
+pub mod kit;
 mod layout;
 mod least_request;
 mod random;
 mod rng;
 mod round_robin;
 mod weighted;
+
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[cfg(test)]
 mod test_util;

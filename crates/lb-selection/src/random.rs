@@ -4,6 +4,7 @@ use std::fmt;
 
 use lb_core::{Backend, BackendIter, BackendSelection, BoxError};
 
+use crate::alias::AliasTable;
 use crate::candidates::{Candidates, DRAWS, Draw};
 use crate::layout::Layout;
 use crate::rng;
@@ -37,26 +38,15 @@ use crate::rng;
 /// ```
 pub struct Random {
     layout: Layout,
-    columns: Box<[Column]>,
-}
-
-/// One column of the alias table: `own` with probability `threshold / 2^32`, else `alias`.
-/// Both are backend indices. Full columns have `alias == own`.
-#[derive(Clone, Copy, Debug, Default)]
-#[repr(align(16))]
-struct Column {
-    own: u32,
-    alias: u32,
-    threshold: u32,
+    table: AliasTable,
 }
 
 impl Random {
     /// Bytes of heap memory held by this selector.
     pub fn heap_bytes(&self) -> usize {
-        self.layout.heap_bytes() + self.columns.len() * std::mem::size_of::<Column>()
+        self.layout.heap_bytes() + self.table.heap_bytes()
     }
 
-    /// One weighted draw from a random number. The set is not empty.
     /// The backends' order and weights as this selector sees them.
     pub(crate) fn layout(&self) -> &Layout {
         &self.layout
@@ -65,67 +55,14 @@ impl Random {
     /// Whether there is no backend to pick.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.columns.is_empty()
+        self.table.is_empty()
     }
 
     /// One weighted draw from the random number `r`; the selector must not be empty.
     #[inline]
     pub(crate) fn pick(&self, r: u64) -> usize {
-        // The high half chooses the column (multiply-shift onto 0..len), the low half the coin:
-        // independent bits, no division.
-        let col = (((r >> 32) * self.columns.len() as u64) >> 32) as usize;
-        let c = self.columns[col];
-        if (r as u32) < c.threshold {
-            c.own as usize
-        } else {
-            c.alias as usize
-        }
+        self.table.pick(r)
     }
-}
-
-/// Vose's alias table over the active backends' weights, in exact integer arithmetic.
-///
-/// Scale each weight by the number of columns `n`, so the average column holds exactly `W`
-/// (the total weight). Columns under `W` ("small") are topped up from one over `W` ("large"),
-/// which becomes the small column's alias. The sum of the remaining columns is always `W` times
-/// their number, so when one list runs out every column left is exactly full: no rounding
-/// leftovers, and a weight-0 column is never left as its own alias.
-fn alias_table(layout: &Layout, weights: &[u64]) -> Box<[Column]> {
-    let n = weights.len();
-    if n == 0 {
-        return Box::new([]);
-    }
-    let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
-    let mut mass: Vec<u128> = weights.iter().map(|&w| u128::from(w) * n as u128).collect();
-    let mut columns = vec![Column::default(); n];
-    let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&k| mass[k] < total);
-    while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
-        small.pop();
-        // mass[s] < total, so the threshold is below 2^32.
-        let threshold = ((mass[s] << 32) / total) as u32;
-        columns[s] = Column {
-            own: layout.active_index(s) as u32,
-            alias: layout.active_index(l) as u32,
-            // A positive weight keeps a positive chance even if it rounds to 0 (it cannot with
-            // weights of at most 2^32 - 1, but the guarantee costs nothing).
-            threshold: if weights[s] > 0 { threshold.max(1) } else { 0 },
-        };
-        mass[l] -= total - mass[s];
-        if mass[l] < total {
-            large.pop();
-            small.push(l);
-        }
-    }
-    // Whatever is left is exactly full (see above).
-    for k in small.into_iter().chain(large) {
-        let own = layout.active_index(k) as u32;
-        columns[k] = Column {
-            own,
-            alias: own,
-            threshold: u32::MAX,
-        };
-    }
-    columns.into_boxed_slice()
 }
 
 impl BackendSelection for Random {
@@ -134,14 +71,13 @@ impl BackendSelection for Random {
 
     fn build(backends: &[Backend], _config: &()) -> Result<Self, BoxError> {
         let layout = Layout::new(backends)?;
-        let weights: Vec<u64> = layout.active_weights(backends).collect();
-        let columns = alias_table(&layout, &weights);
-        Ok(Random { layout, columns })
+        let table = AliasTable::new(&layout, backends);
+        Ok(Random { layout, table })
     }
 
     #[inline]
     fn iter(&self, _key: &[u8]) -> RandomIter<'_> {
-        let first = if self.columns.is_empty() {
+        let first = if self.table.is_empty() {
             None
         } else {
             Some(self.pick(rng::next_u64()))

@@ -10,9 +10,11 @@ thread_local! {
     static STATE: Cell<u64> = const { Cell::new(0) };
 }
 
-/// The next random number of this thread's generator.
+/// The next random number of this thread's generator: wyrand, seeded once per thread from the
+/// operating system; a thread-local load and store, no lock, no allocation. Not for
+/// cryptography.
 #[inline]
-pub(crate) fn next_u64() -> u64 {
+pub fn next_u64() -> u64 {
     STATE.with(|state| {
         let mut s = state.get();
         if s == 0 {

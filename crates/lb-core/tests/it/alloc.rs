@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use lb_core::{Backend, BackendSelection, Backends, LoadBalancer, Outcome, PassiveHealth};
 
-use crate::support::{LoadAware, Rotate, ScriptedCheck, recording_subscriber};
+use lb_core::testing::RecordingSubscriber;
+
+use crate::support::{LoadAware, Rotate, ScriptedCheck};
 
 fn balancer<S: BackendSelection>() -> (LoadBalancer<S>, Vec<Backend>) {
     let backends: Vec<Backend> = (1..=100u16)
@@ -25,7 +27,8 @@ fn balancer<S: BackendSelection>() -> (LoadBalancer<S>, Vec<Backend>) {
 /// Runs `work` 10,000 times under the recording subscriber; asserts it allocated nothing and
 /// logged nothing.
 fn assert_silent_and_allocation_free(what: &str, mut work: impl FnMut(u32)) {
-    let (subscriber, record) = recording_subscriber();
+    let subscriber = RecordingSubscriber::default();
+    let record = subscriber.record();
     tracing::subscriber::with_default(subscriber, || {
         // Warm up: a thread's first arc-swap load registers a thread-local node (one allocation
         // for the life of the thread); that is not per request.
@@ -37,12 +40,7 @@ fn assert_silent_and_allocation_free(what: &str, mut work: impl FnMut(u32)) {
         });
         assert_eq!(info.count_total, 0, "{what} allocated: {info:?}");
     });
-    let logged = record.lock().unwrap();
-    assert!(
-        logged.is_empty(),
-        "{what} logged: {}",
-        String::from_utf8_lossy(&logged)
-    );
+    assert!(record.is_empty(), "{what} logged: {:?}", record.lines());
 }
 
 fn request_path_is_silent_and_allocation_free<S: BackendSelection>(passive: bool) {
@@ -154,7 +152,8 @@ fn the_counter_and_the_subscriber_see_what_they_guard() {
         std::hint::black_box(Box::new(7u64));
     });
     assert_eq!(info.count_total, 1);
-    let (subscriber, record) = recording_subscriber();
+    let subscriber = RecordingSubscriber::default();
+    let record = subscriber.record();
     tracing::subscriber::with_default(subscriber, || {
         tracing::trace!("warm");
         let info = allocation_counter::measure(|| tracing::trace!(backend = 7, "an event"));
@@ -163,5 +162,5 @@ fn the_counter_and_the_subscriber_see_what_they_guard() {
             "an event under the subscriber allocates"
         );
     });
-    assert!(String::from_utf8_lossy(&record.lock().unwrap()).contains("an event"));
+    assert!(record.lines().iter().any(|l| l.contains("an event")));
 }

@@ -319,29 +319,3 @@ impl BackendSelection for LoadAware {
         self.0.iter(key)
     }
 }
-
-/// A `tracing` subscriber that records every event at every level, formatted (so an event
-/// allocates): installed around code that must neither log nor allocate, it makes a log line on
-/// that path visible to a counting allocator. Returns the subscriber and its record.
-pub(crate) fn recording_subscriber() -> (impl tracing::Subscriber + Send + Sync, Arc<Mutex<Vec<u8>>>)
-{
-    #[derive(Clone)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let record = Arc::new(Mutex::new(Vec::new()));
-    let sink = Sink(Arc::clone(&record));
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    (subscriber, record)
-}

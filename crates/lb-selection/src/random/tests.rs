@@ -5,7 +5,7 @@ use proptest::prelude::*;
 /// The exact probability of each backend in the table, in units of 2^-32 / columns.
 fn exact_mass(sel: &Random, len: usize) -> Vec<u128> {
     let mut mass = vec![0u128; len];
-    for c in sel.columns.iter() {
+    for c in sel.table.columns().iter() {
         let own = u128::from(c.threshold);
         if c.alias == c.own {
             mass[c.own as usize] += 1u128 << 32;
@@ -73,7 +73,7 @@ proptest! {
     ) {
         let sel = Random::build(&backends(&weights), &()).unwrap();
         let mass = exact_mass(&sel, weights.len());
-        let cols = sel.columns.len() as f64;
+        let cols = sel.table.columns().len() as f64;
         let all_zero = weights.iter().all(|&w| w == 0);
         let total: f64 = weights.iter().map(|&w| if all_zero { 1.0 } else { f64::from(w) }).sum();
         for (i, &w) in weights.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! [`Turn`]: whose turn it is, per thread, without a shared write per pick.
 //!
-//! A shared atomic counter costs a locked read-modify-write per pick (about 7 ns on this
-//! machine class, and a cache line bouncing between cores under load: far more). Like nginx
+//! A shared atomic counter costs a locked read-modify-write per pick (more than the rest of a
+//! round-robin pick, and a cache line bouncing between cores under load: far more). Like nginx
 //! (each worker process keeps its own smooth-round-robin state) and Envoy (each worker thread has
 //! its own load balancer), each thread follows the sequence from its own position: a thread's
 //! position lives in a small thread-local cache, keyed by the `Turn`'s identity, and a pick is a

@@ -1,6 +1,7 @@
 //! Integration tests of lb-selection, in one binary (one link on small machines).
 
 mod alloc;
+mod contract;
 mod least_request;
 mod load_balancer;
 mod pingora;

@@ -24,6 +24,11 @@
 //!   percentile. A batch (tens of µs) is shorter than a scheduler time slice, so these stay
 //!   meaningful on a machine busy with other work, where criterion's samples absorb every
 //!   preemption.
+//! - `select_held/{strategy}/{drop,held_1000}/N`: `select` on a thread that drops each pick at
+//!   once (`drop`), against one that holds the picks of its last 1,000 requests, as a proxy
+//!   worker with 1,000 requests in flight does (`held_1000`): each select then also drops the
+//!   oldest held pick. Holding picks takes arc-swap off its fast path (a thread has a few slots
+//!   for borrowed generations), and for a load-aware strategy every pick counts in flight.
 //! - `select/quiet key_length/...`: hashing strategies pay per byte of key; the quiet estimate at
 //!   N = 10,000 for 4- to 64-byte keys.
 //!
@@ -191,6 +196,49 @@ fn bench_two_threads<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
     g.finish();
 }
 
+/// `select` with the picks of the thread's last 1,000 requests held, beside select-then-drop.
+fn bench_held<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
+    const HELD: usize = 1_000;
+    let keys = keys();
+    let mut g = c.benchmark_group(format!("select_held/{strategy}"));
+    for n in [10, 10_000] {
+        let lb = load_balancer::<S>(&backends(n, 8080, weighted));
+        g.bench_function(BenchmarkId::new("drop", n), |b| {
+            b.iter_custom(|iters| timed(&keys, iters, |key| lb.select(key).map(|p| p.index())))
+        });
+        let mut held = std::collections::VecDeque::with_capacity(HELD + 1);
+        for i in 0..HELD {
+            held.push_back(lb.select(&keys[i & 4095]).expect("a backend"));
+        }
+        g.bench_function(BenchmarkId::new("held_1000", n), |b| {
+            b.iter_custom(|iters| {
+                timed(&keys, iters, |key| {
+                    let pick = lb.select(key)?;
+                    let index = pick.index();
+                    held.push_back(pick);
+                    drop(held.pop_front());
+                    Some(index)
+                })
+            })
+        });
+        report_quiet(
+            &format!("select_held/{strategy}/held_1000/{n}"),
+            batches(&keys, |key| {
+                let pick = lb.select(key)?;
+                let index = pick.index();
+                held.push_back(pick);
+                drop(held.pop_front());
+                Some(index)
+            }),
+        );
+        report_quiet(
+            &format!("select_held/{strategy}/drop/{n}"),
+            batches(&keys, |key| lb.select(key).map(|p| p.index())),
+        );
+    }
+    g.finish();
+}
+
 /// Hashing strategies pay per byte of key (FNV-1a is a serial multiply per byte, as pingora's
 /// `FNVHash` requires): the quiet estimate at N = 10,000 for several key lengths.
 fn report_key_lengths() {
@@ -223,6 +271,8 @@ fn select(c: &mut Criterion) {
     bench_one::<FnvHash>(c, "fnv_hash", weighted);
     bench_one::<Consistent>(c, "consistent", weighted);
     bench_one::<Consistent>(c, "consistent_w1", |_| 1);
+    bench_held::<RoundRobin>(c, "round_robin");
+    bench_held::<LeastRequest>(c, "least_request");
     bench_two_threads::<Floor>(c, "floor");
     bench_two_threads::<RoundRobin>(c, "round_robin");
     bench_two_threads::<Random>(c, "random");

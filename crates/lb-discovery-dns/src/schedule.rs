@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use lb_core::Backoff;
 use tokio::time::Instant;
 
 use crate::config::LONGEST_WAIT;
@@ -32,11 +33,12 @@ fn after(now: Instant, wait: Duration) -> Instant {
 }
 
 /// The state carried from one refresh to the next.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Schedule {
     policy: Policy,
-    /// The wait after the next failure.
-    backoff: Duration,
+    /// The waits after failures in a row (lb's one backoff type, without jitter: a refresh
+    /// schedule is per source, not shared by a fleet that fails together).
+    backoff: Backoff,
     /// When the current run of negative answers began.
     negative_since: Option<Instant>,
 }
@@ -45,15 +47,13 @@ impl Schedule {
     pub(crate) fn new(policy: Policy) -> Self {
         Schedule {
             policy,
-            backoff: policy.retry_min,
+            backoff: Backoff::new(policy.retry_min, policy.retry_max),
             negative_since: None,
         }
     }
 
     fn next_backoff(&mut self) -> Duration {
-        let wait = self.backoff;
-        self.backoff = self.backoff.saturating_mul(2).min(self.policy.retry_max);
-        wait
+        self.backoff.next_delay()
     }
 
     /// An answer with records. `partial` means some SRV targets could not be looked up (their
@@ -65,7 +65,7 @@ impl Schedule {
         if partial {
             after(now, interval.min(self.next_backoff()))
         } else {
-            self.backoff = self.policy.retry_min;
+            self.backoff.reset();
             after(now, interval)
         }
     }
@@ -84,7 +84,7 @@ impl Schedule {
         now: Instant,
         negative_ttl: Option<u32>,
     ) -> (bool, Instant) {
-        self.backoff = self.policy.retry_min;
+        self.backoff.reset();
         let since = *self.negative_since.get_or_insert(now);
         let interval = self.policy.interval(negative_ttl.unwrap_or(0));
         // A grace too long to represent never ends.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::backend::Backend;
 use crate::discovery::Discovered;
 use crate::health::{HealthRegistry, InitialHealth};
+use crate::pool::Pool;
 use crate::set::BackendSet;
 use crate::state::{BackendState, Enablement};
 
@@ -15,9 +16,9 @@ use crate::state::{BackendState, Enablement};
 pub(crate) trait CurrentSet: Send + Sync {
     /// The current set.
     fn current(&self) -> Arc<BackendSet>;
-    /// Publishes `set`, which has the same backends as the current one (fresh states after a
-    /// health configuration change), keeping everything else.
-    fn replace(&self, set: BackendSet);
+    /// Publishes `set`, which has the same backends as `current` (fresh states after a health
+    /// configuration change), keeping everything else.
+    fn replace(&self, set: BackendSet, current: &BackendSet);
 }
 
 /// The set of a `Backends` not yet given to a load balancer.
@@ -28,7 +29,8 @@ impl CurrentSet for Detached {
         self.0.load_full()
     }
 
-    fn replace(&self, set: BackendSet) {
+    fn replace(&self, set: BackendSet, _current: &BackendSet) {
+        // Not published yet: the load balancer gives the weights when it takes the set.
         self.0.store(Arc::new(set));
     }
 }
@@ -47,6 +49,9 @@ pub struct Backends {
     pub(crate) registry: HealthRegistry,
     pub(crate) shared_registry: bool,
     pub(crate) current: Arc<dyn CurrentSet>,
+    /// The readiness accounting of the load balancer these backends belong to; every state
+    /// counts in it.
+    pub(crate) pool: Arc<Pool>,
 }
 
 impl Backends {
@@ -55,13 +60,20 @@ impl Backends {
     /// [`LoadBalancer::apply`](crate::LoadBalancer::apply).
     pub fn fixed(backends: impl IntoIterator<Item = Backend>) -> Self {
         let registry = HealthRegistry::new();
-        let set = BackendSet::next(&Discovered::new(backends), &BackendSet::empty(), &registry);
+        let pool = Arc::new(Pool::default());
+        let set = BackendSet::next(
+            &Discovered::new(backends),
+            &BackendSet::empty(),
+            &registry,
+            &pool,
+        );
         Backends {
             #[cfg(feature = "runtime")]
             discovery: None,
             registry,
             shared_registry: false,
             current: Arc::new(Detached(arc_swap::ArcSwap::from_pointee(set))),
+            pool,
         }
     }
 
@@ -89,8 +101,9 @@ impl Backends {
     /// Gives every backend of the current set fresh state in the registry (keeping its
     /// enablement), after a health configuration change.
     pub(crate) fn reregister(&mut self, fresh: bool) {
-        let next = self.current.current().reregister(&self.registry, fresh);
-        self.current.replace(next);
+        let current = self.current.current();
+        let next = current.reregister(&self.registry, fresh, &self.pool);
+        self.current.replace(next, &current);
     }
 
     /// The health registry (private unless one was given).

@@ -21,12 +21,17 @@ pub(crate) fn now() -> Instant {
     }
 }
 
-/// The process epoch: the first time anything asked. Every time stored as nanoseconds counts
-/// from it; a time before it (a paused test clock never goes back, so only an `Instant` made
-/// elsewhere) counts as 0.
+/// The process epoch: a year before the first time anything asked. Every time stored as
+/// nanoseconds counts from it. It lies well before any instant the process can produce: a
+/// paused tokio clock (tests) starts at the real time its runtime was built, which may come
+/// before the first call here, and must not be cut to 0.
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
+    *EPOCH.get_or_init(|| {
+        let now = Instant::now();
+        now.checked_sub(Duration::from_secs(365 * 24 * 3600))
+            .unwrap_or(now)
+    })
 }
 
 /// `at` as nanoseconds since the process epoch, saturating (a u64 of nanoseconds lasts 584 years).

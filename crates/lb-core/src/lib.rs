@@ -54,9 +54,11 @@ mod extensions;
 mod health;
 mod load_balancer;
 mod outcome;
+mod outlier;
 mod passive;
 mod pick;
 mod policy;
+mod pool;
 mod rng;
 mod selection;
 mod selector;
@@ -85,8 +87,10 @@ pub use load_balancer::{
     BLOCKING_BUILD_THRESHOLD, LoadBalancer, LoadBalancerGroup, UpdateStats, UpdateTimings,
 };
 pub use outcome::Outcome;
+pub use outlier::{FailurePercentageEjection, SuccessRateEjection};
 pub use passive::PassiveHealth;
 pub use pick::Pick;
+pub use pool::SlowStart;
 pub use selection::{BackendIter, BackendSelection, SignalTime, States};
 pub use selector::{LocalPick, Selector};
 pub use set::BackendSet;

@@ -8,13 +8,17 @@
 //! no timer runs, and nothing on the select path reads the clock unless it meets an ejected
 //! backend. This is what nginx's `max_fails`, Envoy's outlier detection and linkerd's failure
 //! accrual do; pingora has no equivalent.
+//!
+//! The same policy runs Envoy's statistical outlier detection (`outlier.rs`: success rate and
+//! failure percentage over each outcome window) and readmits ejected backends on probation.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::clock;
 use crate::outcome::Outcome;
+use crate::outlier::{self, FailurePercentageEjection, SuccessRateEjection};
 use crate::set::BackendSet;
 use crate::state::BackendState;
 
@@ -37,11 +41,26 @@ use crate::state::BackendState;
 /// - An ejection lasts through updates of the set while the backend stays (its state is carried
 ///   by identity).
 ///
-/// `consecutive_failures` of 0 turns ejection off. Durations saturate: an ejection of
-/// `Duration::MAX` lasts until the policy is removed
+/// - **Outlier detection**: at the end of each outcome window
+///   ([`LoadSignals::window`](crate::LoadSignals::window), default 10 s: Envoy's `interval`),
+///   success-rate ejection ([`SuccessRateEjection`], on by default) ejects a backend whose
+///   success rate is a statistical outlier among those with enough requests, and
+///   failure-percentage ejection ([`FailurePercentageEjection`], off by default as in Envoy)
+///   one that failed most of its requests. The evaluation is one pass over the set, done by the
+///   report that closes the window: never on the select path. The cap, the growing ejection time
+///   and the last-ready rule apply to these ejections too.
+/// - **Probation** (on by default, linkerd2-proxy's consecutive-failures breaker): when an
+///   ejection ends, the first `select` that meets the backend takes it for one probe request and
+///   no other request goes to it until that one reports. A success readmits it; a failure ejects
+///   it again at once (for the next, longer time); a probe dropped without a report lets the
+///   next select probe again. A probe that takes longer than `base_ejection` lets another one
+///   go. Without probation (Envoy's behaviour), an ended ejection readmits the backend at once.
+///
+/// `consecutive_failures` of 0 turns consecutive-failure ejection off. Durations saturate: an
+/// ejection of `Duration::MAX` lasts until the policy is removed
 /// ([`LoadBalancer::set_passive_health`](crate::LoadBalancer::set_passive_health) with `None`
 /// readmits every ejected backend).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct PassiveHealth {
     /// Failed requests in a row that eject a backend. Default: 5.
@@ -53,6 +72,15 @@ pub struct PassiveHealth {
     /// The largest share of the set ejected at once, in percent (values above 100 count as 100);
     /// at least one backend may always be ejected. Default: 10.
     pub max_ejected_percent: u8,
+    /// Success-rate ejection at the end of each outcome window; `None` turns it off. Default:
+    /// on, with Envoy's settings.
+    pub success_rate: Option<SuccessRateEjection>,
+    /// Failure-percentage ejection at the end of each outcome window; `None` turns it off.
+    /// Default: off (Envoy enforces it 0 % of the time unless told otherwise).
+    pub failure_percentage: Option<FailurePercentageEjection>,
+    /// Whether an ended ejection readmits the backend on probation (one probe request first).
+    /// Default: true.
+    pub probation: bool,
 }
 
 impl Default for PassiveHealth {
@@ -62,6 +90,9 @@ impl Default for PassiveHealth {
             base_ejection: Duration::from_secs(30),
             max_ejection: Duration::from_secs(300),
             max_ejected_percent: 10,
+            success_rate: Some(SuccessRateEjection::default()),
+            failure_percentage: None,
+            probation: true,
         }
     }
 }
@@ -86,6 +117,24 @@ impl PassiveHealth {
         self
     }
 
+    /// Sets [`PassiveHealth::success_rate`].
+    pub fn with_success_rate(mut self, ejection: Option<SuccessRateEjection>) -> Self {
+        self.success_rate = ejection;
+        self
+    }
+
+    /// Sets [`PassiveHealth::failure_percentage`].
+    pub fn with_failure_percentage(mut self, ejection: Option<FailurePercentageEjection>) -> Self {
+        self.failure_percentage = ejection;
+        self
+    }
+
+    /// Sets [`PassiveHealth::probation`].
+    pub fn with_probation(mut self, probation: bool) -> Self {
+        self.probation = probation;
+        self
+    }
+
     /// How long the `streak`-th ejection in a row lasts.
     fn ejection(&self, streak: u32) -> Duration {
         self.base_ejection
@@ -104,6 +153,8 @@ impl PassiveHealth {
 /// applies at once.
 #[derive(Debug, Default)]
 pub(crate) struct PassivePolicy {
+    /// Whether a policy is set: read on every report without a lock.
+    on: AtomicBool,
     /// `consecutive_failures` of the policy, 0 when off: read on every failure without a lock.
     threshold: AtomicU32,
     /// The policy, and the lock an ejection is decided and made under, so that two backends
@@ -122,6 +173,7 @@ impl PassivePolicy {
         *slot = policy;
         let threshold = policy.map_or(0, |p| p.consecutive_failures);
         self.threshold.store(threshold, Ordering::Relaxed);
+        self.on.store(policy.is_some(), Ordering::Relaxed);
         if policy.is_none() {
             for state in states {
                 state.readmit();
@@ -141,7 +193,7 @@ impl PassivePolicy {
     /// Whether the policy is on (it then needs requests in flight counted, see
     /// [`Pick`](crate::Pick)).
     pub(crate) fn is_on(&self) -> bool {
-        self.threshold.load(Ordering::Relaxed) != 0
+        self.on.load(Ordering::Relaxed)
     }
 
     /// Observes one reported outcome of backend `index` of `set` (its state is `state`); ejects
@@ -155,8 +207,17 @@ impl PassivePolicy {
     ) {
         let ejection = &state.ejection;
         match outcome {
-            Outcome::Success => ejection.success(),
+            Outcome::Success => {
+                ejection.success();
+                if state.is_probing() {
+                    state.readmit();
+                }
+            }
             Outcome::Failure => {
+                if state.is_probing() && self.is_on() {
+                    self.probe_failed(set, index, state);
+                    return;
+                }
                 let threshold = self.threshold.load(Ordering::Relaxed);
                 if threshold == 0 {
                     return;
@@ -171,7 +232,59 @@ impl PassivePolicy {
         }
     }
 
-    /// Ejects `state`, backend `index` of `set`, if the policy and its limits allow.
+    /// The probe request of a backend on probation failed: eject it again at once, or, when the
+    /// limits refuse (it is the last ready backend), readmit it.
+    #[cold]
+    #[inline(never)]
+    fn probe_failed(&self, set: &BackendSet, index: usize, state: &BackendState) {
+        let guard = self.lock();
+        let Some(policy) = *guard else {
+            return;
+        };
+        let at = clock::now_nanos();
+        let why = format_args!("its probe request failed");
+        if !self.eject_locked(&policy, set, index, state, at, why) {
+            state.readmit();
+        }
+    }
+
+    /// At the end of an outcome window: ejects the backends outlier detection finds, within the
+    /// limits. Runs once per window, off the select path.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn evaluate_window(&self, set: &BackendSet) {
+        let guard = self.lock();
+        let Some(policy) = *guard else {
+            return;
+        };
+        if policy.success_rate.is_none() && policy.failure_percentage.is_none() {
+            return;
+        }
+        let windows: Vec<_> = set
+            .states()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, s.last_window()))
+            .collect();
+        let mut outliers = Vec::new();
+        if let Some(config) = &policy.success_rate {
+            outliers.extend(outlier::by_success_rate(&windows, config));
+        }
+        if let Some(config) = &policy.failure_percentage {
+            outliers.extend(outlier::by_failure_percentage(&windows, config));
+        }
+        let at = clock::now_nanos();
+        for (index, why) in outliers {
+            if let Some(state) = set.state(index)
+                && !state.is_ejected_at(at)
+            {
+                self.eject_locked(&policy, set, index, state, at, format_args!("{why}"));
+            }
+        }
+    }
+
+    /// Ejects `state`, backend `index` of `set`, after a run of `run` failures, if the policy
+    /// and its limits allow.
     #[cold]
     #[inline(never)]
     fn try_eject(&self, set: &BackendSet, index: usize, state: &BackendState, run: u32) {
@@ -185,34 +298,50 @@ impl PassivePolicy {
             return;
         }
         let at = clock::now_nanos();
+        let why = format_args!("{run} failed requests in a row");
+        self.eject_locked(&policy, set, index, state, at, why);
+    }
+
+    /// Ejects backend `index` of `set` for `why` unless the cap is reached or no other backend
+    /// is ready; the caller holds the policy lock. Returns whether it ejected.
+    fn eject_locked(
+        &self,
+        policy: &PassiveHealth,
+        set: &BackendSet,
+        index: usize,
+        state: &BackendState,
+        at: u64,
+        why: std::fmt::Arguments<'_>,
+    ) -> bool {
         let states = set.states();
         let mut ejected = 0usize;
         let mut other_ready = false;
         for (i, s) in states.iter().enumerate() {
+            if i == index {
+                continue;
+            }
             if s.is_ejected_at(at) {
                 ejected += 1;
-            } else if i != index && s.is_ready_at(at) {
+            } else if s.is_ready_at(at) {
                 other_ready = true;
             }
         }
-        let Some(backend) = set.backends().get(index) else {
-            return;
-        };
+        let backend = &state.target().addr;
         if !other_ready {
-            tracing::debug!(backend = %backend.addr, failures = run,
+            tracing::debug!(%backend, reason = %why,
                 "not ejecting a failing backend: no other backend is ready");
-            return;
+            return false;
         }
         if ejected >= policy.cap(states.len()) {
-            tracing::debug!(backend = %backend.addr, failures = run, ejected,
+            tracing::debug!(%backend, reason = %why, ejected,
                 "not ejecting a failing backend: the ejection cap is reached");
-            return;
+            return false;
         }
         let streak = state.ejection.next_streak();
         let length = policy.ejection(streak);
         state.eject(at, length);
-        tracing::warn!(backend = %backend.addr, failures = run, ejection = ?length,
-            "backend ejected after failed requests");
+        tracing::warn!(%backend, reason = %why, ejection = ?length, "backend ejected");
+        true
     }
 }
 

@@ -5,23 +5,35 @@
 //! counts the outcome in the backend's load signals, then hands it to every policy. Today's
 //! policies: passive health (`passive.rs`) and the closing of outcome windows.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock;
 use crate::outcome::Outcome;
 use crate::passive::PassivePolicy;
+use crate::pool::Pool;
 use crate::set::BackendSet;
 use crate::signals::LoadSignals;
 use crate::state::BackendState;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Policies {
     pub(crate) passive: PassivePolicy,
+    /// The set's readiness accounting, panic mode, slow start (shared with every state).
+    pub(crate) pool: Arc<Pool>,
     /// When the current outcome window ends, in [`clock`] nanoseconds (0: not started).
     window_end: AtomicU64,
 }
 
 impl Policies {
+    pub(crate) fn new(pool: Arc<Pool>) -> Self {
+        Policies {
+            passive: PassivePolicy::default(),
+            pool,
+            window_end: AtomicU64::new(0),
+        }
+    }
+
     /// Whether some policy needs requests in flight counted.
     pub(crate) fn need_load(&self) -> bool {
         self.passive.is_on()
@@ -55,15 +67,19 @@ impl Policies {
             .is_ok()
             && end != 0
         {
-            Self::close_windows(set);
+            self.close_windows(set);
         }
     }
 
+    /// Closes the window of every backend, then lets outlier detection judge the closed window.
     #[cold]
     #[inline(never)]
-    fn close_windows(set: &BackendSet) {
+    fn close_windows(&self, set: &BackendSet) {
         for state in set.states() {
             state.load.rotate_window();
+        }
+        if self.passive.is_on() {
+            self.passive.evaluate_window(set);
         }
     }
 }

@@ -1,10 +1,38 @@
-//! A tiny non-cryptographic random source for jitter, so lb-core needs no `rand`.
+//! Tiny non-cryptographic random sources (jitter, slow start's thinning), so lb-core needs no
+//! `rand`.
 
+use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
+thread_local! {
+    /// The state of this thread's generator for the select path; 0 means "not seeded yet".
+    static STATE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A random number from this thread's generator (wyrand): a thread-local load and store.
+#[inline]
+pub(crate) fn random_u64() -> u64 {
+    STATE.with(|state| {
+        let mut s = state.get();
+        if s == 0 {
+            s = Rng::new().0;
+        }
+        s = s.wrapping_add(0xa076_1d64_78bd_642f);
+        state.set(s);
+        let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) as u64) ^ (t as u64)
+    })
+}
+
+/// A random number uniform in [0, 1) from this thread's generator.
+#[inline]
+pub(crate) fn random_unit() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// xorshift64* seeded from the standard library's per-process random hasher keys.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
 
 impl Rng {

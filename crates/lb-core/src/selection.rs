@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::backend::Backend;
 use crate::clock;
 use crate::error::BoxError;
+use crate::pool::Pool;
 use crate::set::BackendSet;
 use crate::signals::LoadSignals;
 use crate::state::BackendState;
@@ -56,6 +57,13 @@ pub trait BackendSelection: Sized + Send + Sync + 'static {
     /// flight until it ends. `false` by default.
     const NEEDS_LOAD: bool = false;
 
+    /// Whether the strategy picks by weight, so that slow start ([`SlowStart`](crate::SlowStart))
+    /// applies to it: a ramping backend is then taken with the probability of its weight factor
+    /// and otherwise the load balancer asks the strategy for a fresh pick. Round robin, random,
+    /// least request and Peak EWMA say yes; hashing strategies no (a key keeps its backend).
+    /// `false` by default.
+    const HONOURS_SLOW_START: bool = false;
+
     /// Builds a selector over `backends`.
     fn build(backends: &[Backend], config: &Self::Config) -> Result<Self, BoxError>;
 
@@ -95,6 +103,7 @@ pub trait BackendIter {
 pub struct States<'a> {
     states: &'a [Arc<BackendState>],
     signals: &'a LoadSignals,
+    pool: Option<&'a Pool>,
 }
 
 static DEFAULT_SIGNALS: LoadSignals = LoadSignals {
@@ -109,6 +118,15 @@ impl<'a> States<'a> {
         States {
             states: set.states(),
             signals,
+            pool: None,
+        }
+    }
+
+    pub(crate) fn with_pool(set: &'a BackendSet, signals: &'a LoadSignals, pool: &'a Pool) -> Self {
+        States {
+            states: set.states(),
+            signals,
+            pool: Some(pool),
         }
     }
 
@@ -165,6 +183,18 @@ impl<'a> States<'a> {
     #[inline]
     pub fn now(&self) -> SignalTime {
         SignalTime(clock::now_nanos())
+    }
+
+    /// A recent time, for strategies that must not read the clock per pick: the time of the
+    /// load balancer's latest report (kept to the millisecond), one atomic load. Estimates
+    /// decayed to it are a little high when reports are rare, and exact under traffic. Outside a
+    /// load balancer it is [`States::now`].
+    #[inline]
+    pub fn recent(&self) -> SignalTime {
+        match self.pool {
+            Some(pool) => SignalTime(pool.recent()),
+            None => self.now(),
+        }
     }
 
     /// The latency estimate of backend `i` at `now`, in nanoseconds: its peak EWMA decayed to

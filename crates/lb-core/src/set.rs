@@ -10,6 +10,7 @@ use crate::address::Address;
 use crate::backend::Backend;
 use crate::discovery::Discovered;
 use crate::health::HealthRegistry;
+use crate::pool::Pool;
 use crate::state::{BackendState, Enablement};
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -42,6 +43,7 @@ impl BackendSet {
         discovered: &Discovered,
         previous: &BackendSet,
         registry: &HealthRegistry,
+        pool: &Arc<Pool>,
     ) -> Self {
         let mut backends = discovered.backends.clone();
         // A stable sort keeps the first of equal addresses first, and dedup keeps it.
@@ -58,7 +60,7 @@ impl BackendSet {
             .iter()
             .map(|b| match previous.state_of(&b.addr) {
                 Some(state) => Arc::clone(state),
-                None => BackendState::watching(&registry.cell_for(b), Enablement::Enabled),
+                None => BackendState::watching(&registry.cell_for(b), Enablement::Enabled, pool),
             })
             .collect();
         let index = index_of(&backends);
@@ -85,7 +87,12 @@ impl BackendSet {
     /// when a load balancer's health configuration changes before it serves.
     /// With `fresh`, every backend gets a new health cell in the registry's current initial
     /// health (a private registry whose configuration changed); otherwise cells are shared by key.
-    pub(crate) fn reregister(&self, registry: &HealthRegistry, fresh: bool) -> Self {
+    pub(crate) fn reregister(
+        &self,
+        registry: &HealthRegistry,
+        fresh: bool,
+        pool: &Arc<Pool>,
+    ) -> Self {
         let states = self
             .backends
             .iter()
@@ -96,7 +103,7 @@ impl BackendSet {
                 } else {
                     registry.cell_for(b)
                 };
-                BackendState::watching(&cell, old.enablement())
+                BackendState::watching(&cell, old.enablement(), pool)
             })
             .collect();
         BackendSet {
@@ -140,6 +147,33 @@ impl BackendSet {
     /// A number unique to this set among all sets of the process, increasing with each new set.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Gives the pool this set's weights: each backend's state counts its weight (at least 1) in
+    /// the active tier or, for a standby, the standby tier; states of `previous` that are not in
+    /// this set count nothing; and backends new to the set start ramping when slow start is on
+    /// (`ramp`). Done when the set is published, under the publishing lock.
+    pub(crate) fn publish_weights(&self, previous: Option<&BackendSet>, ramp: bool) {
+        // Weight 0 is a standby when some backend has a positive weight; all zero are equals.
+        let has_active = self.backends.iter().any(|b| b.weight > 0);
+        for (backend, state) in self.backends.iter().zip(self.states.iter()) {
+            let new = previous.is_some_and(|p| {
+                !p.state_of(&backend.addr)
+                    .is_some_and(|old| Arc::ptr_eq(old, state))
+            });
+            let standby = has_active && backend.weight == 0;
+            state.publish(backend.weight.max(1), standby, ramp && new);
+        }
+        if let Some(previous) = previous {
+            for (backend, state) in previous.backends.iter().zip(previous.states.iter()) {
+                if !self
+                    .state_of(&backend.addr)
+                    .is_some_and(|s| Arc::ptr_eq(s, state))
+                {
+                    state.publish(0, false, false);
+                }
+            }
+        }
     }
 
     /// Whether `other` has the same backends with the same weights.
@@ -188,10 +222,12 @@ mod tests {
     #[test]
     fn sorts_dedups_keeping_the_first_and_carries_state_by_address() {
         let reg = HealthRegistry::new();
+        let pool = Arc::new(Pool::default());
         let first = BackendSet::next(
             &Discovered::new([b("10.0.0.2:1", 1), b("10.0.0.1:1", 7), b("10.0.0.1:1", 9)]),
             &BackendSet::empty(),
             &reg,
+            &pool,
         );
         let addrs: Vec<String> = first.iter().map(|b| b.addr.to_string()).collect();
         assert_eq!(addrs, ["10.0.0.1:1", "10.0.0.2:1"]);
@@ -201,6 +237,7 @@ mod tests {
             &Discovered::new([b("10.0.0.2:1", 50), b("10.0.0.3:1", 1)]),
             &first,
             &reg,
+            &pool,
         );
         assert!(Arc::ptr_eq(&first.states()[1], &second.states()[0]));
         assert_eq!(second[0].weight, 50);
@@ -213,10 +250,11 @@ mod tests {
     #[test]
     fn discovery_enablement_overrides_only_the_backends_it_names() {
         let reg = HealthRegistry::new();
+        let pool = Arc::new(Pool::default());
         let d = Discovered::new([b("10.0.0.1:1", 1), b("10.0.0.2:1", 1)])
             .with_enablement("10.0.0.2:1".parse().unwrap(), Enablement::Disabled)
             .with_enablement("10.9.9.9:1".parse().unwrap(), Enablement::Disabled);
-        let set = BackendSet::next(&d, &BackendSet::empty(), &reg);
+        let set = BackendSet::next(&d, &BackendSet::empty(), &reg, &pool);
         assert!(set.states()[1].is_ready(), "opinions wait for publication");
         set.apply_enablement(&d);
         assert!(set.states()[0].is_ready());

@@ -22,7 +22,7 @@ use crate::policy::Policies;
 use crate::selection::{BackendIter, BackendSelection, States};
 use crate::set::BackendSet;
 use crate::signals::LoadSignals;
-use crate::state::BackendState;
+use crate::state::{BackendState, Take};
 
 /// Where a load balancer publishes its snapshots; shared with its [`Backends`](crate::Backends)
 /// view and its [`Selector`](crate::Selector)s.
@@ -115,6 +115,7 @@ impl<S> Snapshot<S> {
         match ending {
             Ending::Reported(outcome, latency) => {
                 let now = clock::now_nanos();
+                self.policies.pool.tick(now);
                 self.policies
                     .close_window_if_over(&self.set, now, &self.signals);
                 state.load.record(outcome, latency, now, self.signals.decay);
@@ -123,6 +124,9 @@ impl<S> Snapshot<S> {
             Ending::Cancelled => {
                 if tracked {
                     state.load.cancelled();
+                }
+                if state.is_probing() {
+                    state.probe_cancelled();
                 }
             }
         }
@@ -154,7 +158,7 @@ impl<S: BackendSelection> Snapshot<S> {
 
     #[inline]
     fn states(&self) -> States<'_> {
-        States::new(&self.set, &self.signals)
+        States::with_pool(&self.set, &self.signals, &self.policies.pool)
     }
 
     /// The index of the first ready candidate of selector `selector_index` for `key`; when no
@@ -170,8 +174,8 @@ impl<S: BackendSelection> Snapshot<S> {
     }
 
     /// Walks the candidates until a ready one, the end, or the budget. The first candidate is
-    /// looked at here, the rest out of line: the first is ready in the common case, and a short
-    /// fast path keeps the strategy's state in registers.
+    /// looked at here, the rest out of line: the first is plainly ready in the common case (one
+    /// load), and a short fast path keeps the strategy's state in registers.
     #[inline]
     fn walk(&self, selector_index: usize, key: &[u8]) -> Walk {
         let Some(selector) = self.selectors.as_ref().and_then(|s| s.get(selector_index)) else {
@@ -182,40 +186,59 @@ impl<S: BackendSelection> Snapshot<S> {
         let Some(first) = candidates.next() else {
             return Walk::Ended(None);
         };
-        if view.get(first).is_some_and(BackendState::is_ready) {
+        if view.get(first).is_some_and(BackendState::is_plainly_ready) {
             return Walk::Ready(first);
         }
-        Self::walk_on(candidates, first, view.as_slice())
+        self.walk_on(selector, key, candidates, first)
     }
 
-    /// The rest of [`Snapshot::walk`], after a first candidate `first` that was not ready.
+    /// The rest of [`Snapshot::walk`], after a first candidate `first` that was not plainly
+    /// ready: each candidate's [`Take`] decides, with panic mode (take any enabled backend) and
+    /// slow start (a ramping backend passed over by its draw sends the walk back to the strategy
+    /// for a fresh pick, a few times at most, so that its share follows its weight factor).
     #[cold]
     #[inline(never)]
-    fn walk_on<I: BackendIter>(
-        mut candidates: I,
+    fn walk_on<'a>(
+        &'a self,
+        selector: &'a S,
+        key: &[u8],
+        mut candidates: S::Iter<'a>,
         first: usize,
-        states: &[Arc<BackendState>],
     ) -> Walk {
+        /// Fresh picks asked for after a ramping backend is passed over.
+        const RESTARTS: u8 = 8;
+        let states = self.set.states();
+        let panic = self.policies.pool.in_panic();
+        let mut now = None;
         let mut budget = candidate_budget(states.len());
-        let mut last_resort = states
-            .get(first)
-            .is_some_and(|s| s.is_only_ejected())
-            .then_some(first);
+        let (mut last_resort, mut thinned, mut restarts) = (None, None, RESTARTS);
+        let mut i = first;
         loop {
-            budget -= 1;
-            if budget == 0 {
-                return Walk::OverBudget(last_resort);
-            }
-            let Some(i) = candidates.next() else {
-                return Walk::Ended(last_resort);
-            };
             if let Some(state) = states.get(i) {
-                if state.is_ready() {
-                    return Walk::Ready(i);
+                match state.take(&mut now, S::HONOURS_SLOW_START) {
+                    Take::Yes => return Walk::Ready(i),
+                    Take::PanicOnly | Take::LastResort if panic => return Walk::Ready(i),
+                    Take::LastResort => {
+                        last_resort.get_or_insert(i);
+                    }
+                    Take::Thinned => {
+                        thinned.get_or_insert(i);
+                        if restarts > 0 {
+                            restarts -= 1;
+                            candidates = selector.iter_with_states(key, self.states());
+                        }
+                    }
+                    Take::PanicOnly | Take::No => {}
                 }
-                if last_resort.is_none() && state.is_only_ejected() {
-                    last_resort = Some(i);
-                }
+            }
+            budget -= 1;
+            let fallback = thinned.or(last_resort);
+            if budget == 0 {
+                return Walk::OverBudget(fallback);
+            }
+            match candidates.next() {
+                Some(next) => i = next,
+                None => return Walk::Ended(fallback),
             }
         }
     }
@@ -309,7 +332,8 @@ impl<S: Send + Sync + 'static> CurrentSet for SnapshotCell<S> {
         Arc::clone(&self.load().set)
     }
 
-    fn replace(&self, set: BackendSet) {
+    fn replace(&self, set: BackendSet, current: &BackendSet) {
+        set.publish_weights(Some(current), false);
         let next = self.load().with_set(Arc::new(set));
         self.store(Arc::new(next));
     }

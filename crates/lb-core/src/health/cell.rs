@@ -195,14 +195,15 @@ impl HealthCell {
         Flip { healthy }
     }
 
-    /// Registers the watcher `make` builds from the current health. The health is read under the
-    /// lock flips take, so no flip can fall between the read and the registration.
+    /// Registers the watcher `make` builds from the current health and whether the target still
+    /// waits for its first successful probe. They are read under the lock flips take, so no flip
+    /// can fall between the read and the registration.
     pub(crate) fn watch<W: HealthWatcher + 'static>(
         &self,
-        make: impl FnOnce(bool) -> Arc<W>,
+        make: impl FnOnce(bool, bool) -> Arc<W>,
     ) -> Arc<W> {
         let mut inner = lock(&self.inner);
-        let watcher = make(self.is_healthy());
+        let watcher = make(self.is_healthy(), inner.flip_on_first_success);
         inner.watchers.retain(|w| w.strong_count() > 0);
         let weak: Weak<W> = Arc::downgrade(&watcher);
         inner.watchers.push(weak);
@@ -264,7 +265,7 @@ mod tests {
     }
 
     fn counter(c: &HealthCell) -> Arc<Counter> {
-        c.watch(|healthy| {
+        c.watch(|healthy, _pending| {
             Arc::new(Counter {
                 healthy: AtomicBool::new(healthy),
                 changes: AtomicUsize::new(0),

@@ -267,7 +267,8 @@ mod tests {
     fn set_health_reaches_states_and_reports_unknown_backends() {
         let reg = HealthRegistry::new();
         let a = Backend::new("10.0.0.1:80").unwrap();
-        let state = BackendState::watching(&reg.cell_for(&a), Enablement::Enabled);
+        let pool = Arc::new(crate::pool::Pool::default());
+        let state = BackendState::watching(&reg.cell_for(&a), Enablement::Enabled, &pool);
         assert!(reg.set_health(&a, false));
         assert!(!state.is_ready());
         assert!(!reg.set_health(&Backend::new("10.9.9.9:1").unwrap(), false));

@@ -134,7 +134,11 @@ impl<S: BackendSelection> LoadBalancer<S> {
                 (None, Some(e))
             }
         };
-        let policies = Arc::new(Policies::default());
+        set.publish_weights(None, false);
+        if !set.is_empty() {
+            backends.pool.started();
+        }
+        let policies = Arc::new(Policies::new(Arc::clone(&backends.pool)));
         let cell = Arc::new(ArcSwap::from_pointee(Snapshot {
             set,
             selectors,

@@ -38,6 +38,13 @@ pub struct UpdateStats {
     pub build_errors: u64,
     /// The last failure, as text.
     pub last_error: Option<String>,
+    /// Whether the load balancer is in panic mode now (see
+    /// [`LoadBalancer::set_panic_threshold`]).
+    pub in_panic: bool,
+    /// Times it entered panic mode.
+    pub panic_entries: u64,
+    /// Times it left panic mode.
+    pub panic_exits: u64,
 }
 
 /// Backends at or above this count are built on a blocking thread by
@@ -134,6 +141,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             discovered,
             &previous.set,
             self.backends.health_registry(),
+            &self.backends.pool,
         ));
         let keep = previous.selectors.is_some() && previous.set.same_backends(set.backends());
         let selectors = if keep {
@@ -179,7 +187,11 @@ impl<S: BackendSelection> LoadBalancer<S> {
             return Ok(false);
         }
         built.set.apply_enablement(discovered);
+        built.set.publish_weights(Some(&built.previous.set), true);
         let backends = built.set.len();
+        if backends > 0 {
+            self.policies.pool.started();
+        }
         // How requests are followed comes from the current snapshot, read under the lock every
         // publication takes: a policy changed while this set was built is kept.
         let next = Snapshot {
@@ -212,9 +224,12 @@ impl<S: BackendSelection> LoadBalancer<S> {
         *lock(&self.updates.timings)
     }
 
-    /// Update counters and the last error.
+    /// Update counters and the last error, and panic mode.
     pub fn stats(&self) -> UpdateStats {
-        lock(&self.updates.stats).clone()
+        let mut stats = lock(&self.updates.stats).clone();
+        stats.in_panic = self.policies.pool.in_panic();
+        (stats.panic_entries, stats.panic_exits) = self.policies.pool.panic_counts();
+        stats
     }
 
     pub(crate) fn updates(&self) -> &Updates {

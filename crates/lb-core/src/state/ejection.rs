@@ -36,6 +36,19 @@ impl Ejection {
         self.total.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Starts a probe at `now` that may take `length` before another probe is allowed.
+    pub(crate) fn probe(&self, now: u64, length: Duration) {
+        self.until.store(
+            now.saturating_add(clock::saturating_nanos(length)),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The probe ended without a verdict: the next select may send another at once.
+    pub(crate) fn probe_over(&self) {
+        self.until.store(0, Ordering::Relaxed);
+    }
+
     /// Counts one more ejection in the current streak; returns the streak.
     pub(crate) fn next_streak(&self) -> u32 {
         self.streak

@@ -1,29 +1,50 @@
-//! The readiness word of a backend: health, administrative state and ejection in one `u32`, so
-//! that `select` decides readiness with one atomic load.
+//! The readiness word of a backend: health, administrative state, ejection, probation and slow
+//! start in one `u64` with the backend's weight, so that `select` decides readiness with one
+//! atomic load and every change knows exactly what it adds to or removes from its pool's sums.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-const HEALTHY: u32 = 1;
-const ENABLED: u32 = 1 << 1;
-const DRAINING: u32 = 1 << 2;
-const ADMIN_MASK: u32 = ENABLED | DRAINING;
-const READY: u32 = HEALTHY | ENABLED;
-/// Ejected by an outcome policy (passive health); cleared by the first select that meets the
-/// backend after its ejection ended.
-const EJECTED: u32 = 1 << 3;
-/// The bits that decide readiness.
-const READINESS: u32 = READY | DRAINING | EJECTED;
-/// The upper bits count ejections (wrapping), so that a readmission decided on one ejection
-/// cannot clear the next: each ejection sets [`EJECTED`] and adds one here in the same atomic
-/// operation, and a select readmits only the ejection it saw end.
-const EJECTION_ONE: u32 = 1 << 8;
-const EJECTION_COUNT: u32 = !(EJECTION_ONE - 1);
+use crate::pool::Contribution;
+
+const HEALTHY: u64 = 1;
+const ENABLED: u64 = 1 << 1;
+const DRAINING: u64 = 1 << 2;
+const ADMIN_MASK: u64 = ENABLED | DRAINING;
+const READY: u64 = HEALTHY | ENABLED;
+/// Kept out by an outcome policy until its ejection ends.
+const EJECTED: u64 = 1 << 3;
+/// Readmitted on probation: one probe request goes to it; others do not until the probe
+/// succeeds (or its time runs out).
+const PROBING: u64 = 1 << 4;
+/// Ready and ramping up (slow start): picked with the probability of its weight factor.
+const RAMPING: u64 = 1 << 5;
+/// New and waiting for its first successful probe
+/// ([`InitialHealth::Unhealthy`](crate::InitialHealth::Unhealthy)): not yet in service, so not
+/// counted in the pool and not picked even in panic mode.
+const PENDING: u64 = 1 << 6;
+/// A standby (weight 0 in a set with positive weights): counted in the pool's standby tier.
+const STANDBY: u64 = 1 << 7;
+/// The bits the fast path compares: exactly `READY` is ready with nothing more to decide.
+const READINESS: u64 = READY | DRAINING | EJECTED | PROBING | RAMPING;
+/// Ejections and probes are counted in these bits (wrapping), so that a decision taken on one
+/// (a readmission, a probe) can never apply to the next: each sets its flag and adds one here in
+/// the same atomic operation.
+const COUNT_ONE: u64 = 1 << 8;
+const COUNT_MASK: u64 = ((1 << 32) - 1) & !(COUNT_ONE - 1);
+/// The backend's weight in its set (for the pool's sums); 0 while it is in no published set.
+const WEIGHT_SHIFT: u32 = 32;
+
+/// `w` with its count of ejections and probes one higher, wrapping within its bits.
+fn bump(w: u64) -> u64 {
+    (w & !COUNT_MASK) | ((w & COUNT_MASK).wrapping_add(COUNT_ONE) & COUNT_MASK)
+}
 
 /// The administrative state of a backend, set by discovery or by the application.
 ///
 /// Only [`Enablement::Enabled`] backends are picked. A draining backend stays in the set (for
 /// work already sent to it, and for observability) but receives no new picks; a disabled one is
-/// the same for selection purposes but says that the backend is not serving at all.
+/// the same for selection purposes but says that the backend is not serving at all. Panic mode
+/// never picks either.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Enablement {
@@ -37,7 +58,7 @@ pub enum Enablement {
 }
 
 impl Enablement {
-    fn bits(self) -> u32 {
+    fn bits(self) -> u64 {
         match self {
             Enablement::Enabled => ENABLED,
             Enablement::Draining => DRAINING,
@@ -45,8 +66,8 @@ impl Enablement {
         }
     }
 
-    fn from_bits(flags: u32) -> Self {
-        match flags & ADMIN_MASK {
+    fn from_bits(word: u64) -> Self {
+        match word & ADMIN_MASK {
             ENABLED => Enablement::Enabled,
             DRAINING => Enablement::Draining,
             _ => Enablement::Disabled,
@@ -65,143 +86,192 @@ impl From<bool> for Enablement {
     }
 }
 
-/// What one load of the word says about readiness.
+/// One load of the word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Readiness {
-    /// Healthy, enabled, not ejected.
-    Ready,
-    /// Healthy and enabled, kept out only by an ejection (which may have ended).
-    Ejected,
-    /// Unhealthy, draining or disabled.
-    Out,
+pub(crate) struct Word(u64);
+
+impl Word {
+    /// Healthy, enabled, nothing else to decide: the fast path.
+    #[inline]
+    pub(crate) fn is_plainly_ready(self) -> bool {
+        self.0 & READINESS == READY
+    }
+
+    /// Healthy and enabled (not draining): what a policy (ejection, probation, slow start) may
+    /// still keep out or thin.
+    #[inline]
+    pub(crate) fn is_up(self) -> bool {
+        self.0 & (READY | DRAINING) == READY
+    }
+
+    /// Enabled, not draining, and in service (not waiting for its first successful probe),
+    /// whatever the health: what panic mode picks.
+    #[inline]
+    pub(crate) fn is_enabled(self) -> bool {
+        self.0 & (ADMIN_MASK | PENDING) == ENABLED
+    }
+
+    pub(crate) fn is_healthy(self) -> bool {
+        self.0 & HEALTHY != 0
+    }
+
+    pub(crate) fn is_ejected(self) -> bool {
+        self.0 & EJECTED != 0
+    }
+
+    pub(crate) fn is_probing(self) -> bool {
+        self.0 & PROBING != 0
+    }
+
+    /// Ejected or probing: kept out by an outcome policy.
+    pub(crate) fn is_held_out(self) -> bool {
+        self.0 & (EJECTED | PROBING) != 0
+    }
+
+    pub(crate) fn is_ramping(self) -> bool {
+        self.0 & RAMPING != 0
+    }
+
+    /// Up and kept out by nothing: ready (ramping or not).
+    pub(crate) fn is_ready(self) -> bool {
+        self.is_up() && !self.is_held_out()
+    }
+
+    pub(crate) fn enablement(self) -> Enablement {
+        Enablement::from_bits(self.0)
+    }
+
+    pub(crate) fn weight(self) -> u32 {
+        (self.0 >> WEIGHT_SHIFT) as u32
+    }
+
+    /// What this word adds to its pool: its weight when enabled, and again when ready, in the
+    /// active or the standby tier.
+    pub(crate) fn contribution(self) -> Contribution {
+        let w = i64::from(self.weight());
+        let enabled = if self.is_enabled() { w } else { 0 };
+        let ready = if self.is_ready() { w } else { 0 };
+        if self.0 & STANDBY != 0 {
+            Contribution {
+                standby_enabled: enabled,
+                standby_ready: ready,
+                ..Contribution::default()
+            }
+        } else {
+            Contribution {
+                enabled,
+                ready,
+                ..Contribution::default()
+            }
+        }
+    }
 }
 
 /// The readiness word.
 #[derive(Debug)]
-pub(crate) struct Flags(AtomicU32);
+pub(crate) struct Flags(AtomicU64);
 
 impl Flags {
-    pub(crate) fn new(healthy: bool, enablement: Enablement) -> Self {
+    /// A word for a backend in `healthy` health, `pending` its first successful probe.
+    pub(crate) fn new(healthy: bool, pending: bool, enablement: Enablement) -> Self {
         let health = if healthy { HEALTHY } else { 0 };
-        Flags(AtomicU32::new(health | enablement.bits()))
+        let pending = if pending && !healthy { PENDING } else { 0 };
+        Flags(AtomicU64::new(health | pending | enablement.bits()))
     }
 
     /// One relaxed load: the select path.
     #[inline]
-    pub(crate) fn readiness(&self) -> Readiness {
-        Self::classify(self.0.load(Ordering::Relaxed))
+    pub(crate) fn load(&self) -> Word {
+        Word(self.0.load(Ordering::Relaxed))
     }
 
-    /// Whether the word says ready, and whether it says kept out only by an ejection: the
-    /// select path's one load, as two comparisons.
-    #[inline]
-    pub(crate) fn ready_or_only_ejected(&self) -> (bool, bool) {
-        let f = self.0.load(Ordering::Relaxed) & READINESS;
-        (f == READY, f == READY | EJECTED)
+    /// One load with acquire ordering: the times stored before a flag was set are visible.
+    pub(crate) fn load_acquire(&self) -> Word {
+        Word(self.0.load(Ordering::Acquire))
     }
 
-    #[inline]
-    fn classify(flags: u32) -> Readiness {
-        match flags & READINESS {
-            READY => Readiness::Ready,
-            f if f == READY | EJECTED => Readiness::Ejected,
-            _ => Readiness::Out,
-        }
-    }
-
-    /// The word with acquire ordering, as a token for [`Flags::readmit_seen`]: an ejection's end
-    /// stored before its flag was set is visible after this load.
-    pub(crate) fn seen(&self) -> Seen {
-        Seen(self.0.load(Ordering::Acquire))
-    }
-
-    /// Whether the ejected flag is set (acquire: the ejection's end is visible).
-    pub(crate) fn is_ejected(&self) -> bool {
-        self.0.load(Ordering::Acquire) & EJECTED != 0
-    }
-
-    /// The readiness of the word with acquire ordering.
-    pub(crate) fn readiness_acquire(&self) -> Readiness {
-        Self::classify(self.0.load(Ordering::Acquire))
-    }
-
-    pub(crate) fn is_healthy(&self) -> bool {
-        self.0.load(Ordering::Relaxed) & HEALTHY != 0
-    }
-
-    pub(crate) fn enablement(&self) -> Enablement {
-        Enablement::from_bits(self.0.load(Ordering::Relaxed))
-    }
-
-    pub(crate) fn set_enablement(&self, enablement: Enablement) {
-        let bits = enablement.bits();
-        self.update(Ordering::AcqRel, |f| (f & !ADMIN_MASK) | bits);
-    }
-
-    pub(crate) fn set_healthy(&self, healthy: bool) {
-        if healthy {
-            self.0.fetch_or(HEALTHY, Ordering::AcqRel);
-        } else {
-            self.0.fetch_and(!HEALTHY, Ordering::AcqRel);
-        }
-    }
-
-    /// Sets the ejected flag and counts the ejection; release ordering publishes the ejection's
-    /// end stored before.
-    pub(crate) fn set_ejected(&self) {
-        self.update(Ordering::Release, |f| {
-            (f | EJECTED).wrapping_add(EJECTION_ONE)
-        });
-    }
-
-    /// Clears the ejection seen in `seen` (which has ended) unless the backend was ejected again
-    /// since: that ejection stands. Returns whether it cleared it, and whether the backend is
-    /// then ready.
-    pub(crate) fn readmit_seen(&self, seen: Seen) -> (bool, bool) {
-        let seen = seen.0;
-        let mut current = seen;
+    /// Changes the word with `f` (retried on contention); returns the words before and after.
+    fn update(&self, order: Ordering, f: impl Fn(u64) -> u64) -> (Word, Word) {
+        let mut current = self.0.load(Ordering::Relaxed);
         loop {
-            if current & EJECTED == 0 || (current ^ seen) & EJECTION_COUNT != 0 {
-                // Readmitted by another select, or ejected again.
-                return (false, current & READINESS == READY);
-            }
-            match self.0.compare_exchange_weak(
-                current,
-                current & !EJECTED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return (true, current & (READY | DRAINING) == READY),
-                // Health or enablement changed meanwhile (or a spurious failure): try again.
+            let next = f(current);
+            match self
+                .0
+                .compare_exchange_weak(current, next, order, Ordering::Relaxed)
+            {
+                Ok(_) => return (Word(current), Word(next)),
                 Err(actual) => current = actual,
             }
         }
     }
 
-    /// Clears any ejection, whatever its end. Returns whether one was set.
-    pub(crate) fn clear_ejected(&self) -> bool {
-        self.0.fetch_and(!EJECTED, Ordering::AcqRel) & EJECTED != 0
+    pub(crate) fn set_enablement(&self, enablement: Enablement) -> (Word, Word) {
+        let bits = enablement.bits();
+        self.update(Ordering::AcqRel, |w| (w & !ADMIN_MASK) | bits)
     }
 
-    fn update(&self, order: Ordering, f: impl Fn(u32) -> u32) {
-        // The closure always returns Some, so fetch_update cannot fail and carries nothing.
-        let _ = self
-            .0
-            .fetch_update(order, Ordering::Relaxed, |x| Some(f(x)));
-    }
-}
-
-/// The word as one load saw it (see [`Flags::seen`]).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Seen(u32);
-
-impl Seen {
-    pub(crate) fn is_ejected(self) -> bool {
-        self.0 & EJECTED != 0
+    /// Sets the health (turning healthy ends the wait for a first successful probe).
+    pub(crate) fn set_healthy(&self, healthy: bool) -> (Word, Word) {
+        self.update(Ordering::AcqRel, |w| {
+            if healthy {
+                (w | HEALTHY) & !PENDING
+            } else {
+                w & !HEALTHY
+            }
+        })
     }
 
-    pub(crate) fn readiness(self) -> Readiness {
-        Flags::classify(self.0)
+    /// Sets the weight the pool counts (0: in no published set) and the tier.
+    pub(crate) fn set_weight(&self, weight: u32, standby: bool) -> (Word, Word) {
+        let tier = if standby { STANDBY } else { 0 };
+        self.update(Ordering::AcqRel, |w| {
+            (w & ((1 << WEIGHT_SHIFT) - 1) & !STANDBY) | tier | (u64::from(weight) << WEIGHT_SHIFT)
+        })
+    }
+
+    /// Starts ramping (a backend new in a set).
+    pub(crate) fn set_ramping(&self) -> (Word, Word) {
+        self.update(Ordering::AcqRel, |w| w | RAMPING)
+    }
+
+    /// Ends the ramp. (A ramp has no count: ending one that has just started again ends it
+    /// early, once; the next transition to ready ramps as usual.)
+    pub(crate) fn end_ramp(&self) -> (Word, Word) {
+        self.update(Ordering::AcqRel, |w| w & !RAMPING)
+    }
+
+    /// Ejects: sets the ejected flag (clearing probation) and counts it; release ordering
+    /// publishes the ejection's end stored before.
+    pub(crate) fn set_ejected(&self) -> (Word, Word) {
+        self.update(Ordering::Release, |w| {
+            bump((w | EJECTED) & !PROBING & !RAMPING)
+        })
+    }
+
+    /// Claims the backend seen as `seen` (ejected or probing, its time over) for one probe
+    /// request: it becomes probing, counted, unless the word changed since (another select took
+    /// the probe, or a newer ejection came): then `None`.
+    pub(crate) fn claim_probe(&self, seen: Word) -> Option<(Word, Word)> {
+        let next = bump((seen.0 & !EJECTED) | PROBING);
+        self.0
+            .compare_exchange(seen.0, next, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| (seen, Word(next)))
+    }
+
+    /// Readmits the backend seen as `seen` (ejected, its time over) without probation, unless
+    /// the word changed since (another select readmitted it, or a newer ejection came).
+    pub(crate) fn readmit_seen(&self, seen: Word) -> Option<(Word, Word)> {
+        let next = seen.0 & !EJECTED & !PROBING;
+        self.0
+            .compare_exchange(seen.0, next, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| (seen, Word(next)))
+    }
+
+    /// Ends probation after a successful probe (or any ejection: the policy was turned off).
+    pub(crate) fn readmit(&self) -> (Word, Word) {
+        self.update(Ordering::AcqRel, |w| w & !EJECTED & !PROBING)
     }
 }
 
@@ -209,37 +279,88 @@ impl Seen {
 mod tests {
     use super::*;
 
-    #[test]
-    fn readiness_needs_health_and_enablement_and_no_ejection() {
-        let f = Flags::new(true, Enablement::Enabled);
-        assert_eq!(f.readiness(), Readiness::Ready);
-        for e in [Enablement::Draining, Enablement::Disabled] {
-            f.set_enablement(e);
-            assert_eq!(f.readiness(), Readiness::Out);
-            assert_eq!(f.enablement(), e);
-            assert!(f.is_healthy());
+    fn active(enabled: i64, ready: i64) -> Contribution {
+        Contribution {
+            enabled,
+            ready,
+            ..Contribution::default()
         }
-        f.set_enablement(Enablement::Enabled);
-        f.set_ejected();
-        assert_eq!(f.readiness(), Readiness::Ejected);
-        f.set_healthy(false);
-        assert_eq!(f.readiness(), Readiness::Out, "unhealthy wins over ejected");
-        f.set_healthy(true);
-        assert!(f.clear_ejected());
-        assert!(!f.clear_ejected());
-        assert_eq!(f.readiness(), Readiness::Ready);
     }
 
     #[test]
-    fn a_readmission_decided_on_one_ejection_never_clears_the_next() {
-        let f = Flags::new(true, Enablement::Enabled);
+    fn readiness_needs_health_and_enablement_and_no_policy() {
+        let f = Flags::new(true, false, Enablement::Enabled);
+        f.set_weight(3, false);
+        assert!(f.load().is_plainly_ready());
+        assert_eq!(f.load().contribution(), active(3, 3));
+        for e in [Enablement::Draining, Enablement::Disabled] {
+            f.set_enablement(e);
+            assert!(!f.load().is_ready() && !f.load().is_enabled());
+            assert_eq!(f.load().enablement(), e);
+            assert_eq!(f.load().contribution(), Contribution::default());
+        }
+        f.set_enablement(Enablement::Enabled);
         f.set_ejected();
-        let seen = f.seen();
+        assert!(!f.load().is_ready() && f.load().is_up() && f.load().is_held_out());
+        assert_eq!(f.load().contribution(), active(3, 0));
+        f.set_healthy(false);
+        assert!(!f.load().is_up(), "unhealthy wins over ejected");
+        f.set_healthy(true);
+        f.readmit();
+        assert!(f.load().is_plainly_ready());
+        assert_eq!(f.load().weight(), 3);
+    }
+
+    #[test]
+    fn a_probe_or_readmission_decided_on_one_ejection_never_touches_the_next() {
+        let f = Flags::new(true, false, Enablement::Enabled);
+        f.set_ejected();
+        let seen = f.load_acquire();
         f.set_ejected(); // failures of requests still in flight eject it again
-        assert_eq!(f.readmit_seen(seen), (false, false));
-        assert!(f.is_ejected());
-        let seen = f.seen();
-        assert_eq!(f.readmit_seen(seen), (true, true));
-        assert!(!f.is_ejected());
+        assert_eq!(f.claim_probe(seen), None);
+        assert_eq!(f.readmit_seen(seen), None);
+        assert!(f.load().is_ejected());
+        let seen = f.load_acquire();
+        let (_, probing) = f.claim_probe(seen).unwrap();
+        assert!(probing.is_probing() && !probing.is_ready());
+        assert_eq!(f.claim_probe(seen), None, "one probe per claim");
+        let again = f.load_acquire();
+        assert!(
+            f.claim_probe(again).is_some(),
+            "a probe whose time ran out is claimed again"
+        );
+    }
+
+    #[test]
+    fn the_count_wraps_without_touching_the_weight_or_the_flags() {
+        let w = (7u64 << WEIGHT_SHIFT) | COUNT_MASK | READY;
+        let next = bump(w);
+        assert_eq!(Word(next).weight(), 7);
+        assert_eq!(next & COUNT_MASK, 0);
+        assert!(Word(next).is_plainly_ready());
+    }
+
+    #[test]
+    fn a_backend_waiting_for_its_first_probe_is_not_in_service() {
+        let f = Flags::new(false, true, Enablement::Enabled);
+        f.set_weight(4, false);
+        assert!(!f.load().is_enabled(), "panic mode must not pick it");
+        assert_eq!(f.load().contribution(), Contribution::default());
+        f.set_healthy(true);
+        assert_eq!(f.load().contribution(), active(4, 4));
+        f.set_healthy(false);
+        assert!(f.load().is_enabled(), "in service once it has been healthy");
+    }
+
+    #[test]
+    fn a_ramp_is_a_flag_an_ejection_clears() {
+        let f = Flags::new(true, false, Enablement::Enabled);
+        f.set_ramping();
+        assert!(f.load().is_ramping() && f.load().is_ready() && !f.load().is_plainly_ready());
+        f.end_ramp();
+        assert!(f.load().is_plainly_ready());
+        f.set_ramping();
+        f.set_ejected();
+        assert!(!f.load().is_ramping(), "an ejection ends a ramp");
     }
 }

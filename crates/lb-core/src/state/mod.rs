@@ -14,121 +14,262 @@ mod load;
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::clock;
 use crate::health::cell::{HealthCell, HealthStatus, HealthWatcher};
+use crate::pool::Pool;
 
 pub(crate) use ejection::Ejection;
 pub use flags::Enablement;
-pub(crate) use flags::{Flags, Readiness};
+pub(crate) use flags::{Flags, Word};
 pub(crate) use load::Load;
 pub use load::Window;
 
 /// The runtime state of one backend in one load balancer.
 ///
-/// Readiness (healthy, [`Enablement::Enabled`], not ejected) is one word read with one atomic
-/// load. The load signals (requests in flight, a latency estimate, outcome counts) are written by
-/// the request lifecycle of [`Pick`](crate::Pick) and read by load-aware strategies and outcome
-/// policies. The struct is aligned to a cache line so that counters of neighbouring backends
-/// never share one.
+/// Readiness (healthy, [`Enablement::Enabled`], not kept out by an outcome policy) is one word
+/// read with one atomic load. The load signals (requests in flight, a latency estimate, outcome
+/// counts) are written by the request lifecycle of [`Pick`](crate::Pick) and read by load-aware
+/// strategies and outcome policies. The struct is aligned to a cache line so that counters of
+/// neighbouring backends never share one.
 #[repr(align(64))]
 pub struct BackendState {
     flags: Flags,
     pub(crate) load: Load,
     pub(crate) ejection: Ejection,
+    /// When the current ramp (slow start) began, in [`clock`] nanoseconds.
+    ramp_since: AtomicU64,
+    pool: Arc<Pool>,
     health: Arc<HealthCell>,
 }
 
 impl HealthWatcher for BackendState {
     fn health_changed(&self, healthy: bool) {
-        self.flags.set_healthy(healthy);
+        self.changed(self.flags.set_healthy(healthy));
     }
 }
 
+/// What the walk of `select` makes of a candidate that is not plainly ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Take it (ready; a probe; a ramping backend the draw accepted).
+    Yes,
+    /// Kept out only by an outcome policy: a last resort when nothing is ready.
+    LastResort,
+    /// Enabled but unhealthy: taken in panic mode only.
+    PanicOnly,
+    /// Ramping, and the draw passed it over: ask the strategy for another pick.
+    Thinned,
+    /// Draining or disabled.
+    No,
+}
+
 impl BackendState {
-    /// A new state watching `cell`, in its current health.
-    pub(crate) fn watching(cell: &Arc<HealthCell>, enablement: Enablement) -> Arc<Self> {
-        cell.watch(|healthy| {
+    /// A new state watching `cell`, in its current health, counted in `pool` once it has a
+    /// weight (when its set is published).
+    pub(crate) fn watching(
+        cell: &Arc<HealthCell>,
+        enablement: Enablement,
+        pool: &Arc<Pool>,
+    ) -> Arc<Self> {
+        cell.watch(|healthy, pending| {
             Arc::new(BackendState {
-                flags: Flags::new(healthy, enablement),
+                flags: Flags::new(healthy, pending, enablement),
                 load: Load::default(),
                 ejection: Ejection::default(),
+                ramp_since: AtomicU64::new(0),
+                pool: Arc::clone(pool),
                 health: Arc::clone(cell),
             })
         })
     }
 
-    /// Whether the backend may be picked: healthy, enabled and not ejected by an outcome policy
-    /// ([`PassiveHealth`](crate::PassiveHealth)).
+    /// Accounts for one change of the readiness word in the pool, and starts a ramp when the
+    /// backend has just become ready and slow start is on.
+    fn changed(&self, (before, after): (Word, Word)) {
+        self.pool.apply(before.contribution(), after.contribution());
+        if !before.is_ready() && after.is_ready() && !after.is_ramping() && self.pool.ramps() {
+            self.start_ramp();
+        }
+    }
+
+    fn start_ramp(&self) {
+        self.ramp_since.store(clock::now_nanos(), Ordering::Relaxed);
+        let (before, after) = self.flags.set_ramping();
+        self.pool.apply(before.contribution(), after.contribution());
+    }
+
+    /// The backend joined a published set with `weight` (0: it left the set), as a standby or
+    /// not; `new` says it was not in the previous set (then it ramps, when slow start is on).
+    pub(crate) fn publish(&self, weight: u32, standby: bool, new: bool) {
+        self.changed(self.flags.set_weight(weight, standby));
+        if new && self.flags.load().is_ready() && self.pool.ramps() {
+            self.start_ramp();
+        }
+    }
+
+    /// Whether the backend is healthy, enabled and plainly ready: one load, the fast path.
+    #[inline]
+    pub(crate) fn is_plainly_ready(&self) -> bool {
+        self.flags.load().is_plainly_ready()
+    }
+
+    /// Whether the backend may be picked: healthy, enabled, and not kept out by an outcome
+    /// policy ([`PassiveHealth`](crate::PassiveHealth)), or kept out by one whose time is over
+    /// (the next `select` that meets it takes it, on probation). A backend ramping up after slow
+    /// start is ready.
     ///
-    /// One atomic load. Only for a backend whose ejection is the one thing keeping it out does
-    /// this read the clock, and it readmits the backend when its ejection has ended.
+    /// One atomic load; the clock is read only for a backend kept out by a policy. It changes
+    /// nothing (`select` readmits).
     #[inline]
     pub fn is_ready(&self) -> bool {
-        let (ready, only_ejected) = self.flags.ready_or_only_ejected();
-        ready || (only_ejected && self.readmit_if_over())
+        let word = self.flags.load();
+        word.is_plainly_ready()
+            || word.is_ready()
+            || (word.is_up() && word.is_held_out() && self.ejection.over(clock::now_nanos()))
     }
 
+    /// The walk's decision on this backend (which was not plainly ready), with readmission:
+    /// a backend whose ejection is over is taken for one probe request (or readmitted at once
+    /// without probation); a ramping one is taken with the probability of its weight factor when
+    /// the strategy `honours_ramp`. `now` is read once, when first needed.
     #[cold]
     #[inline(never)]
-    fn readmit_if_over(&self) -> bool {
-        let seen = self.flags.seen();
-        if !seen.is_ejected() {
-            return seen.readiness() == Readiness::Ready;
+    pub(crate) fn take(&self, now: &mut Option<u64>, honours_ramp: bool) -> Take {
+        let word = self.flags.load_acquire();
+        if word.is_plainly_ready() {
+            return Take::Yes;
         }
-        if !self.ejection.over(clock::now_nanos()) {
+        if !word.is_up() {
+            return if word.is_enabled() {
+                Take::PanicOnly
+            } else {
+                Take::No
+            };
+        }
+        let at = *now.get_or_insert_with(clock::now_nanos);
+        if word.is_held_out() {
+            if !self.ejection.over(at) {
+                return Take::LastResort;
+            }
+            return if self.readmit_over(word, at) {
+                Take::Yes
+            } else {
+                Take::LastResort
+            };
+        }
+        // Ready and ramping.
+        match self
+            .pool
+            .ramp_factor(self.ramp_since.load(Ordering::Relaxed), at)
+        {
+            None => {
+                self.changed(self.flags.end_ramp());
+                Take::Yes
+            }
+            Some(_) if !honours_ramp => Take::Yes,
+            Some(factor) if crate::rng::random_unit() < factor => Take::Yes,
+            Some(_) => Take::Thinned,
+        }
+    }
+
+    /// Readmits the backend seen as `word`, whose ejection (or probe) time is over at `at`: on
+    /// probation when the policy says so (this pick is the probe; others wait for its verdict
+    /// or the probe's time), else at once. `false` when another select did it first, or a newer
+    /// ejection came.
+    fn readmit_over(&self, word: Word, at: u64) -> bool {
+        let probe = self.pool.probe_time();
+        let change = match probe {
+            Some(length) => self.flags.claim_probe(word).inspect(|_| {
+                self.ejection.probe(at, length);
+            }),
+            None => self.flags.readmit_seen(word),
+        };
+        let Some(change) = change else {
             return false;
+        };
+        if word.is_ejected() {
+            self.ejection.readmitted();
+            match probe {
+                Some(_) => tracing::info!(backend = %self.health.target.addr,
+                    "backend's ejection ended: one probe request goes to it"),
+                None => tracing::info!(backend = %self.health.target.addr,
+                    "backend readmitted after its ejection"),
+            }
         }
-        let (cleared, ready) = self.flags.readmit_seen(seen);
-        if cleared {
-            self.readmitted();
-        }
-        ready
+        self.changed(change);
+        true
     }
 
-    /// Ends any ejection now, whatever its end (the policy was turned off); returns whether the
-    /// backend is then ready.
+    /// Ends any ejection or probation now (the policy was turned off, or a probe succeeded);
+    /// returns whether the backend is then ready.
     pub(crate) fn readmit(&self) -> bool {
-        if self.flags.clear_ejected() {
-            self.readmitted();
+        let (before, after) = self.flags.readmit();
+        if before.is_held_out() {
+            self.ejection.readmitted();
+            if before.is_probing() {
+                tracing::info!(backend = %self.health.target.addr,
+                    "backend's probe succeeded: readmitted");
+            }
         }
-        self.flags.readiness_acquire() == Readiness::Ready
-    }
-
-    fn readmitted(&self) {
-        self.ejection.readmitted();
-        tracing::info!(backend = %self.health.target.addr, "backend readmitted after its ejection");
+        self.changed((before, after));
+        after.is_ready()
     }
 
     /// Starts an ejection of `length` at `now` ([`clock`] nanoseconds).
     pub(crate) fn eject(&self, now: u64, length: Duration) {
         self.ejection.start(now, length);
-        self.flags.set_ejected();
+        self.changed(self.flags.set_ejected());
     }
 
-    /// Whether the backend is healthy and enabled, and kept out only by an ejection.
+    /// Whether the backend is on probation (its probe request not answered yet).
+    pub(crate) fn is_probing(&self) -> bool {
+        self.flags.load().is_probing()
+    }
+
+    /// A probe request ended without a verdict: the next select may send another.
+    pub(crate) fn probe_cancelled(&self) {
+        self.ejection.probe_over();
+    }
+
+    /// Whether the backend is healthy and enabled, and kept out only by an outcome policy.
     #[inline]
     pub(crate) fn is_only_ejected(&self) -> bool {
-        self.flags.readiness() == Readiness::Ejected
+        let word = self.flags.load();
+        word.is_up() && word.is_held_out()
     }
 
-    /// Whether an outcome policy has ejected the backend and its ejection has not ended yet.
+    /// Whether an outcome policy keeps the backend out now (ejected, or on probation with its
+    /// probe unanswered).
     pub fn is_ejected(&self) -> bool {
         self.is_ejected_at(clock::now_nanos())
     }
 
     pub(crate) fn is_ejected_at(&self, now: u64) -> bool {
-        self.flags.is_ejected() && !self.ejection.over(now)
+        self.flags.load_acquire().is_held_out() && !self.ejection.over(now)
     }
 
-    /// [`BackendState::is_ready`] at `now`, without readmitting.
+    /// [`BackendState::is_ready`] at `now`.
     pub(crate) fn is_ready_at(&self, now: u64) -> bool {
-        match self.flags.readiness_acquire() {
-            Readiness::Ready => true,
-            Readiness::Ejected => self.ejection.over(now),
-            Readiness::Out => false,
+        let word = self.flags.load_acquire();
+        word.is_ready() || (word.is_up() && word.is_held_out() && self.ejection.over(now))
+    }
+
+    /// Whether slow start is ramping the backend up.
+    pub fn is_ramping(&self) -> bool {
+        self.flags.load().is_ramping()
+    }
+
+    /// The share of its weight slow start gives the backend now (Envoy's formula, see
+    /// [`SlowStart`](crate::SlowStart)): `None` when it is not ramping (it gets all of it).
+    pub fn slow_start_factor(&self) -> Option<f64> {
+        if !self.is_ramping() {
+            return None;
         }
+        self.pool
+            .ramp_factor(self.ramp_since.load(Ordering::Relaxed), clock::now_nanos())
     }
 
     /// How many times an outcome policy has ejected the backend.
@@ -150,16 +291,16 @@ impl BackendState {
 
     /// Whether the backend's health is good (whatever its enablement).
     pub fn is_healthy(&self) -> bool {
-        self.flags.is_healthy()
+        self.flags.load().is_healthy()
     }
 
     /// The administrative state.
     pub fn enablement(&self) -> Enablement {
-        self.flags.enablement()
+        self.flags.load().enablement()
     }
 
     pub(crate) fn set_enablement(&self, enablement: Enablement) {
-        self.flags.set_enablement(enablement);
+        self.changed(self.flags.set_enablement(enablement));
     }
 
     /// A copy of the backend's health: consecutive counts and the last failure reason.
@@ -170,6 +311,11 @@ impl BackendState {
     /// Why the last failed probe failed, if any probe failed.
     pub fn last_error(&self) -> Option<Arc<str>> {
         self.health.last_error()
+    }
+
+    /// The backend's address, for log lines.
+    pub(crate) fn target(&self) -> &crate::Backend {
+        &self.health.target
     }
 
     /// Requests in flight: picks alive and not yet reported, counted while the load balancer
@@ -234,37 +380,60 @@ mod tests {
     use super::*;
     use crate::backend::Backend;
 
-    fn state() -> (Arc<HealthCell>, Arc<BackendState>) {
+    fn state(pool: &Arc<Pool>) -> (Arc<HealthCell>, Arc<BackendState>) {
         let b = Backend::new("127.0.0.1:1").unwrap();
         let cell = Arc::new(HealthCell::new(b.addr.clone().into(), b, true));
-        let s = BackendState::watching(&cell, Enablement::Enabled);
+        let s = BackendState::watching(&cell, Enablement::Enabled, pool);
+        s.publish(2, false, false);
         (cell, s)
     }
 
     #[test]
-    fn readiness_follows_the_cell_and_enablement() {
-        let (cell, s) = state();
+    fn readiness_follows_the_cell_and_enablement_and_the_pool_counts_it() {
+        let pool = Arc::new(Pool::default());
+        let (cell, s) = state(&pool);
         assert!(s.is_ready());
+        assert_eq!(pool.weights(), (2, 2));
         s.set_enablement(Enablement::Draining);
         assert!(!s.is_ready() && s.is_healthy());
+        assert_eq!(pool.weights(), (0, 0));
         s.set_enablement(Enablement::Enabled);
         cell.force(false);
         assert!(!s.is_ready());
+        assert_eq!(pool.weights(), (2, 0));
         cell.force(true);
         assert!(s.is_ready());
+        s.publish(0, false, false);
+        assert_eq!(
+            pool.weights(),
+            (0, 0),
+            "a state that left the set counts for nothing"
+        );
     }
 
     #[test]
-    fn an_ended_ejection_is_cleared_by_the_first_readiness_check() {
-        let (_cell, s) = state();
+    fn an_ended_ejection_is_taken_for_one_probe_then_a_success_readmits() {
+        let pool = Arc::new(Pool::default());
+        pool.set_probe_time(Some(Duration::from_secs(30)));
+        let (_cell, s) = state(&pool);
         let now = clock::now_nanos();
         s.eject(now, Duration::from_secs(3600));
         assert!(!s.is_ready() && s.is_ejected() && s.is_only_ejected());
+        assert_eq!(s.take(&mut Some(now), true), Take::LastResort);
         assert!(s.ejection_remaining().unwrap() > Duration::from_secs(3500));
         s.eject(now, Duration::ZERO);
-        assert!(s.is_ready(), "over: readmitted by the check");
-        assert!(!s.is_ejected() && s.ejection_remaining().is_none());
+        assert!(s.is_ready(), "over: the next select would take it");
+        assert_eq!(s.take(&mut Some(now), true), Take::Yes, "the probe");
+        assert!(s.is_probing() && !s.is_ready());
+        assert_eq!(
+            s.take(&mut Some(now), true),
+            Take::LastResort,
+            "one probe at a time"
+        );
+        assert!(s.readmit());
+        assert!(s.is_plainly_ready());
         assert_eq!(s.ejections(), 2);
+        assert_eq!(pool.weights(), (2, 2));
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod concurrency;
 mod health;
 mod lifecycle;
 mod passive;
+mod policies;
 mod props;
 mod select;
 mod service;

@@ -15,15 +15,26 @@ fn backends(n: u16) -> Vec<Backend> {
         .collect()
 }
 
+/// A load balancer for passive health alone: panic mode off (these tests take most of a set
+/// down and check what ejection does on its own; `policies.rs` tests panic mode).
 fn balancer(n: u16) -> (LoadBalancer<Rotate>, Vec<Backend>) {
     let all = backends(n);
     let lb = LoadBalancer::<Rotate>::from_backends(Backends::fixed(all.clone()));
+    lb.set_panic_threshold(0);
     (lb, all)
+}
+
+/// Consecutive-failure ejection alone, readmitting at once as Envoy does (probation and
+/// outlier detection are tested in `policies.rs`).
+fn passive() -> PassiveHealth {
+    PassiveHealth::default()
+        .with_probation(false)
+        .with_success_rate(None)
 }
 
 /// Three failures eject for 10 s, then 20 s, then at most 25 s.
 fn policy() -> PassiveHealth {
-    PassiveHealth::default()
+    passive()
         .with_consecutive_failures(3)
         .with_ejection(Duration::from_secs(10), Duration::from_secs(25))
 }
@@ -236,7 +247,7 @@ fn backends_failing_together_on_many_threads_never_all_get_ejected() {
         let (lb, all) = balancer(2);
         let long = Duration::from_secs(3600);
         lb.set_passive_health(Some(
-            PassiveHealth::default()
+            passive()
                 .with_consecutive_failures(1)
                 .with_ejection(long, long)
                 .with_max_ejected_percent(100),
@@ -263,7 +274,7 @@ fn turning_passive_health_off_while_a_failure_is_being_decided_leaves_nothing_ej
     // makes the ejection's scan long enough for the two to overlap.
     let (lb, all) = balancer(4000);
     let hour = Duration::from_secs(3600);
-    let policy = PassiveHealth::default()
+    let policy = passive()
         .with_consecutive_failures(1)
         .with_ejection(hour, hour)
         .with_max_ejected_percent(100);
@@ -323,7 +334,7 @@ proptest! {
     ) {
         let (lb, all) = balancer(n as u16);
         let hour = Duration::from_secs(3600);
-        let policy = PassiveHealth::default()
+        let policy = passive()
             .with_consecutive_failures(threshold)
             .with_ejection(hour, hour)
             .with_max_ejected_percent(percent);

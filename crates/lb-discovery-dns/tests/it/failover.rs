@@ -118,10 +118,18 @@ async fn the_higher_priority_group_takes_over_when_the_active_group_is_down_and_
     lb.backends().run_health_check(false).await;
     assert_eq!(picked_port(&lb), Some(p1_port));
 
-    // Everything down: nothing to pick.
+    // Everything down: panic mode (Envoy's, on by default) balances over the active group as if
+    // it were healthy; with panic mode off, nothing is picked.
     drop(back);
     drop(s1);
     lb.backends().run_health_check(false).await;
+    assert!(lb.in_panic());
+    let p = picked_port(&lb).unwrap();
+    assert!(
+        p == p1_port || p == p2_port,
+        "panic picks the active group: got {p}"
+    );
+    lb.set_panic_threshold(0);
     assert_eq!(picked_port(&lb), None);
 }
 

@@ -71,7 +71,7 @@ fn build(c: &mut Criterion) {
     bench_build::<RoundRobin>(c, "round_robin", |_| (), &WEIGHTS);
     bench_build::<RoundRobin>(c, "round_robin_golden", |_| (), &[("uneven", uneven)]);
     bench_build::<Random>(c, "random", |_| (), &WEIGHTS);
-    bench_build::<LeastRequest>(c, "least_request", |_| (), &WEIGHTS);
+    bench_build::<LeastRequest>(c, "least_request", |_| Default::default(), &WEIGHTS);
     bench_build::<FnvHash>(c, "fnv_hash", |_| (), &WEIGHTS);
     bench_build::<Consistent>(
         c,

@@ -9,7 +9,8 @@
 //!   (`lb.selector()`), which caches the snapshot and returns a `LocalPick` borrowing it: the fast
 //!   path of a proxy worker.
 //!
-//! Strategies: `round_robin`, `random`, `fnv_hash`, `consistent` over backends of weights 1 to 10
+//! Strategies: `round_robin`, `random`, `least_request` (two choices), `peak_ewma`, `fnv_hash`,
+//! `consistent` over backends of weights 1 to 10
 //! (`1 + i % 10`); `consistent_w1` with every weight 1 (160 ring points per backend, the usual way
 //! rings are compared); `round_robin_golden` over weights too uneven to tabulate; `floor`, a
 //! strategy that always offers index 0, which measures lb-core's own share of the path. N = 10,
@@ -46,7 +47,7 @@ use lb_core::{
     Backend, BackendIter, BackendSelection, Backends, BoxError, HealthCheck, LoadBalancer,
     async_trait,
 };
-use lb_selection::{Consistent, FnvHash, LeastRequest, Random, RoundRobin};
+use lb_selection::{Consistent, FnvHash, LeastRequest, PeakEwma, Random, RoundRobin};
 use serde_json::json;
 
 /// Set but never run: it puts readiness filtering on the path, as in production.
@@ -268,6 +269,7 @@ fn select(c: &mut Criterion) {
     bench_one::<RoundRobin>(c, "round_robin_golden", uneven);
     bench_one::<Random>(c, "random", weighted);
     bench_one::<LeastRequest>(c, "least_request", weighted);
+    bench_one::<PeakEwma>(c, "peak_ewma", weighted);
     bench_one::<FnvHash>(c, "fnv_hash", weighted);
     bench_one::<Consistent>(c, "consistent", weighted);
     bench_one::<Consistent>(c, "consistent_w1", |_| 1);
@@ -277,6 +279,7 @@ fn select(c: &mut Criterion) {
     bench_two_threads::<RoundRobin>(c, "round_robin");
     bench_two_threads::<Random>(c, "random");
     bench_two_threads::<LeastRequest>(c, "least_request");
+    bench_two_threads::<PeakEwma>(c, "peak_ewma");
     bench_two_threads::<FnvHash>(c, "fnv_hash");
     bench_two_threads::<Consistent>(c, "consistent");
 }

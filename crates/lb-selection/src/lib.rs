@@ -42,7 +42,8 @@
 //! | --- | --- | --- | --- |
 //! | [`RoundRobin`] | nginx's smooth weighted round robin (an evenly spread golden-ratio sequence for weights too uneven to tabulate) | a thread-local counter, no shared write | 4 to 68 bytes (small sets of uneven weights: up to 16 KiB in all) |
 //! | [`Random`] | weighted random (alias method) | one per-thread random number | 20 bytes |
-//! | [`LeastRequest`] | the fewer requests in flight per unit of weight of two weighted random draws (power of two choices) | two random numbers and two counter loads | 24 bytes |
+//! | [`LeastRequest`] | the fewest requests in flight per unit of weight of two (or `N`) weighted random draws (the power of two choices), or of every ready backend ([`LeastRequest::full_scan`], nginx's `least_conn`) | two random numbers and two counter loads (a full scan: a pass over the set) | 24 bytes |
+//! | [`PeakEwma`] | the lower `latency × (in_flight + 1) / weight` of two weighted random draws (Finagle's, tower's and linkerd's Peak EWMA) | two random numbers, two counter loads, two latency estimates | 24 bytes |
 //! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight: **the same as pingora's `FNVHash`** | one hash of the key | at most 20 bytes |
 //! | [`Consistent`], [`KetamaHashing`] | nginx's ketama ring (`hash $key consistent`) | CRC32 of the key and an indexed ring lookup | about 10 bytes per ring point (160 points per unit of weight) |
 //!
@@ -145,6 +146,7 @@ mod error;
 pub mod kit;
 mod layout;
 mod least_request;
+mod peak_ewma;
 mod random;
 mod rng;
 mod round_robin;
@@ -158,7 +160,8 @@ mod test_util;
 
 pub use consistent::{Consistent, ConsistentIter, KetamaConfig, KetamaHashing};
 pub use error::SelectionError;
-pub use least_request::{LeastRequest, LeastRequestIter};
+pub use least_request::{LeastConnections, LeastRequest, LeastRequestConfig, LeastRequestIter};
+pub use peak_ewma::{PeakEwma, PeakEwmaIter};
 pub use random::{Random, RandomIter};
 pub use round_robin::{Regime, RoundRobin, RoundRobinIter};
 #[allow(deprecated)]

@@ -69,6 +69,8 @@ impl BackendSelection for Random {
     type Config = ();
     type Iter<'a> = RandomIter<'a>;
 
+    const HONOURS_SLOW_START: bool = true;
+
     fn build(backends: &[Backend], _config: &()) -> Result<Self, BoxError> {
         let layout = Layout::new(backends)?;
         let table = AliasTable::new(&layout, backends);

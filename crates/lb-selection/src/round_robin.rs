@@ -208,6 +208,8 @@ impl BackendSelection for RoundRobin {
     type Config = ();
     type Iter<'a> = RoundRobinIter<'a>;
 
+    const HONOURS_SLOW_START: bool = true;
+
     fn build(backends: &[Backend], _config: &()) -> Result<Self, BoxError> {
         Self::with_turn(backends, Arc::default())
     }

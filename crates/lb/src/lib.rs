@@ -58,9 +58,10 @@ pub mod discovery {
 }
 
 pub use lb_core::{
-    Address, Backend, BackendIter, BackendSelection, BackendSet, BackendState, Backends, BoxError,
-    Discovered, Enablement, Extensions, HealthRegistry, InitialHealth, LoadBalancer, Outcome,
-    PassiveHealth, Pick, UpdateTimings,
+    Address, Backend, BackendIter, BackendSelection, BackendSet, BackendState, Backends, Backoff,
+    BoxError, Discovered, Enablement, Extensions, FailurePercentageEjection, HealthRegistry,
+    InitialHealth, LoadBalancer, LoadSignals, Outcome, PassiveHealth, Pick, SlowStart, States,
+    SuccessRateEjection, UpdateStats, UpdateTimings,
 };
 #[cfg(feature = "runtime")]
 pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};
@@ -68,7 +69,8 @@ pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};
 #[cfg(feature = "selection")]
 #[cfg_attr(docsrs, doc(cfg(feature = "selection")))]
 pub use lb_selection::{
-    Consistent, FnvHash, KetamaConfig, KetamaHashing, LeastRequest, Random, RoundRobin, Weighted,
+    Consistent, FnvHash, KetamaConfig, KetamaHashing, LeastConnections, LeastRequest,
+    LeastRequestConfig, PeakEwma, Random, RoundRobin, Weighted,
 };
 
 #[cfg(feature = "health")]
@@ -79,12 +81,12 @@ pub use lb_health::TcpHealthCheck;
 pub mod prelude {
     pub use lb_core::{
         Backend, BackendSelection, Backends, BoxError, Discovered, Enablement, LoadBalancer,
-        Outcome, PassiveHealth, Pick,
+        Outcome, PassiveHealth, Pick, SlowStart,
     };
     #[cfg(feature = "runtime")]
     pub use lb_core::{HealthCheck, ServiceDiscovery};
     #[cfg(feature = "selection")]
-    pub use lb_selection::{Consistent, FnvHash, LeastRequest, Random, RoundRobin};
+    pub use lb_selection::{Consistent, FnvHash, LeastRequest, PeakEwma, Random, RoundRobin};
 }
 
 /// The README's examples, compiled and run as doctests when every feature is on.

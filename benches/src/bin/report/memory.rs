@@ -2,7 +2,7 @@
 
 use lb_benches::sets::{backends, uneven};
 use lb_core::{BackendSelection, BoxError};
-use lb_selection::{Consistent, FnvHash, KetamaConfig, LeastRequest, Random, RoundRobin};
+use lb_selection::{Consistent, FnvHash, KetamaConfig, LeastRequest, PeakEwma, Random, RoundRobin};
 use serde_json::{Value, json};
 
 /// What building one selector cost and left behind.
@@ -92,8 +92,16 @@ pub(crate) fn rows() -> Vec<Value> {
             ));
             rows.push(row::<LeastRequest>(
                 "least_request",
-                &(),
+                &Default::default(),
                 LeastRequest::heap_bytes,
+                n,
+                weights,
+                weight,
+            ));
+            rows.push(row::<PeakEwma>(
+                "peak_ewma",
+                &(),
+                PeakEwma::heap_bytes,
                 n,
                 weights,
                 weight,

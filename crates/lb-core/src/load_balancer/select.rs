@@ -9,10 +9,13 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// Picks a ready backend for `key` (ignored by strategies that do not hash) and starts the
     /// request's lifecycle: the returned [`Pick`] is its handle until it is reported or dropped.
     ///
-    /// Returns `None` only when no backend is ready. The strategy offers every backend at most
-    /// once, so this finds a ready backend whenever one exists, however many are down. When none
-    /// is ready but some are kept out only by an ejection ([`PassiveHealth`](crate::PassiveHealth)),
-    /// the first of those is picked as a last resort.
+    /// The strategy offers every backend at most once, so this finds a ready backend whenever
+    /// one exists, however many are down. When none is ready but some are kept out only by an
+    /// outcome policy ([`PassiveHealth`](crate::PassiveHealth)), the first of those is picked as
+    /// a last resort. In panic mode (too few backends ready, see
+    /// [`LoadBalancer::set_panic_threshold`]) the strategy's pick is taken whenever it is
+    /// enabled, healthy or not. So `None` means that no backend is ready and, in panic mode, none
+    /// is enabled either.
     ///
     /// It takes no lock, allocates nothing, logs nothing, and reads each candidate's readiness
     /// with one atomic load. The [`Pick`] owns its generation of the set, which costs two atomic

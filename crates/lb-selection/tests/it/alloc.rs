@@ -2,7 +2,7 @@
 //! `select_with`, with a health check set and some backends not ready.
 
 use lb_core::{BackendSelection, Backends, LoadBalancer};
-use lb_selection::{Consistent, FnvHash, LeastRequest, Random, RoundRobin};
+use lb_selection::{Consistent, FnvHash, LeastRequest, PeakEwma, Random, RoundRobin};
 
 use crate::support::{AlwaysUp, backends};
 
@@ -62,6 +62,11 @@ fn random_allocates_nothing_per_pick() {
 #[test]
 fn least_request_allocates_nothing_per_pick() {
     assert_no_allocation::<LeastRequest>();
+}
+
+#[test]
+fn peak_ewma_allocates_nothing_per_pick() {
+    assert_no_allocation::<PeakEwma>();
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! Every built-in strategy passes the contract checks users run on their own strategies.
 
 use lb_selection::testing::{Report, check_contract};
-use lb_selection::{Consistent, FnvHash, KetamaConfig, LeastRequest, Random, RoundRobin};
+use lb_selection::{
+    Consistent, FnvHash, KetamaConfig, LeastRequest, LeastRequestConfig, PeakEwma, Random,
+    RoundRobin,
+};
 
 fn passes(report: Result<Report, lb_selection::testing::Violation>) -> Report {
     let report = report.unwrap_or_else(|v| panic!("{v}"));
@@ -28,9 +31,27 @@ fn random_keeps_the_contract() {
 }
 
 #[test]
-fn least_request_keeps_the_contract() {
+fn least_request_keeps_the_contract_in_every_mode() {
+    for config in [
+        LeastRequestConfig::default(),
+        LeastRequest::choices(3),
+        LeastRequestConfig::default().with_active_request_bias(0.5),
+        LeastRequestConfig::default().with_active_request_bias(0.0),
+        LeastRequest::full_scan(),
+    ] {
+        assert!(
+            passes(check_contract::<LeastRequest>(&config))
+                .build_errors
+                .is_empty(),
+            "{config:?}"
+        );
+    }
+}
+
+#[test]
+fn peak_ewma_keeps_the_contract() {
     assert!(
-        passes(check_contract::<LeastRequest>(&()))
+        passes(check_contract::<PeakEwma>(&()))
             .build_errors
             .is_empty()
     );

@@ -1,7 +1,7 @@
 //! `LeastRequest` inside a `LoadBalancer`: the power of two choices over requests in flight.
 
 use lb_core::{Backends, LoadBalancer, Pick};
-use lb_selection::LeastRequest;
+use lb_selection::{LeastConnections, LeastRequest, LeastRequestConfig};
 
 use crate::support::backends;
 
@@ -94,6 +94,50 @@ fn load_is_compared_per_unit_of_weight() {
 }
 
 #[test]
+fn more_choices_steer_harder_and_a_bias_of_zero_ignores_load() {
+    let lb = LoadBalancer::<LeastRequest>::from_backends_with_config(
+        Backends::fixed(backends(&[1, 1, 1, 1])),
+        LeastRequest::choices(3),
+    );
+    let _busy = load(&lb, 0, 10);
+    // Three draws: the busy backend only when all three are it.
+    assert_near(shares(&lb, N)[0], 1.0 / 64.0, N, "three choices");
+    let lb = LoadBalancer::<LeastRequest>::from_backends_with_config(
+        Backends::fixed(backends(&[1, 1, 1, 1])),
+        LeastRequestConfig::default().with_active_request_bias(0.0),
+    );
+    let _busy = load(&lb, 0, 10);
+    assert_near(shares(&lb, N)[0], 0.25, N, "bias 0: weighted random");
+}
+
+#[test]
+fn a_full_scan_takes_the_least_loaded_per_weight_and_breaks_ties_in_turn() {
+    let lb = LoadBalancer::<LeastConnections>::from_backends_with_config(
+        Backends::fixed(backends(&[1, 2, 1, 1])),
+        LeastRequest::full_scan(),
+    );
+    let _loads = [
+        load(&lb, 0, 1),
+        load(&lb, 1, 1),
+        load(&lb, 2, 1),
+        load(&lb, 3, 2),
+    ];
+    // Per unit of weight: 1, 1/2, 1, 2: backend 1 every time.
+    assert!((0..100).all(|_| lb.select(b"").unwrap().index() == 1));
+    // A held pick counts: backend 1 at 2/2 now ties with 0 and 2 (1 each): turns among them.
+    let _held = load(&lb, 1, 1);
+    let mut seen = [0usize; 4];
+    for _ in 0..300 {
+        seen[lb.select(b"").unwrap().index()] += 1;
+    }
+    assert_eq!(seen[3], 0, "the most loaded is never taken");
+    assert!(seen[..3].iter().all(|&n| n >= 60), "ties in turn: {seen:?}");
+    // A ready backend is always found, even when the least loaded is down.
+    lb.backends().set_enable(&backends(&[1, 2, 1, 1])[1], false);
+    assert!((0..50).all(|_| lb.select(b"").unwrap().index() != 1));
+}
+
+#[test]
 fn a_less_loaded_backend_that_is_down_is_passed_over() {
     let lb = balancer(&[1, 1, 1]);
     let set = backends(&[1, 1, 1]);
@@ -113,7 +157,7 @@ fn states_that_do_not_match_the_set_never_break_the_candidate_order() {
     // A selector over three backends (one standby), asked with no states, fewer, or more than
     // it was built over: each backend offered exactly once, active ones first, no panic.
     let set = backends(&[u32::MAX, 1, 0]);
-    let sel = LeastRequest::build(&set, &()).unwrap();
+    let sel = LeastRequest::build(&set, &Default::default()).unwrap();
     let others: Vec<_> = [0, 1, 5].map(|n| balancer(&vec![1; n])).into();
     let _busy = load(&others[2], 1, 3);
     for other in &others {

@@ -6,4 +6,5 @@ mod least_request;
 mod load_balancer;
 mod pingora;
 mod props;
+mod steering;
 mod support;

@@ -2,7 +2,7 @@
 //! exactly once with standby backends last, first picks in proportion to the weights.
 
 use lb_core::{BackendIter, BackendSelection};
-use lb_selection::{Consistent, FnvHash, KetamaConfig, LeastRequest, Random, RoundRobin};
+use lb_selection::{Consistent, FnvHash, KetamaConfig, LeastRequest, PeakEwma, Random, RoundRobin};
 use proptest::prelude::*;
 
 use crate::support::backends;
@@ -94,7 +94,8 @@ proptest! {
     ) {
         check_order::<RoundRobin>(&weights, &(), 20)?;
         check_order::<Random>(&weights, &(), 20)?;
-        check_order::<LeastRequest>(&weights, &(), 20)?;
+        check_order::<LeastRequest>(&weights, &Default::default(), 20)?;
+        check_order::<PeakEwma>(&weights, &(), 20)?;
         check_order::<FnvHash>(&weights, &(), 20)?;
         // A ring of 160 points per unit of weight: keep it small (zero stays zero).
         let light: Vec<u32> = weights.iter().map(|&w| if w == 0 { 0 } else { 1 + w % 8 }).collect();

@@ -382,6 +382,7 @@ fn write_report(paths: &Paths, options: &Options) -> bool {
         "round_robin",
         "random",
         "least_request",
+        "peak_ewma",
         "fnv_hash",
         "consistent",
     ];

@@ -22,12 +22,13 @@ pub(crate) struct Inputs<'a> {
 }
 
 /// Strategies of the select benches, in table order.
-const SELECT_STRATEGIES: [&str; 8] = [
+const SELECT_STRATEGIES: [&str; 9] = [
     "floor",
     "round_robin",
     "round_robin_golden",
     "random",
     "least_request",
+    "peak_ewma",
     "fnv_hash",
     "consistent",
     "consistent_w1",
@@ -197,6 +198,29 @@ fn select_section(out: &mut String, inputs: &Inputs<'_>) {
              `Pick` / `Selector`.\n\n",
         );
         table(out, &size_header("strategy"), &batches);
+    }
+    let held: Vec<Vec<String>> = ["round_robin", "least_request"]
+        .iter()
+        .filter_map(|s| {
+            let cells: Vec<String> = [10, 10_000]
+                .iter()
+                .filter_map(|n| {
+                    let drop = quiet(&format!("select_held/{s}/drop/{n}"))?;
+                    let held = quiet(&format!("select_held/{s}/held_1000/{n}"))?;
+                    Some(format!("{} / {}", time(drop.p10_ns), time(held.p10_ns)))
+                })
+                .collect();
+            (cells.len() == 2).then(|| std::iter::once(format!("`{s}`")).chain(cells).collect())
+        })
+        .collect();
+    if !held.is_empty() {
+        out.push_str(
+            "**Picks held**: `LoadBalancer::select` on a thread that drops each pick at once, \
+             against one that holds the picks of its last 1,000 requests (a proxy worker with \
+             1,000 requests in flight), quiet p10, dropped / held.\n\n",
+        );
+        let header = ["strategy", "N = 10", "N = 10,000"].map(str::to_owned);
+        table(out, &header, &held);
     }
     let lengths: Vec<Vec<String>> = ["fnv_hash", "consistent"]
         .iter()

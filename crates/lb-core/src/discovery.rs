@@ -51,3 +51,54 @@ impl FromIterator<Backend> for Discovered {
         Discovered::new(iter)
     }
 }
+
+/// A change to a backend set, from a source that knows what changed (a Kubernetes watch event,
+/// an edit of a static list, a DNS answer compared with the last): see
+/// [`LoadBalancer::apply_delta`](crate::LoadBalancer::apply_delta). Applying it costs time in
+/// proportion to the change plus a copy of the set's arrays; nothing that stays is sorted or
+/// hashed again.
+///
+/// Removals are applied first, then `upsert`: a backend in both stays, as `upsert` lists it.
+/// Removing an address that is not in the set does nothing; upserting one that is replaces the
+/// backend (its weight, its metadata) and keeps its state.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Delta {
+    /// Backends added, or whose weight or metadata changed (matched by address).
+    pub upsert: Vec<Backend>,
+    /// Addresses removed.
+    pub remove: Vec<Address>,
+    /// The administrative state per address, where the source has an opinion (as
+    /// [`Discovered::enablement`]).
+    pub enablement: HashMap<Address, Enablement>,
+}
+
+impl Delta {
+    /// An empty change.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `backend`, or replaces the one at its address.
+    pub fn with_upsert(mut self, backend: Backend) -> Self {
+        self.upsert.push(backend);
+        self
+    }
+
+    /// Removes the backend at `addr`.
+    pub fn with_removal(mut self, addr: Address) -> Self {
+        self.remove.push(addr);
+        self
+    }
+
+    /// Adds an opinion on one backend's enablement.
+    pub fn with_enablement(mut self, addr: Address, enablement: Enablement) -> Self {
+        self.enablement.insert(addr, enablement);
+        self
+    }
+
+    /// Whether the change changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.upsert.is_empty() && self.remove.is_empty() && self.enablement.is_empty()
+    }
+}

@@ -77,7 +77,7 @@ pub use address::{Address, MAX_UNIX_PATH_LEN};
 pub use backend::{Backend, IntoBackend};
 pub use backends::Backends;
 pub use backoff::Backoff;
-pub use discovery::Discovered;
+pub use discovery::{Delta, Discovered};
 pub use error::{AddressError, BoxError, LoadBalancerError, UpdateError, error_chain};
 pub use extensions::Extensions;
 pub use health::{

@@ -1,5 +1,6 @@
 //! [`BackendSet`]: one generation of backends with their runtime state, as a dense slice.
 
+use std::cmp::Ordering as Cmp;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::address::Address;
 use crate::backend::Backend;
-use crate::discovery::Discovered;
+use crate::discovery::{Delta, Discovered};
 use crate::health::HealthRegistry;
 use crate::pool::Pool;
 use crate::state::{BackendState, Enablement};
@@ -19,12 +20,28 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 /// with its [`BackendState`] at the same index.
 ///
 /// It dereferences to `[Backend]`. A set never changes once built; an update builds a new one
-/// and carries the state of every backend that stays.
+/// and carries the state of every backend that stays. Looking an address up is a binary search
+/// (the set keeps no hash index: a new generation is a merge of two sorted lists, a pass that
+/// hashes nothing).
 pub struct BackendSet {
     backends: Box<[Backend]>,
     states: Box<[Arc<BackendState>]>,
-    index: HashMap<Address, usize>,
     generation: u64,
+}
+
+/// `list` sorted by address with the first of equal addresses kept; logs what it dropped.
+fn sorted_unique(mut list: Vec<Backend>, what: &str) -> Vec<Backend> {
+    // A stable sort keeps the first of equal addresses first, and dedup keeps it.
+    list.sort_by(|a, b| a.addr.cmp(&b.addr));
+    let before = list.len();
+    list.dedup_by(|later, first| later.addr == first.addr);
+    if list.len() != before {
+        tracing::warn!(
+            duplicates = before - list.len(),
+            "{what} listed duplicate addresses; the first occurrence of each was kept"
+        );
+    }
+    list
 }
 
 impl BackendSet {
@@ -32,51 +49,96 @@ impl BackendSet {
         BackendSet {
             backends: Box::new([]),
             states: Box::new([]),
-            index: HashMap::new(),
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         }
     }
 
     /// Builds the next generation from a discovery answer, carrying the state of backends that
-    /// stay (by address) and registering new ones with `registry`.
+    /// stay (by address) and registering new ones with `registry`: a sort of the answer, then one
+    /// merge with the previous set.
     pub(crate) fn next(
         discovered: &Discovered,
         previous: &BackendSet,
         registry: &HealthRegistry,
         pool: &Arc<Pool>,
     ) -> Self {
-        let mut backends = discovered.backends.clone();
-        // A stable sort keeps the first of equal addresses first, and dedup keeps it.
-        backends.sort_by(|a, b| a.addr.cmp(&b.addr));
-        let before = backends.len();
-        backends.dedup_by(|later, first| later.addr == first.addr);
-        if backends.len() != before {
-            tracing::warn!(
-                duplicates = before - backends.len(),
-                "discovery returned duplicate addresses; the first occurrence of each was kept"
-            );
-        }
-        let states: Box<[Arc<BackendState>]> = backends
+        let backends = sorted_unique(discovered.backends.clone(), "discovery");
+        let mut states = Vec::with_capacity(backends.len());
+        let mut old = previous
+            .backends
             .iter()
-            .map(|b| match previous.state_of(&b.addr) {
-                Some(state) => Arc::clone(state),
-                None => BackendState::watching(&registry.cell_for(b), Enablement::Enabled, pool),
-            })
-            .collect();
-        let index = index_of(&backends);
+            .zip(previous.states.iter())
+            .peekable();
+        for b in &backends {
+            while old.next_if(|(o, _)| o.addr < b.addr).is_some() {}
+            let carried = old
+                .next_if(|(o, _)| o.addr == b.addr)
+                .map(|(_, s)| Arc::clone(s));
+            states.push(carried.unwrap_or_else(|| Self::new_state(b, registry, pool)));
+        }
         BackendSet {
             backends: backends.into_boxed_slice(),
-            states,
-            index,
+            states: states.into_boxed_slice(),
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// Builds the next generation by applying `delta` to `previous`: removals, then additions
+    /// and changes (by address), in a sort of the delta and one merge pass that copies the
+    /// unchanged backends and their states as they are. Time in proportion to the change plus a
+    /// copy of the set's dense arrays; nothing of the unchanged part is sorted or hashed.
+    pub(crate) fn apply(
+        delta: &Delta,
+        previous: &BackendSet,
+        registry: &HealthRegistry,
+        pool: &Arc<Pool>,
+    ) -> Self {
+        let upsert = sorted_unique(delta.upsert.clone(), "a discovery delta");
+        let mut remove: Vec<&Address> = delta.remove.iter().collect();
+        remove.sort_unstable();
+        let removed = |addr: &Address| remove.binary_search(&addr).is_ok();
+        let len = previous.len() + upsert.len();
+        let (mut backends, mut states) = (Vec::with_capacity(len), Vec::with_capacity(len));
+        let mut new = upsert.into_iter().peekable();
+        for (o, state) in previous.backends.iter().zip(previous.states.iter()) {
+            while let Some(b) = new.next_if(|b| b.addr < o.addr) {
+                states.push(Self::new_state(&b, registry, pool));
+                backends.push(b);
+            }
+            match new.next_if(|b| b.addr == o.addr) {
+                // Changed (weight, metadata): the new backend, the same state. A backend both
+                // removed and listed again in one delta stays, as listed.
+                Some(b) => {
+                    backends.push(b);
+                    states.push(Arc::clone(state));
+                }
+                None if removed(&o.addr) => {}
+                None => {
+                    backends.push(o.clone());
+                    states.push(Arc::clone(state));
+                }
+            }
+        }
+        for b in new {
+            states.push(Self::new_state(&b, registry, pool));
+            backends.push(b);
+        }
+        BackendSet {
+            backends: backends.into_boxed_slice(),
+            states: states.into_boxed_slice(),
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    fn new_state(b: &Backend, registry: &HealthRegistry, pool: &Arc<Pool>) -> Arc<BackendState> {
+        BackendState::watching(&registry.cell_for(b), Enablement::Enabled, pool)
     }
 
     /// Applies a discovery answer's enablement opinions to this set's states. Done when the set
     /// is published, under the publishing lock, so that an answer that loses the race to a newer
     /// one never overwrites the newer one's opinions.
-    pub(crate) fn apply_enablement(&self, discovered: &Discovered) {
-        for (addr, enablement) in &discovered.enablement {
+    pub(crate) fn apply_enablement(&self, opinions: &HashMap<Address, Enablement>) {
+        for (addr, enablement) in opinions {
             if let Some(state) = self.state_of(addr) {
                 state.set_enablement(*enablement);
             }
@@ -109,7 +171,6 @@ impl BackendSet {
         BackendSet {
             backends: self.backends.clone(),
             states,
-            index: self.index.clone(),
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -129,9 +190,9 @@ impl BackendSet {
         self.states.get(index)
     }
 
-    /// The index of the backend at `addr`.
+    /// The index of the backend at `addr` (a binary search).
     pub fn index_of(&self, addr: &Address) -> Option<usize> {
-        self.index.get(addr).copied()
+        self.backends.binary_search_by(|b| b.addr.cmp(addr)).ok()
     }
 
     /// The state of the backend at `addr`.
@@ -141,7 +202,7 @@ impl BackendSet {
 
     /// Whether a backend with this address is in the set.
     pub fn contains(&self, addr: &Address) -> bool {
-        self.index.contains_key(addr)
+        self.index_of(addr).is_some()
     }
 
     /// A number unique to this set among all sets of the process, increasing with each new set.
@@ -152,27 +213,40 @@ impl BackendSet {
     /// Gives the pool this set's weights: each backend's state counts its weight (at least 1) in
     /// the active tier or, for a standby, the standby tier; states of `previous` that are not in
     /// this set count nothing; and backends new to the set start ramping when slow start is on
-    /// (`ramp`). Done when the set is published, under the publishing lock.
+    /// (`ramp`). Done when the set is published, under the publishing lock: one merge of the two
+    /// sorted sets.
     pub(crate) fn publish_weights(&self, previous: Option<&BackendSet>, ramp: bool) {
         // Weight 0 is a standby when some backend has a positive weight; all zero are equals.
         let has_active = self.backends.iter().any(|b| b.weight > 0);
+        let old = previous.map_or(&[][..], |p| &p.states[..]);
+        let old_backends = previous.map_or(&[][..], |p| &p.backends[..]);
+        let mut o = 0;
         for (backend, state) in self.backends.iter().zip(self.states.iter()) {
-            let new = previous.is_some_and(|p| {
-                !p.state_of(&backend.addr)
-                    .is_some_and(|old| Arc::ptr_eq(old, state))
-            });
-            let standby = has_active && backend.weight == 0;
-            state.publish(backend.weight.max(1), standby, ramp && new);
-        }
-        if let Some(previous) = previous {
-            for (backend, state) in previous.backends.iter().zip(previous.states.iter()) {
-                if !self
-                    .state_of(&backend.addr)
-                    .is_some_and(|s| Arc::ptr_eq(s, state))
-                {
-                    state.publish(0, false, false);
+            let mut same = false;
+            while o < old.len() {
+                match old_backends[o].addr.cmp(&backend.addr) {
+                    // Sorts before this backend: it left the set.
+                    Cmp::Less => {
+                        old[o].publish(0, false, false);
+                        o += 1;
+                    }
+                    Cmp::Equal => {
+                        same = Arc::ptr_eq(&old[o], state);
+                        if !same {
+                            old[o].publish(0, false, false);
+                        }
+                        o += 1;
+                        break;
+                    }
+                    Cmp::Greater => break,
                 }
             }
+            let standby = has_active && backend.weight == 0;
+            let new = previous.is_some() && !same;
+            state.publish(backend.weight.max(1), standby, ramp && new);
+        }
+        for gone in &old[o..] {
+            gone.publish(0, false, false);
         }
     }
 
@@ -185,14 +259,6 @@ impl BackendSet {
                 .zip(other)
                 .all(|(a, b)| a.addr == b.addr && a.weight == b.weight)
     }
-}
-
-fn index_of(backends: &[Backend]) -> HashMap<Address, usize> {
-    backends
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.addr.clone(), i))
-        .collect()
 }
 
 impl Deref for BackendSet {
@@ -256,7 +322,7 @@ mod tests {
             .with_enablement("10.9.9.9:1".parse().unwrap(), Enablement::Disabled);
         let set = BackendSet::next(&d, &BackendSet::empty(), &reg, &pool);
         assert!(set.states()[1].is_ready(), "opinions wait for publication");
-        set.apply_enablement(&d);
+        set.apply_enablement(&d.enablement);
         assert!(set.states()[0].is_ready());
         assert!(!set.states()[1].is_ready());
         assert_eq!(set.len(), 2);

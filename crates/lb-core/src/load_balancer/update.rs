@@ -6,12 +6,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
 use super::LoadBalancer;
-use crate::discovery::Discovered;
+use crate::address::Address;
+use crate::discovery::{Delta, Discovered};
 use crate::error::{UpdateError, error_chain};
 use crate::selection::BackendSelection;
 use crate::set::BackendSet;
 use crate::snapshot::{Selectors, Snapshot, build_all};
+use crate::state::Enablement;
 
 /// How long the last successful update took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +120,30 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let seq = self.updates.next_seq();
         loop {
             let built = self.build_next(&discovered)?;
-            if self.commit(seq, built, &discovered, Duration::ZERO)? {
+            if self.commit(seq, built, &discovered.enablement, Duration::ZERO)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Publishes the current set changed by `delta` (see [`Delta`]): backends removed, added or
+    /// changed, in time in proportion to the change plus a copy of the set's arrays. The
+    /// selectors are rebuilt only when backends or weights changed.
+    pub fn apply_delta(&self, delta: &Delta) -> Result<(), UpdateError> {
+        let seq = self.updates.next_seq();
+        loop {
+            let mut built = self.next_set_from(|previous| {
+                BackendSet::apply(
+                    delta,
+                    previous,
+                    self.backends.health_registry(),
+                    &self.backends.pool,
+                )
+            });
+            if built.selectors.is_none() {
+                built.selectors = Some(self.build_selectors(&built.previous, &built.set)?);
+            }
+            if self.commit(seq, built, &delta.enablement, Duration::ZERO)? {
                 return Ok(());
             }
         }
@@ -135,14 +162,22 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// The set that follows the current one for `discovered`, with the previous selectors when
     /// they can serve it as they are (same backends, same weights), else none yet.
     pub(crate) fn next_set(&self, discovered: &Discovered) -> Built<S> {
+        self.next_set_from(|previous| {
+            BackendSet::next(
+                discovered,
+                previous,
+                self.backends.health_registry(),
+                &self.backends.pool,
+            )
+        })
+    }
+
+    /// The set `make` builds from the current one, with the previous selectors when they can
+    /// serve it as they are, else none yet.
+    pub(crate) fn next_set_from(&self, make: impl FnOnce(&BackendSet) -> BackendSet) -> Built<S> {
         let started = Instant::now();
         let previous = self.cell.load_full();
-        let set = Arc::new(BackendSet::next(
-            discovered,
-            &previous.set,
-            self.backends.health_registry(),
-            &self.backends.pool,
-        ));
+        let set = Arc::new(make(&previous.set));
         let keep = previous.selectors.is_some() && previous.set.same_backends(set.backends());
         let selectors = if keep {
             previous.selectors.clone()
@@ -175,7 +210,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         &self,
         seq: u64,
         built: Built<S>,
-        discovered: &Discovered,
+        enablement: &HashMap<Address, Enablement>,
         discovery_duration: Duration,
     ) -> Result<bool, UpdateError> {
         let mut published = self.updates.publishing();
@@ -186,7 +221,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         if current.set.generation() != built.previous.set.generation() {
             return Ok(false);
         }
-        built.set.apply_enablement(discovered);
+        built.set.apply_enablement(enablement);
         built.set.publish_weights(Some(&built.previous.set), true);
         let backends = built.set.len();
         if backends > 0 {

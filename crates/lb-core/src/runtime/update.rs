@@ -39,7 +39,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let discovery_duration = started.elapsed();
         loop {
             let built = self.build_next_async(&discovered).await?;
-            if self.commit(seq, built, &discovered, discovery_duration)? {
+            if self.commit(seq, built, &discovered.enablement, discovery_duration)? {
                 return Ok(());
             }
         }

@@ -109,3 +109,76 @@ proptest! {
         }
     }
 }
+
+/// One change of a delta over the universe of 24 addresses: an upsert with a weight, or a removal.
+fn delta_op() -> impl Strategy<Value = (u8, Option<u32>)> {
+    (
+        0u8..24,
+        prop_oneof![Just(None), (0u32..5).prop_map(Some), Just(Some(u32::MAX))],
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    #[test]
+    fn deltas_give_what_a_full_rebuild_gives(
+        start in proptest::collection::vec((0u8..24, 0u32..5), 0..24),
+        deltas in proptest::collection::vec(proptest::collection::vec(delta_op(), 0..8), 1..10),
+    ) {
+        use lb_core::Delta;
+        let backends = |m: &std::collections::BTreeMap<u8, u32>| -> Vec<Backend> {
+            m.iter().map(|(&i, &w)| Backend::from_address(addr(i), w)).collect()
+        };
+        // The model: the first weight of each address, as a full answer keeps it.
+        let mut model = std::collections::BTreeMap::new();
+        for &(i, w) in &start {
+            model.entry(i).or_insert(w);
+        }
+        let by_delta = LoadBalancer::<crate::support::Rotate>::try_from_iter(backends(&model)).unwrap();
+        let by_full = LoadBalancer::<crate::support::Rotate>::try_from_iter(backends(&model)).unwrap();
+        for ops in deltas {
+            let before = by_delta.backends().get_backend();
+            let mut delta = Delta::new();
+            let mut removed = Vec::new();
+            let mut upserted = std::collections::BTreeMap::new();
+            for &(i, op) in &ops {
+                match op {
+                    None => {
+                        delta = delta.with_removal(addr(i));
+                        removed.push(i);
+                    }
+                    Some(w) => {
+                        delta = delta.with_upsert(Backend::from_address(addr(i), w));
+                        upserted.entry(i).or_insert(w);
+                    }
+                }
+            }
+            // Removals first, then upserts (the first of each address).
+            for i in &removed {
+                model.remove(i);
+            }
+            for (&i, &w) in &upserted {
+                model.insert(i, w);
+            }
+            by_delta.apply_delta(&delta).unwrap();
+            by_full.apply(backends(&model)).unwrap();
+            let (d, f) = (by_delta.backends().get_backend(), by_full.backends().get_backend());
+            let pairs = |s: &lb_core::BackendSet| s.iter().map(|b| (b.addr.clone(), b.weight)).collect::<Vec<_>>();
+            prop_assert_eq!(pairs(&d), pairs(&f));
+            // States are carried by identity for every backend that stays (changed or not), and
+            // a backend removed and listed again in the same delta stays too.
+            for b in d.iter() {
+                if let Some(old) = before.state_of(&b.addr) {
+                    prop_assert!(std::sync::Arc::ptr_eq(old, d.state_of(&b.addr).unwrap()), "{} kept its state", b);
+                }
+            }
+            // The selectors answer alike.
+            for k in 0..d.len() {
+                prop_assert_eq!(
+                    by_delta.select(&[k as u8]).map(|p| p.addr.clone()),
+                    by_full.select(&[k as u8]).map(|p| p.addr.clone())
+                );
+            }
+        }
+    }
+}

@@ -98,7 +98,10 @@ pub(crate) fn print(
                  of each fault cycle, MiB: {}",
                 lows.join(" ")
             ),
-            None => println!("  {name:<17} unknown (too few samples)"),
+            None => println!(
+                "  {name:<17} not measured: it needs two fault cycles after the warm-up (a run \
+                 of 60 s or more)"
+            ),
         }
     };
     trend(

@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use crate::readme::{self, ReadmeError};
+use crate::soak;
 use crate::tidy;
 
 /// The version range of cargo-deny whose `deny.toml` format this repository uses; installed when
@@ -34,19 +35,22 @@ pub(crate) enum StepName {
     Doc,
     /// Compiles (never runs) the benches.
     Bench,
+    /// The soak test for 60 seconds, built in release mode.
+    Soak,
     /// cargo-deny: bans, licenses, sources (and advisories where a database is on the machine).
     Deny,
 }
 
 impl StepName {
     /// Every step, in the order CI runs them.
-    pub(crate) const ALL: [Self; 7] = [
+    pub(crate) const ALL: [Self; 8] = [
         Self::Fmt,
         Self::Tidy,
         Self::Clippy,
         Self::Test,
         Self::Doc,
         Self::Bench,
+        Self::Soak,
         Self::Deny,
     ];
 
@@ -59,6 +63,7 @@ impl StepName {
             Self::Test => "test",
             Self::Doc => "doc",
             Self::Bench => "bench",
+            Self::Soak => "soak",
             Self::Deny => "deny",
         }
     }
@@ -262,6 +267,11 @@ impl Runner {
                 "--benches",
                 "--no-run",
             ]),
+            StepName::Soak => run_command(&mut soak::command(
+                &self.cargo,
+                &self.root,
+                soak::Length::CI,
+            )),
             StepName::Deny => self.deny(),
         }
     }
@@ -440,7 +450,9 @@ mod tests {
         let names: Vec<&str> = StepName::ALL.iter().map(|step| step.as_str()).collect();
         assert_eq!(
             names,
-            ["fmt", "tidy", "clippy", "test", "doc", "bench", "deny"]
+            [
+                "fmt", "tidy", "clippy", "test", "doc", "bench", "soak", "deny"
+            ]
         );
         for step in StepName::ALL {
             assert_eq!(step.as_str().parse::<StepName>(), Ok(step));

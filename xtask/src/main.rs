@@ -8,7 +8,8 @@
 //!
 //! - `cargo xtask ci [--skip <step>]...` runs every CI step in order and stops at the first
 //!   failure: `fmt`, `tidy`, `clippy`, `test` (the command written in README.md), `doc`, `bench`
-//!   (compile only) and `deny` (cargo-deny, installed when missing). `.ci/run` calls it.
+//!   (compile only), `soak` (the soak test for 60 seconds) and `deny` (cargo-deny, installed
+//!   when missing). `.ci/run` calls it.
 //! - `cargo xtask tidy` checks the workspace conventions that no compiler checks: workspace lints,
 //!   crate docs, no `ignore` doctests, dependencies declared once in the root manifest, and only the
 //!   dependency edges that ARCHITECTURE.md allows. It also runs as a unit test, so
@@ -17,12 +18,16 @@
 //!   `cargo xtask bench [--quick] --compare pingora` runs the comparison with
 //!   pingora-load-balancing; both write `target/lb-report/report.md` with SVG plots from all the
 //!   results there (see `bench/mod.rs`).
+//! - `cargo xtask soak [--minutes N]` builds the soak program (`benches/src/bin/soak`) in
+//!   release mode and runs it for N minutes (default 3): lb under churn and faults, checked
+//!   all along, with its figures printed at the end.
 //!
 //! Exit status: 0 on success, 1 when a check fails, 2 on a usage error.
 
 mod bench;
 mod ci;
 mod readme;
+mod soak;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +38,7 @@ usage: cargo xtask <command>
 
 commands:
   ci [--skip <step>]...  run every CI step in order, stopping at the first failure;
-                         steps: fmt, tidy, clippy, test, doc, bench, deny
+                         steps: fmt, tidy, clippy, test, doc, bench, soak, deny
   tidy                   check workspace conventions: lints, crate docs, doctests,
                          dependency declarations and the edges allowed by ARCHITECTURE.md
   bench [--quick] [--compare pingora] [--report-only]
@@ -42,15 +47,19 @@ commands:
                          only the comparison with pingora-load-balancing 0.9.1 (needs
                          cmake) and adds it to the report; --report-only re-renders the
                          report from existing results
+  soak [--minutes N]     run the soak test (release build): 10,000 loopback backends
+                         under churn and faults for N minutes (default 3), checked
+                         throughout; prints its figures; CI runs it for 60 seconds
   help                   print this help
 ";
 
 /// What the command line asked for.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 enum Command {
     Ci { skip: Vec<ci::StepName> },
     Tidy,
     Bench(bench::Options),
+    Soak(soak::Length),
     Help,
 }
 
@@ -81,6 +90,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             rest.join(" ")
         )),
         "bench" => bench::Options::parse(rest).map(Command::Bench),
+        "soak" => soak::Length::parse(rest).map(Command::Soak),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
@@ -122,6 +132,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Soak(length) => {
+            if soak::run(&root, length) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Ci { skip } => {
             if ci::run(&root, &skip) {
                 ExitCode::SUCCESS
@@ -146,6 +163,10 @@ mod tests {
         assert_eq!(parse_args(&args("help")), Ok(Command::Help));
         assert_eq!(parse_args(&args("--help")), Ok(Command::Help));
         assert_eq!(parse_args(&args("ci")), Ok(Command::Ci { skip: vec![] }));
+        assert_eq!(
+            parse_args(&args("soak --minutes 2")),
+            Ok(Command::Soak(soak::Length::Minutes(2.0)))
+        );
         assert_eq!(
             parse_args(&args("ci --skip deny --skip=doc")),
             Ok(Command::Ci {
@@ -175,7 +196,7 @@ mod tests {
         assert_eq!(
             parse_args(&args("ci --skip lint")),
             Err(
-                "unknown ci step `lint`; steps: fmt, tidy, clippy, test, doc, bench, deny"
+                "unknown ci step `lint`; steps: fmt, tidy, clippy, test, doc, bench, soak, deny"
                     .to_owned()
             )
         );

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -12,11 +13,12 @@ use kube::runtime::watcher;
 use lb_core::{Address, Backend, BoxError, ChangeSubscription, Discovered, ServiceDiscovery};
 use tokio::task::JoinHandle;
 
-use crate::client::{client_with_limits, infer_config};
+use crate::client::{build, infer_config, load_kubeconfig, wrap};
 use crate::error::Error;
 use crate::limits::Limits;
 use crate::names::{check_namespace, check_service};
 use crate::port::Port;
+use crate::retry_after::RetryAfter;
 use crate::slice::{Entry, SERVICE_NAME_LABEL};
 use crate::store::Store;
 use crate::watch::{Backoff, Shared, WatchStatus, run};
@@ -202,6 +204,10 @@ impl fmt::Debug for EndpointSliceDiscovery {
 /// Where the builder gets its Kubernetes client.
 enum ClientSource {
     Infer,
+    Kubeconfig {
+        path: Option<PathBuf>,
+        context: Option<String>,
+    },
     Config(Box<kube::Config>),
     Client(kube::Client),
 }
@@ -248,18 +254,59 @@ impl Builder {
         self
     }
 
-    /// Uses this client as it is (its own timeouts; the time and byte bounds of
-    /// [`Builder::limits`] do not apply, nor does the backoff after a watch that ends at once,
-    /// but [`Limits::max_slices`] and [`Limits::max_backends`] do: see [`Limits`]).
+    /// Uses this client, its requests bounded by [`Builder::limits`] (a deadline and a byte
+    /// bound per request, and the early end of a watch) around whatever the client does itself.
+    ///
+    /// A client built from a `kube::Config` as kube makes it (`default_retry` on) retries `429`,
+    /// `503` and `504` answers by itself, out of this source's sight, until it gives up or the
+    /// request deadline passes: an outage then shows late in [`EndpointSliceDiscovery::status`],
+    /// as the deadline or the last answer, and is not paced by [`Builder::backoff`]. A retry
+    /// layer cannot be taken out of a built client, so prefer [`Builder::config`] (this crate
+    /// builds the client with no retries of its own), or build yours with
+    /// `default_retry = false`.
     pub fn client(mut self, client: kube::Client) -> Self {
         self.source = ClientSource::Client(client);
         self
     }
 
-    /// Builds the client from this configuration, with [`Builder::limits`]. Default: the
-    /// ambient configuration ([`infer_config`]), kubeconfig first, then in-cluster.
+    /// Builds the client from this configuration (for example `kube::Config::new(url)` to point
+    /// at an API server by URL), with [`Builder::limits`] and without kube's own retries.
+    /// Default: the ambient configuration ([`infer_config`]), kubeconfig first, then in-cluster.
     pub fn config(mut self, config: kube::Config) -> Self {
         self.source = ClientSource::Config(Box::new(config));
+        self
+    }
+
+    /// Builds the client from the kubeconfig file at `path` rather than from `$KUBECONFIG` or
+    /// `~/.kube/config`, with its current context unless [`Builder::context`] names another.
+    pub fn kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
+        let context = match self.source {
+            ClientSource::Kubeconfig { context, .. } => context,
+            _ => None,
+        };
+        self.source = ClientSource::Kubeconfig {
+            path: Some(path.into()),
+            context,
+        };
+        self
+    }
+
+    /// Builds the client from the context `context` of the kubeconfig (the file of
+    /// [`Builder::kubeconfig`], else `$KUBECONFIG`, else `~/.kube/config`), rather than from its
+    /// current context. There is no in-cluster fallback: the context must exist.
+    ///
+    /// The last of [`client`](Self::client), [`config`](Self::config) and
+    /// [`kubeconfig`](Self::kubeconfig) or [`context`](Self::context) called decides where the
+    /// client comes from.
+    pub fn context(mut self, context: impl Into<String>) -> Self {
+        let path = match self.source {
+            ClientSource::Kubeconfig { path, .. } => path,
+            _ => None,
+        };
+        self.source = ClientSource::Kubeconfig {
+            path,
+            context: Some(context.into()),
+        };
         self
     }
 
@@ -285,6 +332,10 @@ impl Builder {
     /// The first and the longest wait before retrying a failed list or watch; the wait doubles
     /// from one to the other, with jitter, and starts over from the first after progress (a
     /// list, a change) or after a retry that stayed up for a minute. Default: 500 ms to 30 s.
+    ///
+    /// An answer with an error status that asks for a longer wait (`Retry-After` in seconds, or
+    /// `retryAfterSeconds` in its `Status`, as with `429 Too Many Requests`) is waited for, up to
+    /// the longest wait: a server asking for an hour is asked again after `max`.
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.backoff = (initial, max);
         self
@@ -297,17 +348,23 @@ impl Builder {
         self
     }
 
-    /// Checks the names, makes the client (loading the ambient configuration unless a client
-    /// or configuration was given) and starts the watch.
+    /// Checks the names, makes the client (loading the ambient configuration unless a client,
+    /// a configuration or a kubeconfig was given) and starts the watch.
     pub async fn build(self) -> Result<EndpointSliceDiscovery, Error> {
         check_service(&self.service)?;
         if let Some(namespace) = &self.namespace {
             check_namespace(namespace)?;
         }
-        let client = match self.source {
-            ClientSource::Client(client) => client,
-            ClientSource::Config(config) => client_with_limits(*config, self.limits)?,
-            ClientSource::Infer => client_with_limits(infer_config().await?, self.limits)?,
+        // A client given whole is wrapped in the limits when the watch starts, inside a runtime
+        // (wrapping spawns a task), so that `build` with a client never needs one.
+        let (client, built) = match self.source {
+            ClientSource::Client(client) => (client, None),
+            ClientSource::Config(config) => split(build(*config, self.limits)?),
+            ClientSource::Kubeconfig { path, context } => split(build(
+                load_kubeconfig(path.as_deref(), context.as_deref()).await?,
+                self.limits,
+            )?),
+            ClientSource::Infer => split(build(infer_config().await?, self.limits)?),
         };
         let namespace = match self.namespace {
             Some(namespace) => namespace,
@@ -317,18 +374,23 @@ impl Builder {
                 namespace
             }
         };
-        let api: Api<EndpointSlice> = Api::namespaced(client, &namespace);
         let config = watcher::Config::default()
             .labels(&format!("{SERVICE_NAME_LABEL}={}", self.service))
             .page_size(self.page_size)
             .timeout(u32::try_from(self.watch_timeout.as_secs()).unwrap_or(u32::MAX));
-        let shared = Arc::new(Shared::new(namespace, self.service.clone()));
-        let future: WatchFuture = Box::pin(run(
-            move || watcher(api.clone(), config.clone()),
-            Store::new(self.service, self.port, self.limits),
-            Arc::clone(&shared),
-            Backoff::new(self.backoff.0, self.backoff.1),
-        ));
+        let shared = Arc::new(Shared::new(namespace.clone(), self.service.clone()));
+        let (watched, limits) = (Arc::clone(&shared), self.limits);
+        let store = Store::new(self.service, self.port, self.limits);
+        let backoff = Backoff::new(self.backoff.0, self.backoff.1);
+        let future: WatchFuture = Box::pin(async move {
+            let (client, retry_after) = match built {
+                Some(retry_after) => (client, retry_after),
+                None => wrap(client, limits),
+            };
+            let api: Api<EndpointSlice> = Api::namespaced(client, &namespace);
+            let watch = move || watcher(api.clone(), config.clone());
+            run(watch, store, watched, backoff, retry_after).await;
+        });
         let discovery = EndpointSliceDiscovery {
             inner: Arc::new(Inner {
                 shared,
@@ -341,10 +403,18 @@ impl Builder {
     }
 }
 
+/// A built client, apart from where its layer records `Retry-After`.
+fn split(
+    (client, retry_after): (kube::Client, Arc<RetryAfter>),
+) -> (kube::Client, Option<Arc<RetryAfter>>) {
+    (client, Some(retry_after))
+}
+
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let source = match &self.source {
             ClientSource::Infer => "infer",
+            ClientSource::Kubeconfig { .. } => "kubeconfig",
             ClientSource::Config(_) => "config",
             ClientSource::Client(_) => "client",
         };

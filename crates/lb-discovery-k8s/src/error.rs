@@ -1,7 +1,8 @@
 //! The errors of lb-discovery-k8s.
 
-use std::fmt;
 use std::time::Duration;
+
+use crate::failure::WatchFailure;
 
 /// Why a discovery source could not be built or could not answer.
 ///
@@ -25,6 +26,23 @@ pub enum Error {
     /// was found.
     #[error("no kubernetes configuration: no usable kubeconfig and not running in a cluster")]
     Config(#[source] kube::config::InferConfigError),
+    /// The kubeconfig given to [`Builder::kubeconfig`](crate::Builder::kubeconfig) or
+    /// [`Builder::context`](crate::Builder::context) could not be read, or has no such context
+    /// (or the context names a cluster or user it does not define).
+    #[error(
+        "cannot load the kubeconfig {}{}",
+        path.as_ref().map_or_else(|| "from $KUBECONFIG or ~/.kube/config".to_owned(), |p| format!("`{}`", p.display())),
+        context.as_ref().map_or_else(String::new, |c| format!(" with context `{c}`"))
+    )]
+    Kubeconfig {
+        /// The file, or `None` for the ambient one.
+        path: Option<std::path::PathBuf>,
+        /// The context asked for, or `None` for the file's current context.
+        context: Option<String>,
+        /// Why it could not be loaded.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
     /// The Kubernetes client could not be built from the configuration.
     #[error("cannot build the kubernetes client")]
     Client(#[source] kube::Error),
@@ -155,6 +173,18 @@ pub enum Error {
         /// Where: `"list"` (a list or re-list in progress) or `"watch"` (a watch event).
         during: &'static str,
     },
+    /// A request to the Kubernetes API failed before any answer: the connection was refused
+    /// or cut, the TLS handshake failed (a certificate not trusted, say), or the client's own
+    /// stack failed (authentication, for one). The cause is the [`source`](std::error::Error::source).
+    #[error("kubernetes api request to `{url}` failed")]
+    Request {
+        /// The request's URL, without its query (only its path for a client passed to
+        /// [`Builder::client`](crate::Builder::client), whose server is not known).
+        url: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The Kubernetes API did not answer, or did not finish a (non-watch) response, in time
     /// ([`Limits::request_timeout`](crate::Limits::request_timeout)).
     #[error("kubernetes api request to `{path}` timed out after {after:?}")]
@@ -165,26 +195,6 @@ pub enum Error {
         after: Duration,
     },
 }
-
-/// The text of a watch error, kept as the cause of [`Error::NotListed`] and in
-/// [`WatchStatus::last_error`](crate::WatchStatus::last_error).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WatchFailure(pub(crate) String);
-
-impl WatchFailure {
-    /// The error text, with its causes joined by `": "`.
-    pub fn message(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for WatchFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for WatchFailure {}
 
 /// An error and its causes as one line, `outer: inner: innermost`, skipping a cause whose text
 /// the outer message already contains (kube and hyper often repeat their source).
@@ -206,6 +216,8 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt;
+
     use super::*;
 
     #[derive(Debug)]
@@ -222,7 +234,7 @@ mod tests {
         let err = Error::NotListed {
             namespace: "prod".into(),
             service: "web".into(),
-            last_error: Some(WatchFailure("list failed: connection refused".into())),
+            last_error: Some(WatchFailure::new("list failed: connection refused".into())),
         };
         assert_eq!(
             error_chain(&err),

@@ -39,6 +39,23 @@
 //! [`EndpointMeta`]. [`EndpointSliceDiscovery`] documents the answers before the first list,
 //! during an outage, and after the Service is deleted.
 //!
+//! # Which cluster
+//!
+//! By default the ambient configuration: the kubeconfig (`$KUBECONFIG`, else `~/.kube/config`,
+//! its current context), else the pod's service account. [`Builder::kubeconfig`] and
+//! [`Builder::context`] name a file and a context instead, without touching the process
+//! environment; [`Builder::config`] takes a `kube::Config` (for example one made from a URL with
+//! `kube::Config::new`), and [`Builder::client`] a `kube::Client`. This crate re-exports
+//! [`kube`] and [`k8s_openapi`], so those types need not be matched to its versions by hand.
+//!
+//! # When the API fails
+//!
+//! Every failed list or watch call shows in [`EndpointSliceDiscovery::status`] as it happens,
+//! with the HTTP status and message the API answered (see [`WatchFailure`]), and is retried on
+//! [`Builder::backoff`]: the clients this crate builds make no retries of their own beneath it.
+//! A `429 Too Many Requests` (or any error answer) with `Retry-After` is waited for, up to the
+//! longest backoff. The last good set stays published meanwhile.
+//!
 //! # Kubernetes version
 //!
 //! Like every library on `k8s-openapi`, this crate enables no Kubernetes version feature: the
@@ -90,18 +107,30 @@ mod client;
 pub mod conditions;
 mod discovery;
 mod error;
+mod failure;
 mod limits;
 mod meta;
 mod names;
 mod port;
+mod retry_after;
 mod slice;
 mod store;
 mod watch;
 
 pub use client::{client_with_limits, infer_config};
 pub use discovery::{Builder, EndpointSliceDiscovery};
-pub use error::{Error, WatchFailure};
+pub use error::Error;
+pub use failure::WatchFailure;
 pub use limits::Limits;
 pub use meta::{EndpointMeta, TargetRef};
 pub use port::Port;
 pub use watch::WatchStatus;
+
+/// The kube crate this one is built on, so that a `kube::Config` or `kube::Client` passed to
+/// [`Builder::config`] or [`Builder::client`] is of the same version without naming it in your
+/// manifest.
+pub use kube;
+
+/// The k8s-openapi crate this one is built on. Like every library on it, it enables no
+/// Kubernetes version: the application still picks one (see "Kubernetes version" above).
+pub use k8s_openapi;

@@ -12,20 +12,23 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use crate::error::Error;
+use crate::retry_after::RetryAfter;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Bounds on the Kubernetes API's answers, so that a slow or hostile API server can neither
 /// stall discovery nor grow memory without limit.
 ///
-/// The bounds in time and bytes apply to clients this crate builds (from a kubeconfig, the
-/// cluster, or a `kube::Config`); a [`kube::Client`] you pass in yourself is used as it is.
-/// [`Limits::max_slices`] and [`Limits::max_backends`] are enforced by the watch itself,
-/// whatever the client, as is the API server's own bound on the size of one slice (see
-/// [`Error::SliceTooLarge`](crate::Error::SliceTooLarge)). Those clients
-/// also treat a watch response that ends within a second of starting (or half its timeout) as
-/// an error, [`Error::WatchEndedEarly`](crate::Error::WatchEndedEarly), so that a server that
-/// ends (or cuts) every watch at once is asked again after a backoff, not in a tight loop.
+/// Every client the source uses is bounded: one this crate builds (from a kubeconfig, the
+/// cluster, or a `kube::Config`) and one you pass in whole to
+/// [`Builder::client`](crate::Builder::client), whose requests go through the same bounds
+/// (around whatever that client does itself, its own retries included).
+/// [`Limits::max_slices`] and [`Limits::max_backends`] are enforced by the watch itself, as is
+/// the API server's own bound on the size of one slice (see
+/// [`Error::SliceTooLarge`](crate::Error::SliceTooLarge)). A watch response that ends within a
+/// second of starting (or half its timeout) is an error,
+/// [`Error::WatchEndedEarly`](crate::Error::WatchEndedEarly), so that a server that ends (or
+/// cuts) every watch at once is asked again after a backoff, not in a tight loop.
 ///
 /// ```
 /// use std::time::Duration;
@@ -136,9 +139,26 @@ impl Limits {
     }
 }
 
-/// The tower layer that applies [`Limits`] to a kube client's HTTP stack.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LimitLayer(pub(crate) Limits);
+/// The tower layer that applies [`Limits`] to a kube client's HTTP stack, names the API server
+/// in transport errors, and records each response's `Retry-After` for the watch loop.
+#[derive(Clone, Debug)]
+pub(crate) struct LimitLayer {
+    pub(crate) limits: Limits,
+    /// The API server's URL, to name it in errors; `None` for a client passed in whole, whose
+    /// URL is not known (errors then name the request's path).
+    pub(crate) base: Option<Arc<str>>,
+    pub(crate) retry_after: Arc<RetryAfter>,
+}
+
+impl LimitLayer {
+    pub(crate) fn new(limits: Limits, base: Option<&http::Uri>) -> Self {
+        LimitLayer {
+            limits,
+            base: base.map(|uri| uri.to_string().trim_end_matches('/').into()),
+            retry_after: Arc::default(),
+        }
+    }
+}
 
 impl<S> tower::Layer<S> for LimitLayer {
     type Service = LimitService<S>;
@@ -146,7 +166,7 @@ impl<S> tower::Layer<S> for LimitLayer {
     fn layer(&self, inner: S) -> Self::Service {
         LimitService {
             inner,
-            limits: self.0,
+            layer: self.clone(),
         }
     }
 }
@@ -155,7 +175,7 @@ impl<S> tower::Layer<S> for LimitLayer {
 #[derive(Debug)]
 pub(crate) struct LimitService<S> {
     inner: S,
-    limits: Limits,
+    layer: LimitLayer,
 }
 
 /// The least time a watch response must stay open to end without an error.
@@ -207,12 +227,17 @@ where
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let watch_floor = watch_floor(request.uri());
         let path: Arc<str> = request.uri().path().into();
-        let limits = self.limits;
+        let limits = self.layer.limits;
+        let base = self.layer.base.clone();
+        let retry_after = Arc::clone(&self.layer.retry_after);
         let response = self.inner.call(request);
         Box::pin(async move {
             let mut deadline = Box::pin(tokio::time::sleep(limits.request_timeout));
             let response = tokio::select! {
-                response = response => response.map_err(Into::into)?,
+                response = response => response.map_err(|source| Error::Request {
+                    url: format!("{}{path}", base.as_deref().unwrap_or_default()),
+                    source: source.into(),
+                })?,
                 () = &mut deadline => {
                     return Err(Error::Timeout {
                         path: path.to_string(),
@@ -221,6 +246,7 @@ where
                     .into());
                 }
             };
+            retry_after.record(response.headers());
             // Only a successful watch answers with a stream of events. kube reads the body of
             // a failed one whole, to parse its `Status`: it is bounded like a list response.
             let watch_floor = watch_floor.filter(|_| response.status().is_success());

@@ -13,7 +13,8 @@ use lb_core::ChangeNotifier;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::error::{WatchFailure, error_chain};
+use crate::failure::{WatchFailure, describe};
+use crate::retry_after::RetryAfter;
 use crate::slice::Entry;
 use crate::store::Store;
 
@@ -110,10 +111,10 @@ impl Shared {
         }
     }
 
-    fn record_error(&self, text: String) {
+    fn record_error(&self, failure: WatchFailure) {
         self.status.send_modify(|s| {
             s.errors += 1;
-            s.last_error = Some(WatchFailure(text));
+            s.last_error = Some(failure);
         });
     }
 }
@@ -153,6 +154,13 @@ impl Backoff {
     /// The next wait: between half and all of the current step, which then doubles up to `max`.
     /// The step starts over from `min` when the last retry ran for [`RECOVERED_AFTER`].
     pub(crate) fn next_delay(&mut self) -> Duration {
+        self.next_delay_asked(None)
+    }
+
+    /// [`Backoff::next_delay`], but at least `asked` (the wait the API server asked for with
+    /// `Retry-After`), which is heard only up to `max`: a server cannot stop the watch for
+    /// longer than its longest backoff.
+    pub(crate) fn next_delay_asked(&mut self, asked: Option<Duration>) -> Duration {
         let now = Instant::now();
         if self
             .retry_at
@@ -160,7 +168,10 @@ impl Backoff {
         {
             self.reset();
         }
-        let delay = self.draw();
+        let mut delay = self.draw();
+        if let Some(asked) = asked {
+            delay = delay.max(asked.min(self.max));
+        }
         self.retry_at = now.checked_add(delay);
         delay
     }
@@ -202,11 +213,18 @@ impl Backoff {
 /// out the backoff between attempts. The backoff is reset by progress (a completed list, an
 /// event) or by a retry that stays up for a minute, not by the `Init` marker that starts every
 /// attempt, so a failing API is retried ever more slowly up to the maximum.
+///
+/// Every failure is recorded in the status as it happens (the clients this crate builds make
+/// no retries of their own), and a failure the API answered with an error status waits at
+/// least what the server asked for: the `Retry-After` of that answer (which `retry_after`
+/// holds, from the client's HTTP layer), else the `retryAfterSeconds` of its `Status`, up to
+/// the longest backoff.
 pub(crate) async fn run<S>(
     mut watch: impl FnMut() -> S,
     mut store: Store,
     shared: Arc<Shared>,
     mut backoff: Backoff,
+    retry_after: Arc<RetryAfter>,
 ) where
     S: Stream<Item = Result<Event<EndpointSlice>, watcher::Error>>,
 {
@@ -238,7 +256,7 @@ pub(crate) async fn run<S>(
                             retry_in = ?delay,
                             "endpointslices past a limit; keeping the last good set"
                         );
-                        shared.record_error(error.to_string());
+                        shared.record_error(WatchFailure::new(error.to_string()));
                         tokio::time::sleep(delay).await;
                         continue;
                     }
@@ -248,8 +266,14 @@ pub(crate) async fn run<S>(
                 }
             }
             Err(error) => {
-                let text = error_chain(&error);
-                let delay = backoff.next_delay();
+                let (failure, asked_in_status) = describe(&error);
+                // The header is the last response's: it belongs to this failure only when the
+                // failure is that response (an error status), not a connection that failed
+                // after it.
+                let asked = failure
+                    .status_code()
+                    .and_then(|_| retry_after.get().or(asked_in_status));
+                let delay = backoff.next_delay_asked(asked);
                 if is_gone(&error) {
                     tracing::info!(
                         namespace = %shared.namespace,
@@ -260,12 +284,12 @@ pub(crate) async fn run<S>(
                     tracing::warn!(
                         namespace = %shared.namespace,
                         service = %shared.service,
-                        error = %text,
+                        error = %failure,
                         retry_in = ?delay,
                         "endpointslice watch failed; keeping the last good set"
                     );
                 }
-                shared.record_error(text);
+                shared.record_error(failure);
                 tokio::time::sleep(delay).await;
                 if is_gone_at_start(&error) {
                     events = Box::pin(watch());

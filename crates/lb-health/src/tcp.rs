@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 use crate::budget::Budget;
 use crate::callback::StatusCallback;
 use crate::connect::{self, TlsTarget};
-use crate::error::{ConfigError, Phase};
+use crate::error::{ConfigError, Phase, ProbeError};
 use crate::tls::TlsConfig;
 
 /// Connects to the backend within a timeout; with TLS ([`TcpHealthCheck::new_tls`]), also
@@ -114,11 +114,10 @@ impl TcpHealthCheck {
         self.callback = Some(StatusCallback::new(callback));
         self
     }
-}
 
-#[lb_core::async_trait]
-impl HealthCheck for TcpHealthCheck {
-    async fn check(&self, target: &Backend) -> Result<(), BoxError> {
+    /// Probes `target` once: [`HealthCheck::check`] with the typed error, whose
+    /// [`kind`](ProbeError::kind) says why the probe failed (refused, timeout, TLS, ...).
+    pub async fn probe(&self, target: &Backend) -> Result<(), ProbeError> {
         let addr = connect::probe_address(target, self.port_override);
         let budget = Budget::new(addr.to_string(), self.deadline);
         // A plain connect probe has nothing to say after the handshake: closing it with a reset
@@ -140,6 +139,13 @@ impl HealthCheck for TcpHealthCheck {
                 .await;
         }
         Ok(())
+    }
+}
+
+#[lb_core::async_trait]
+impl HealthCheck for TcpHealthCheck {
+    async fn check(&self, target: &Backend) -> Result<(), BoxError> {
+        Ok(self.probe(target).await?)
     }
 
     async fn health_status_change(&self, target: &Backend, healthy: bool) {

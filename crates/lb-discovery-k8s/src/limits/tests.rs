@@ -150,7 +150,7 @@ async fn the_layer_bounds_time_to_answer_and_picks_the_mode_from_the_query() {
     let limits = Limits::default()
         .request_timeout(Duration::from_secs(5))
         .max_response_bytes(8);
-    let layer = LimitLayer(limits);
+    let layer = LimitLayer::new(limits, None);
     let mut slow = tower::Layer::layer(
         &layer,
         Slow {
@@ -287,7 +287,7 @@ async fn the_error_answer_to_a_watch_is_bounded_as_a_whole() {
         .request_timeout(Duration::from_secs(5))
         .max_response_bytes(8);
     let mut failing = tower::Layer::layer(
-        &LimitLayer(limits),
+        &LimitLayer::new(limits, None),
         Slow {
             delay: Duration::from_secs(1),
             status: http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -305,7 +305,7 @@ async fn the_error_answer_to_a_watch_is_bounded_as_a_whole() {
     );
 
     let mut gone = tower::Layer::layer(
-        &LimitLayer(limits),
+        &LimitLayer::new(limits, None),
         Slow {
             delay: Duration::ZERO,
             status: http::StatusCode::GONE,
@@ -320,7 +320,7 @@ async fn the_error_answer_to_a_watch_is_bounded_as_a_whole() {
     );
     // An error answer that never ends is cut at the request's deadline, like a list.
     let mut stalled = tower::Layer::layer(
-        &LimitLayer(limits),
+        &LimitLayer::new(limits, None),
         tower::service_fn(|_: http::Request<()>| async {
             let mut response = http::Response::new(StreamBody::new(stream::pending::<
                 Result<Frame<Bytes>, Infallible>,

@@ -107,6 +107,7 @@ async fn events_publish_changes_only_and_errors_back_off() {
         Store::new("web".into(), Port::Only, Limits::default()),
         Arc::clone(&shared),
         backoff,
+        Arc::default(),
     )
     .await;
     // Two errors, each followed by a wait of 0.5 s to 1 s (reset by progress in between).
@@ -150,6 +151,7 @@ async fn a_failing_api_is_retried_ever_more_slowly() {
         Store::new("web".into(), Port::Only, Limits::default()),
         Arc::clone(&shared),
         backoff,
+        Arc::default(),
     )
     .await;
     // 1 + 2 + 4 + 8 + 16 = 31 s of steps, each waited for half to all of it.
@@ -187,6 +189,7 @@ async fn a_watch_request_answered_gone_starts_a_new_watcher_that_lists() {
         Store::new("web".into(), Port::Only, Limits::default()),
         Arc::clone(&shared),
         Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
+        Arc::default(),
     )
     .await;
     let status = shared.status();
@@ -225,6 +228,7 @@ async fn the_backoff_starts_over_after_a_retry_that_stayed_up() {
         Store::new("web".into(), Port::Only, Limits::default()),
         Arc::clone(&shared),
         Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
+        Arc::default(),
     )
     .await;
     let failed_at = failed_at.lock().unwrap().expect("the last error came");
@@ -265,6 +269,7 @@ async fn a_slice_past_the_limit_keeps_the_set_and_restarts_the_watch_after_the_b
         Store::new("web".into(), Port::Only, Limits::default().max_slices(1)),
         status_tx,
         Backoff::new(Duration::from_secs(1), Duration::from_secs(8)),
+        Arc::default(),
     ));
     let started = tokio::time::Instant::now();
     status_rx.wait_for(|s| s.errors == 1).await.unwrap();

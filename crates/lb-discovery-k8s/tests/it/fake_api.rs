@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 const PREFIX: &str = "/apis/discovery.k8s.io/v1/namespaces/";
 const LABEL: &str = "kubernetes.io/service-name";
@@ -45,6 +46,9 @@ pub(crate) enum Seen {
     },
     /// A connection dropped at once because the server was down.
     Refused,
+    /// A request answered with an error status because the server is failing
+    /// ([`Mode::Fail`]).
+    Failed { status: u16 },
 }
 
 /// How the server treats new connections.
@@ -61,6 +65,13 @@ pub(crate) enum Mode {
     /// Lists are answered; every watch is answered `200 OK` and its connection is cut right
     /// after the first (empty) line.
     WatchCutAtOnce,
+    /// Every request (from now on, on open connections too) is answered with this HTTP status and a Kubernetes `Status` body, with a
+    /// `Retry-After` header of that many seconds when given (an overloaded or failing API
+    /// server, or a proxy in front of it).
+    Fail {
+        status: u16,
+        retry_after: Option<u64>,
+    },
 }
 
 struct Watcher {
@@ -89,8 +100,15 @@ struct State {
 pub(crate) struct FakeApi {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    seen: Arc<watch::Sender<Vec<Seen>>>,
+    seen: Arc<watch::Sender<Log>>,
     accept: AbortHandle,
+}
+
+/// Every request seen, with when it came (on tokio's clock, so paused in paused tests).
+type Log = Vec<(Instant, Seen)>;
+
+fn log(seen: &watch::Sender<Log>, entry: Seen) {
+    seen.send_modify(|s| s.push((Instant::now(), entry)));
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -146,7 +164,7 @@ impl FakeApi {
                     let Ok((stream, _)) = listener.accept().await else { continue };
                     let mode = lock(&state).mode;
                     if mode == Mode::Down {
-                        seen.send_modify(|s| s.push(Seen::Refused));
+                        log(&seen, Seen::Refused);
                         drop(stream);
                         continue;
                     }
@@ -288,6 +306,11 @@ impl FakeApi {
 
     /// The requests seen so far.
     pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.seen.borrow().iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    /// The requests seen so far, with when each came.
+    pub(crate) fn seen_at(&self) -> Vec<(Instant, Seen)> {
         self.seen.borrow().clone()
     }
 
@@ -303,9 +326,12 @@ impl FakeApi {
     pub(crate) async fn wait_seen(&self, what: &str, until: impl Fn(&[Seen]) -> bool) {
         let mut rx = self.seen.subscribe();
         // Drop the read guard `wait_for` returns at once: the server cannot log while it is held.
-        let reached = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|s| until(s)))
-            .await
-            .is_ok_and(|r| r.is_ok());
+        let reached = tokio::time::timeout(
+            Duration::from_secs(10),
+            rx.wait_for(|log| until(&log.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>())),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
         assert!(
             reached,
             "timed out waiting for {what}; seen: {:#?}",
@@ -384,14 +410,53 @@ fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
         .unwrap()
 }
 
+/// The `Status` a failing server answers with `status`, as the API server words it.
+fn failure(status: u16) -> Value {
+    let (reason, message) = match status {
+        429 => (
+            "TooManyRequests",
+            "too many requests, please try again later",
+        ),
+        500 => (
+            "InternalError",
+            "Internal error occurred: etcd cluster is unavailable",
+        ),
+        503 | 504 => (
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request",
+        ),
+        _ => ("Unknown", "the server failed"),
+    };
+    json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": status
+    })
+}
+
 async fn handle(
     req: Request<Incoming>,
     state: &Mutex<State>,
-    seen: &watch::Sender<Vec<Seen>>,
+    seen: &watch::Sender<Log>,
     mode: Mode,
 ) -> Response<Body> {
     if mode == Mode::Stalled {
         std::future::pending::<()>().await;
+    }
+    // A failing server fails every request from now on, on open connections too.
+    if let Mode::Fail {
+        status,
+        retry_after,
+    } = lock(state).mode
+    {
+        log(seen, Seen::Failed { status });
+        let code = StatusCode::from_u16(status).unwrap();
+        let mut response = json_response(code, &failure(status));
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+        }
+        return response;
     }
     let path = req.uri().path().to_owned();
     let Some(namespace) = path
@@ -415,13 +480,14 @@ async fn handle(
     };
     if q.get("watch").map(String::as_str) == Some("true") {
         let resource_version = q.get("resourceVersion").cloned().unwrap_or_default();
-        seen.send_modify(|s| {
-            s.push(Seen::Watch {
+        log(
+            seen,
+            Seen::Watch {
                 selector: selector.clone(),
                 resource_version: resource_version.clone(),
                 bookmarks: q.get("allowWatchBookmarks").map(String::as_str) == Some("true"),
-            })
-        });
+            },
+        );
         if mode == Mode::WatchEndsAtOnce {
             return Response::builder()
                 .header("content-type", "application/json")
@@ -485,16 +551,17 @@ async fn handle(
         .and_then(|l| l.parse().ok())
         .filter(|&l| l > 0)
         .unwrap_or(usize::MAX);
-    seen.send_modify(|s| {
-        s.push(match &after {
+    log(
+        seen,
+        match &after {
             None => Seen::List {
                 selector: selector.clone(),
             },
             Some(after) => Seen::NextPage {
                 after: after.clone(),
             },
-        })
-    });
+        },
+    );
     let state = state.lock().unwrap();
     let mut items: Vec<&EndpointSlice> = state
         .slices

@@ -27,6 +27,37 @@ async fn a_listening_backend_is_healthy_and_a_closed_port_is_refused() {
 }
 
 #[tokio::test]
+async fn probe_answers_with_a_typed_error_that_needs_no_downcast() {
+    let up = support::accept_and_hold().await;
+    let check = TcpHealthCheck::new();
+    check.probe(&support::backend(up)).await.unwrap();
+
+    let down = support::closed_port().await;
+    let e: ProbeError = check.probe(&support::backend(down)).await.unwrap_err();
+    assert_eq!(e.kind(), ProbeErrorKind::Refused);
+    assert!(
+        matches!(&e, ProbeError::Refused { target, .. } if *target == down.to_string()),
+        "{e:?}"
+    );
+
+    // TLS failures are typed too: the public roots do not know the test CA.
+    let pki = Pki::new("test ca");
+    let server = support::tls_accept_and_hold(pki.server_config(&["localhost"], &[], None)).await;
+    let e = TcpHealthCheck::new_tls("localhost")
+        .unwrap()
+        .probe(&support::backend(server))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ProbeErrorKind::Tls);
+    // And `check` reports the very same error, boxed.
+    let boxed = TcpHealthCheck::new()
+        .check(&support::backend(down))
+        .await
+        .unwrap_err();
+    assert_eq!(boxed.to_string(), format!("connection to {down} refused"));
+}
+
+#[tokio::test]
 async fn the_port_override_replaces_the_backends_port() {
     let up = support::accept_and_hold().await;
     let down = support::closed_port().await;

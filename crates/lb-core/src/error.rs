@@ -31,7 +31,9 @@ pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
     use std::fmt::Write as _;
     let mut text = error.to_string();
     let mut source = error.source();
-    while let Some(cause) = source {
+    // A chain is short; the bound only guards against a cyclic `source` implementation.
+    for _ in 0..16 {
+        let Some(cause) = source else { break };
         let cause_text = cause.to_string();
         if !text.contains(&cause_text) {
             let _ = write!(text, ": {cause_text}");

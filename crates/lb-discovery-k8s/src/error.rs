@@ -196,23 +196,7 @@ pub enum Error {
     },
 }
 
-/// An error and its causes as one line, `outer: inner: innermost`, skipping a cause whose text
-/// the outer message already contains (kube and hyper often repeat their source).
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    // A chain is short; the bound only guards against a cyclic `source` implementation.
-    for _ in 0..16 {
-        let Some(cause) = source else { break };
-        let part = cause.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use lb_core::error_chain;
 
 #[cfg(test)]
 mod tests {

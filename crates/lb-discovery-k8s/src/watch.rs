@@ -1,8 +1,6 @@
 //! The watch task: kube's watcher over one Service's EndpointSlices, feeding the [`Store`] and
 //! publishing each change of the merged set.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -124,15 +122,13 @@ impl Shared {
 /// arrives, so for a quiet Service this is the only sign that the API is back.
 const RECOVERED_AFTER: Duration = Duration::from_secs(60);
 
-/// Exponential backoff between failed list or watch calls, with jitter so that many clients
-/// that lost the API server together do not come back together.
+/// The wait between failed list or watch calls: lb's one backoff type, with equal jitter (half
+/// to all of each step) so that many clients that lost the API server together do not come back
+/// together, started over once a retry has run for [`RECOVERED_AFTER`], and never shorter than
+/// what the API server asked for (within the longest step).
 #[derive(Debug)]
 pub(crate) struct Backoff {
-    min: Duration,
-    max: Duration,
-    next: Duration,
-    random: RandomState,
-    draws: u64,
+    steps: lb_core::Backoff,
     /// When the last wait ends and its retry starts.
     retry_at: Option<Instant>,
 }
@@ -140,13 +136,8 @@ pub(crate) struct Backoff {
 impl Backoff {
     pub(crate) fn new(min: Duration, max: Duration) -> Self {
         let min = min.max(Duration::from_millis(1));
-        let max = max.max(min);
         Backoff {
-            min,
-            max,
-            next: min,
-            random: RandomState::new(),
-            draws: 0,
+            steps: lb_core::Backoff::new(min, max.max(min)).with_jitter(0.5),
             retry_at: None,
         }
     }
@@ -168,27 +159,17 @@ impl Backoff {
         {
             self.reset();
         }
-        let mut delay = self.draw();
+        let mut delay = self.steps.next_delay();
         if let Some(asked) = asked {
-            delay = delay.max(asked.min(self.max));
+            delay = delay.max(asked.min(self.steps.max()));
         }
         self.retry_at = now.checked_add(delay);
         delay
     }
 
-    fn draw(&mut self) -> Duration {
-        let step = self.next;
-        self.next = step.saturating_mul(2).min(self.max);
-        self.draws = self.draws.wrapping_add(1);
-        let half = step / 2;
-        let spread = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        let jitter = self.random.hash_one(self.draws) % spread.saturating_add(1);
-        half + Duration::from_nanos(jitter)
-    }
-
     /// Back to the shortest wait, after the watch made progress.
     pub(crate) fn reset(&mut self) {
-        self.next = self.min;
+        self.steps.reset();
     }
 }
 

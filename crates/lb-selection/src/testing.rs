@@ -8,9 +8,16 @@
 //! assert!(report.sets > 30 && report.picks > 1_000);
 //! ```
 //!
-//! The feature links [`allocation-counter`](https://docs.rs/allocation-counter), which installs a
-//! counting global allocator in the binary that uses it: enable `testing` in
-//! `[dev-dependencies]` only, so that it reaches test binaries alone.
+//! Counting allocations needs a counting global allocator, which only the final binary may
+//! install: [`check_contract_counting`] takes its measuring function, for example
+//! [`allocation-counter`](https://docs.rs/allocation-counter)'s in a test binary:
+//!
+//! ```
+//! use lb_selection::{Random, testing::check_contract_counting};
+//!
+//! let count = |pick: &mut dyn FnMut()| allocation_counter::measure(pick).count_total;
+//! check_contract_counting::<Random>(&(), count).unwrap();
+//! ```
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -69,13 +76,33 @@ impl std::error::Error for Violation {}
 ///   [`Report`]);
 /// - every index in range, each backend offered once, every backend reached;
 /// - standby backends (weight 0) after every active one, when the set has an active one;
-/// - zero heap allocations and no log line per pick through [`LoadBalancer::select`] (the
-///   pick reported, or dropped), a [`Selector`](lb_core::Selector), and a walk of the whole
-///   candidate order, with load tracked (passive health on) and not, under a `tracing`
-///   subscriber that records every event.
+/// - no log line per pick through [`LoadBalancer::select`] (the pick reported, or dropped), a
+///   [`Selector`](lb_core::Selector), and a walk of the whole candidate order, with load
+///   tracked (passive health on) and not, under a `tracing` subscriber that records every event;
+///   and with [`check_contract_counting`], zero heap allocations on those paths.
 ///
 /// Returns what it checked, or the first violation.
 pub fn check_contract<S: BackendSelection>(config: &S::Config) -> Result<Report, Violation> {
+    run::<S>(config, &mut None)
+}
+
+/// The allocations made while running a closure, as a counting global allocator sees them.
+pub type Measure<'a> = &'a mut dyn FnMut(&mut dyn FnMut()) -> u64;
+
+/// [`check_contract`], with zero heap allocations per pick checked by `measure`, which runs the
+/// closure it is given and returns how many allocations it made (a counting global allocator's
+/// measure: only the test binary can install one).
+pub fn check_contract_counting<S: BackendSelection>(
+    config: &S::Config,
+    mut measure: impl FnMut(&mut dyn FnMut()) -> u64,
+) -> Result<Report, Violation> {
+    run::<S>(config, &mut Some(&mut measure))
+}
+
+fn run<S: BackendSelection>(
+    config: &S::Config,
+    measure: &mut Option<Measure<'_>>,
+) -> Result<Report, Violation> {
     let mut report = Report::default();
     for (name, backends) in sets() {
         let check = Check::<S> {
@@ -85,7 +112,7 @@ pub fn check_contract<S: BackendSelection>(config: &S::Config) -> Result<Report,
             _strategy: std::marker::PhantomData,
         };
         report.sets += 1;
-        match check.run(&mut report) {
+        match check.run(&mut report, measure) {
             Ok(()) => {}
             Err(violation) => return Err(violation),
         }
@@ -110,7 +137,7 @@ impl<S: BackendSelection> Check<'_, S> {
         }
     }
 
-    fn run(&self, report: &mut Report) -> Result<(), Violation> {
+    fn run(&self, report: &mut Report, measure: &mut Option<Measure<'_>>) -> Result<(), Violation> {
         let built = catch_unwind(AssertUnwindSafe(|| {
             LoadBalancer::<S>::from_backends_with_config(
                 Backends::fixed(self.backends.to_vec()),
@@ -139,7 +166,7 @@ impl<S: BackendSelection> Check<'_, S> {
             self.judge(key, &order, &weights, "iter_with_states")?;
             report.picks += 2;
         }
-        self.check_allocations(&lb, &selector, &keys)
+        self.check_allocations(&lb, &selector, &keys, measure)
     }
 
     /// Every candidate of one order, failing past twice the set or on a panic.
@@ -208,10 +235,11 @@ impl<S: BackendSelection> Check<'_, S> {
         lb: &LoadBalancer<S>,
         selector: &S,
         keys: &[Vec<u8>],
+        measure: &mut Option<Measure<'_>>,
     ) -> Result<(), Violation> {
         for passive in [false, true] {
             lb.set_passive_health(passive.then(PassiveHealth::default));
-            self.check_allocations_once(lb, selector, keys)?;
+            self.check_allocations_once(lb, selector, keys, measure)?;
         }
         lb.set_passive_health(None);
         Ok(())
@@ -222,6 +250,7 @@ impl<S: BackendSelection> Check<'_, S> {
         lb: &LoadBalancer<S>,
         selector: &S,
         keys: &[Vec<u8>],
+        measure: &mut Option<Measure<'_>>,
     ) -> Result<(), Violation> {
         let mut local = lb.selector();
         let set = lb.backends().get_backend();
@@ -244,22 +273,30 @@ impl<S: BackendSelection> Check<'_, S> {
             // Warm up: a thread's first load of a generation and its random generator's seed
             // allocate once per thread, not per pick.
             pick(b"warm");
-            keys.iter()
-                .map(|key| (key, allocation_counter::measure(|| pick(key))))
-                .find(|(_, info)| info.count_total != 0)
+            let mut allocated = None;
+            for key in keys {
+                let count = match measure.as_mut() {
+                    Some(measure) => measure(&mut || pick(key)),
+                    None => {
+                        pick(key);
+                        0
+                    }
+                };
+                if count != 0 {
+                    allocated = Some((key, count));
+                    break;
+                }
+            }
+            allocated
         });
         // A log line allocates too: say what it was first, it says more.
         if let Some(line) = record.lines().first() {
             return Err(self.violation(b"", format!("a pick logged: {line}")));
         }
         match allocated {
-            Some((key, info)) => Err(self.violation(
-                key,
-                format!(
-                    "a pick allocated {} times ({} bytes)",
-                    info.count_total, info.bytes_total
-                ),
-            )),
+            Some((key, count)) => {
+                Err(self.violation(key, format!("a pick allocated {count} times")))
+            }
             None => Ok(()),
         }
     }

@@ -157,13 +157,4 @@ impl BackendSelection for InOrder {
 }
 
 /// An error and its sources on one line, as lb-core keeps it.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use lb_core::error_chain;

@@ -1,12 +1,17 @@
 //! Every built-in strategy passes the contract checks users run on their own strategies.
 
-use lb_selection::testing::{Report, check_contract};
+use lb_selection::testing::{Report, Violation, check_contract, check_contract_counting};
 use lb_selection::{
     Consistent, FnvHash, KetamaConfig, LeastRequest, LeastRequestConfig, PeakEwma, Random,
     RoundRobin,
 };
 
-fn passes(report: Result<Report, lb_selection::testing::Violation>) -> Report {
+/// The contract with the allocations counted by this binary's counting allocator.
+fn checked<S: lb_core::BackendSelection>(config: &S::Config) -> Result<Report, Violation> {
+    check_contract_counting::<S>(config, |pick| allocation_counter::measure(pick).count_total)
+}
+
+fn passes(report: Result<Report, Violation>) -> Report {
     let report = report.unwrap_or_else(|v| panic!("{v}"));
     assert!(report.sets >= 30 && report.picks > 1_000, "{report:?}");
     report
@@ -14,20 +19,12 @@ fn passes(report: Result<Report, lb_selection::testing::Violation>) -> Report {
 
 #[test]
 fn round_robin_keeps_the_contract() {
-    assert!(
-        passes(check_contract::<RoundRobin>(&()))
-            .build_errors
-            .is_empty()
-    );
+    assert!(passes(checked::<RoundRobin>(&())).build_errors.is_empty());
 }
 
 #[test]
 fn random_keeps_the_contract() {
-    assert!(
-        passes(check_contract::<Random>(&()))
-            .build_errors
-            .is_empty()
-    );
+    assert!(passes(checked::<Random>(&())).build_errors.is_empty());
 }
 
 #[test]
@@ -40,7 +37,7 @@ fn least_request_keeps_the_contract_in_every_mode() {
         LeastRequest::full_scan(),
     ] {
         assert!(
-            passes(check_contract::<LeastRequest>(&config))
+            passes(checked::<LeastRequest>(&config))
                 .build_errors
                 .is_empty(),
             "{config:?}"
@@ -50,25 +47,17 @@ fn least_request_keeps_the_contract_in_every_mode() {
 
 #[test]
 fn peak_ewma_keeps_the_contract() {
-    assert!(
-        passes(check_contract::<PeakEwma>(&()))
-            .build_errors
-            .is_empty()
-    );
+    assert!(passes(checked::<PeakEwma>(&())).build_errors.is_empty());
 }
 
 #[test]
 fn fnv_hash_keeps_the_contract() {
-    assert!(
-        passes(check_contract::<FnvHash>(&()))
-            .build_errors
-            .is_empty()
-    );
+    assert!(passes(checked::<FnvHash>(&())).build_errors.is_empty());
 }
 
 #[test]
 fn consistent_keeps_the_contract_and_refuses_rings_too_heavy_with_an_error() {
-    let report = passes(check_contract::<Consistent>(&KetamaConfig::default()));
+    let report = passes(checked::<Consistent>(&KetamaConfig::default()));
     // Sets with weights like u32::MAX would need more ring points than a ring holds: a typed
     // error naming the heaviest backend, not a panic; the usual weights build.
     assert!(!report.build_errors.is_empty());
@@ -146,9 +135,9 @@ mod flawed {
 
 #[test]
 fn the_check_catches_a_strategy_that_allocates_or_logs_per_pick() {
-    let violation = check_contract::<flawed::Allocating>(&()).unwrap_err();
+    let violation = checked::<flawed::Allocating>(&()).unwrap_err();
     assert!(violation.problem.contains("allocated"), "{violation}");
-    let violation = check_contract::<flawed::Logging>(&()).unwrap_err();
+    let violation = checked::<flawed::Logging>(&()).unwrap_err();
     assert!(
         violation.problem.contains("logged: TRACE picking len="),
         "{violation}"

@@ -1,0 +1,148 @@
+//! `poll_ready`, fail-fast and the idle timeout (on tokio's paused clock), over in-process
+//! services: what is tested here is lb-tower's own bookkeeping, not a protocol.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use lb_core::{Backend, LoadBalancer};
+use lb_selection::RoundRobin;
+use lb_tower::{BalanceLayer, ErrIsFailure, Error};
+use tower::{Service, ServiceExt};
+
+use crate::support::within;
+
+/// An inner service that answers its backend's address, and counts how many of it are alive.
+#[derive(Clone)]
+struct Answer {
+    addr: String,
+    _alive: Arc<()>,
+}
+
+impl Service<&'static str> for Answer {
+    type Response = String;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<String, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: &'static str) -> Self::Future {
+        std::future::ready(Ok(self.addr.clone()))
+    }
+}
+
+#[tokio::test]
+async fn poll_ready_waits_for_a_backend_and_wakes_on_a_health_flip() {
+    let backend = Backend::new("127.0.0.1:9").unwrap();
+    let lb = Arc::new(LoadBalancer::<RoundRobin>::try_from_iter([backend.clone()]).unwrap());
+    lb.backends().set_health(&backend, false);
+    let alive = Arc::new(());
+    let make = {
+        let alive = Arc::clone(&alive);
+        move |b: &Backend| Answer {
+            addr: b.addr.to_string(),
+            _alive: Arc::clone(&alive),
+        }
+    };
+    let mut balance = BalanceLayer::new(Arc::clone(&lb))
+        .classify(ErrIsFailure)
+        .build(make.clone());
+    let mut ready = tokio_test_ready(&mut balance);
+    assert!(
+        futures_util::poll!(&mut ready).is_pending(),
+        "no ready backend: not ready"
+    );
+    lb.backends().set_health(&backend, true);
+    within("poll_ready after the flip", ready).await.unwrap();
+    assert_eq!(balance.call("hi").await.unwrap(), "127.0.0.1:9");
+
+    // Fail fast: always ready, and a request with no backend fails at once, typed.
+    lb.backends().set_health(&backend, false);
+    let mut fast = BalanceLayer::new(lb)
+        .classify(ErrIsFailure)
+        .fail_fast(true)
+        .build(make);
+    let error = fast.ready().await.unwrap().call("hi").await.unwrap_err();
+    assert!(
+        matches!(error.downcast_ref::<Error>(), Some(Error::NoReadyBackend)),
+        "{error}"
+    );
+}
+
+/// `balance.ready()`, pinned and boxed so the test can poll it by hand.
+fn tokio_test_ready<'a, S: Service<&'static str> + Send>(
+    balance: &'a mut S,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<&'a mut S, S::Error>> + Send + 'a>>
+where
+    S::Error: Send,
+{
+    Box::pin(balance.ready())
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_services_are_dropped_after_the_idle_timeout() {
+    let lb = Arc::new(
+        LoadBalancer::<RoundRobin>::try_from_iter(["127.0.0.1:1", "127.0.0.1:2"]).unwrap(),
+    );
+    let alive = Arc::new(());
+    let made = Arc::new(AtomicUsize::new(0));
+    let make = {
+        let (alive, made) = (Arc::clone(&alive), Arc::clone(&made));
+        move |b: &Backend| {
+            made.fetch_add(1, Ordering::SeqCst);
+            Answer {
+                addr: b.addr.to_string(),
+                _alive: Arc::clone(&alive),
+            }
+        }
+    };
+    let idle = Duration::from_secs(60);
+    let balance = BalanceLayer::new(lb)
+        .classify(ErrIsFailure)
+        .idle_timeout(Some(idle))
+        .build(make);
+    for _ in 0..2 {
+        balance.clone().oneshot("hi").await.unwrap();
+    }
+    // The test's, the factory's, and one per cached service.
+    assert_eq!((balance.cached_services(), Arc::strong_count(&alive)), (2, 4));
+    // Used again at 40 s: one backend only.
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    let mut one = balance.clone();
+    one.ready().await.unwrap().call("hi").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    assert_eq!(balance.cached_services(), 1, "unused for 80 s: dropped");
+    assert_eq!(Arc::strong_count(&alive), 3);
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    assert_eq!(balance.cached_services(), 0, "the other after 60 s to 75 s");
+    assert_eq!(Arc::strong_count(&alive), 2);
+    balance.clone().oneshot("hi").await.unwrap();
+    assert_eq!(made.load(Ordering::SeqCst), 3, "made again when used again");
+}
+
+#[tokio::test]
+async fn the_maintenance_task_ends_with_the_last_clone() {
+    let lb = Arc::new(LoadBalancer::<RoundRobin>::try_from_iter(["127.0.0.1:1"]).unwrap());
+    let alive = Arc::new(());
+    let make = {
+        let alive = Arc::clone(&alive);
+        move |b: &Backend| Answer {
+            addr: b.addr.to_string(),
+            _alive: Arc::clone(&alive),
+        }
+    };
+    let balance = BalanceLayer::new(Arc::clone(&lb)).classify(ErrIsFailure).build(make);
+    balance.clone().oneshot("hi").await.unwrap();
+    assert_eq!(Arc::strong_count(&alive), 3, "the factory's and the cached service's");
+    drop(balance);
+    within("the maintenance task to end", async {
+        while Arc::strong_count(&alive) > 1 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(Arc::strong_count(&lb), 1, "nothing keeps the load balancer");
+}

@@ -86,8 +86,8 @@ fn answer_of(backend: &Backend) -> Answer {
     Answer(u64::from(backend.addr.port().unwrap_or(0)))
 }
 
-fn balance<S: BackendSelection>() -> Balance<S, fn(&Backend) -> Answer, lb_tower::NoKey, ErrIsFailure>
-{
+fn balance<S: BackendSelection>()
+-> Balance<S, fn(&Backend) -> Answer, lb_tower::NoKey, ErrIsFailure> {
     let lb = Arc::new(LoadBalancer::<S>::try_from_iter(backends()).expect("valid backends"));
     BalanceLayer::new(lb)
         .classify(ErrIsFailure)

@@ -179,7 +179,11 @@ impl Report {
     pub(crate) fn print(&self, title: &str) {
         println!("{title}");
         for (name, served) in &self.served {
-            let note = if *name == self.killed { " (killed mid-run)" } else { "" };
+            let note = if *name == self.killed {
+                " (killed mid-run)"
+            } else {
+                ""
+            };
             println!("  {name:<8} served {served:>4}{note}");
         }
         println!(

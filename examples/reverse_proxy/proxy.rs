@@ -206,11 +206,7 @@ type ProxyBody = BoxBody<Bytes, BoxError>;
 /// is ready, 502 when the backend failed.
 async fn forward<B>(balance: B, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible>
 where
-    B: tower::Service<
-            Request<Full<Bytes>>,
-            Response = Response<Incoming>,
-            Error = BoxError,
-        >,
+    B: tower::Service<Request<Full<Bytes>>, Response = Response<Incoming>, Error = BoxError>,
 {
     let (mut parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -226,7 +222,10 @@ where
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            Ok(Response::from_parts(parts, body.map_err(BoxError::from).boxed()))
+            Ok(Response::from_parts(
+                parts,
+                body.map_err(BoxError::from).boxed(),
+            ))
         }
         Err(error) => match error.downcast_ref::<lb::tower::Error>() {
             Some(lb::tower::Error::NoReadyBackend) => Ok(status(StatusCode::SERVICE_UNAVAILABLE)),

@@ -234,7 +234,7 @@ impl<Svc> fmt::Debug for Cache<Svc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lb_core::{LoadBalancer, BackendSelection};
+    use lb_core::{BackendSelection, LoadBalancer};
     use std::sync::atomic::AtomicUsize;
 
     struct First;
@@ -266,23 +266,34 @@ mod tests {
         let set = lb.backends().get_backend();
         let cache = Cache::new(Arc::clone(&set));
         let current = || lb.backends().get_backend();
-        assert_eq!(cache.service(&set, 1, &make, current).unwrap(), "10.0.0.2:80");
-        assert_eq!(cache.service(&set, 1, &make, current).unwrap(), "10.0.0.2:80");
+        assert_eq!(
+            cache.service(&set, 1, &make, current).unwrap(),
+            "10.0.0.2:80"
+        );
+        assert_eq!(
+            cache.service(&set, 1, &make, current).unwrap(),
+            "10.0.0.2:80"
+        );
         assert_eq!(made.load(Ordering::Relaxed), 1);
         assert_eq!(cache.len(), 1);
 
         // A newer set: the staying backend keeps its service, at its new index.
         let next = {
-            let lb2 =
-                LoadBalancer::<First>::try_from_iter(["10.0.0.0:80", "10.0.0.2:80"]).unwrap();
+            let lb2 = LoadBalancer::<First>::try_from_iter(["10.0.0.0:80", "10.0.0.2:80"]).unwrap();
             lb2.backends().get_backend()
         };
         cache.follow(Arc::clone(&next));
         assert_eq!(cache.len(), 1);
-        assert_eq!(cache.service(&next, 1, &make, current).unwrap(), "10.0.0.2:80");
+        assert_eq!(
+            cache.service(&next, 1, &make, current).unwrap(),
+            "10.0.0.2:80"
+        );
         assert_eq!(made.load(Ordering::Relaxed), 1, "carried, not made again");
         // A pick from the old set whose backend has left: served, not kept.
-        assert_eq!(cache.service(&set, 0, &make, current).unwrap(), "10.0.0.1:80");
+        assert_eq!(
+            cache.service(&set, 0, &make, current).unwrap(),
+            "10.0.0.1:80"
+        );
         assert_eq!(cache.len(), 1);
 
         // Idle: the first sweep sees the slot used, the next ones count from there.
@@ -293,7 +304,14 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!(cache.sweep(Instant::now(), idle), 1);
         assert_eq!(cache.len(), 0);
-        assert_eq!(cache.service(&next, 1, &make, current).unwrap(), "10.0.0.2:80");
-        assert_eq!(made.load(Ordering::Relaxed), 3, "made again after its eviction");
+        assert_eq!(
+            cache.service(&next, 1, &make, current).unwrap(),
+            "10.0.0.2:80"
+        );
+        assert_eq!(
+            made.load(Ordering::Relaxed),
+            3,
+            "made again after its eviction"
+        );
     }
 }

@@ -83,7 +83,10 @@ mod tests {
         assert_eq!(c.classify(&response(429, None)), Outcome::Success);
         assert_eq!(c.classify(&response(500, None)), Outcome::Failure);
         assert_eq!(c.classify(&response(503, None)), Outcome::Failure);
-        assert_eq!(c.classify(&Err::<http::Response<()>, _>(())), Outcome::Failure);
+        assert_eq!(
+            c.classify(&Err::<http::Response<()>, _>(())),
+            Outcome::Failure
+        );
         assert_eq!(c.classify(&response(200, Some("0"))), Outcome::Success);
         assert_eq!(c.classify(&response(200, Some("5"))), Outcome::Success);
         assert_eq!(c.classify(&response(200, Some("12"))), Outcome::Success);

@@ -101,7 +101,13 @@ where
             state: State::Done,
         };
         future.state = match pick {
-            Some(pick) => Self::attempt(&future.shared, &mut future.retry, &mut future.pick, pick, req),
+            Some(pick) => Self::attempt(
+                &future.shared,
+                &mut future.retry,
+                &mut future.pick,
+                pick,
+                req,
+            ),
             None => State::Failed {
                 error: Some(Error::NoReadyBackend.into()),
             },
@@ -214,8 +220,8 @@ where
                         Poll::Ready(Err(error)) => error.into(),
                         Poll::Pending => {
                             let wait = this.shared.config.ready_timeout;
-                            let deadline = deadline
-                                .get_or_insert_with(|| Box::pin(tokio::time::sleep(wait)));
+                            let deadline =
+                                deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(wait)));
                             if deadline.as_mut().poll(cx).is_pending() {
                                 return Poll::Pending;
                             }
@@ -262,7 +268,9 @@ where
                     return Poll::Ready(result.map_err(Into::into));
                 }
                 StateProj::Failed { error } => {
-                    let error = error.take().unwrap_or_else(|| Error::PolledAfterCompletion.into());
+                    let error = error
+                        .take()
+                        .unwrap_or_else(|| Error::PolledAfterCompletion.into());
                     this.state.set(State::Done);
                     return Poll::Ready(Err(error));
                 }

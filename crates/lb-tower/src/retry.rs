@@ -155,7 +155,11 @@ impl Default for RetryBudget {
 impl RetryBudget {
     /// A budget allowing retries of up to `ratio` of the requests made in the last `window`
     /// (1 s to 60 s), plus `min_per_second`. A `ratio` of 0 allows only the minimum.
-    pub fn new(window: Duration, min_per_second: u32, ratio: f32) -> Result<Self, RetryBudgetError> {
+    pub fn new(
+        window: Duration,
+        min_per_second: u32,
+        ratio: f32,
+    ) -> Result<Self, RetryBudgetError> {
         if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&window) {
             return Err(RetryBudgetError::Window(window));
         }
@@ -251,7 +255,10 @@ mod tests {
     fn idempotent_copies_only_idempotent_or_marked_requests() {
         let get = http::Request::get("/a").header("x", "1").body("b").unwrap();
         let copy = Idempotent.copy(&get).expect("GET is idempotent");
-        assert_eq!((copy.uri(), copy.headers()["x"].as_bytes(), *copy.body()), (get.uri(), &b"1"[..], "b"));
+        assert_eq!(
+            (copy.uri(), copy.headers()["x"].as_bytes(), *copy.body()),
+            (get.uri(), &b"1"[..], "b")
+        );
         let post = http::Request::post("/a").body("b").unwrap();
         assert!(Idempotent.copy(&post).is_none());
         let mut marked = http::Request::post("/a").body("b").unwrap();

@@ -15,7 +15,12 @@ async fn killing_a_backend_loses_at_most_its_requests_in_flight_plus_the_thresho
         let report = demo::run(strategy, false).await.expect("the demo runs");
         report.print(&format!("{strategy:?}, retries off"));
         assert!(report.failed <= report.bound(), "{strategy:?}: {report:?}");
-        let killed = report.served.iter().find(|(n, _)| *n == report.killed).unwrap().1;
+        let killed = report
+            .served
+            .iter()
+            .find(|(n, _)| *n == report.killed)
+            .unwrap()
+            .1;
         for (name, served) in &report.served {
             if *name != report.killed {
                 assert!(*served > killed, "{strategy:?}: {report:?}");

@@ -245,8 +245,7 @@ fn criterion_part(
         .current_dir(root)
         .args(["bench", "-p", "lb-benches"])
         .args([
-            "--bench", "select", "--bench", "build", "--bench", "ketama", "--bench", "tower",
-            "--",
+            "--bench", "select", "--bench", "build", "--bench", "ketama", "--bench", "tower", "--",
         ])
         .env("CRITERION_HOME", &paths.criterion)
         .env("LB_BENCH_OUT", &out);

@@ -33,14 +33,17 @@ where
 #[tokio::test]
 async fn inserts_and_removes_follow_discovery_and_health() {
     let list = Static::try_from_iter(["127.0.0.1:1", "127.0.0.1:2"]).unwrap();
-    let lb = Arc::new(LoadBalancer::<RoundRobin>::from_backends(Backends::new(Box::new(
-        list.clone(),
-    ))));
+    let lb = Arc::new(LoadBalancer::<RoundRobin>::from_backends(Backends::new(
+        Box::new(list.clone()),
+    )));
     lb.update().await.unwrap();
     let mut changes = lb_tower::discover(&lb);
     assert_eq!(next(&mut changes).await, ("+", "127.0.0.1:1".into()));
     assert_eq!(next(&mut changes).await, ("+", "127.0.0.1:2".into()));
-    assert!(futures_util::poll!(changes.next()).is_pending(), "nothing else yet");
+    assert!(
+        futures_util::poll!(changes.next()).is_pending(),
+        "nothing else yet"
+    );
 
     // Discovery.
     list.add(Backend::new("127.0.0.1:3").unwrap());
@@ -91,7 +94,12 @@ async fn discover_with_feeds_tower_p2c() {
     let mut p2c = tower::balance::p2c::Balance::new(services);
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..64 {
-        let answer = within("p2c", p2c.ready()).await.unwrap().call(()).await.unwrap();
+        let answer = within("p2c", p2c.ready())
+            .await
+            .unwrap()
+            .call(())
+            .await
+            .unwrap();
         seen.insert(answer);
     }
     assert_eq!(seen.len(), 2);
@@ -99,7 +107,12 @@ async fn discover_with_feeds_tower_p2c() {
         .set_health(&Backend::new("127.0.0.1:1").unwrap(), false);
     // p2c applies the removal on its next poll_ready.
     for _ in 0..64 {
-        let answer = within("p2c", p2c.ready()).await.unwrap().call(()).await.unwrap();
+        let answer = within("p2c", p2c.ready())
+            .await
+            .unwrap()
+            .call(())
+            .await
+            .unwrap();
         assert_eq!(answer, "127.0.0.1:2");
     }
 }

@@ -36,7 +36,9 @@ async fn balance_spreads_grpc_calls_and_ejects_a_stopped_server() {
     let lb = Arc::new(lb);
     let mut client = HealthClient::new(Balance::new(Arc::clone(&lb), channel_for));
     for _ in 0..30 {
-        within("a health check", client.check(check())).await.unwrap();
+        within("a health check", client.check(check()))
+            .await
+            .unwrap();
     }
     let counts: Vec<u64> = servers.iter().map(GrpcServer::requests).collect();
     assert_eq!(counts, [10, 10, 10]);
@@ -44,20 +46,30 @@ async fn balance_spreads_grpc_calls_and_ejects_a_stopped_server() {
     servers[1].stop().await;
     let mut failed = 0;
     for _ in 0..60 {
-        failed += usize::from(within("a health check", client.check(check())).await.is_err());
+        failed += usize::from(
+            within("a health check", client.check(check()))
+                .await
+                .is_err(),
+        );
     }
-    assert!(failed <= 5, "{failed} failed calls: at most the passive-health threshold");
+    assert!(
+        failed <= 5,
+        "{failed} failed calls: at most the passive-health threshold"
+    );
     let state = lb.backends().state(&servers[1].backend()).unwrap();
     assert!(state.is_ejected() || failed == 0, "{state:?}");
-    assert_eq!(servers[1].requests(), 10, "nothing reached the stopped server");
+    assert_eq!(
+        servers[1].requests(),
+        10,
+        "nothing reached the stopped server"
+    );
 }
 
 #[tokio::test]
 async fn the_discover_adapter_drives_tonics_balance_channel() {
     let servers = servers(3).await;
     let lb = Arc::new(
-        LoadBalancer::<RoundRobin>::try_from_iter(servers.iter().map(GrpcServer::backend))
-            .unwrap(),
+        LoadBalancer::<RoundRobin>::try_from_iter(servers.iter().map(GrpcServer::backend)).unwrap(),
     );
     let (channel, sender) = tonic::transport::Channel::balance_channel(16);
     let (forwarded_tx, mut forwarded) = tokio::sync::mpsc::unbounded_channel();
@@ -86,9 +98,14 @@ async fn the_discover_adapter_drives_tonics_balance_channel() {
     }
     let mut client = HealthClient::new(channel);
     for _ in 0..90 {
-        within("a health check", client.check(check())).await.unwrap();
+        within("a health check", client.check(check()))
+            .await
+            .unwrap();
     }
-    assert!(servers.iter().all(|s| s.requests() > 0), "every server served");
+    assert!(
+        servers.iter().all(|s| s.requests() > 0),
+        "every server served"
+    );
 
     // A health flip (as an active check would make) removes the backend from tonic's channel.
     let gone: Backend = servers[0].backend();
@@ -97,7 +114,9 @@ async fn the_discover_adapter_drives_tonics_balance_channel() {
     assert_eq!(seen, format!("-{}", gone.addr));
     let before = servers[0].requests();
     for _ in 0..60 {
-        within("a health check", client.check(check())).await.unwrap();
+        within("a health check", client.check(check()))
+            .await
+            .unwrap();
     }
     assert_eq!(servers[0].requests(), before, "no call after the removal");
     forward.abort();

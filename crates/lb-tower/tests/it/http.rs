@@ -32,7 +32,11 @@ async fn requests_spread_by_the_strategys_weights() {
         assert_eq!(response.status(), 200);
     }
     let counts: Vec<u64> = servers.iter().map(HttpServer::requests).collect();
-    assert_eq!(counts, [100, 200, 300], "smooth weighted round robin, weights 1:2:3");
+    assert_eq!(
+        counts,
+        [100, 200, 300],
+        "smooth weighted round robin, weights 1:2:3"
+    );
     assert_eq!(balance.cached_services(), 3);
 }
 
@@ -101,13 +105,20 @@ async fn a_removed_backends_client_is_dropped_and_its_connections_closed() {
         assert_eq!(response.unwrap().status(), 200);
     }
     let (opened, closed) = servers[1].connections();
-    assert!(opened >= 1 && closed == 0, "{opened} opened, {closed} closed");
+    assert!(
+        opened >= 1 && closed == 0,
+        "{opened} opened, {closed} closed"
+    );
     assert_eq!(balance.cached_services(), 2);
 
     lb.apply(vec![servers[0].backend()]).unwrap();
     servers[1].all_connections_closed(opened).await;
     assert_eq!(balance.cached_services(), 1);
-    assert_eq!(servers[0].connections().1, 0, "the staying backend keeps its connections");
+    assert_eq!(
+        servers[0].connections().1,
+        0,
+        "the staying backend keeps its connections"
+    );
     let before = servers[1].requests();
     for _ in 0..4 {
         balance.clone().oneshot(get("/")).await.unwrap();
@@ -121,8 +132,8 @@ async fn dropped_response_futures_leave_nothing_in_flight() {
     for server in &servers {
         server.delay(std::time::Duration::from_secs(30));
     }
-    let lb =
-        LoadBalancer::<LeastRequest>::try_from_iter(servers.iter().map(HttpServer::backend)).unwrap();
+    let lb = LoadBalancer::<LeastRequest>::try_from_iter(servers.iter().map(HttpServer::backend))
+        .unwrap();
     let lb = Arc::new(lb);
     let balance = Balance::new(Arc::clone(&lb), |b: &Backend| client_for(b, false));
     let tasks: Vec<_> = (0..10)
@@ -151,8 +162,7 @@ async fn failed_requests_are_retried_on_another_backend_and_never_twice_on_one()
     let servers = servers(3).await;
     servers[1].answer(503);
     let lb = Arc::new(
-        LoadBalancer::<RoundRobin>::try_from_iter(servers.iter().map(HttpServer::backend))
-            .unwrap(),
+        LoadBalancer::<RoundRobin>::try_from_iter(servers.iter().map(HttpServer::backend)).unwrap(),
     );
     let balance = BalanceLayer::new(Arc::clone(&lb))
         .retry(Idempotent, Retries::new())
@@ -191,8 +201,7 @@ async fn failed_requests_are_retried_on_another_backend_and_never_twice_on_one()
 async fn a_stopped_backends_connect_errors_are_retried_elsewhere() {
     let servers = servers(2).await;
     let lb = Arc::new(
-        LoadBalancer::<RoundRobin>::try_from_iter(servers.iter().map(HttpServer::backend))
-            .unwrap(),
+        LoadBalancer::<RoundRobin>::try_from_iter(servers.iter().map(HttpServer::backend)).unwrap(),
     );
     let balance = BalanceLayer::new(Arc::clone(&lb))
         .retry(Idempotent, Retries::new())

@@ -25,7 +25,10 @@ impl Service<&'static str> for Answer {
     type Error = Infallible;
     type Future = std::future::Ready<Result<String, Infallible>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -108,7 +111,10 @@ async fn idle_services_are_dropped_after_the_idle_timeout() {
         balance.clone().oneshot("hi").await.unwrap();
     }
     // The test's, the factory's, and one per cached service.
-    assert_eq!((balance.cached_services(), Arc::strong_count(&alive)), (2, 4));
+    assert_eq!(
+        (balance.cached_services(), Arc::strong_count(&alive)),
+        (2, 4)
+    );
     // Used again at 40 s: one backend only.
     tokio::time::sleep(Duration::from_secs(40)).await;
     let mut one = balance.clone();
@@ -134,9 +140,15 @@ async fn the_maintenance_task_ends_with_the_last_clone() {
             _alive: Arc::clone(&alive),
         }
     };
-    let balance = BalanceLayer::new(Arc::clone(&lb)).classify(ErrIsFailure).build(make);
+    let balance = BalanceLayer::new(Arc::clone(&lb))
+        .classify(ErrIsFailure)
+        .build(make);
     balance.clone().oneshot("hi").await.unwrap();
-    assert_eq!(Arc::strong_count(&alive), 3, "the factory's and the cached service's");
+    assert_eq!(
+        Arc::strong_count(&alive),
+        3,
+        "the factory's and the cached service's"
+    );
     drop(balance);
     within("the maintenance task to end", async {
         while Arc::strong_count(&alive) > 1 {

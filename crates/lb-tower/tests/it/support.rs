@@ -35,7 +35,10 @@ pub(crate) async fn within<T>(what: &str, future: impl Future<Output = T>) -> T 
 
 /// Waits until `servers` have received at least `n` requests between them.
 pub(crate) async fn received_total(servers: &[HttpServer], n: u64) {
-    let mut seen: Vec<_> = servers.iter().map(|s| s.counters.seen.subscribe()).collect();
+    let mut seen: Vec<_> = servers
+        .iter()
+        .map(|s| s.counters.seen.subscribe())
+        .collect();
     within("requests to arrive", async move {
         loop {
             let total: u64 = seen.iter_mut().map(|rx| *rx.borrow_and_update()).sum();
@@ -73,8 +76,12 @@ pub(crate) struct HttpServer {
 
 impl HttpServer {
     pub(crate) async fn start() -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let counters = Arc::new(Counters {
             status: AtomicU16::new(200),
             ..Counters::default()
@@ -149,7 +156,9 @@ async fn accept(
         connections.send_modify(|(opened, _)| *opened += 1);
         let counters = Arc::clone(&counters);
         let connections = Arc::clone(&connections);
-        let local = stream.local_addr().expect("an accepted stream has an address");
+        let local = stream
+            .local_addr()
+            .expect("an accepted stream has an address");
         tasks.spawn(async move {
             let service = service_fn(move |req| answer(req, Arc::clone(&counters), local));
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -224,8 +233,12 @@ pub(crate) struct GrpcServer {
 
 impl GrpcServer {
     pub(crate) async fn start() -> GrpcServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let (reporter, health) = tonic_health::server::health_reporter();
         let requests = Arc::new(AtomicU64::new(0));
         let counted = Arc::clone(&requests);

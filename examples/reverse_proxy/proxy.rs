@@ -111,11 +111,14 @@ impl Options {
     }
 }
 
+/// Finds a backend's state in the proxy's load balancer (whatever its strategy type).
+pub(crate) type StateOf = Box<dyn Fn(&Backend) -> Option<Arc<BackendState>> + Send + Sync>;
+
 /// A running proxy; it stops when dropped.
 pub(crate) struct Proxy {
     pub(crate) addr: SocketAddr,
     /// The state of a backend in the proxy's load balancer.
-    pub(crate) state_of: Box<dyn Fn(&Backend) -> Option<Arc<BackendState>> + Send + Sync>,
+    pub(crate) state_of: StateOf,
     task: JoinHandle<()>,
     background: Option<ServiceHandle>,
 }

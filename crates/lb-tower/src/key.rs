@@ -11,7 +11,7 @@ use http::header::HeaderName;
 /// for your own type to borrow a key from a request type of yours.
 pub trait RequestKey<Req> {
     /// The key of `req`.
-    fn key<'r>(&self, req: &'r Req) -> impl AsRef<[u8]>;
+    fn key(&self, req: &Req) -> impl AsRef<[u8]>;
 }
 
 /// No key: every request hashes the empty key. The default of [`Balance`](crate::Balance), right
@@ -21,7 +21,7 @@ pub struct NoKey;
 
 impl<Req> RequestKey<Req> for NoKey {
     #[inline]
-    fn key<'r>(&self, _req: &'r Req) -> impl AsRef<[u8]> {
+    fn key(&self, _req: &Req) -> impl AsRef<[u8]> {
         [0u8; 0]
     }
 }
@@ -32,7 +32,7 @@ where
     K: AsRef<[u8]>,
 {
     #[inline]
-    fn key<'r>(&self, req: &'r Req) -> impl AsRef<[u8]> {
+    fn key(&self, req: &Req) -> impl AsRef<[u8]> {
         // An owned key: it lives as long as the caller keeps it.
         Owned(self(req))
     }
@@ -68,7 +68,7 @@ impl Header {
 
 impl<B> RequestKey<http::Request<B>> for Header {
     #[inline]
-    fn key<'r>(&self, req: &'r http::Request<B>) -> impl AsRef<[u8]> {
+    fn key(&self, req: &http::Request<B>) -> impl AsRef<[u8]> {
         req.headers()
             .get(&self.0)
             .map_or(&[][..], |value| value.as_bytes())
@@ -81,7 +81,7 @@ pub struct Path;
 
 impl<B> RequestKey<http::Request<B>> for Path {
     #[inline]
-    fn key<'r>(&self, req: &'r http::Request<B>) -> impl AsRef<[u8]> {
+    fn key(&self, req: &http::Request<B>) -> impl AsRef<[u8]> {
         req.uri().path().as_bytes()
     }
 }

@@ -50,10 +50,13 @@ impl Default for Config {
 ///     .retry(Idempotent, Retries::new().max_retries(2))
 ///     .idle_timeout(Some(Duration::from_secs(60)));
 /// // The inner services: any `Fn(&Backend) -> Service` (a client bound to the backend).
-/// let balance = layer.layer(|backend: &Backend| tower::service_fn(move |_req: http::Request<()>| {
-///     let addr = backend.addr.clone();
-///     async move { Ok::<_, std::convert::Infallible>(http::Response::new(addr.to_string())) }
-/// }));
+/// let balance = layer.layer(|backend: &Backend| {
+///     let addr = backend.addr.to_string();
+///     tower::service_fn(move |_req: http::Request<()>| {
+///         let answer = http::Response::new(addr.clone());
+///         async move { Ok::<_, std::convert::Infallible>(answer) }
+///     })
+/// });
 /// # drop(balance);
 /// ```
 pub struct BalanceLayer<S, K = NoKey, C = DefaultClassify, R = NoRetry>

@@ -53,13 +53,15 @@ async fn poll_ready_waits_for_a_backend_and_wakes_on_a_health_flip() {
     let mut balance = BalanceLayer::new(Arc::clone(&lb))
         .classify(ErrIsFailure)
         .build(make.clone());
-    let mut ready = tokio_test_ready(&mut balance);
-    assert!(
-        futures_util::poll!(&mut ready).is_pending(),
-        "no ready backend: not ready"
-    );
-    lb.backends().set_health(&backend, true);
-    within("poll_ready after the flip", ready).await.unwrap();
+    {
+        let mut ready = std::pin::pin!(balance.ready());
+        assert!(
+            futures_util::poll!(ready.as_mut()).is_pending(),
+            "no ready backend: not ready"
+        );
+        lb.backends().set_health(&backend, true);
+        within("poll_ready after the flip", ready).await.unwrap();
+    }
     assert_eq!(balance.call("hi").await.unwrap(), "127.0.0.1:9");
 
     // Fail fast: always ready, and a request with no backend fails at once, typed.
@@ -73,16 +75,6 @@ async fn poll_ready_waits_for_a_backend_and_wakes_on_a_health_flip() {
         matches!(error.downcast_ref::<Error>(), Some(Error::NoReadyBackend)),
         "{error}"
     );
-}
-
-/// `balance.ready()`, pinned and boxed so the test can poll it by hand.
-fn tokio_test_ready<'a, S: Service<&'static str> + Send>(
-    balance: &'a mut S,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<&'a mut S, S::Error>> + Send + 'a>>
-where
-    S::Error: Send,
-{
-    Box::pin(balance.ready())
 }
 
 #[tokio::test(start_paused = true)]

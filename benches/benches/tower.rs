@@ -15,6 +15,8 @@
 //!   tower's p2c.
 //! - `tower/call/tower_p2c/10`: `tower::balance::p2c::Balance` over the same services, each in
 //!   `tower::load::PendingRequests` (its cheapest load measure).
+//! - `tower/call/tower_p2c_peak_ewma/10`: the same with `tower::load::PeakEwma`, which, like
+//!   lb-tower, times every response (two clock reads per request).
 //!
 //! Overhead = a balancer's figure minus `direct`.
 
@@ -33,7 +35,7 @@ use lb_tower::{Balance, BalanceLayer, ErrIsFailure};
 use tower::Service;
 use tower::balance::p2c;
 use tower::discover::ServiceList;
-use tower::load::{CompleteOnResponse, PendingRequests};
+use tower::load::{CompleteOnResponse, PeakEwma, PendingRequests};
 
 const N: usize = 10;
 
@@ -140,6 +142,26 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i = i.wrapping_add(1);
             black_box(one(&mut tower_p2c, &mut cx, i))
+        })
+    });
+
+    let services = backends()
+        .iter()
+        .map(|b| {
+            PeakEwma::new(
+                answer_of(b),
+                Duration::from_millis(30),
+                10e9,
+                CompleteOnResponse::default(),
+            )
+        })
+        .collect::<Vec<_>>();
+    let mut tower_ewma = p2c::Balance::new(ServiceList::new(services));
+    group.bench_function("tower_p2c_peak_ewma/10", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(one(&mut tower_ewma, &mut cx, i))
         })
     });
     group.finish();

@@ -44,8 +44,9 @@ pin_project! {
         Ready {
             svc: Svc,
             req: Option<Req>,
-            since: Instant,
-            deadline: Option<Pin<Box<Sleep>>>,
+            // Set when the service is first not ready (the clock is read only then): the wait's
+            // start and its deadline.
+            waiting: Option<(Instant, Pin<Box<Sleep>>)>,
         },
         /// Sent; waiting for the response.
         Calling {
@@ -132,8 +133,7 @@ where
                 State::Ready {
                     svc,
                     req: Some(req),
-                    since: Instant::now(),
-                    deadline: None,
+                    waiting: None,
                 }
             }
             Err(error) => {
@@ -198,12 +198,7 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Ready {
-                    svc,
-                    req,
-                    since,
-                    deadline,
-                } => {
+                StateProj::Ready { svc, req, waiting } => {
                     let error: BoxError = match svc.poll_ready(cx) {
                         Poll::Ready(Ok(())) => {
                             let Some(req) = req.take() else {
@@ -220,8 +215,9 @@ where
                         Poll::Ready(Err(error)) => error.into(),
                         Poll::Pending => {
                             let wait = this.shared.config.ready_timeout;
-                            let deadline =
-                                deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(wait)));
+                            let (_, deadline) = waiting.get_or_insert_with(|| {
+                                (Instant::now(), Box::pin(tokio::time::sleep(wait)))
+                            });
                             if deadline.as_mut().poll(cx).is_pending() {
                                 return Poll::Pending;
                             }
@@ -238,7 +234,9 @@ where
                     };
                     // The backend could not take the request: a failure of the backend, and a
                     // request that never left, so any request may go elsewhere.
-                    let waited = since.elapsed();
+                    let waited = waiting
+                        .as_ref()
+                        .map_or(Duration::ZERO, |(since, _)| since.elapsed());
                     let unsent = req.take();
                     if let Some(pick) = this.pick.take() {
                         pick.report(Outcome::Failure, waited);

@@ -161,6 +161,16 @@ where
             Some(req) => req,
             None => state.copy.take()?,
         };
+        // The budget is asked before a backend is picked: a pick that is then refused would
+        // still take a strategy's turn (round robin would hand the next request the failing
+        // backend again). A set with no backend left to try costs no token.
+        if shared.lb.backends().get_backend().len() <= state.tried.len() {
+            return None;
+        }
+        if !retries.budget.withdraw() {
+            tracing::debug!("retry budget spent: not retrying");
+            return None;
+        }
         let pick = {
             let key = shared.key.key(&req);
             let tried = &state.tried;
@@ -170,10 +180,6 @@ where
                     ready && !tried.contains(&backend.addr)
                 })?
         };
-        if !retries.budget.withdraw() {
-            tracing::debug!(backend = %pick.addr, "retry budget spent: not retrying");
-            return None;
-        }
         state.left -= 1;
         if state.left > 0 && state.copy.is_none() {
             state.copy = shared.retry_request.copy(&req);

@@ -68,9 +68,16 @@ impl<B: Clone> RetryRequest<http::Request<B>> for Idempotent {
 }
 
 /// How [`Balance`](crate::Balance) retries: at most `max_retries` more attempts per request,
-/// each on a backend the request has not tried yet, within a [`RetryBudget`]. A request is
+/// each on a ready backend the request has not tried yet, within a [`RetryBudget`]. A request is
 /// retried when its outcome (by the [`Classify`](crate::Classify) in use) is a failure and its
-/// [`RetryRequest`] gave a copy of it.
+/// [`RetryRequest`] gave a copy of it. A request that never left (its backend's service failed
+/// or timed out on readiness) is retried whatever its [`RetryRequest`] says: it is the request
+/// itself that goes elsewhere.
+///
+/// A retry takes its token from the budget before its backend is picked (a pick refused
+/// afterwards would still take the strategy's turn); when every untried backend is down, that
+/// token is spent without a retry. Every attempt is reported on its own backend's
+/// [`Pick`](lb_core::Pick), so passive health sees each failure.
 #[derive(Clone, Debug)]
 pub struct Retries {
     pub(crate) max_retries: u32,

@@ -150,3 +150,124 @@ async fn the_maintenance_task_ends_with_the_last_clone() {
     .await;
     assert_eq!(Arc::strong_count(&lb), 1, "nothing keeps the load balancer");
 }
+
+/// An inner service that is never ready, or that fails on readiness, per backend port.
+#[derive(Clone)]
+struct Stuck {
+    port: u16,
+}
+
+impl Service<&'static str> for Stuck {
+    type Response = u16;
+    type Error = lb_core::BoxError;
+    type Future = std::future::Ready<Result<u16, lb_core::BoxError>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), lb_core::BoxError>> {
+        match self.port {
+            1 => std::task::Poll::Pending,
+            2 => std::task::Poll::Ready(Err("refused at readiness".into())),
+            _ => std::task::Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, _: &'static str) -> Self::Future {
+        std::future::ready(Ok(self.port))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backend_not_ready_in_time_or_failing_readiness_counts_a_failure() {
+    let stuck = |b: &Backend| Stuck {
+        port: b.addr.port().unwrap_or(0),
+    };
+    // Only the stuck backend: the wait is bounded.
+    let lb = Arc::new(LoadBalancer::<RoundRobin>::try_from_iter(["127.0.0.1:1"]).unwrap());
+    let balance = BalanceLayer::new(Arc::clone(&lb))
+        .classify(ErrIsFailure)
+        .ready_timeout(Duration::from_secs(2))
+        .build(stuck);
+    let started = tokio::time::Instant::now();
+    let error = balance.clone().oneshot("hi").await.unwrap_err();
+    assert!(
+        matches!(error.downcast_ref::<Error>(), Some(Error::ReadyTimeout { after, .. }) if *after == Duration::from_secs(2)),
+        "{error}"
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(2));
+    let state = lb.backends().get_backend().states()[0].clone();
+    assert_eq!((state.failures(), state.in_flight()), (1, 0));
+
+    // A readiness error is the inner service's error, and a failure of its backend.
+    let lb = Arc::new(LoadBalancer::<RoundRobin>::try_from_iter(["127.0.0.1:2"]).unwrap());
+    let balance = BalanceLayer::new(Arc::clone(&lb))
+        .classify(ErrIsFailure)
+        .build(stuck);
+    let error = balance.oneshot("hi").await.unwrap_err();
+    assert_eq!(error.to_string(), "refused at readiness");
+    assert_eq!(lb.backends().get_backend().states()[0].failures(), 1);
+
+    // With retries, a request that never left goes to another backend, whatever it is.
+    let lb = Arc::new(
+        LoadBalancer::<RoundRobin>::try_from_iter(["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"])
+            .unwrap(),
+    );
+    let balance = BalanceLayer::new(Arc::clone(&lb))
+        .classify(ErrIsFailure)
+        .ready_timeout(Duration::from_secs(2))
+        // `NoRetry`-like: no request is copied, yet unsent ones are retried.
+        .retry(
+            |_: &&'static str| None::<&'static str>,
+            lb_tower::Retries::new().max_retries(2),
+        )
+        .build(stuck);
+    for _ in 0..3 {
+        assert_eq!(balance.clone().oneshot("hi").await.unwrap(), 3);
+    }
+    let failures: Vec<u64> = lb
+        .backends()
+        .get_backend()
+        .states()
+        .iter()
+        .map(|s| s.failures())
+        .collect();
+    assert_eq!(failures[2], 0);
+    assert!(failures[0] >= 1 && failures[1] >= 1, "{failures:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_stop_when_the_budget_is_spent() {
+    let fails_on_port_2 = |b: &Backend| Stuck {
+        port: b.addr.port().unwrap_or(0),
+    };
+    let lb = Arc::new(
+        LoadBalancer::<RoundRobin>::try_from_iter(["127.0.0.1:2", "127.0.0.1:3"]).unwrap(),
+    );
+    // No share of the traffic, one retry per second over a one-second window: one retry.
+    let budget = lb_tower::RetryBudget::new(Duration::from_secs(1), 1, 0.0).unwrap();
+    let retries = lb_tower::Retries::new().budget(Arc::new(budget));
+    let balance = BalanceLayer::new(Arc::clone(&lb))
+        .classify(ErrIsFailure)
+        .retry(|r: &&'static str| Some(*r), retries)
+        .build(fails_on_port_2);
+    // Each attempt is reported on its backend: attempts beyond the 10 requests are retries.
+    let attempts = || -> u64 {
+        lb.backends()
+            .get_backend()
+            .states()
+            .iter()
+            .map(|s| s.requests())
+            .sum()
+    };
+    for _ in 0..10 {
+        let _ = balance.clone().oneshot("hi").await;
+    }
+    assert_eq!(attempts(), 10 + 1, "one retry, then the budget is spent");
+    // A new window brings the minimum back.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for _ in 0..10 {
+        let _ = balance.clone().oneshot("hi").await;
+    }
+    assert_eq!(attempts(), 20 + 2);
+}

@@ -434,4 +434,21 @@ mod tests {
         assert!(!text.contains("## Build"), "{text}");
         assert!(!text.contains("pingora-load-balancing 0.9.1"), "{text}");
     }
+
+    #[test]
+    fn the_tower_section_lists_each_service() {
+        let mut medians = Medians::new();
+        medians.insert("tower/call/direct/10".to_owned(), 1.5);
+        medians.insert("tower/call/tower_p2c/10".to_owned(), 400.0);
+        let mut out = String::new();
+        tower_section(&mut out, &medians);
+        assert!(out.starts_with("## lb-tower"), "{out}");
+        assert!(
+            out.contains("`direct`") && out.contains("`tower_p2c`"),
+            "{out}"
+        );
+        let mut none = String::new();
+        tower_section(&mut none, &Medians::new());
+        assert!(none.is_empty());
+    }
 }

@@ -217,3 +217,14 @@ async fn a_stopped_backends_connect_errors_are_retried_elsewhere() {
     let stopped = lb.backends().state(&servers[0].backend()).unwrap();
     assert!(stopped.failures() >= 1, "{stopped:?}");
 }
+
+#[test]
+fn balance_and_its_futures_are_send_and_balance_is_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let lb = Arc::new(LoadBalancer::<RoundRobin>::try_from_iter(["127.0.0.1:1"]).unwrap());
+    let mut balance = Balance::new(lb, |b: &Backend| client_for(b, false));
+    send_sync(&balance);
+    let future = balance.call(get("/"));
+    send(&future);
+}

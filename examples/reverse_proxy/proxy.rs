@@ -29,30 +29,41 @@ use tower::ServiceExt;
 /// be retried on another backend).
 const MAX_BODY: usize = 1 << 20;
 
-/// How backends are picked (`--strategy`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Strategy {
-    /// Smooth weighted round robin.
-    RoundRobin,
-    /// Power of two choices over requests in flight.
-    LeastRequest,
-    /// Consistent hashing (ketama) on a request header.
-    Hash,
+/// Starts the proxy with one strategy type.
+type Start = fn(TcpListener, Options) -> Result<Proxy, BoxError>;
+
+/// How backends are picked (`--strategy`): a name and the proxy built for that strategy type.
+#[derive(Clone, Copy)]
+pub(crate) struct Strategy {
+    name: &'static str,
+    start: Start,
+}
+
+impl Strategy {
+    /// The one place strategies are named: a new one (`peak-ewma`) is one arm here.
+    fn named(name: &str) -> Option<Strategy> {
+        let (name, start): (&'static str, Start) = match name {
+            "round-robin" => ("round-robin", start_with::<RoundRobin>),
+            "least-request" => ("least-request", start_with::<LeastRequest>),
+            "hash" => ("hash", start_with::<Consistent>),
+            _ => return None,
+        };
+        Some(Strategy { name, start })
+    }
 }
 
 impl FromStr for Strategy {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        // A new strategy is one arm here and one in `start`.
-        match s {
-            "round-robin" => Ok(Strategy::RoundRobin),
-            "least-request" => Ok(Strategy::LeastRequest),
-            "hash" => Ok(Strategy::Hash),
-            other => Err(format!(
-                "unknown strategy `{other}`: round-robin, least-request or hash"
-            )),
-        }
+        Strategy::named(s)
+            .ok_or_else(|| format!("unknown strategy `{s}`: round-robin, least-request or hash"))
+    }
+}
+
+impl std::fmt::Debug for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
     }
 }
 
@@ -101,7 +112,8 @@ impl Options {
     pub(crate) fn new(backends: Vec<Backend>) -> Self {
         Options {
             backends,
-            strategy: Strategy::RoundRobin,
+            // `named` has an arm for this name.
+            strategy: Strategy::named("round-robin").expect("a built-in strategy"),
             hash_header: HeaderName::from_static("x-user"),
             health: Health::Tcp,
             health_every: Duration::from_secs(1),
@@ -140,11 +152,7 @@ impl Drop for Proxy {
 
 /// Starts the proxy on `listener`.
 pub(crate) async fn start(listener: TcpListener, options: Options) -> Result<Proxy, BoxError> {
-    match options.strategy {
-        Strategy::RoundRobin => start_with::<RoundRobin>(listener, options),
-        Strategy::LeastRequest => start_with::<LeastRequest>(listener, options),
-        Strategy::Hash => start_with::<Consistent>(listener, options),
-    }
+    (options.strategy.start)(listener, options)
 }
 
 fn start_with<S: BackendSelection>(

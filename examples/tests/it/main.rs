@@ -11,7 +11,8 @@ use proxy::Strategy;
 /// flight on the backend while its failures are counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_backend_loses_at_most_its_requests_in_flight_plus_the_threshold() {
-    for strategy in [Strategy::RoundRobin, Strategy::LeastRequest, Strategy::Hash] {
+    for strategy in ["round-robin", "least-request", "hash"] {
+        let strategy: Strategy = strategy.parse().expect("a built-in strategy");
         let report = demo::run(strategy, false).await.expect("the demo runs");
         report.print(&format!("{strategy:?}, retries off"));
         assert!(report.failed <= report.bound(), "{strategy:?}: {report:?}");
@@ -34,7 +35,8 @@ async fn killing_a_backend_loses_at_most_its_requests_in_flight_plus_the_thresho
 /// With retries, no client request fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_retries_killing_a_backend_loses_nothing() {
-    for strategy in [Strategy::RoundRobin, Strategy::LeastRequest, Strategy::Hash] {
+    for strategy in ["round-robin", "least-request", "hash"] {
+        let strategy: Strategy = strategy.parse().expect("a built-in strategy");
         let report = demo::run(strategy, true).await.expect("the demo runs");
         report.print(&format!("{strategy:?}, retries on"));
         assert_eq!(report.failed, 0, "{strategy:?}: {report:?}");

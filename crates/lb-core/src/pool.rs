@@ -98,6 +98,8 @@ pub(crate) struct Contribution {
     pub(crate) ready: i64,
     pub(crate) standby_enabled: i64,
     pub(crate) standby_ready: i64,
+    /// Healthy and enabled, whatever the policies say (either tier): a last resort for select.
+    pub(crate) up: i64,
 }
 
 /// Envoy's overprovisioning factor: a tier with 1/1.4 of its weight available is taken to
@@ -110,6 +112,7 @@ pub(crate) struct Pool {
     ready_weight: AtomicI64,
     standby_enabled: AtomicI64,
     standby_ready: AtomicI64,
+    up_weight: AtomicI64,
     panic_threshold: AtomicU8,
     in_panic: AtomicBool,
     panic_entries: AtomicU64,
@@ -136,6 +139,7 @@ impl Default for Pool {
             ready_weight: AtomicI64::new(0),
             standby_enabled: AtomicI64::new(0),
             standby_ready: AtomicI64::new(0),
+            up_weight: AtomicI64::new(0),
             panic_threshold: AtomicU8::new(DEFAULT_PANIC_THRESHOLD),
             in_panic: AtomicBool::new(false),
             panic_entries: AtomicU64::new(0),
@@ -179,6 +183,7 @@ impl Pool {
             before.standby_ready,
             after.standby_ready,
         );
+        add(&self.up_weight, before.up, after.up);
         self.reevaluate();
     }
 
@@ -252,6 +257,16 @@ impl Pool {
                 "left panic mode: enough backends are ready again"
             );
         }
+    }
+
+    /// Whether `select` would pick a backend now: one is ready, or one is kept out only by an
+    /// outcome policy (the last resort), or panic mode picks an enabled one. A few loads.
+    pub(crate) fn can_select(&self) -> bool {
+        let load = |a: &AtomicI64| a.load(Ordering::Acquire);
+        load(&self.ready_weight) > 0
+            || load(&self.standby_ready) > 0
+            || load(&self.up_weight) > 0
+            || (self.in_panic() && load(&self.enabled_weight) + load(&self.standby_enabled) > 0)
     }
 
     /// Whether the load balancer is in panic mode. One load: read only off the fast path.

@@ -18,6 +18,9 @@
 //!   `discovery-k8s` gives kube rustls' `ring` provider; `discovery-k8s-aws-lc-rs` uses
 //!   `aws-lc-rs`. A binary using it picks its Kubernetes API version with a `k8s-openapi`
 //!   feature (such as `v1_33`), as with kube.
+//! - `tower`: lb in tower, hyper and tonic stacks, in [`tower`]: a balancing `Service` and
+//!   `Layer` that reports every request's outcome, retries on another backend, and a
+//!   `tower::discover` adapter.
 //! - `full`: all of the above.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -34,6 +37,10 @@ pub use lb_ketama as ketama;
 #[cfg(feature = "health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub use lb_health as health;
+
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use lb_tower as tower;
 
 /// Discovery sources.
 pub mod discovery {

@@ -338,6 +338,19 @@ fn ketama_section(out: &mut String, medians: &Medians) {
     }
 }
 
+fn tower_section(out: &mut String, medians: &Medians) {
+    let mut text = String::new();
+    if prefix_table(&mut text, medians, "tower/call", "service") {
+        out.push_str(
+            "## lb-tower\n\nOne request (`poll_ready`, `call`, one poll of the response) over \
+             N inner services that answer at once, criterion median: `direct` is the inner \
+             service alone, `lb_*` lb-tower's `Balance` over that strategy, `tower_p2c` \
+             tower's p2c balancer over the same services with `PendingRequests`.\n\n",
+        );
+        out.push_str(&text);
+    }
+}
+
 /// Renders the whole report.
 pub(crate) fn render(inputs: &Inputs<'_>, command: &str) -> String {
     let mut out = String::from("# lb benchmark report\n\n");
@@ -353,6 +366,7 @@ pub(crate) fn render(inputs: &Inputs<'_>, command: &str) -> String {
     select_section(&mut out, inputs);
     build_section(&mut out, inputs.medians);
     ketama_section(&mut out, inputs.medians);
+    tower_section(&mut out, inputs.medians);
     super::tables::memory_section(&mut out, inputs.data);
     super::tables::quality_section(&mut out, inputs.data);
     compare::section(&mut out, inputs.data);
@@ -443,5 +457,22 @@ mod tests {
         // No data, no section.
         assert!(!text.contains("## Build"), "{text}");
         assert!(!text.contains("pingora-load-balancing 0.9.1"), "{text}");
+    }
+
+    #[test]
+    fn the_tower_section_lists_each_service() {
+        let mut medians = Medians::new();
+        medians.insert("tower/call/direct/10".to_owned(), 1.5);
+        medians.insert("tower/call/tower_p2c/10".to_owned(), 400.0);
+        let mut out = String::new();
+        tower_section(&mut out, &medians);
+        assert!(out.starts_with("## lb-tower"), "{out}");
+        assert!(
+            out.contains("`direct`") && out.contains("`tower_p2c`"),
+            "{out}"
+        );
+        let mut none = String::new();
+        tower_section(&mut none, &Medians::new());
+        assert!(none.is_empty());
     }
 }

@@ -63,6 +63,13 @@ impl<S: BackendSelection> LoadBalancer<S> {
         self.policies.pool.panic_threshold()
     }
 
+    /// Whether [`LoadBalancer::select`] would pick a backend now: one is ready, or one is kept
+    /// out only by an outcome policy (its last resort), or panic mode would pick an enabled one.
+    /// A few atomic loads, no scan: for a service's readiness (`poll_ready`).
+    pub fn can_select(&self) -> bool {
+        self.policies.pool.can_select()
+    }
+
     /// Whether the load balancer is in panic mode (see [`LoadBalancer::set_panic_threshold`]).
     pub fn in_panic(&self) -> bool {
         self.policies.pool.in_panic()

@@ -151,16 +151,23 @@ impl Word {
         let w = i64::from(self.weight());
         let enabled = if self.is_enabled() { w } else { 0 };
         let ready = if self.is_ready() { w } else { 0 };
+        let up = if self.is_up() && self.0 & PENDING == 0 {
+            w
+        } else {
+            0
+        };
         if self.0 & STANDBY != 0 {
             Contribution {
                 standby_enabled: enabled,
                 standby_ready: ready,
+                up,
                 ..Contribution::default()
             }
         } else {
             Contribution {
                 enabled,
                 ready,
+                up,
                 ..Contribution::default()
             }
         }
@@ -283,6 +290,7 @@ mod tests {
         Contribution {
             enabled,
             ready,
+            up: ready,
             ..Contribution::default()
         }
     }
@@ -302,7 +310,12 @@ mod tests {
         f.set_enablement(Enablement::Enabled);
         f.set_ejected();
         assert!(!f.load().is_ready() && f.load().is_up() && f.load().is_held_out());
-        assert_eq!(f.load().contribution(), active(3, 0));
+        let held_out = f.load().contribution();
+        assert_eq!(
+            (held_out.enabled, held_out.ready, held_out.up),
+            (3, 0, 3),
+            "a last resort"
+        );
         f.set_healthy(false);
         assert!(!f.load().is_up(), "unhealthy wins over ejected");
         f.set_healthy(true);

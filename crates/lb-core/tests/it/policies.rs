@@ -281,3 +281,39 @@ async fn an_ended_ejection_lets_one_probe_through_and_its_verdict_decides() {
     assert!(state.is_ready() && !state.is_ejected());
     assert_eq!(picks_of(&lb, &all[0], 40), 10);
 }
+
+#[test]
+fn can_select_answers_what_select_would_without_a_scan() {
+    let (lb, all) = balancer(2);
+    #[track_caller]
+    fn agree(lb: &LoadBalancer<Rotate>) -> bool {
+        let can = lb.can_select();
+        assert_eq!(can, lb.select(b"").is_some());
+        can
+    }
+    assert!(agree(&lb));
+    lb.set_panic_threshold(0);
+    lb.backends().set_health(&all[0], false);
+    assert!(agree(&lb));
+    lb.backends().set_health(&all[1], false);
+    assert!(!agree(&lb), "nothing ready, panic mode off");
+    lb.set_panic_threshold(50);
+    assert!(agree(&lb), "panic mode picks an enabled backend");
+    lb.backends().set_enable(&all[0], false);
+    lb.backends().set_enable(&all[1], false);
+    assert!(!agree(&lb), "disabled backends are never picked");
+    lb.backends().set_enable(&all[0], true);
+    lb.backends().set_health(&all[0], true);
+    lb.set_passive_health(Some(
+        PassiveHealth::default()
+            .with_consecutive_failures(1)
+            .with_max_ejected_percent(100),
+    ));
+    lb.backends().set_enable(&all[1], true);
+    lb.backends().set_health(&all[1], true);
+    report(&lb, &all[0], Outcome::Failure, 1);
+    lb.backends().set_health(&all[1], false);
+    lb.set_panic_threshold(0);
+    assert!(state_of(&lb, &all[0]).is_ejected());
+    assert!(agree(&lb), "kept out only by its ejection: the last resort");
+}

@@ -7,7 +7,7 @@
 //! cargo run --example reverse_proxy -- --demo [--retries]
 //!
 //!   --listen ADDR          where to listen (default 127.0.0.1:8080)
-//!   --strategy NAME        round-robin (default), least-request, or hash
+//!   --strategy NAME        round-robin (default), least-request, peak-ewma, or hash
 //!   --hash-header NAME     the header hashed by `--strategy hash` (default x-user)
 //!   --health CHECK         tcp (default), http, http:/PATH, or none; every second
 //!   --retries              retry a failed idempotent request once on another backend

@@ -18,7 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use lb::health::{HttpHealthCheck, TcpHealthCheck};
 use lb::prelude::*;
-use lb::selection::{Consistent, LeastRequest, RoundRobin};
+use lb::selection::{Consistent, LeastRequest, PeakEwma, RoundRobin};
 use lb::tower::{BalanceLayer, Header, Idempotent, Retries, ToBackend};
 use lb::{BackendState, ServiceHandle};
 use tokio::net::TcpListener;
@@ -45,6 +45,7 @@ impl Strategy {
         let (name, start): (&'static str, Start) = match name {
             "round-robin" => ("round-robin", start_with::<RoundRobin>),
             "least-request" => ("least-request", start_with::<LeastRequest>),
+            "peak-ewma" => ("peak-ewma", start_with::<PeakEwma>),
             "hash" => ("hash", start_with::<Consistent>),
             _ => return None,
         };
@@ -57,7 +58,7 @@ impl FromStr for Strategy {
 
     fn from_str(s: &str) -> Result<Self, String> {
         Strategy::named(s)
-            .ok_or_else(|| format!("unknown strategy `{s}`: round-robin, least-request or hash"))
+            .ok_or_else(|| format!("unknown strategy `{s}`: round-robin, least-request, peak-ewma or hash"))
     }
 }
 

@@ -66,6 +66,7 @@ mod set;
 mod signals;
 mod snapshot;
 mod state;
+mod topology;
 
 #[cfg(feature = "runtime")]
 mod runtime;
@@ -96,6 +97,7 @@ pub use selector::{LocalPick, Selector};
 pub use set::BackendSet;
 pub use signals::LoadSignals;
 pub use state::{BackendState, Enablement, Window};
+pub use topology::{CallerShares, Priority, Zone, ZoneHints, ZoneRouting};
 
 #[cfg(feature = "runtime")]
 pub use runtime::{

@@ -64,6 +64,13 @@ pub trait BackendSelection: Sized + Send + Sync + 'static {
     /// `false` by default.
     const HONOURS_SLOW_START: bool = false;
 
+    /// Whether the strategy picks by the request key (consistent hashing): then, when the set
+    /// is divided into priority levels or zones ([`Priority`](crate::Priority),
+    /// [`ZoneRouting`](crate::ZoneRouting)), the level and zone a request goes to are drawn from
+    /// a hash of its key too, so that a key keeps its backend while the traffic split holds.
+    /// Other strategies draw them at random. `false` by default.
+    const USES_KEY: bool = false;
+
     /// Builds a selector over `backends`.
     fn build(backends: &[Backend], config: &Self::Config) -> Result<Self, BoxError>;
 
@@ -123,8 +130,18 @@ impl<'a> States<'a> {
     }
 
     pub(crate) fn with_pool(set: &'a BackendSet, signals: &'a LoadSignals, pool: &'a Pool) -> Self {
+        States::of_slice(set.states(), signals, pool)
+    }
+
+    /// A view of some states (a partition's) kept with `signals` in `pool`.
+    #[inline]
+    pub(crate) fn of_slice(
+        states: &'a [Arc<BackendState>],
+        signals: &'a LoadSignals,
+        pool: &'a Pool,
+    ) -> Self {
         States {
-            states: set.states(),
+            states,
             signals,
             pool: Some(pool),
         }

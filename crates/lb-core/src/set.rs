@@ -11,8 +11,9 @@ use crate::address::Address;
 use crate::backend::Backend;
 use crate::discovery::{Delta, Discovered};
 use crate::health::HealthRegistry;
-use crate::pool::Pool;
+use crate::pool::{MAX_LEVELS, Pool};
 use crate::state::{BackendState, Enablement};
+use crate::topology::same_place;
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
@@ -211,29 +212,46 @@ impl BackendSet {
     }
 
     /// Gives the pool this set's weights: each backend's state counts its weight (at least 1) in
-    /// the active tier or, for a standby, the standby tier; states of `previous` that are not in
-    /// this set count nothing; and backends new to the set start ramping when slow start is on
-    /// (`ramp`). Done when the set is published, under the publishing lock: one merge of the two
-    /// sorted sets.
-    pub(crate) fn publish_weights(&self, previous: Option<&BackendSet>, ramp: bool) {
-        // Weight 0 is a standby when some backend has a positive weight; all zero are equals.
-        let has_active = self.backends.iter().any(|b| b.weight > 0);
+    /// its partition (`part_of[i]`, 0 when the set is not divided), in the active tier or, for a
+    /// standby, the standby tier; states of `previous` that are not in this set count nothing;
+    /// and backends new to the set start ramping when slow start is on (`ramp`). Weight 0 is a
+    /// standby when some backend of the same priority level (`levels[partition]`) has a
+    /// positive weight. Done when the set is published, under the publishing lock: one merge of
+    /// the two sorted sets.
+    pub(crate) fn publish_weights(
+        &self,
+        previous: Option<&BackendSet>,
+        ramp: bool,
+        part_of: &[u8],
+        levels: &[u8],
+    ) {
+        let partition = |i: usize| part_of.get(i).copied().unwrap_or(0);
+        let level = |i: usize| {
+            let l = levels.get(usize::from(partition(i))).copied().unwrap_or(0);
+            usize::from(l).min(MAX_LEVELS - 1)
+        };
+        // Weight 0 is a standby when some backend of its level has a positive weight; all zero
+        // are equals.
+        let mut has_active = [false; MAX_LEVELS];
+        for (i, b) in self.backends.iter().enumerate() {
+            has_active[level(i)] |= b.weight > 0;
+        }
         let old = previous.map_or(&[][..], |p| &p.states[..]);
         let old_backends = previous.map_or(&[][..], |p| &p.backends[..]);
         let mut o = 0;
-        for (backend, state) in self.backends.iter().zip(self.states.iter()) {
+        for (i, (backend, state)) in self.backends.iter().zip(self.states.iter()).enumerate() {
             let mut same = false;
             while o < old.len() {
                 match old_backends[o].addr.cmp(&backend.addr) {
                     // Sorts before this backend: it left the set.
                     Cmp::Less => {
-                        old[o].publish(0, false, false);
+                        old[o].publish(0, false, 0, false);
                         o += 1;
                     }
                     Cmp::Equal => {
                         same = Arc::ptr_eq(&old[o], state);
                         if !same {
-                            old[o].publish(0, false, false);
+                            old[o].publish(0, false, 0, false);
                         }
                         o += 1;
                         break;
@@ -241,23 +259,24 @@ impl BackendSet {
                     Cmp::Greater => break,
                 }
             }
-            let standby = has_active && backend.weight == 0;
+            let standby = has_active[level(i)] && backend.weight == 0;
             let new = previous.is_some() && !same;
-            state.publish(backend.weight.max(1), standby, ramp && new);
+            state.publish(backend.weight.max(1), standby, partition(i), ramp && new);
         }
         for gone in &old[o..] {
-            gone.publish(0, false, false);
+            gone.publish(0, false, 0, false);
         }
     }
 
-    /// Whether `other` has the same backends with the same weights.
+    /// Whether `other` has the same backends with the same weights and the same place in the
+    /// topology (priority, zone, hints): then the selectors built for this set serve `other`.
     pub(crate) fn same_backends(&self, other: &[Backend]) -> bool {
         self.backends.len() == other.len()
             && self
                 .backends
                 .iter()
                 .zip(other)
-                .all(|(a, b)| a.addr == b.addr && a.weight == b.weight)
+                .all(|(a, b)| a.addr == b.addr && a.weight == b.weight && same_place(a, b))
     }
 }
 

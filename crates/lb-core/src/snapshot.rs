@@ -23,6 +23,7 @@ use crate::selection::{BackendIter, BackendSelection, States};
 use crate::set::BackendSet;
 use crate::signals::LoadSignals;
 use crate::state::{BackendState, Take};
+use crate::topology::{Partitions, ZoneRouting, divide};
 
 /// Where a load balancer publishes its snapshots; shared with its [`Backends`](crate::Backends)
 /// view and its [`Selector`](crate::Selector)s.
@@ -42,9 +43,12 @@ pub(crate) struct Snapshot<S> {
 
 /// The selectors of one generation, one per configuration of the load balancer, all built over
 /// the same set. The first is a field of its own so that `select` reaches it without an index.
+/// When the set is divided into partitions (priority levels, zones), each partition has its
+/// own selectors and those over the whole set are built empty.
 pub(crate) struct Selectors<S> {
     pub(crate) first: Arc<S>,
     pub(crate) rest: Box<[Arc<S>]>,
+    pub(crate) partitions: Option<Arc<Partitions<S>>>,
 }
 
 impl<S> Clone for Selectors<S> {
@@ -52,11 +56,22 @@ impl<S> Clone for Selectors<S> {
         Selectors {
             first: Arc::clone(&self.first),
             rest: self.rest.clone(),
+            partitions: self.partitions.clone(),
         }
     }
 }
 
 impl<S> Selectors<S> {
+    /// These selectors over `set`, a set with the same backends in the same order (partitions
+    /// take `set`'s states).
+    pub(crate) fn for_set(&self, set: &BackendSet) -> Self {
+        Selectors {
+            first: Arc::clone(&self.first),
+            rest: self.rest.clone(),
+            partitions: self.partitions.as_ref().map(|p| p.for_set(set)),
+        }
+    }
+
     /// The selector built for configuration `index`.
     #[inline]
     pub(crate) fn get(&self, index: usize) -> Option<&S> {
@@ -75,7 +90,7 @@ pub(crate) enum Ending {
 }
 
 /// How a walk over the candidates ended.
-enum Walk {
+pub(crate) enum Walk {
     /// At a ready backend.
     Ready(usize),
     /// At the end of the candidates, with the first backend kept out only by an ejection.
@@ -87,7 +102,7 @@ enum Walk {
 /// The candidates a `select` examines at most: the strategy contract says each backend is
 /// offered once, so twice the set (plus slack for tiny sets) only stops a broken strategy.
 #[inline]
-fn candidate_budget(len: usize) -> usize {
+pub(crate) fn candidate_budget(len: usize) -> usize {
     len.saturating_mul(2).saturating_add(16)
 }
 
@@ -96,8 +111,8 @@ impl<S> Snapshot<S> {
     /// health configuration change), keeping the selectors.
     pub(crate) fn with_set(&self, set: Arc<BackendSet>) -> Self {
         Snapshot {
+            selectors: self.selectors.as_ref().map(|s| s.for_set(&set)),
             set,
-            selectors: self.selectors.clone(),
             policies: Arc::clone(&self.policies),
             signals: self.signals,
             policies_need_load: self.policies_need_load,
@@ -178,10 +193,28 @@ impl<S: BackendSelection> Snapshot<S> {
     /// load), and a short fast path keeps the strategy's state in registers.
     #[inline]
     fn walk(&self, selector_index: usize, key: &[u8]) -> Walk {
-        let Some(selector) = self.selectors.as_ref().and_then(|s| s.get(selector_index)) else {
+        let Some(selectors) = self.selectors.as_ref() else {
             return Walk::Ended(None);
         };
-        let view = self.states();
+        if let Some(partitions) = &selectors.partitions {
+            return self.walk_partitioned(partitions, selector_index, key);
+        }
+        let Some(selector) = selectors.get(selector_index) else {
+            return Walk::Ended(None);
+        };
+        self.walk_in(selector, self.states(), key, None)
+    }
+
+    /// The walk over one selector's candidates, `view` its backends' states; `panic` says
+    /// whether they are in panic mode (`None`: the load balancer's flag).
+    #[inline]
+    pub(crate) fn walk_in<'a>(
+        &'a self,
+        selector: &'a S,
+        view: States<'a>,
+        key: &[u8],
+        panic: Option<bool>,
+    ) -> Walk {
         let mut candidates = selector.iter_with_states(key, view);
         let Some(first) = candidates.next() else {
             return Walk::Ended(None);
@@ -189,7 +222,7 @@ impl<S: BackendSelection> Snapshot<S> {
         if view.get(first).is_some_and(BackendState::is_plainly_ready) {
             return Walk::Ready(first);
         }
-        self.walk_on(selector, key, candidates, first)
+        self.walk_on(selector, view, key, candidates, first, panic)
     }
 
     /// The rest of [`Snapshot::walk`], after a first candidate `first` that was not plainly
@@ -201,14 +234,16 @@ impl<S: BackendSelection> Snapshot<S> {
     fn walk_on<'a>(
         &'a self,
         selector: &'a S,
+        view: States<'a>,
         key: &[u8],
         mut candidates: S::Iter<'a>,
         first: usize,
+        panic: Option<bool>,
     ) -> Walk {
         /// Fresh picks asked for after a ramping backend is passed over.
         const RESTARTS: u8 = 8;
-        let states = self.set.states();
-        let panic = self.policies.pool.in_panic();
+        let states = view.as_slice();
+        let panic = panic.unwrap_or_else(|| self.policies.pool.in_panic());
         let mut now = None;
         let mut budget = candidate_budget(states.len());
         let (mut last_resort, mut thinned, mut restarts) = (None, None, RESTARTS);
@@ -225,7 +260,7 @@ impl<S: BackendSelection> Snapshot<S> {
                         thinned.get_or_insert(i);
                         if restarts > 0 {
                             restarts -= 1;
-                            candidates = selector.iter_with_states(key, self.states());
+                            candidates = selector.iter_with_states(key, view);
                         }
                     }
                     Take::PanicOnly | Take::No => {}
@@ -276,7 +311,17 @@ impl<S: BackendSelection> Snapshot<S> {
     where
         F: FnMut(&Backend, bool) -> bool,
     {
-        let selector = self.selectors.as_ref()?.get(selector_index)?;
+        let selectors = self.selectors.as_ref()?;
+        if let Some(partitions) = &selectors.partitions {
+            return self.accepted_partitioned(
+                partitions,
+                selector_index,
+                key,
+                max_iterations,
+                accept,
+            );
+        }
+        let selector = selectors.get(selector_index)?;
         let set = &self.set;
         let mut candidates = selector.iter_with_states(key, self.states());
         let mut budget = candidate_budget(set.len()).min(max_iterations);
@@ -306,25 +351,65 @@ impl<S> fmt::Debug for Snapshot<S> {
     }
 }
 
-/// Builds one selector per configuration over `set`, each from its predecessor when there is one.
+/// Builds one selector per configuration over `set`, each from its predecessor when there is
+/// one; when `set` divides into partitions (priority levels, and zones under `routing`), one per
+/// partition and configuration instead.
 pub(crate) fn build_all<S: BackendSelection>(
     previous: Option<&Selectors<S>>,
     set: &BackendSet,
     configs: &[S::Config],
+    routing: Option<&ZoneRouting>,
 ) -> Result<Selectors<S>, BoxError> {
+    let partitions = match divide(set.backends(), routing) {
+        Some(division) => {
+            let before = previous.and_then(|p| p.partitions.as_deref());
+            Some(Arc::new(Partitions::build(before, set, configs, division)?))
+        }
+        None => None,
+    };
+    // A divided set selects through its partitions; the whole-set selectors are then empty.
+    let whole = if partitions.is_some() {
+        &[][..]
+    } else {
+        set.backends()
+    };
     let mut built = configs.iter().enumerate().map(|(i, config)| {
         match previous.and_then(|p| p.get(i)) {
-            Some(prev) => prev.rebuild(set.backends(), config),
-            None => S::build(set.backends(), config),
+            Some(prev) => prev.rebuild(whole, config),
+            None => S::build(whole, config),
         }
         .map(Arc::new)
     });
     // `configs` is never empty (construction guarantees it), but an empty list must not panic.
     let first = built
         .next()
-        .unwrap_or_else(|| S::build(set.backends(), &S::Config::default()).map(Arc::new))?;
+        .unwrap_or_else(|| S::build(whole, &S::Config::default()).map(Arc::new))?;
     let rest = built.collect::<Result<Vec<_>, _>>()?.into_boxed_slice();
-    Ok(Selectors { first, rest })
+    Ok(Selectors {
+        first,
+        rest,
+        partitions,
+    })
+}
+
+/// Gives the pool the layout of `set` as `selectors` divide it, then every backend its weight,
+/// tier and partition (see [`BackendSet::publish_weights`]), re-evaluating panic mode and the
+/// routing once at the end. Done under the publishing lock, before the snapshot is stored.
+pub(crate) fn place<S>(
+    set: &BackendSet,
+    previous: Option<&BackendSet>,
+    ramp: bool,
+    selectors: Option<&Selectors<S>>,
+    pool: &crate::pool::Pool,
+) {
+    let partitions = selectors.and_then(|s| s.partitions.as_deref());
+    pool.set_layout(partitions.map(|p| p.layout.clone()).unwrap_or_default());
+    let levels = partitions
+        .map(Partitions::level_of_parts)
+        .unwrap_or_default();
+    let part_of = partitions.map_or(&[][..], |p| &p.part_of[..]);
+    let _batch = pool.batch();
+    set.publish_weights(previous, ramp, part_of, &levels);
 }
 
 impl<S: Send + Sync + 'static> CurrentSet for SnapshotCell<S> {
@@ -333,8 +418,16 @@ impl<S: Send + Sync + 'static> CurrentSet for SnapshotCell<S> {
     }
 
     fn replace(&self, set: BackendSet, current: &BackendSet) {
-        set.publish_weights(Some(current), false);
-        let next = self.load().with_set(Arc::new(set));
+        let snapshot = self.load();
+        let selectors = snapshot.selectors.as_ref().map(|s| s.for_set(&set));
+        place(
+            &set,
+            Some(current),
+            false,
+            selectors.as_ref(),
+            &snapshot.policies.pool,
+        );
+        let next = snapshot.with_set(Arc::new(set));
         self.store(Arc::new(next));
     }
 }

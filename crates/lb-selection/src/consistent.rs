@@ -96,6 +96,9 @@ impl BackendSelection for Consistent {
     type Config = KetamaConfig;
     type Iter<'a> = ConsistentIter<'a>;
 
+    /// The key picks the backend; with priority levels or zones it picks those too.
+    const USES_KEY: bool = true;
+
     fn build(backends: &[Backend], config: &KetamaConfig) -> Result<Self, BoxError> {
         let layout = Layout::new(backends)?;
         let buckets: Vec<Bucket> = backends

@@ -86,6 +86,9 @@ impl<H: Hasher + Default + 'static> BackendSelection for Weighted<H> {
     type Config = ();
     type Iter<'a> = WeightedIter<'a, H>;
 
+    /// The key picks the backend; with priority levels or zones it picks those too.
+    const USES_KEY: bool = true;
+
     fn build(backends: &[Backend], _config: &()) -> Result<Self, BoxError> {
         let layout = Layout::new(backends)?;
         // Every backend on the line, in index order (weight 0 owns no point): `locate` answers

@@ -7,6 +7,7 @@
 
 mod policies;
 mod select;
+mod topology;
 mod update;
 
 use std::fmt;
@@ -22,7 +23,7 @@ use crate::policy::Policies;
 use crate::selection::BackendSelection;
 use crate::selector::Selector;
 use crate::signals::LoadSignals;
-use crate::snapshot::{Snapshot, SnapshotCell, build_all};
+use crate::snapshot::{Snapshot, SnapshotCell, build_all, place};
 
 #[cfg(feature = "runtime")]
 pub(crate) use update::Built;
@@ -127,14 +128,15 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let configs = configs.into_boxed_slice();
         let set = backends.get_backend();
         let updates = Updates::default();
-        let (selectors, error) = match build_all(None, &set, &configs) {
+        let (routing, _) = backends.pool.zone_routing();
+        let (selectors, error) = match build_all(None, &set, &configs, routing.as_ref()) {
             Ok(s) => (Some(s), None),
             Err(e) => {
                 updates.build_failed(e.as_ref());
                 (None, Some(e))
             }
         };
-        set.publish_weights(None, false);
+        place(&set, None, false, selectors.as_ref(), &backends.pool);
         if !set.is_empty() {
             backends.pool.started();
         }

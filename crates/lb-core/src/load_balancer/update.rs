@@ -14,8 +14,9 @@ use crate::discovery::{Delta, Discovered};
 use crate::error::{UpdateError, error_chain};
 use crate::selection::BackendSelection;
 use crate::set::BackendSet;
-use crate::snapshot::{Selectors, Snapshot, build_all};
+use crate::snapshot::{Selectors, Snapshot, build_all, place};
 use crate::state::Enablement;
+use crate::topology::ZoneRouting;
 
 /// How long the last successful update took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,11 @@ pub struct UpdateStats {
     pub panic_entries: u64,
     /// Times it left panic mode.
     pub panic_exits: u64,
+    /// Requests zone-aware routing sent to the local zone (see
+    /// [`LoadBalancer::set_zone_routing`]).
+    pub routed_local: u64,
+    /// Requests zone-aware routing sent to another zone.
+    pub routed_cross_zone: u64,
 }
 
 /// Backends at or above this count are built on a blocking thread by
@@ -109,6 +115,10 @@ pub(crate) struct Built<S> {
     pub(crate) set: Arc<BackendSet>,
     pub(crate) selectors: Option<Selectors<S>>,
     pub(crate) started: Instant,
+    /// The zone-routing settings the selectors are built under, and their version: a build
+    /// under settings changed since is not published.
+    pub(crate) zone_routing: Option<ZoneRouting>,
+    pub(crate) zone_epoch: u64,
 }
 
 impl<S: BackendSelection> LoadBalancer<S> {
@@ -141,7 +151,11 @@ impl<S: BackendSelection> LoadBalancer<S> {
                 )
             });
             if built.selectors.is_none() {
-                built.selectors = Some(self.build_selectors(&built.previous, &built.set)?);
+                built.selectors = Some(self.build_selectors(
+                    &built.previous,
+                    &built.set,
+                    built.zone_routing.as_ref(),
+                )?);
             }
             if self.commit(seq, built, &delta.enablement, Duration::ZERO)? {
                 return Ok(());
@@ -154,7 +168,11 @@ impl<S: BackendSelection> LoadBalancer<S> {
     pub(crate) fn build_next(&self, discovered: &Discovered) -> Result<Built<S>, UpdateError> {
         let mut built = self.next_set(discovered);
         if built.selectors.is_none() {
-            built.selectors = Some(self.build_selectors(&built.previous, &built.set)?);
+            built.selectors = Some(self.build_selectors(
+                &built.previous,
+                &built.set,
+                built.zone_routing.as_ref(),
+            )?);
         }
         Ok(built)
     }
@@ -176,6 +194,8 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// serve it as they are, else none yet.
     pub(crate) fn next_set_from(&self, make: impl FnOnce(&BackendSet) -> BackendSet) -> Built<S> {
         let started = Instant::now();
+        // Read before the snapshot: settings changed after this are caught at commit.
+        let (zone_routing, zone_epoch) = self.policies.pool.zone_routing();
         let previous = self.cell.load_full();
         let set = Arc::new(make(&previous.set));
         let keep = previous.selectors.is_some() && previous.set.same_backends(set.backends());
@@ -189,6 +209,8 @@ impl<S: BackendSelection> LoadBalancer<S> {
             set,
             selectors,
             started,
+            zone_routing,
+            zone_epoch,
         }
     }
 
@@ -197,8 +219,9 @@ impl<S: BackendSelection> LoadBalancer<S> {
         &self,
         previous: &Snapshot<S>,
         set: &BackendSet,
+        routing: Option<&ZoneRouting>,
     ) -> Result<Selectors<S>, UpdateError> {
-        build_all(previous.selectors.as_ref(), set, &self.configs).map_err(|e| {
+        build_all(previous.selectors.as_ref(), set, &self.configs, routing).map_err(|e| {
             self.updates.build_failed(e.as_ref());
             UpdateError::Build(e)
         })
@@ -218,11 +241,20 @@ impl<S: BackendSelection> LoadBalancer<S> {
             return Err(UpdateError::Superseded);
         }
         let current = self.cell.load();
-        if current.set.generation() != built.previous.set.generation() {
+        if current.set.generation() != built.previous.set.generation()
+            || self.policies.pool.zone_routing().1 != built.zone_epoch
+        {
             return Ok(false);
         }
         built.set.apply_enablement(enablement);
-        built.set.publish_weights(Some(&built.previous.set), true);
+        let selectors = built.selectors.map(|s| s.for_set(&built.set));
+        place(
+            &built.set,
+            Some(&built.previous.set),
+            true,
+            selectors.as_ref(),
+            &self.policies.pool,
+        );
         let backends = built.set.len();
         if backends > 0 {
             self.policies.pool.started();
@@ -231,7 +263,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         // publication takes: a policy changed while this set was built is kept.
         let next = Snapshot {
             set: built.set,
-            selectors: built.selectors,
+            selectors,
             policies: Arc::clone(&current.policies),
             signals: current.signals,
             policies_need_load: current.policies_need_load,
@@ -264,6 +296,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let mut stats = lock(&self.updates.stats).clone();
         stats.in_panic = self.policies.pool.in_panic();
         (stats.panic_entries, stats.panic_exits) = self.policies.pool.panic_counts();
+        (stats.routed_local, stats.routed_cross_zone) = self.policies.pool.routed_counts();
         stats
     }
 

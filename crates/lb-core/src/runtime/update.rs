@@ -52,16 +52,26 @@ impl<S: BackendSelection> LoadBalancer<S> {
             return Ok(built);
         }
         if built.set.len() < BLOCKING_BUILD_THRESHOLD {
-            built.selectors = Some(self.build_selectors(&built.previous, &built.set)?);
+            built.selectors = Some(self.build_selectors(
+                &built.previous,
+                &built.set,
+                built.zone_routing.as_ref(),
+            )?);
             return Ok(built);
         }
-        let (previous, set, configs) = (
+        let (previous, set, configs, routing) = (
             Arc::clone(&built.previous),
             Arc::clone(&built.set),
             self.configs().to_vec(),
+            built.zone_routing.clone(),
         );
         let selectors = tokio::task::spawn_blocking(move || {
-            build_all(previous.selectors.as_ref(), &set, &configs)
+            build_all(
+                previous.selectors.as_ref(),
+                &set,
+                &configs,
+                routing.as_ref(),
+            )
         })
         .await
         .map_err(|e| UpdateError::BuildTask(e.to_string()))?

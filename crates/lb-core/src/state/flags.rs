@@ -30,7 +30,10 @@ const READINESS: u64 = READY | DRAINING | EJECTED | PROBING | RAMPING;
 /// (a readmission, a probe) can never apply to the next: each sets its flag and adds one here in
 /// the same atomic operation.
 const COUNT_ONE: u64 = 1 << 8;
-const COUNT_MASK: u64 = ((1 << 32) - 1) & !(COUNT_ONE - 1);
+const COUNT_MASK: u64 = ((1 << 24) - 1) & !(COUNT_ONE - 1);
+/// The partition of the set (priority level and zone group) the pool counts the backend in.
+const PARTITION_SHIFT: u32 = 24;
+const PARTITION_MASK: u64 = 0xff << PARTITION_SHIFT;
 /// The backend's weight in its set (for the pool's sums); 0 while it is in no published set.
 const WEIGHT_SHIFT: u32 = 32;
 
@@ -145,6 +148,10 @@ impl Word {
         (self.0 >> WEIGHT_SHIFT) as u32
     }
 
+    pub(crate) fn partition(self) -> u8 {
+        ((self.0 & PARTITION_MASK) >> PARTITION_SHIFT) as u8
+    }
+
     /// What this word adds to its pool: its weight when enabled, and again when ready, in the
     /// active or the standby tier.
     pub(crate) fn contribution(self) -> Contribution {
@@ -156,18 +163,24 @@ impl Word {
         } else {
             0
         };
+        let partition = self.partition();
+        let ready_hosts = i64::from(ready > 0);
         if self.0 & STANDBY != 0 {
             Contribution {
+                partition,
                 standby_enabled: enabled,
                 standby_ready: ready,
                 up,
+                ready_hosts,
                 ..Contribution::default()
             }
         } else {
             Contribution {
+                partition,
                 enabled,
                 ready,
                 up,
+                ready_hosts,
                 ..Contribution::default()
             }
         }
@@ -228,11 +241,15 @@ impl Flags {
         })
     }
 
-    /// Sets the weight the pool counts (0: in no published set) and the tier.
-    pub(crate) fn set_weight(&self, weight: u32, standby: bool) -> (Word, Word) {
+    /// Sets the weight the pool counts (0: in no published set), the tier and the partition.
+    pub(crate) fn set_weight(&self, weight: u32, standby: bool, partition: u8) -> (Word, Word) {
         let tier = if standby { STANDBY } else { 0 };
+        let part = u64::from(partition) << PARTITION_SHIFT;
         self.update(Ordering::AcqRel, |w| {
-            (w & ((1 << WEIGHT_SHIFT) - 1) & !STANDBY) | tier | (u64::from(weight) << WEIGHT_SHIFT)
+            (w & ((1 << WEIGHT_SHIFT) - 1) & !STANDBY & !PARTITION_MASK)
+                | tier
+                | part
+                | (u64::from(weight) << WEIGHT_SHIFT)
         })
     }
 
@@ -291,6 +308,7 @@ mod tests {
             enabled,
             ready,
             up: ready,
+            ready_hosts: i64::from(ready > 0),
             ..Contribution::default()
         }
     }
@@ -298,7 +316,7 @@ mod tests {
     #[test]
     fn readiness_needs_health_and_enablement_and_no_policy() {
         let f = Flags::new(true, false, Enablement::Enabled);
-        f.set_weight(3, false);
+        f.set_weight(3, false, 0);
         assert!(f.load().is_plainly_ready());
         assert_eq!(f.load().contribution(), active(3, 3));
         for e in [Enablement::Draining, Enablement::Disabled] {
@@ -346,9 +364,10 @@ mod tests {
 
     #[test]
     fn the_count_wraps_without_touching_the_weight_or_the_flags() {
-        let w = (7u64 << WEIGHT_SHIFT) | COUNT_MASK | READY;
+        let w = (7u64 << WEIGHT_SHIFT) | (5 << PARTITION_SHIFT) | COUNT_MASK | READY;
         let next = bump(w);
         assert_eq!(Word(next).weight(), 7);
+        assert_eq!(Word(next).partition(), 5);
         assert_eq!(next & COUNT_MASK, 0);
         assert!(Word(next).is_plainly_ready());
     }
@@ -356,7 +375,7 @@ mod tests {
     #[test]
     fn a_backend_waiting_for_its_first_probe_is_not_in_service() {
         let f = Flags::new(false, true, Enablement::Enabled);
-        f.set_weight(4, false);
+        f.set_weight(4, false, 0);
         assert!(!f.load().is_enabled(), "panic mode must not pick it");
         assert_eq!(f.load().contribution(), Contribution::default());
         f.set_healthy(true);

@@ -102,9 +102,10 @@ impl BackendState {
     }
 
     /// The backend joined a published set with `weight` (0: it left the set), as a standby or
-    /// not; `new` says it was not in the previous set (then it ramps, when slow start is on).
-    pub(crate) fn publish(&self, weight: u32, standby: bool, new: bool) {
-        self.changed(self.flags.set_weight(weight, standby));
+    /// not, in `partition`; `new` says it was not in the previous set (then it ramps, when slow
+    /// start is on).
+    pub(crate) fn publish(&self, weight: u32, standby: bool, partition: u8, new: bool) {
+        self.changed(self.flags.set_weight(weight, standby, partition));
         if new && self.flags.load().is_ready() && self.pool.ramps() {
             self.start_ramp();
         }
@@ -384,7 +385,7 @@ mod tests {
         let b = Backend::new("127.0.0.1:1").unwrap();
         let cell = Arc::new(HealthCell::new(b.addr.clone().into(), b, true));
         let s = BackendState::watching(&cell, Enablement::Enabled, pool);
-        s.publish(2, false, false);
+        s.publish(2, false, 0, false);
         (cell, s)
     }
 
@@ -403,7 +404,7 @@ mod tests {
         assert_eq!(pool.weights(), (2, 0));
         cell.force(true);
         assert!(s.is_ready());
-        s.publish(0, false, false);
+        s.publish(0, false, 0, false);
         assert_eq!(
             pool.weights(),
             (0, 0),

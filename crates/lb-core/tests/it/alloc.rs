@@ -4,17 +4,34 @@
 
 use std::time::Duration;
 
-use lb_core::{Backend, BackendSelection, Backends, LoadBalancer, Outcome, PassiveHealth};
+use lb_core::{
+    Backend, BackendSelection, Backends, LoadBalancer, Outcome, PassiveHealth, Priority, Zone,
+    ZoneRouting,
+};
 
 use lb_core::testing::RecordingSubscriber;
 
 use crate::support::{LoadAware, Rotate, ScriptedCheck};
 
-fn balancer<S: BackendSelection>() -> (LoadBalancer<S>, Vec<Backend>) {
+/// 100 backends, some down and one disabled; with `topology`, in two priority levels and
+/// three zones, zone-aware routing on.
+fn balancer<S: BackendSelection>(topology: bool) -> (LoadBalancer<S>, Vec<Backend>) {
     let backends: Vec<Backend> = (1..=100u16)
-        .map(|i| Backend::from(std::net::SocketAddr::from(([10, 0, 0, 1], i))))
+        .map(|i| {
+            let b = Backend::from(std::net::SocketAddr::from(([10, 0, 0, 1], i)));
+            if topology {
+                let zone = ["a", "b", "c"][usize::from(i % 3)];
+                b.with_ext(Zone::new(zone))
+                    .with_ext(Priority(u32::from(i % 7 == 0)))
+            } else {
+                b
+            }
+        })
         .collect();
     let mut lb = LoadBalancer::<S>::from_backends(Backends::fixed(backends.clone()));
+    if topology {
+        lb.set_zone_routing(Some(ZoneRouting::new("a"))).unwrap();
+    }
     lb.set_health_check(Box::new(ScriptedCheck::new(1, 1)));
     // Some backends unready, so select walks past candidates.
     for b in backends.iter().step_by(3) {
@@ -43,9 +60,12 @@ fn assert_silent_and_allocation_free(what: &str, mut work: impl FnMut(u32)) {
     assert!(record.is_empty(), "{what} logged: {:?}", record.lines());
 }
 
-fn request_path_is_silent_and_allocation_free<S: BackendSelection>(passive: bool) {
-    let name = format!("{} (passive health {passive})", std::any::type_name::<S>());
-    let (lb, _) = balancer::<S>();
+fn request_path_is_silent_and_allocation_free<S: BackendSelection>(passive: bool, topology: bool) {
+    let name = format!(
+        "{} (passive health {passive}, topology {topology})",
+        std::any::type_name::<S>()
+    );
+    let (lb, _) = balancer::<S>(topology);
     if passive {
         lb.set_passive_health(Some(PassiveHealth::default()));
     }
@@ -87,6 +107,13 @@ fn request_path_is_silent_and_allocation_free<S: BackendSelection>(passive: bool
             .expect("ready backends exist");
         pick.to_pick().report(Outcome::Success, ms);
     });
+    if topology {
+        let stats = lb.stats();
+        assert!(
+            stats.routed_local > 0 && lb.priority_load().len() == 2,
+            "{name}: the walk went through levels and zones: {stats:?}"
+        );
+    }
     let set = lb.backends().get_backend();
     assert!(
         set.states().iter().all(|s| s.in_flight() == 0),
@@ -102,25 +129,49 @@ fn request_path_is_silent_and_allocation_free<S: BackendSelection>(passive: bool
 
 #[test]
 fn an_untracked_request_path_is_silent_and_allocation_free() {
-    request_path_is_silent_and_allocation_free::<Rotate>(false);
+    request_path_is_silent_and_allocation_free::<Rotate>(false, false);
 }
 
 #[test]
 fn a_request_path_tracked_for_the_strategy_is_silent_and_allocation_free() {
-    request_path_is_silent_and_allocation_free::<LoadAware>(false);
+    request_path_is_silent_and_allocation_free::<LoadAware>(false, false);
 }
 
 #[test]
 fn a_request_path_tracked_for_passive_health_is_silent_and_allocation_free() {
-    request_path_is_silent_and_allocation_free::<Rotate>(true);
+    request_path_is_silent_and_allocation_free::<Rotate>(true, false);
+}
+
+#[test]
+fn a_request_path_through_levels_and_zones_is_silent_and_allocation_free() {
+    request_path_is_silent_and_allocation_free::<Rotate>(false, true);
+    request_path_is_silent_and_allocation_free::<LoadAware>(true, true);
 }
 
 #[test]
 fn passive_health_ejects_and_readmits_without_allocating() {
+    ejects_and_readmits_without_allocating(false);
+    // Each ejection and readmission also recomputes the routing of levels and zones.
+    ejects_and_readmits_without_allocating(true);
+}
+
+fn ejects_and_readmits_without_allocating(topology: bool) {
     let backends: Vec<Backend> = (1..=20u16)
-        .map(|i| Backend::from(std::net::SocketAddr::from(([10, 0, 0, 1], i))))
+        .map(|i| {
+            let b = Backend::from(std::net::SocketAddr::from(([10, 0, 0, 1], i)));
+            if topology {
+                b.with_ext(Zone::new(["a", "b"][usize::from(i % 2)]))
+                    .with_ext(Priority(u32::from(i > 15)))
+            } else {
+                b
+            }
+        })
         .collect();
     let lb = LoadBalancer::<Rotate>::from_backends(Backends::fixed(backends));
+    if topology {
+        lb.set_zone_routing(Some(ZoneRouting::new("a").with_min_ready_backends(1)))
+            .unwrap();
+    }
     // Ejections of zero length: every select that meets an ejected backend readmits it, so the
     // loop goes through reporting, ejecting (a scan of the set) and readmitting over and over.
     // (Ejections and readmissions are logged: this one runs without a subscriber.)

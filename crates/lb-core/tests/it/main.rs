@@ -11,3 +11,4 @@ mod props;
 mod select;
 mod service;
 mod support;
+mod topology;

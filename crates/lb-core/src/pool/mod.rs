@@ -7,112 +7,37 @@
 //! is one atomic operation that knows the word before and after, so it adds to the sums exactly
 //! what it changed: no scan of the set, ever.
 
+mod routing;
+mod slow_start;
+mod striped;
+mod sums;
+
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::clock;
+use crate::topology::ZoneRouting;
+
+pub(crate) use routing::{
+    Layout, LevelLayout, PartLayout, Routing, ZoneSettings, mix as routing_mix,
+};
+pub use slow_start::SlowStart;
+use striped::Striped;
+use sums::Sums;
+pub(crate) use sums::{Contribution, LevelWeights, MAX_LEVELS, MAX_PARTITIONS, Plan};
 
 /// Envoy's default `healthy_panic_threshold`.
 pub(crate) const DEFAULT_PANIC_THRESHOLD: u8 = 50;
 
-/// Slow start: a backend that becomes ready takes a growing share of its weight's traffic
-/// instead of all of it at once. See
-/// [`LoadBalancer::set_slow_start`](crate::LoadBalancer::set_slow_start).
-///
-/// The semantics and defaults are Envoy's (`slow_start_config`): a backend that becomes ready
-/// (new in the set, back from unhealthy, or readmitted after an ejection) is picked with the
-/// weight `weight × max(min_weight_percent / 100, time_factor^(1 / aggression))`, where
-/// `time_factor = max(t, 1 s) / window` and `t` is the time since it became ready, until the
-/// window ends. The backends of a load balancer's first set do not ramp (they start together).
-///
-/// Strategies that pick by weight honour it (round robin, random, least request, Peak EWMA):
-/// lb-core accepts a ramping backend with the probability of its weight factor and otherwise asks
-/// the strategy for another pick, so no selector is rebuilt while a backend ramps, and a backend
-/// that is not ramping costs nothing more (its readiness word says so in the same load). Hashing
-/// strategies do not ramp: a key keeps its backend.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct SlowStart {
-    /// How long a backend ramps. Envoy has no default; lb's is 30 s.
-    pub window: Duration,
-    /// The share of its weight a backend starts with, in percent (at most 100). Default: 10.
-    pub min_weight_percent: u8,
-    /// How fast the weight grows: 1.0 is linear; larger values grow faster early. Default: 1.0.
-    /// Values that are not finite and positive count as 1.0.
-    pub aggression: f64,
-}
-
-impl Default for SlowStart {
-    fn default() -> Self {
-        SlowStart {
-            window: Duration::from_secs(30),
-            min_weight_percent: 10,
-            aggression: 1.0,
-        }
-    }
-}
-
-impl SlowStart {
-    /// A slow start over `window`, other settings default.
-    pub fn over(window: Duration) -> Self {
-        SlowStart {
-            window,
-            ..Self::default()
-        }
-    }
-
-    /// Sets [`SlowStart::min_weight_percent`].
-    pub fn with_min_weight_percent(mut self, percent: u8) -> Self {
-        self.min_weight_percent = percent;
-        self
-    }
-
-    /// Sets [`SlowStart::aggression`].
-    pub fn with_aggression(mut self, aggression: f64) -> Self {
-        self.aggression = aggression;
-        self
-    }
-
-    /// The share of its weight a backend ramping for `elapsed` gets: Envoy's formula.
-    pub fn weight_factor(&self, elapsed: Duration) -> f64 {
-        let window = self.window.as_secs_f64();
-        if window <= 0.0 || elapsed >= self.window {
-            return 1.0;
-        }
-        let aggression = if self.aggression.is_finite() && self.aggression > 0.0 {
-            self.aggression
-        } else {
-            1.0
-        };
-        let time_factor = elapsed.max(Duration::from_secs(1)).as_secs_f64() / window;
-        let min = f64::from(self.min_weight_percent.min(100)) / 100.0;
-        time_factor.powf(1.0 / aggression).clamp(min, 1.0)
-    }
-}
-
-/// The weights a readiness word contributes to its pool, in the active tier or the standby one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Contribution {
-    pub(crate) enabled: i64,
-    pub(crate) ready: i64,
-    pub(crate) standby_enabled: i64,
-    pub(crate) standby_ready: i64,
-    /// Healthy and enabled, whatever the policies say (either tier): a last resort for select.
-    pub(crate) up: i64,
-}
-
-/// Envoy's overprovisioning factor: a tier with 1/1.4 of its weight available is taken to
-/// serve all of its load.
-const OVERPROVISIONING: f64 = 1.4;
+/// Envoy's default overprovisioning factor, in percent: a level with 1/1.4 of its weight
+/// available is taken to serve all of its load.
+pub(crate) const DEFAULT_OVERPROVISIONING: u32 = 140;
 
 #[derive(Debug)]
 pub(crate) struct Pool {
-    enabled_weight: AtomicI64,
-    ready_weight: AtomicI64,
-    standby_enabled: AtomicI64,
-    standby_ready: AtomicI64,
-    up_weight: AtomicI64,
+    sums: Sums,
+    overprovisioning: AtomicU32,
     panic_threshold: AtomicU8,
     in_panic: AtomicBool,
     panic_entries: AtomicU64,
@@ -130,16 +55,28 @@ pub(crate) struct Pool {
     /// The time of the latest report, in [`clock`] nanoseconds, kept to the millisecond: a
     /// clock that costs one load.
     recent: AtomicU64,
+    /// How the published set is divided (priority levels, zones); also the lock under which
+    /// the routing table is recomputed.
+    layout: Mutex<Layout>,
+    /// Whether the set is divided into more than one partition (then every change of the sums
+    /// recomputes `routing`).
+    partitioned: AtomicBool,
+    routing: Routing,
+    /// Set while a publication adds a whole set's weights: the sums are re-evaluated once at
+    /// its end rather than per backend.
+    deferring: AtomicBool,
+    routed_local: Striped,
+    routed_cross: Striped,
+    /// Zone-aware routing's settings, read when selectors are built, and how many times they
+    /// were set (a build under older settings is not published).
+    zone_routing: Mutex<(Option<ZoneRouting>, u64)>,
 }
 
 impl Default for Pool {
     fn default() -> Self {
         Pool {
-            enabled_weight: AtomicI64::new(0),
-            ready_weight: AtomicI64::new(0),
-            standby_enabled: AtomicI64::new(0),
-            standby_ready: AtomicI64::new(0),
-            up_weight: AtomicI64::new(0),
+            sums: Sums::default(),
+            overprovisioning: AtomicU32::new(DEFAULT_OVERPROVISIONING),
             panic_threshold: AtomicU8::new(DEFAULT_PANIC_THRESHOLD),
             in_panic: AtomicBool::new(false),
             panic_entries: AtomicU64::new(0),
@@ -150,6 +87,13 @@ impl Default for Pool {
             started: AtomicBool::new(false),
             probe_ns: AtomicU64::new(0),
             recent: AtomicU64::new(clock::now_nanos()),
+            layout: Mutex::new(Layout::default()),
+            partitioned: AtomicBool::new(false),
+            routing: Routing::default(),
+            deferring: AtomicBool::new(false),
+            routed_local: Striped::default(),
+            routed_cross: Striped::default(),
+            zone_routing: Mutex::new((None, 0)),
         }
     }
 }
@@ -166,63 +110,123 @@ impl Pool {
         if before == after {
             return;
         }
-        let add = |sum: &AtomicI64, b: i64, a: i64| {
-            if a != b {
-                sum.fetch_add(a - b, Ordering::AcqRel);
-            }
-        };
-        add(&self.enabled_weight, before.enabled, after.enabled);
-        add(&self.ready_weight, before.ready, after.ready);
-        add(
-            &self.standby_enabled,
-            before.standby_enabled,
-            after.standby_enabled,
-        );
-        add(
-            &self.standby_ready,
-            before.standby_ready,
-            after.standby_ready,
-        );
-        add(&self.up_weight, before.up, after.up);
+        self.sums.apply(before, after);
         self.reevaluate();
     }
 
-    /// The enabled and ready weight now.
+    /// The enabled and ready weight of the active tier, over every level.
     pub(crate) fn weights(&self) -> (i64, i64) {
-        (
-            self.enabled_weight.load(Ordering::Acquire),
-            self.ready_weight.load(Ordering::Acquire),
+        let t = self.sums.total();
+        (t.enabled, t.ready)
+    }
+
+    /// How traffic is split between priority levels now, and which are in panic mode: Envoy's
+    /// arithmetic over the live sums (a few loads per partition).
+    pub(crate) fn plan(&self) -> Plan {
+        let mut levels = [LevelWeights::default(); MAX_LEVELS];
+        let n = self.sums.levels(&mut levels);
+        sums::plan(
+            &levels[..n],
+            self.overprovisioning.load(Ordering::Relaxed),
+            self.panic_threshold.load(Ordering::Relaxed),
         )
     }
 
-    /// Envoy's rule, with the active backends as its first priority level and the standbys as
-    /// its second: when the standbys' overprovisioned availability makes up for the actives'
-    /// (the normalised total availability is 100 %), no panic; otherwise panic when the ready
-    /// share of the active weight is below the threshold.
-    fn should_panic(&self) -> bool {
-        let threshold = f64::from(self.panic_threshold.load(Ordering::Relaxed).min(100));
-        let (enabled, ready) = self.weights();
-        if threshold == 0.0 || enabled <= 0 {
-            return false;
-        }
-        let share = |ready: i64, enabled: i64| {
-            if enabled > 0 {
-                ready.max(0) as f64 * 100.0 / enabled as f64
-            } else {
-                0.0
-            }
-        };
-        let active = share(ready, enabled);
-        let standby = share(
-            self.standby_ready.load(Ordering::Acquire),
-            self.standby_enabled.load(Ordering::Acquire),
-        );
-        let total = ((active + standby) * OVERPROVISIONING).min(100.0);
-        total < 100.0 && active < threshold
+    /// Installs the layout of a set being published (before its weights are published).
+    pub(crate) fn set_layout(&self, layout: Layout) {
+        let levels: Vec<u8> = layout.parts.iter().map(|p| p.level).collect();
+        let mut current = lock(&self.layout);
+        self.sums
+            .set_layout(if levels.is_empty() { &[0] } else { &levels });
+        self.partitioned
+            .store(layout.parts.len() > 1, Ordering::Relaxed);
+        *current = layout;
+        drop(current);
+        self.reevaluate();
     }
 
-    /// Enters or leaves panic mode when the sums say so; logs and counts each transition.
+    pub(crate) fn set_zone_routing(&self, routing: Option<ZoneRouting>) {
+        let mut slot = lock(&self.zone_routing);
+        slot.0 = routing;
+        slot.1 += 1;
+    }
+
+    /// Zone-aware routing's settings, and the number of times they were set.
+    pub(crate) fn zone_routing(&self) -> (Option<ZoneRouting>, u64) {
+        lock(&self.zone_routing).clone()
+    }
+
+    /// The routing table `select` reads when the set is divided.
+    #[inline]
+    pub(crate) fn routing(&self) -> &Routing {
+        &self.routing
+    }
+
+    /// Defers re-evaluation while a whole set's weights are published; the guard re-evaluates
+    /// once when dropped. Called under the publishing lock, so never nested.
+    pub(crate) fn batch(&self) -> Batch<'_> {
+        self.deferring.store(true, Ordering::Relaxed);
+        Batch(self)
+    }
+
+    /// Counts a request routed by zone-aware routing, within the local zone or across.
+    #[inline]
+    pub(crate) fn count_route(&self, local: bool) {
+        if local {
+            self.routed_local.add();
+        } else {
+            self.routed_cross.add();
+        }
+    }
+
+    /// Requests routed within the local zone and across zones.
+    pub(crate) fn routed_counts(&self) -> (u64, u64) {
+        (self.routed_local.sum(), self.routed_cross.sum())
+    }
+
+    /// The share of traffic each priority level takes now, in percent.
+    pub(crate) fn priority_loads(&self) -> Vec<u8> {
+        let plan = self.plan();
+        plan.load[..plan.levels].to_vec()
+    }
+
+    /// Recomputes the routing table from the sums, under the layout lock (so that the last
+    /// writer wrote from the latest sums).
+    fn reroute(&self) {
+        let layout = lock(&self.layout);
+        let count = layout.parts.len().min(MAX_PARTITIONS);
+        let mut parts = [LevelWeights::default(); MAX_PARTITIONS];
+        for (p, slot) in parts.iter_mut().enumerate().take(count) {
+            *slot = self.sums.partition(p);
+        }
+        let table = routing::table(&layout, &parts[..count], self.plan());
+        self.routing.store(layout.generation, &table);
+    }
+
+    pub(crate) fn set_overprovisioning(&self, percent: u32) {
+        self.overprovisioning
+            .store(percent.max(1), Ordering::Relaxed);
+        self.reevaluate();
+    }
+
+    pub(crate) fn overprovisioning(&self) -> u32 {
+        self.overprovisioning.load(Ordering::Relaxed)
+    }
+
+    /// Whether some level that receives traffic is in panic mode.
+    fn should_panic(&self) -> bool {
+        self.plan().any_panic()
+    }
+
+    /// Enters or leaves panic mode when the sums say so, logging and counting each transition,
+    /// and recomputes the routing table of a divided set.
     pub(crate) fn reevaluate(&self) {
+        if self.deferring.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.partitioned.load(Ordering::Relaxed) {
+            self.reroute();
+        }
         let panic = self.should_panic();
         if self.in_panic.load(Ordering::Relaxed) == panic {
             return;
@@ -260,13 +264,14 @@ impl Pool {
     }
 
     /// Whether `select` would pick a backend now: one is ready, or one is kept out only by an
-    /// outcome policy (the last resort), or panic mode picks an enabled one. A few loads.
+    /// outcome policy (the last resort), or panic mode picks an enabled one. A few loads per
+    /// partition.
     pub(crate) fn can_select(&self) -> bool {
-        let load = |a: &AtomicI64| a.load(Ordering::Acquire);
-        load(&self.ready_weight) > 0
-            || load(&self.standby_ready) > 0
-            || load(&self.up_weight) > 0
-            || (self.in_panic() && load(&self.enabled_weight) + load(&self.standby_enabled) > 0)
+        let t = self.sums.total();
+        t.ready > 0
+            || t.standby_ready > 0
+            || t.up > 0
+            || (self.in_panic() && t.enabled + t.standby_enabled > 0)
     }
 
     /// Whether the load balancer is in panic mode. One load: read only off the fast path.
@@ -362,64 +367,51 @@ impl Pool {
     }
 }
 
+/// See [`Pool::batch`].
+pub(crate) struct Batch<'a>(&'a Pool);
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        self.0.deferring.store(false, Ordering::Relaxed);
+        self.0.reevaluate();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const S: Duration = Duration::from_secs(1);
-
-    #[test]
-    fn slow_start_follows_envoys_formula() {
-        // Window 100 s, aggression 1: linear from 10 % (the floor holds until 10 s).
-        let s = SlowStart::over(100 * S);
-        assert_eq!(s.weight_factor(Duration::ZERO), 0.1);
-        assert_eq!(s.weight_factor(5 * S), 0.1);
-        assert!((s.weight_factor(25 * S) - 0.25).abs() < 1e-12);
-        assert!((s.weight_factor(50 * S) - 0.5).abs() < 1e-12);
-        assert_eq!(s.weight_factor(100 * S), 1.0);
-        // Aggression 2: the square root of the time factor.
-        let s = s.with_aggression(2.0);
-        assert!((s.weight_factor(25 * S) - 0.5).abs() < 1e-12);
-        assert!((s.weight_factor(50 * S) - 0.5f64.sqrt()).abs() < 1e-12);
-        // max(t, 1 s): at 0 the time factor is 1 s / window.
-        let s = SlowStart::over(4 * S).with_min_weight_percent(0);
-        assert!((s.weight_factor(Duration::ZERO) - 0.25).abs() < 1e-12);
-        // Nonsense settings neither panic nor leave [0, 1].
-        let s = SlowStart::over(Duration::ZERO).with_aggression(f64::NAN);
-        assert_eq!(s.weight_factor(S), 1.0);
-        let s = SlowStart::over(10 * S)
-            .with_aggression(-3.0)
-            .with_min_weight_percent(250);
-        assert_eq!(s.weight_factor(S), 1.0);
+    fn active(enabled: i64, ready: i64) -> Contribution {
+        Contribution {
+            enabled,
+            ready,
+            up: ready,
+            ..Contribution::default()
+        }
     }
 
     #[test]
     fn panic_mode_follows_the_ready_share_exactly() {
         let pool = Pool::default();
-        let w = |enabled, ready| Contribution {
-            enabled,
-            ready,
-            ..Contribution::default()
-        };
         for _ in 0..10 {
-            pool.apply(Contribution::default(), w(10, 10));
+            pool.apply(Contribution::default(), active(10, 10));
         }
         assert!(!pool.in_panic());
         // 100 enabled; ready drops by 10 at a time: 50 is not below 50 %, 40 is.
         for _ in 0..5 {
-            pool.apply(w(10, 10), w(10, 0));
+            pool.apply(active(10, 10), active(10, 0));
         }
         assert_eq!(pool.weights(), (100, 50));
         assert!(!pool.in_panic(), "exactly at the threshold is not panic");
-        pool.apply(w(10, 10), w(10, 0));
+        pool.apply(active(10, 10), active(10, 0));
         assert!(pool.in_panic());
         assert_eq!(pool.panic_counts(), (1, 0));
-        pool.apply(w(10, 0), w(10, 10));
+        pool.apply(active(10, 0), active(10, 10));
         assert!(!pool.in_panic());
         assert_eq!(pool.panic_counts(), (1, 1));
         pool.set_panic_threshold(0);
         for _ in 0..5 {
-            pool.apply(w(10, 10), w(10, 0));
+            pool.apply(active(10, 10), active(10, 0));
         }
         assert!(!pool.in_panic(), "a threshold of 0 turns panic mode off");
     }
@@ -427,14 +419,10 @@ mod tests {
     #[test]
     fn ready_standbys_that_can_take_the_load_prevent_panic() {
         let pool = Pool::default();
-        let active = |enabled, ready| Contribution {
-            enabled,
-            ready,
-            ..Contribution::default()
-        };
         let standby = |enabled, ready| Contribution {
             standby_enabled: enabled,
             standby_ready: ready,
+            up: ready,
             ..Contribution::default()
         };
         pool.apply(Contribution::default(), active(10, 0));
@@ -442,10 +430,10 @@ mod tests {
         pool.apply(Contribution::default(), standby(1, 1));
         assert!(
             !pool.in_panic(),
-            "a ready standby takes over: Envoy's second priority"
+            "a ready standby takes over, as Envoy's next level would"
         );
         pool.apply(Contribution::default(), standby(4, 0));
-        // Standbys 20 % ready: 1.4 x (0 + 20) = 28 % in all, and the actives are at 0 %.
+        // Standbys 20 % ready: 0 + 28 % in all, and the actives are at 0 %.
         assert!(pool.in_panic());
     }
 }

@@ -113,28 +113,19 @@ impl Nameserver {
 }
 
 /// How the priorities of SRV records map onto the load balancer.
-///
-/// A load balancer picks, per request, the first *ready* backend of its strategy's candidate
-/// order, and lb-core's strategies put backends of weight 0 ("standby") after every backend of
-/// positive weight. [`PriorityPolicy::Failover`] uses exactly that: see its documentation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PriorityPolicy {
-    /// The default. The *active group* is the records of the lowest priority value among the
-    /// records whose targets resolved to at least one address. Its backends get their SRV
-    /// weight (an SRV weight of 0 becomes 1, see the crate docs). Every backend of a higher
-    /// priority value is published with weight 0, a standby: it is picked only when no backend
-    /// of the active group is ready (unhealthy by the health check, or disabled).
-    ///
-    /// Two limits follow from lb-core's two tiers (positive weight, standby): the SRV weights
-    /// of the standby groups are not used, and several standby groups (priorities 20 and 30
-    /// behind 10) form one tier whose order is the strategy's. The priority and weight of each
-    /// record stay available in the backend's extensions as [`SrvTarget`](crate::SrvTarget),
-    /// for a `select_with` filter that needs strict order between standby groups.
+    /// The default. Every record's backends are published with their SRV weight (an SRV weight
+    /// of 0 becomes 1, see the crate docs) and their SRV priority as an
+    /// [`lb_core::Priority`]: each distinct priority value is a priority level of the load
+    /// balancer, lowest first. Traffic goes to the lowest level while at least 1/1.4 of its
+    /// weight is ready, and spills to the next levels one by one as it fails (Envoy's priority
+    /// load; see lb-core's topology documentation), spread by weight within each level.
     #[default]
     Failover,
-    /// Only the active group is published; the other groups are left out entirely (no
-    /// failover to them).
+    /// Only the *active group* is published: the records of the lowest priority value among
+    /// those whose targets resolved to at least one address. No failover to the others.
     LowestOnly,
     /// Priorities are ignored: every record's backends are published with their SRV weight.
     Ignore,

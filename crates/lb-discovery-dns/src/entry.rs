@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use lb_core::{Backend, Discovered};
+use lb_core::{Backend, Discovered, Priority};
 
 /// The SRV record a backend came from, stored in [`Backend::ext`](lb_core::Backend::ext) of every
 /// backend that SRV discovery publishes.
@@ -35,15 +35,21 @@ pub(crate) struct Entry {
     pub(crate) addr: SocketAddr,
     pub(crate) weight: u32,
     pub(crate) srv: Option<SrvTarget>,
+    /// The load balancer's priority for the backend (the SRV priority under
+    /// [`PriorityPolicy::Failover`](crate::PriorityPolicy::Failover)).
+    pub(crate) priority: Option<u32>,
 }
 
 impl Entry {
     fn to_backend(&self) -> Backend {
-        let backend = Backend::from(self.addr).with_weight(self.weight);
-        match &self.srv {
-            Some(srv) => backend.with_ext(srv.clone()),
-            None => backend,
+        let mut backend = Backend::from(self.addr).with_weight(self.weight);
+        if let Some(srv) = &self.srv {
+            backend = backend.with_ext(srv.clone());
         }
+        if let Some(priority) = self.priority {
+            backend = backend.with_ext(Priority(priority));
+        }
+        backend
     }
 }
 
@@ -70,11 +76,13 @@ mod tests {
                 addr: "10.0.0.1:8080".parse().unwrap(),
                 weight: 1,
                 srv: Some(srv.clone()),
+                priority: Some(10),
             },
             Entry {
                 addr: "[::1]:80".parse().unwrap(),
                 weight: 7,
                 srv: None,
+                priority: None,
             },
         ];
         let d = to_discovered(&entries);
@@ -82,8 +90,10 @@ mod tests {
         assert!(d.enablement.is_empty());
         assert_eq!(d.backends[0].weight, 1);
         assert_eq!(d.backends[0].ext.get::<SrvTarget>(), Some(&srv));
+        assert_eq!(d.backends[0].ext.get::<Priority>(), Some(&Priority(10)));
         assert_eq!(d.backends[1].addr.to_string(), "[::1]:80");
         assert_eq!(d.backends[1].weight, 7);
         assert!(d.backends[1].ext.get::<SrvTarget>().is_none());
+        assert!(d.backends[1].ext.get::<Priority>().is_none());
     }
 }

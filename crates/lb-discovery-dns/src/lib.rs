@@ -56,24 +56,21 @@
 //! # SRV priorities and weights
 //!
 //! RFC 2782 asks clients to use the lowest priority value they can reach and to spread load
-//! within it by weight. lb-core's load balancer picks the first *ready* backend (healthy and
-//! enabled) of its strategy's order, and its strategies place weight-0 backends ("standby")
-//! after every positive-weight backend. [`PriorityPolicy::Failover`] (the default) maps SRV onto
-//! that:
+//! within it by weight. [`PriorityPolicy::Failover`] (the default) maps SRV onto lb-core's
+//! priority levels:
 //!
-//! - The **active group** is the lowest priority value among records whose targets resolved.
-//!   Its backends get their SRV weight, so traffic is spread by weight among them.
-//! - Every backend of a higher priority value gets **weight 0**: a standby. The load balancer
-//!   picks a standby only when no backend of the active group is ready, which is exactly when
-//!   the health check (or an operator) has taken the whole active group out. When one of them
-//!   comes back, new picks return to it.
-//! - Within standbys the SRV weights are not used, and several failover levels (priorities 20
-//!   and 30 behind 10) form one standby tier in the strategy's order. [`SrvTarget`] in each
-//!   backend's extensions gives the priority for a `select_with` filter that needs strict order
-//!   between failover levels.
+//! - Every backend keeps its record's SRV weight, and carries the record's priority as an
+//!   [`lb_core::Priority`]. Each distinct priority value is a level of the load balancer, the
+//!   lowest first (priorities 10, 20 and 30 are levels 0, 1 and 2).
+//! - Traffic goes to the lowest level while it is healthy enough, spread by weight, and fails
+//!   over level by level as the health check (or an operator) takes its backends out: Envoy's
+//!   priority load, which keeps a level's full share while 1/1.4 of its weight is ready and
+//!   sends the shortfall to the next levels in order. When backends come back, traffic
+//!   returns to them.
 //!
-//! [`PriorityPolicy::LowestOnly`] publishes the active group only (no failover), and
-//! [`PriorityPolicy::Ignore`] publishes every record with its weight.
+//! [`PriorityPolicy::LowestOnly`] publishes only the lowest priority value among records whose
+//! targets resolved (no failover), and [`PriorityPolicy::Ignore`] publishes every record with
+//! its weight and no level.
 //!
 //! **SRV weight 0**: lb weights are integer shares and the smallest positive share is 1, so a
 //! record of weight 0 gets weight 1. Records of weight 0 among themselves share equally, as

@@ -93,6 +93,7 @@ pub(crate) async fn resolve(
                 addr: *addr,
                 weight: settings.weight,
                 srv: None,
+                priority: None,
             }],
             ttl: u32::MAX,
             ..Resolved::default()
@@ -107,6 +108,7 @@ pub(crate) async fn resolve(
                     addr: SocketAddr::new(ip, *port),
                     weight: settings.weight,
                     srv: None,
+                    priority: None,
                 })
                 .collect();
             entries.sort();

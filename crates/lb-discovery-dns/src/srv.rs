@@ -151,13 +151,11 @@ pub(crate) fn entries(
         .into_iter()
         .filter(|(_, r)| policy != PriorityPolicy::LowestOnly || r.priority == active)
         .map(|(addr, r)| {
-            let weight = match policy {
-                PriorityPolicy::Failover if r.priority != active => 0,
-                _ => backend_weight(r.weight),
-            };
+            let priority = (policy == PriorityPolicy::Failover).then_some(u32::from(r.priority));
             Entry {
                 addr,
-                weight,
+                weight: backend_weight(r.weight),
+                priority,
                 srv: Some(SrvTarget {
                     target: r.target_key.clone(),
                     port: r.port,
@@ -248,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn failover_gives_standby_weight_to_higher_priorities() {
+    fn failover_keeps_weights_and_gives_each_priority_its_level() {
         let records = [
             srv(5, 10, 3, 80, "a.example."),
             srv(5, 10, 0, 81, "b.example."),
@@ -273,10 +271,19 @@ mod tests {
             vec![
                 ("10.0.0.1:80".to_string(), 3),
                 ("10.0.0.2:81".to_string(), 1),
-                ("10.0.0.3:80".to_string(), 0),
-                ("10.0.0.4:80".to_string(), 0)
+                ("10.0.0.3:80".to_string(), 7),
+                ("10.0.0.4:80".to_string(), 7)
             ]
         );
+        let priorities = |policy| {
+            let (e, _) = entries(&p, &addrs, policy, 100);
+            e.iter().map(|e| e.priority).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            priorities(PriorityPolicy::Failover),
+            [Some(10), Some(10), Some(20), Some(30)]
+        );
+        assert_eq!(priorities(PriorityPolicy::Ignore), [None; 4]);
         assert_eq!(
             weights(PriorityPolicy::LowestOnly),
             vec![
@@ -311,11 +318,11 @@ mod tests {
             ("c.example.", &[[10, 0, 0, 3]]),
             ("d.example.", &[[10, 0, 0, 4]]),
         ]);
-        let (e, _) = entries(&p, &addrs, PriorityPolicy::Failover, 100);
-        let weights: Vec<u32> = e.iter().map(|e| e.weight).collect();
+        let (e, _) = entries(&p, &addrs, PriorityPolicy::LowestOnly, 100);
+        let kept: Vec<u16> = e.iter().map(|e| e.srv.as_ref().unwrap().priority).collect();
         assert_eq!(
-            weights,
-            vec![4, 0],
+            kept,
+            [20],
             "priority 20 is active when 10 resolved to nothing"
         );
     }

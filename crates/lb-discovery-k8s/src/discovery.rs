@@ -10,7 +10,9 @@ use std::time::Duration;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
 use kube::runtime::watcher;
-use lb_core::{Address, Backend, BoxError, ChangeSubscription, Discovered, ServiceDiscovery};
+use lb_core::{
+    Address, Backend, BoxError, ChangeSubscription, Discovered, ServiceDiscovery, Zone, ZoneHints,
+};
 use tokio::task::JoinHandle;
 
 use crate::client::{build, infer_config, load_kubeconfig, wrap};
@@ -143,13 +145,22 @@ impl EndpointSliceDiscovery {
     }
 }
 
+/// The backend of an entry: its metadata, and its zone and hints as lb-core's topology reads
+/// them (zone-aware routing, `ZoneRouting`).
+fn backend(e: &Entry) -> Backend {
+    let mut b = Backend::from(e.addr).with_ext(e.meta.clone());
+    if let Some(zone) = &e.meta.zone {
+        b = b.with_ext(Zone::new(zone.as_str()));
+    }
+    if !e.meta.for_zones.is_empty() {
+        b = b.with_ext(ZoneHints::new(e.meta.for_zones.iter().map(String::as_str)));
+    }
+    b
+}
+
 /// The load balancer's view of the entries.
 fn discovered(entries: &[Entry]) -> Discovered {
-    let mut discovered = Discovered::new(
-        entries
-            .iter()
-            .map(|e| Backend::from(e.addr).with_ext(e.meta.clone())),
-    );
+    let mut discovered = Discovered::new(entries.iter().map(backend));
     discovered.enablement = entries
         .iter()
         .map(|e| (Address::Inet(e.addr), e.enablement))

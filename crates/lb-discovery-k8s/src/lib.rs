@@ -36,7 +36,10 @@
 //! are skipped). Endpoint conditions map onto [`Enablement`](lb_core::Enablement) as the table in
 //! [`conditions`] says: ready → enabled, serving and terminating → draining, otherwise disabled.
 //! Zone, node, hostname, target Pod and zone hints are kept in the backend's extensions as an
-//! [`EndpointMeta`]. [`EndpointSliceDiscovery`] documents the answers before the first list,
+//! [`EndpointMeta`]; the zone and the hints also as lb-core's [`Zone`](lb_core::Zone) and
+//! [`ZoneHints`](lb_core::ZoneHints), which zone-aware routing reads
+//! ([`LoadBalancer::set_zone_routing`](lb_core::LoadBalancer::set_zone_routing)).
+//! [`EndpointSliceDiscovery`] documents the answers before the first list,
 //! during an outage, and after the Service is deleted.
 //!
 //! # Which cluster

@@ -1,4 +1,5 @@
-//! End to end with lb-core's LoadBalancer: SRV priorities fail over through real health checks,
+//! End to end with lb-core's LoadBalancer: SRV priorities 10, 20, 30 are priority levels that
+//! fail over one by one through real health checks,
 //! and DNS changes are pushed to a running load balancer without polling.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -7,10 +8,10 @@ use std::time::Duration;
 
 use lb_core::{
     Backend, BackendIter, BackendSelection, Backends, BoxError, HealthCheck, LoadBalancer,
-    async_trait,
+    Priority, async_trait,
 };
-use lb_discovery_dns::IpFamily;
 use lb_discovery_dns::testing::SrvSpec;
+use lb_discovery_dns::{IpFamily, SrvTarget};
 use tokio::net::TcpListener;
 
 use crate::support::*;
@@ -71,20 +72,35 @@ fn picked_port(lb: &LoadBalancer<Standby>) -> Option<u16> {
     lb.select(b"").and_then(|p| p.addr.port())
 }
 
+/// The SRV priority of each of `n` picks.
+fn picked_priorities(lb: &LoadBalancer<Standby>, n: usize) -> Vec<u16> {
+    let mut seen: Vec<u16> = (0..n)
+        .filter_map(|_| lb.select(b""))
+        .map(|p| p.ext.get::<SrvTarget>().unwrap().priority)
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    seen
+}
+
 #[tokio::test(start_paused = true)]
-async fn the_higher_priority_group_takes_over_when_the_active_group_is_down_and_gives_back() {
+async fn srv_priorities_10_20_30_fail_over_level_by_level_and_give_back() {
     let server = server().await;
-    let (p1, p2, s1) = (listener().await, listener().await, listener().await);
-    let (p1_port, p2_port, s1_port) = (port(&p1), port(&p2), port(&s1));
+    let (p1, p2) = (listener().await, listener().await);
+    let (s1, t1) = (listener().await, listener().await);
+    let (p1_port, p2_port) = (port(&p1), port(&p2));
+    let (s1_port, t1_port) = (port(&s1), port(&t1));
     server.set_a("primary.test.", 30, [Ipv4Addr::LOCALHOST]);
-    server.set_a("standby.test.", 30, [Ipv4Addr::LOCALHOST]);
+    server.set_a("second.test.", 30, [Ipv4Addr::LOCALHOST]);
+    server.set_a("third.test.", 30, [Ipv4Addr::LOCALHOST]);
     server.set_srv(
         "_svc._tcp.test.",
         30,
         [
             SrvSpec::new(10, 5, p1_port, "primary.test."),
             SrvSpec::new(10, 5, p2_port, "primary.test."),
-            SrvSpec::new(20, 5, s1_port, "standby.test."),
+            SrvSpec::new(20, 5, s1_port, "second.test."),
+            SrvSpec::new(30, 5, t1_port, "third.test."),
         ],
     );
     let dns = srv(&server, "_svc._tcp.test.")
@@ -94,43 +110,57 @@ async fn the_higher_priority_group_takes_over_when_the_active_group_is_down_and_
     let mut lb = LoadBalancer::<Standby>::from_backends(Backends::new(Box::new(dns)));
     lb.set_health_check(Box::new(TcpConnect));
     lb.update().await.unwrap();
-    assert_eq!(lb.backends().get_backend().len(), 3);
+    assert_eq!(lb.backends().get_backend().len(), 4);
+    let mut levels: Vec<_> = lb
+        .backends()
+        .get_backend()
+        .iter()
+        .map(|b| b.ext.get::<Priority>().unwrap().0)
+        .collect();
+    levels.sort_unstable();
+    assert_eq!(levels, [10, 10, 20, 30], "each SRV priority is a level");
 
     lb.backends().run_health_check(false).await;
-    for _ in 0..10 {
-        let p = picked_port(&lb).unwrap();
-        assert!(
-            p == p1_port || p == p2_port,
-            "the active group serves: got {p}"
-        );
-    }
+    assert_eq!(lb.priority_load(), [100, 0, 0]);
+    assert_eq!(picked_priorities(&lb, 50), [10]);
 
-    // The whole active group goes down: the probe sees it, and the standby takes over.
+    // Half of priority 10 down: 50 % ready x 1.4 keeps 70 % there and sends 30 % to 20
+    // (Envoy's priority load), never yet to 30.
     drop(p1);
+    lb.backends().run_health_check(false).await;
+    assert_eq!(lb.priority_load(), [70, 30, 0]);
+    assert_eq!(picked_priorities(&lb, 500), [10, 20]);
+
+    // All of 10 down: 20 takes everything; then 20 down too: 30 does.
     drop(p2);
     lb.backends().run_health_check(false).await;
-    assert_eq!(picked_port(&lb), Some(s1_port));
+    assert_eq!(lb.priority_load(), [0, 100, 0]);
+    assert_eq!(picked_priorities(&lb, 50), [20]);
+    drop(s1);
+    lb.backends().run_health_check(false).await;
+    assert_eq!(lb.priority_load(), [0, 0, 100]);
+    assert_eq!(picked_priorities(&lb, 50), [30]);
+    assert!(!lb.in_panic(), "the levels together are 100 % available");
 
-    // One primary comes back: traffic returns to it.
+    // One primary comes back: traffic returns to priority 10 as far as it can take it.
     let back = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], p1_port)))
         .await
         .expect("rebind the primary's port");
     lb.backends().run_health_check(false).await;
-    assert_eq!(picked_port(&lb), Some(p1_port));
+    assert_eq!(lb.priority_load(), [70, 0, 30]);
+    assert_eq!(picked_priorities(&lb, 500), [10, 30]);
 
-    // Everything down: panic mode (Envoy's, on by default) balances over the active group as if
-    // it were healthy; with panic mode off, nothing is picked.
+    // Everything down: every level in panic (Envoy's, on by default) balances over all of them
+    // by weight as if they were healthy; with panic mode off, nothing is picked.
     drop(back);
-    drop(s1);
+    drop(t1);
     lb.backends().run_health_check(false).await;
     assert!(lb.in_panic());
-    let p = picked_port(&lb).unwrap();
-    assert!(
-        p == p1_port || p == p2_port,
-        "panic picks the active group: got {p}"
-    );
+    assert_eq!(lb.priority_load(), [50, 25, 25]);
+    assert!(picked_port(&lb).is_some());
     lb.set_panic_threshold(0);
     assert_eq!(picked_port(&lb), None);
+    let _ = p2_port;
 }
 
 #[tokio::test(start_paused = true)]

@@ -93,7 +93,7 @@ async fn records_added_removed_and_reweighted_are_followed() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn priorities_map_to_standby_weights_and_weight_zero_to_one() {
+async fn priorities_map_to_levels_and_weight_zero_to_one() {
     let server = server().await;
     targets(&server);
     server.set_srv(
@@ -119,10 +119,15 @@ async fn priorities_map_to_standby_weights_and_weight_zero_to_one() {
         vec![
             ("127.0.0.1:80".into(), 1),
             ("127.0.0.2:80".into(), 1),
-            ("127.0.0.3:80".into(), 0),
-            ("127.0.0.4:80".into(), 0)
+            ("127.0.0.3:80".into(), 50),
+            ("127.0.0.4:80".into(), 60)
         ]
     );
+    let levels: Vec<u32> = sorted(&failover)
+        .iter()
+        .map(|b| b.ext.get::<lb_core::Priority>().unwrap().0)
+        .collect();
+    assert_eq!(levels, [10, 10, 20, 30]);
     let lowest = build(PriorityPolicy::LowestOnly).discover().await.unwrap();
     assert_eq!(addrs(&sorted(&lowest)), ["127.0.0.1:80", "127.0.0.2:80"]);
     let ignore = build(PriorityPolicy::Ignore).discover().await.unwrap();
@@ -134,8 +139,9 @@ async fn priorities_map_to_standby_weights_and_weight_zero_to_one() {
         [1, 1, 50, 60]
     );
 
-    // When the whole priority-10 group stops resolving, priority 20 becomes the active group.
-    let dns = build(PriorityPolicy::Failover);
+    // When the whole priority-10 group stops resolving, priority 20 becomes the lowest: with
+    // LowestOnly it is what is published.
+    let dns = build(PriorityPolicy::LowestOnly);
     let mut sub = dns.subscribe().unwrap();
     dns.discover().await.unwrap();
     next_change(&mut sub).await;
@@ -144,7 +150,7 @@ async fn priorities_map_to_standby_weights_and_weight_zero_to_one() {
     next_change(&mut sub).await;
     assert_eq!(
         weighted(&sorted(&dns.discover().await.unwrap())),
-        vec![("127.0.0.3:80".into(), 50), ("127.0.0.4:80".into(), 0)]
+        vec![("127.0.0.3:80".into(), 50)]
     );
     assert_eq!(dns.monitor().stats().unresolved_targets, 2);
 }

@@ -9,3 +9,4 @@ mod outage;
 mod recovery;
 mod support;
 mod watch;
+mod zones;

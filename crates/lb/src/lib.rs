@@ -14,7 +14,8 @@
 //! - `ketama`: the nginx-compatible hash ring on its own, in [`ketama`].
 //! - `health`: active health checks, in [`health`], with rustls' `ring` provider;
 //!   `health-aws-lc-rs` uses `aws-lc-rs` instead.
-//! - `discovery-static`, `discovery-dns`, `discovery-k8s`: discovery sources, in [`discovery`].
+//! - `discovery-static`, `discovery-dns`, `discovery-k8s`: discovery sources (and, with
+//!   `discovery-static`, the subsetting adapter), in [`discovery`].
 //!   `discovery-k8s` gives kube rustls' `ring` provider; `discovery-k8s-aws-lc-rs` uses
 //!   `aws-lc-rs`. A binary using it picks its Kubernetes API version with a `k8s-openapi`
 //!   feature (such as `v1_33`), as with kube.
@@ -50,6 +51,9 @@ pub mod discovery {
     #[cfg(feature = "discovery-static")]
     #[cfg_attr(docsrs, doc(cfg(feature = "discovery-static")))]
     pub use lb_discovery_static::Static;
+    #[cfg(feature = "discovery-static")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "discovery-static")))]
+    pub use lb_discovery_static::{RandomSubset, Subset, SubsetDiscovery, SubsetPolicy};
 
     #[cfg(feature = "discovery-dns")]
     #[cfg_attr(docsrs, doc(cfg(feature = "discovery-dns")))]

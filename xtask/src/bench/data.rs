@@ -116,6 +116,7 @@ pub(crate) struct Data {
     pub(crate) compare_memory: Vec<CompareMemory>,
     pub(crate) first_picks: Vec<FirstPick>,
     pub(crate) compare_meta: Option<CompareMeta>,
+    pub(crate) subsets: super::subset::Subsets,
     /// Lines of kinds this xtask does not know.
     pub(crate) unknown: usize,
 }
@@ -279,6 +280,7 @@ impl Data {
                     .ok_or(MISSING)?,
                 )
             }
+            "subset_balance" | "subset_churn" => self.subsets.add(kind, v).ok_or(MISSING)?,
             _ => self.unknown += 1,
         }
         Ok(())

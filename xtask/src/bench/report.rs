@@ -369,6 +369,7 @@ pub(crate) fn render(inputs: &Inputs<'_>, command: &str) -> String {
     tower_section(&mut out, inputs.medians);
     super::tables::memory_section(&mut out, inputs.data);
     super::tables::quality_section(&mut out, inputs.data);
+    super::subset::section(&mut out, &inputs.data.subsets);
     compare::section(&mut out, inputs.data);
     out
 }

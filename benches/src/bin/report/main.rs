@@ -18,8 +18,11 @@
 //!   the peak during the build (`peak_bytes`), and the selector's own `heap_bytes()` as a cross
 //!   check (rings built on several threads allocate part of their memory on worker threads,
 //!   which the counter does not see). A build over a documented limit is an `error` line.
+//! - `{"kind":"subset_balance",...}` and `{"kind":"subset_churn",...}`: deterministic and
+//!   random subsetting at 300 clients, 300 backends and subset size 10 (see `subset.rs`).
 
 mod memory;
+mod subset;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -83,6 +86,7 @@ fn rows() -> Vec<Value> {
         ));
     }
     rows.extend(memory::rows());
+    rows.extend(subset::rows());
     rows
 }
 

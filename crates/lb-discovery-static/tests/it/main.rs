@@ -9,6 +9,9 @@ use lb_core::{
 };
 use lb_discovery_static::Static;
 
+mod subset;
+mod subset_discovery;
+
 /// Candidates in index order: enough to see which backends a load balancer holds.
 struct InOrder(usize);
 struct InOrderIter(std::ops::Range<usize>);

@@ -32,6 +32,10 @@
 //!   for borrowed generations), and for a load-aware strategy every pick counts in flight.
 //! - `select/quiet key_length/...`: hashing strategies pay per byte of key; the quiet estimate at
 //!   N = 10,000 for 4- to 64-byte keys.
+//! - `select_topology/{strategy}/{case}/N`: `select` through topology, beside the same set
+//!   without it (`flat`): `levels`, two priority levels (level 0 healthy); `zones`, three
+//!   zones with zone-aware routing on and every request local; `zones_spill`, the same with
+//!   half of the local zone down, so 60 % of requests stay and the rest are drawn across zones.
 //!
 //! Timing and sampling are set in the criterion config below, so criterion's command-line
 //! options (`--warm-up-time`, `--measurement-time`, `--quick`) override them.
@@ -45,7 +49,7 @@ use lb_benches::record::{fastest_and_p10, record};
 use lb_benches::sets::{SIZES, backends, keys, uneven, weighted};
 use lb_core::{
     Backend, BackendIter, BackendSelection, Backends, BoxError, HealthCheck, LoadBalancer,
-    async_trait,
+    Priority, Zone, ZoneRouting, async_trait,
 };
 use lb_selection::{Consistent, FnvHash, LeastRequest, PeakEwma, Random, RoundRobin};
 use serde_json::json;
@@ -240,6 +244,50 @@ fn bench_held<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
     g.finish();
 }
 
+/// `select` through priority levels and zones, beside the same set without topology.
+fn bench_topology<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
+    let keys = keys();
+    let mut g = c.benchmark_group(format!("select_topology/{strategy}"));
+    for n in [12, 10_002] {
+        let plain = backends(n, 8080, weighted);
+        let level = |i: usize, b: Backend| b.with_ext(Priority(u32::from(i % 2 == 1)));
+        let zone = |i: usize, b: Backend| b.with_ext(Zone::new(["a", "b", "c"][i % 3]));
+        let with = |f: &dyn Fn(usize, Backend) -> Backend| -> Vec<Backend> {
+            plain
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, b)| f(i, b))
+                .collect()
+        };
+        let flat = load_balancer::<S>(&plain);
+        let levels = load_balancer::<S>(&with(&level));
+        let zoned = with(&zone);
+        let zones = load_balancer::<S>(&zoned);
+        zones.set_zone_routing(Some(ZoneRouting::new("a"))).unwrap();
+        let spill = load_balancer::<S>(&zoned);
+        spill.set_zone_routing(Some(ZoneRouting::new("a"))).unwrap();
+        for b in zoned.iter().step_by(6) {
+            spill.backends().set_health(b, false);
+        }
+        for (case, lb) in [
+            ("flat", &flat),
+            ("levels", &levels),
+            ("zones", &zones),
+            ("zones_spill", &spill),
+        ] {
+            report_quiet(
+                &format!("select_topology/{strategy}/{case}/{n}"),
+                batches(&keys, |key| lb.select(key).map(|p| p.index())),
+            );
+            g.bench_function(BenchmarkId::new(case, n), |b| {
+                b.iter_custom(|iters| timed(&keys, iters, |key| lb.select(key).map(|p| p.index())))
+            });
+        }
+    }
+    g.finish();
+}
+
 /// Hashing strategies pay per byte of key (FNV-1a is a serial multiply per byte, as pingora's
 /// `FNVHash` requires): the quiet estimate at N = 10,000 for several key lengths.
 fn report_key_lengths() {
@@ -273,6 +321,8 @@ fn select(c: &mut Criterion) {
     bench_one::<FnvHash>(c, "fnv_hash", weighted);
     bench_one::<Consistent>(c, "consistent", weighted);
     bench_one::<Consistent>(c, "consistent_w1", |_| 1);
+    bench_topology::<RoundRobin>(c, "round_robin");
+    bench_topology::<Consistent>(c, "consistent");
     bench_held::<RoundRobin>(c, "round_robin");
     bench_held::<LeastRequest>(c, "least_request");
     bench_two_threads::<Floor>(c, "floor");

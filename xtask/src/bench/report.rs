@@ -222,6 +222,39 @@ fn select_section(out: &mut String, inputs: &Inputs<'_>) {
         let header = ["strategy", "N = 10", "N = 10,000"].map(str::to_owned);
         table(out, &header, &held);
     }
+    let topology: Vec<Vec<String>> = ["round_robin", "consistent"]
+        .iter()
+        .flat_map(|s| [12, 10_002].map(move |n| (s, n)))
+        .filter_map(|(s, n)| {
+            let cells: Vec<String> = ["flat", "levels", "zones", "zones_spill"]
+                .iter()
+                .filter_map(|case| quiet(&format!("select_topology/{s}/{case}/{n}")))
+                .map(|q| time(q.p10_ns))
+                .collect();
+            (cells.len() == 4).then(|| {
+                std::iter::once(format!("`{s}`, N = {}", thousands(n)))
+                    .chain(cells)
+                    .collect()
+            })
+        })
+        .collect();
+    if !topology.is_empty() {
+        out.push_str(
+            "**Topology**: `Pick` through priority levels and zones, quiet p10: the set without \
+             topology; two priority levels (level 0 healthy); three zones with zone-aware \
+             routing, every request local; the same with half of the local zone down (60 % \
+             local, the rest drawn across zones).\n\n",
+        );
+        let header = [
+            "strategy",
+            "flat",
+            "2 levels",
+            "3 zones",
+            "3 zones, spilling",
+        ]
+        .map(str::to_owned);
+        table(out, &header, &topology);
+    }
     let lengths: Vec<Vec<String>> = ["fnv_hash", "consistent"]
         .iter()
         .filter_map(|s| {
@@ -458,6 +491,45 @@ mod tests {
         // No data, no section.
         assert!(!text.contains("## Build"), "{text}");
         assert!(!text.contains("pingora-load-balancing 0.9.1"), "{text}");
+    }
+
+    #[test]
+    fn the_topology_table_shows_a_row_per_strategy_and_size_with_all_four_cases() {
+        let medians: Medians = [("select/round_robin/pick/10", 11.0)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let mut data = Data::default();
+        for (case, ns) in [
+            ("flat", 11.5),
+            ("levels", 21.0),
+            ("zones", 25.5),
+            ("zones_spill", 35.1),
+        ] {
+            data.quiet.push(super::super::data::Quiet {
+                id: format!("select_topology/round_robin/{case}/10002"),
+                fastest_ns: ns,
+                p10_ns: ns,
+            });
+        }
+        // A row with a case missing is left out.
+        data.quiet.push(super::super::data::Quiet {
+            id: "select_topology/consistent/flat/12".into(),
+            fastest_ns: 20.0,
+            p10_ns: 20.0,
+        });
+        let inputs = Inputs {
+            medians: &medians,
+            data: &data,
+            metas: &[],
+            plots: &[],
+        };
+        let text = render(&inputs, "cargo xtask bench");
+        assert!(
+            text.contains("| `round_robin`, N = 10,002 | 11.5 ns | 21.0 ns | 25.5 ns | 35.1 ns |"),
+            "{text}"
+        );
+        assert!(!text.contains("`consistent`, N = 12"), "{text}");
     }
 
     #[test]

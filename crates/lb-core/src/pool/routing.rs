@@ -196,12 +196,20 @@ impl Default for Routing {
     }
 }
 
-/// Where one `select` starts: a partition, and whether its level is in panic mode.
+/// Where one `select` starts: a partition, its level's partition range, and whether that level
+/// is in panic mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Route {
     pub(crate) part: usize,
-    pub(crate) level: usize,
+    pub(crate) first: usize,
+    pub(crate) end: usize,
     pub(crate) panic: bool,
+}
+
+/// A 32-bit number scaled to `0..n` by multiplication (Lemire's reduction).
+#[inline]
+fn scale(x32: u64, n: u64) -> u64 {
+    (x32 * n) >> 32
 }
 
 impl Routing {
@@ -225,50 +233,53 @@ impl Routing {
     /// Where a select with random (or key-hashed) `draw` starts, for partitions of `generation`
     /// laid out by `levels` (each level's partition range); `None` when the table is of another
     /// generation (a set being published): the caller then walks the partitions in order.
+    ///
+    /// No division: each draw scales a 32-bit half of `draw` by multiplication (the level by the
+    /// high half, the local share by the low half; the cross-zone draw mixes `draw` again).
     #[inline]
     pub(crate) fn route(&self, generation: u64, levels: &[(u8, u8)], draw: u64) -> Option<Route> {
-        if self.generation.load(Ordering::Acquire) != generation || levels.is_empty() {
+        if self.generation.load(Ordering::Acquire) != generation {
             return None;
         }
-        let loads = self.loads.load(Ordering::Relaxed).to_le_bytes();
-        let point = draw % 100;
-        let mut acc = 0u64;
         let mut level = 0;
-        for (l, &load) in loads.iter().enumerate().take(levels.len()) {
-            acc += u64::from(load);
-            if point < acc {
-                level = l;
-                break;
+        if levels.len() > 1 {
+            let loads = self.loads.load(Ordering::Relaxed).to_le_bytes();
+            let point = scale(draw >> 32, 100);
+            let mut acc = 0u64;
+            for (l, &load) in loads.iter().enumerate().take(levels.len()) {
+                acc += u64::from(load);
+                if point < acc {
+                    level = l;
+                    break;
+                }
             }
         }
-        let panic = self.panic.load(Ordering::Relaxed) & (1 << level) != 0;
-        let (first, end) = levels[level];
+        let &(first, end) = levels.get(level)?;
         let (first, end) = (usize::from(first), usize::from(end).min(MAX_PARTITIONS));
+        let panic = self.panic.load(Ordering::Relaxed) & (1 << level) != 0;
+        let route = |part| Route {
+            part,
+            first,
+            end,
+            panic,
+        };
         if end <= first + 1 {
-            return Some(Route {
-                part: first,
-                level,
-                panic,
-            });
+            return Some(route(first));
         }
         let local = u64::from(self.local[level].load(Ordering::Relaxed));
-        if (draw >> 32) % 10_000 < local {
-            return Some(Route {
-                part: first,
-                level,
-                panic,
-            });
+        if scale(draw & 0xffff_ffff, 10_000) < local {
+            return Some(route(first));
         }
         let total = self.cdf[end - 1].load(Ordering::Relaxed);
         let part = if total == 0 {
             first
         } else {
-            let point = mix(draw) % total;
+            let point = ((u128::from(mix(draw)) * u128::from(total)) >> 64) as u64;
             (first..end)
                 .find(|&p| point < self.cdf[p].load(Ordering::Relaxed))
                 .unwrap_or(end - 1)
         };
-        Some(Route { part, level, panic })
+        Some(route(part))
     }
 
     /// Whether `level` is in panic mode.

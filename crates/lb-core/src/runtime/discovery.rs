@@ -32,6 +32,31 @@ pub trait ServiceDiscovery: Send + Sync + 'static {
     }
 }
 
+/// A boxed source is a source: adapters that wrap a source (subsetting, say) take one chosen
+/// at run time.
+#[async_trait::async_trait]
+impl<T: ServiceDiscovery + ?Sized> ServiceDiscovery for Box<T> {
+    async fn discover(&self) -> Result<Discovered, BoxError> {
+        (**self).discover().await
+    }
+
+    fn subscribe(&self) -> Option<ChangeSubscription> {
+        (**self).subscribe()
+    }
+}
+
+/// A shared source is a source: one source may feed several load balancers or adapters.
+#[async_trait::async_trait]
+impl<T: ServiceDiscovery + ?Sized> ServiceDiscovery for std::sync::Arc<T> {
+    async fn discover(&self) -> Result<Discovered, BoxError> {
+        (**self).discover().await
+    }
+
+    fn subscribe(&self) -> Option<ChangeSubscription> {
+        (**self).subscribe()
+    }
+}
+
 /// The trait's name in pingora-load-balancing's style.
 pub use ServiceDiscovery as Discovery;
 
@@ -109,6 +134,35 @@ impl std::fmt::Debug for ChangeSubscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Fixed(ChangeNotifier);
+
+    #[async_trait::async_trait]
+    impl ServiceDiscovery for Fixed {
+        async fn discover(&self) -> Result<Discovered, BoxError> {
+            Ok(Discovered::new([
+                crate::Backend::new("10.0.0.1:80").unwrap()
+            ]))
+        }
+
+        fn subscribe(&self) -> Option<ChangeSubscription> {
+            Some(self.0.subscribe())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn boxed_and_shared_sources_answer_and_signal_as_the_source() {
+        let notifier = ChangeNotifier::new();
+        let boxed: Box<dyn ServiceDiscovery> = Box::new(Fixed(notifier.clone()));
+        let shared: std::sync::Arc<dyn ServiceDiscovery> =
+            std::sync::Arc::new(Fixed(notifier.clone()));
+        for source in [&boxed as &dyn ServiceDiscovery, &shared] {
+            assert_eq!(source.discover().await.unwrap().backends.len(), 1);
+            let mut sub = source.subscribe().unwrap();
+            notifier.notify();
+            assert!(sub.changed().await);
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn notifications_are_coalesced_and_closing_is_reported() {

@@ -11,14 +11,28 @@ use crate::rng;
 use crate::selection::{BackendSelection, States};
 use crate::snapshot::{Snapshot, Walk, candidate_budget};
 
-/// A 64-bit hash of a request key (FNV-1a, finalised), so that a hashing strategy's key keeps
-/// its level and zone as it keeps its backend.
+/// A 64-bit hash of a request key, so that a hashing strategy's key keeps its level and zone as
+/// it keeps its backend: eight bytes per multiplication, then the splitmix64 finaliser. Not the
+/// strategy's hash (the backend within the partition is the strategy's to choose).
 #[inline]
 fn key_hash(key: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = (key.len() as u64).wrapping_mul(K);
+    let mut chunks = key.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = (h ^ u64::from_le_bytes(word))
+            .wrapping_mul(K)
+            .rotate_left(29);
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        let mut word = [0u8; 8];
+        word[..tail.len()].copy_from_slice(tail);
+        h = (h ^ u64::from_le_bytes(word))
+            .wrapping_mul(K)
+            .rotate_left(29);
     }
     routing_mix(h)
 }
@@ -33,30 +47,46 @@ fn visit_order(start: usize, level: Range<usize>, count: usize) -> impl Iterator
         .chain(other_levels)
 }
 
+/// Where a walk starts: a partition, its level's partition range, and whether the level is in
+/// panic mode.
+struct Start {
+    part: usize,
+    level: Range<usize>,
+    panic: bool,
+}
+
 impl<S: BackendSelection> Snapshot<S> {
-    /// Where a walk over `partitions` starts, with its level's partition range.
+    /// Where a walk over `partitions` starts: the routing table's draw, or the first partition
+    /// while the table is of another generation.
     #[inline]
-    fn route_start(&self, partitions: &Partitions<S>, key: &[u8]) -> (usize, Range<usize>) {
+    fn route_start(&self, partitions: &Partitions<S>, key: &[u8]) -> Start {
         let draw = if S::USES_KEY {
             key_hash(key)
         } else {
             rng::random_u64()
         };
         let routing = self.policies.pool.routing();
-        let start = routing
-            .route(partitions.generation, &partitions.levels, draw)
-            .map_or(0, |r| r.part)
-            .min(partitions.parts.len().saturating_sub(1));
-        let level = partitions
-            .levels
-            .iter()
-            .map(|&(first, end)| usize::from(first)..usize::from(end))
-            .find(|r| r.contains(&start))
-            .unwrap_or(start..start + 1);
-        (start, level)
+        match routing.route(partitions.generation, &partitions.levels, draw) {
+            Some(r) if r.part < partitions.parts.len() => Start {
+                part: r.part,
+                level: r.first..r.end,
+                panic: r.panic,
+            },
+            _ => {
+                let end = partitions
+                    .levels
+                    .first()
+                    .map_or(1, |&(_, end)| usize::from(end));
+                Start {
+                    part: 0,
+                    level: 0..end,
+                    panic: routing.level_panic(0),
+                }
+            }
+        }
     }
 
-    /// [`Snapshot::walk`] over a divided set.
+    /// [`Snapshot::walk`] over a divided set: the routed partition here, the rest out of line.
     #[inline(never)]
     pub(crate) fn walk_partitioned(
         &self,
@@ -64,10 +94,48 @@ impl<S: BackendSelection> Snapshot<S> {
         selector_index: usize,
         key: &[u8],
     ) -> Walk {
+        let start = self.route_start(partitions, key);
+        let Some(part) = partitions.parts.get(start.part) else {
+            return Walk::Ended(None);
+        };
+        let Some(selector) = part.selectors.get(selector_index) else {
+            return Walk::Ended(None);
+        };
         let pool = &self.policies.pool;
-        let (start, level) = self.route_start(partitions, key);
-        let mut last_resort = None;
-        for p in visit_order(start, level, partitions.parts.len()) {
+        let view = States::of_slice(&part.states, &self.signals, pool);
+        let first = self.walk_in(selector, view, key, Some(start.panic));
+        match first {
+            Walk::Ready(i) => match part.member(i) {
+                Some(index) => {
+                    if partitions.zone_routed() {
+                        pool.count_route(part.is_local());
+                    }
+                    Walk::Ready(index)
+                }
+                None => Walk::Ended(None),
+            },
+            Walk::Ended(fallback) => {
+                let fallback = fallback.and_then(|i| part.member(i));
+                self.walk_rest(partitions, selector_index, key, start, fallback)
+            }
+            Walk::OverBudget(fallback) => Walk::OverBudget(fallback.and_then(|i| part.member(i))),
+        }
+    }
+
+    /// The rest of [`Snapshot::walk_partitioned`]: the partition drawn had nothing to pick; the
+    /// other partitions of its level, then the other levels, in order.
+    #[cold]
+    #[inline(never)]
+    fn walk_rest(
+        &self,
+        partitions: &Partitions<S>,
+        selector_index: usize,
+        key: &[u8],
+        start: Start,
+        mut last_resort: Option<usize>,
+    ) -> Walk {
+        let pool = &self.policies.pool;
+        for p in visit_order(start.part, start.level, partitions.parts.len()).skip(1) {
             let part = &partitions.parts[p];
             let Some(selector) = part.selectors.get(selector_index) else {
                 return Walk::Ended(None);
@@ -110,9 +178,9 @@ impl<S: BackendSelection> Snapshot<S> {
     {
         let pool = &self.policies.pool;
         let backends = self.set.backends();
-        let (start, level) = self.route_start(partitions, key);
+        let start = self.route_start(partitions, key);
         let mut left = max_iterations;
-        for p in visit_order(start, level, partitions.parts.len()) {
+        for p in visit_order(start.part, start.level, partitions.parts.len()) {
             let part = &partitions.parts[p];
             let selector = part.selectors.get(selector_index)?;
             let view = States::of_slice(&part.states, &self.signals, pool);
@@ -158,5 +226,25 @@ mod tests {
     fn keys_hash_apart_and_stably() {
         assert_eq!(key_hash(b"user-1"), key_hash(b"user-1"));
         assert_ne!(key_hash(b"user-1"), key_hash(b"user-2"));
+        // Length counts: a key and the same key padded with zeros differ.
+        assert_ne!(key_hash(b"ab"), key_hash(b"ab\0"));
+        assert_ne!(key_hash(b""), key_hash(b"\0\0\0\0\0\0\0\0"));
+        // The high and low halves (the level and the zone draws) are both spread: 16-byte
+        // keys differing in one byte land in every one of 8 buckets of either half.
+        let mut high = [0u32; 8];
+        let mut low = [0u32; 8];
+        for i in 0..4096u32 {
+            let mut key = [7u8; 16];
+            key[..4].copy_from_slice(&i.to_le_bytes());
+            let h = key_hash(&key);
+            high[(h >> 61) as usize] += 1;
+            low[((h & 0xffff_ffff) >> 29) as usize] += 1;
+        }
+        for counts in [high, low] {
+            assert!(
+                counts.iter().all(|&c| (400..624).contains(&c)),
+                "{counts:?}"
+            );
+        }
     }
 }

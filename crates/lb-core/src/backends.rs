@@ -61,7 +61,7 @@ impl Backends {
     pub fn fixed(backends: impl IntoIterator<Item = Backend>) -> Self {
         let registry = HealthRegistry::new();
         let pool = Arc::new(Pool::default());
-        let set = BackendSet::next(
+        let (set, _) = BackendSet::next(
             &Discovered::new(backends),
             &BackendSet::empty(),
             &registry,

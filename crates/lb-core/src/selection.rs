@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::change::SetChange;
 use crate::clock;
 use crate::error::BoxError;
 use crate::pool::Pool;
@@ -79,6 +80,22 @@ pub trait BackendSelection: Sized + Send + Sync + 'static {
     /// builds from scratch.
     fn rebuild(&self, backends: &[Backend], config: &Self::Config) -> Result<Self, BoxError> {
         Self::build(backends, config)
+    }
+
+    /// Builds the selector for the next set from this one when only `change` differs (backends
+    /// joined, left or changed weight): for strategies that can update a selector in time
+    /// proportional to the change (a hash ring inserting one backend's points). The result must
+    /// select as [`BackendSelection::build`] over `backends` would: the same candidates for
+    /// every key for a deterministic strategy, the same probabilities for a random one.
+    /// `None` (the default) lets the load balancer call [`BackendSelection::rebuild`].
+    fn apply_change(
+        &self,
+        backends: &[Backend],
+        change: &SetChange<'_>,
+        config: &Self::Config,
+    ) -> Option<Result<Self, BoxError>> {
+        let _ = (backends, change, config);
+        None
     }
 
     /// The candidates for `key`, best first. Strategies that ignore keys (round robin, random)

@@ -9,11 +9,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::address::Address;
 use crate::backend::Backend;
+use crate::change::Changes;
 use crate::discovery::{Delta, Discovered};
 use crate::health::HealthRegistry;
 use crate::pool::{MAX_LEVELS, Pool};
 use crate::state::{BackendState, Enablement};
 use crate::topology::same_place;
+
+/// Whether two backends of the same address select alike: the same weight and the same place in
+/// the topology.
+fn same_attributes(a: &Backend, b: &Backend) -> bool {
+    a.weight == b.weight && same_place(a, b)
+}
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
@@ -55,80 +62,103 @@ impl BackendSet {
     }
 
     /// Builds the next generation from a discovery answer, carrying the state of backends that
-    /// stay (by address) and registering new ones with `registry`: a sort of the answer, then one
-    /// merge with the previous set.
+    /// stay (by address) and registering new ones with `registry`: a sort of the answer (one
+    /// pass when it comes sorted), then one merge with the previous set, which also finds what
+    /// changed.
     pub(crate) fn next(
         discovered: &Discovered,
         previous: &BackendSet,
         registry: &HealthRegistry,
         pool: &Arc<Pool>,
-    ) -> Self {
+    ) -> (Self, Changes) {
         let backends = sorted_unique(discovered.backends.clone(), "discovery");
         let mut states = Vec::with_capacity(backends.len());
-        let mut old = previous
-            .backends
-            .iter()
-            .zip(previous.states.iter())
-            .peekable();
-        for b in &backends {
-            while old.next_if(|(o, _)| o.addr < b.addr).is_some() {}
-            let carried = old
-                .next_if(|(o, _)| o.addr == b.addr)
-                .map(|(_, s)| Arc::clone(s));
-            states.push(carried.unwrap_or_else(|| Self::new_state(b, registry, pool)));
+        let mut changes = Changes::default();
+        let mut o = 0;
+        let old = &previous.backends;
+        for (i, b) in backends.iter().enumerate() {
+            while o < old.len() && old[o].addr < b.addr {
+                changes.removed.push(o);
+                o += 1;
+            }
+            if o < old.len() && old[o].addr == b.addr {
+                if !same_attributes(&old[o], b) {
+                    changes.changed.push(i);
+                }
+                states.push(Arc::clone(&previous.states[o]));
+                o += 1;
+            } else {
+                changes.added.push(i);
+                states.push(Self::new_state(b, registry, pool));
+            }
         }
-        BackendSet {
+        changes.removed.extend(o..old.len());
+        let set = BackendSet {
             backends: backends.into_boxed_slice(),
             states: states.into_boxed_slice(),
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
-        }
+        };
+        (set, changes)
     }
 
     /// Builds the next generation by applying `delta` to `previous`: removals, then additions
     /// and changes (by address), in a sort of the delta and one merge pass that copies the
-    /// unchanged backends and their states as they are. Time in proportion to the change plus a
-    /// copy of the set's dense arrays; nothing of the unchanged part is sorted or hashed.
+    /// unchanged backends and their states as they are, and records what changed. Time in
+    /// proportion to the change plus a copy of the set's dense arrays; nothing of the unchanged
+    /// part is sorted or hashed.
     pub(crate) fn apply(
         delta: &Delta,
         previous: &BackendSet,
         registry: &HealthRegistry,
         pool: &Arc<Pool>,
-    ) -> Self {
+    ) -> (Self, Changes) {
         let upsert = sorted_unique(delta.upsert.clone(), "a discovery delta");
         let mut remove: Vec<&Address> = delta.remove.iter().collect();
         remove.sort_unstable();
         let removed = |addr: &Address| remove.binary_search(&addr).is_ok();
         let len = previous.len() + upsert.len();
         let (mut backends, mut states) = (Vec::with_capacity(len), Vec::with_capacity(len));
+        let mut changes = Changes::default();
         let mut new = upsert.into_iter().peekable();
-        for (o, state) in previous.backends.iter().zip(previous.states.iter()) {
-            while let Some(b) = new.next_if(|b| b.addr < o.addr) {
+        for (o, (old, state)) in previous
+            .backends
+            .iter()
+            .zip(previous.states.iter())
+            .enumerate()
+        {
+            while let Some(b) = new.next_if(|b| b.addr < old.addr) {
+                changes.added.push(backends.len());
                 states.push(Self::new_state(&b, registry, pool));
                 backends.push(b);
             }
-            match new.next_if(|b| b.addr == o.addr) {
+            match new.next_if(|b| b.addr == old.addr) {
                 // Changed (weight, metadata): the new backend, the same state. A backend both
                 // removed and listed again in one delta stays, as listed.
                 Some(b) => {
+                    if !same_attributes(old, &b) {
+                        changes.changed.push(backends.len());
+                    }
                     backends.push(b);
                     states.push(Arc::clone(state));
                 }
-                None if removed(&o.addr) => {}
+                None if removed(&old.addr) => changes.removed.push(o),
                 None => {
-                    backends.push(o.clone());
+                    backends.push(old.clone());
                     states.push(Arc::clone(state));
                 }
             }
         }
         for b in new {
+            changes.added.push(backends.len());
             states.push(Self::new_state(&b, registry, pool));
             backends.push(b);
         }
-        BackendSet {
+        let set = BackendSet {
             backends: backends.into_boxed_slice(),
             states: states.into_boxed_slice(),
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
-        }
+        };
+        (set, changes)
     }
 
     fn new_state(b: &Backend, registry: &HealthRegistry, pool: &Arc<Pool>) -> Arc<BackendState> {
@@ -267,17 +297,6 @@ impl BackendSet {
             gone.publish(0, false, 0, false);
         }
     }
-
-    /// Whether `other` has the same backends with the same weights and the same place in the
-    /// topology (priority, zone, hints): then the selectors built for this set serve `other`.
-    pub(crate) fn same_backends(&self, other: &[Backend]) -> bool {
-        self.backends.len() == other.len()
-            && self
-                .backends
-                .iter()
-                .zip(other)
-                .all(|(a, b)| a.addr == b.addr && a.weight == b.weight && same_place(a, b))
-    }
 }
 
 impl Deref for BackendSet {
@@ -308,21 +327,27 @@ mod tests {
     fn sorts_dedups_keeping_the_first_and_carries_state_by_address() {
         let reg = HealthRegistry::new();
         let pool = Arc::new(Pool::default());
-        let first = BackendSet::next(
+        let (first, changes) = BackendSet::next(
             &Discovered::new([b("10.0.0.2:1", 1), b("10.0.0.1:1", 7), b("10.0.0.1:1", 9)]),
             &BackendSet::empty(),
             &reg,
             &pool,
         );
+        assert_eq!(changes.added, [0, 1]);
         let addrs: Vec<String> = first.iter().map(|b| b.addr.to_string()).collect();
         assert_eq!(addrs, ["10.0.0.1:1", "10.0.0.2:1"]);
         assert_eq!(first[0].weight, 7, "the first duplicate wins");
         first.states()[1].set_enablement(Enablement::Draining);
-        let second = BackendSet::next(
+        let (second, changes) = BackendSet::next(
             &Discovered::new([b("10.0.0.2:1", 50), b("10.0.0.3:1", 1)]),
             &first,
             &reg,
             &pool,
+        );
+        // .1 left (old index 0), .2 changed weight (new index 0), .3 joined (new index 1).
+        assert_eq!(
+            (changes.removed, changes.changed, changes.added),
+            (vec![0], vec![0], vec![1])
         );
         assert!(Arc::ptr_eq(&first.states()[1], &second.states()[0]));
         assert_eq!(second[0].weight, 50);
@@ -333,13 +358,49 @@ mod tests {
     }
 
     #[test]
+    fn a_delta_records_what_it_changed_by_index() {
+        let reg = HealthRegistry::new();
+        let pool = Arc::new(Pool::default());
+        let (set, _) = BackendSet::next(
+            &Discovered::new((1..=5).map(|i| b(&format!("10.0.0.{i}:1"), 1))),
+            &BackendSet::empty(),
+            &reg,
+            &pool,
+        );
+        let delta = Delta::new()
+            .with_removal("10.0.0.2:1".parse().unwrap())
+            .with_upsert(b("10.0.0.0:1", 1))
+            .with_upsert(b("10.0.0.4:1", 3))
+            .with_upsert(b("10.0.0.5:1", 1))
+            .with_upsert(b("10.0.0.9:1", 1));
+        let (next, changes) = BackendSet::apply(&delta, &set, &reg, &pool);
+        let addrs: Vec<String> = next.iter().map(|b| b.addr.to_string()).collect();
+        assert_eq!(
+            addrs,
+            [
+                "10.0.0.0:1",
+                "10.0.0.1:1",
+                "10.0.0.3:1",
+                "10.0.0.4:1",
+                "10.0.0.5:1",
+                "10.0.0.9:1"
+            ]
+        );
+        // .5 upserted unchanged is no change; .4's new weight is.
+        assert_eq!(
+            (changes.removed, changes.added, changes.changed),
+            (vec![1], vec![0, 5], vec![3])
+        );
+    }
+
+    #[test]
     fn discovery_enablement_overrides_only_the_backends_it_names() {
         let reg = HealthRegistry::new();
         let pool = Arc::new(Pool::default());
         let d = Discovered::new([b("10.0.0.1:1", 1), b("10.0.0.2:1", 1)])
             .with_enablement("10.0.0.2:1".parse().unwrap(), Enablement::Disabled)
             .with_enablement("10.9.9.9:1".parse().unwrap(), Enablement::Disabled);
-        let set = BackendSet::next(&d, &BackendSet::empty(), &reg, &pool);
+        let (set, _) = BackendSet::next(&d, &BackendSet::empty(), &reg, &pool);
         assert!(set.states()[1].is_ready(), "opinions wait for publication");
         set.apply_enablement(&d.enablement);
         assert!(set.states()[0].is_ready());

@@ -15,6 +15,7 @@ use arc_swap::ArcSwap;
 
 use crate::backend::Backend;
 use crate::backends::CurrentSet;
+use crate::change::SetChange;
 use crate::clock;
 use crate::error::BoxError;
 use crate::outcome::Outcome;
@@ -354,11 +355,15 @@ impl<S> fmt::Debug for Snapshot<S> {
 /// Builds one selector per configuration over `set`, each from its predecessor when there is
 /// one; when `set` divides into partitions (priority levels, and zones under `routing`), one per
 /// partition and configuration instead.
+///
+/// `change` says how `set` differs from the set `previous` was built over; a strategy may then
+/// update its selector in place ([`BackendSelection::apply_change`]).
 pub(crate) fn build_all<S: BackendSelection>(
     previous: Option<&Selectors<S>>,
     set: &BackendSet,
     configs: &[S::Config],
     routing: Option<&ZoneRouting>,
+    change: Option<SetChange<'_>>,
 ) -> Result<Selectors<S>, BoxError> {
     let partitions = match divide(set.backends(), routing) {
         Some(division) => {
@@ -373,9 +378,15 @@ pub(crate) fn build_all<S: BackendSelection>(
     } else {
         set.backends()
     };
+    // A change applies to whole-set selectors built over the whole previous set.
+    let change =
+        change.filter(|_| partitions.is_none() && previous.is_some_and(|p| p.partitions.is_none()));
     let mut built = configs.iter().enumerate().map(|(i, config)| {
         match previous.and_then(|p| p.get(i)) {
-            Some(prev) => prev.rebuild(whole, config),
+            Some(prev) => match change.and_then(|c| prev.apply_change(whole, &c, config)) {
+                Some(updated) => updated,
+                None => prev.rebuild(whole, config),
+            },
             None => S::build(whole, config),
         }
         .map(Arc::new)

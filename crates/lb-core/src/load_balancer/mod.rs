@@ -129,7 +129,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let set = backends.get_backend();
         let updates = Updates::default();
         let (routing, _) = backends.pool.zone_routing();
-        let (selectors, error) = match build_all(None, &set, &configs, routing.as_ref()) {
+        let (selectors, error) = match build_all(None, &set, &configs, routing.as_ref(), None) {
             Ok(s) => (Some(s), None),
             Err(e) => {
                 updates.build_failed(e.as_ref());

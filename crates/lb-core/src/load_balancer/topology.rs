@@ -23,7 +23,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let pool = &self.policies.pool;
         pool.set_zone_routing(routing.clone());
         let current = self.cell.load();
-        let selectors = self.build_selectors(&current, &current.set, routing.as_ref())?;
+        let selectors = self.build_selectors(&current, &current.set, routing.as_ref(), None)?;
         place(
             &current.set,
             Some(&current.set),

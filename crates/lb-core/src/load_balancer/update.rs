@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use super::LoadBalancer;
 use crate::address::Address;
+use crate::change::Changes;
 use crate::discovery::{Delta, Discovered};
 use crate::error::{UpdateError, error_chain};
 use crate::selection::BackendSelection;
@@ -114,6 +115,8 @@ pub(crate) struct Built<S> {
     pub(crate) previous: Arc<Snapshot<S>>,
     pub(crate) set: Arc<BackendSet>,
     pub(crate) selectors: Option<Selectors<S>>,
+    /// What changed from the previous set, for strategies that update a selector in place.
+    pub(crate) changes: Changes,
     pub(crate) started: Instant,
     /// The zone-routing settings the selectors are built under, and their version: a build
     /// under settings changed since is not published.
@@ -155,6 +158,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
                     &built.previous,
                     &built.set,
                     built.zone_routing.as_ref(),
+                    Some(&built.changes),
                 )?);
             }
             if self.commit(seq, built, &delta.enablement, Duration::ZERO)? {
@@ -172,6 +176,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
                 &built.previous,
                 &built.set,
                 built.zone_routing.as_ref(),
+                Some(&built.changes),
             )?);
         }
         Ok(built)
@@ -192,13 +197,17 @@ impl<S: BackendSelection> LoadBalancer<S> {
 
     /// The set `make` builds from the current one, with the previous selectors when they can
     /// serve it as they are, else none yet.
-    pub(crate) fn next_set_from(&self, make: impl FnOnce(&BackendSet) -> BackendSet) -> Built<S> {
+    pub(crate) fn next_set_from(
+        &self,
+        make: impl FnOnce(&BackendSet) -> (BackendSet, Changes),
+    ) -> Built<S> {
         let started = Instant::now();
         // Read before the snapshot: settings changed after this are caught at commit.
         let (zone_routing, zone_epoch) = self.policies.pool.zone_routing();
         let previous = self.cell.load_full();
-        let set = Arc::new(make(&previous.set));
-        let keep = previous.selectors.is_some() && previous.set.same_backends(set.backends());
+        let (set, changes) = make(&previous.set);
+        let set = Arc::new(set);
+        let keep = previous.selectors.is_some() && changes.is_empty();
         let selectors = if keep {
             previous.selectors.clone()
         } else {
@@ -208,6 +217,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             previous,
             set,
             selectors,
+            changes,
             started,
             zone_routing,
             zone_epoch,
@@ -220,8 +230,17 @@ impl<S: BackendSelection> LoadBalancer<S> {
         previous: &Snapshot<S>,
         set: &BackendSet,
         routing: Option<&ZoneRouting>,
+        changes: Option<&Changes>,
     ) -> Result<Selectors<S>, UpdateError> {
-        build_all(previous.selectors.as_ref(), set, &self.configs, routing).map_err(|e| {
+        let change = changes.map(|c| c.view(previous.set.backends()));
+        build_all(
+            previous.selectors.as_ref(),
+            set,
+            &self.configs,
+            routing,
+            change,
+        )
+        .map_err(|e| {
             self.updates.build_failed(e.as_ref());
             UpdateError::Build(e)
         })

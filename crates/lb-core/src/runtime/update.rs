@@ -56,21 +56,25 @@ impl<S: BackendSelection> LoadBalancer<S> {
                 &built.previous,
                 &built.set,
                 built.zone_routing.as_ref(),
+                Some(&built.changes),
             )?);
             return Ok(built);
         }
-        let (previous, set, configs, routing) = (
+        let (previous, set, configs, routing, changes) = (
             Arc::clone(&built.previous),
             Arc::clone(&built.set),
             self.configs().to_vec(),
             built.zone_routing.clone(),
+            built.changes.clone(),
         );
         let selectors = tokio::task::spawn_blocking(move || {
+            let change = changes.view(previous.set.backends());
             build_all(
                 previous.selectors.as_ref(),
                 &set,
                 &configs,
                 routing.as_ref(),
+                Some(change),
             )
         })
         .await

@@ -148,6 +148,13 @@ impl Word {
         (self.0 >> WEIGHT_SHIFT) as u32
     }
 
+    /// Whether the word already counts `weight` in `partition`, in the standby tier or not.
+    pub(crate) fn is_placed(self, weight: u32, standby: bool, partition: u8) -> bool {
+        self.weight() == weight
+            && (self.0 & STANDBY != 0) == standby
+            && self.partition() == partition
+    }
+
     pub(crate) fn partition(self) -> u8 {
         ((self.0 & PARTITION_MASK) >> PARTITION_SHIFT) as u8
     }

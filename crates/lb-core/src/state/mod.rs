@@ -105,6 +105,10 @@ impl BackendState {
     /// not, in `partition`; `new` says it was not in the previous set (then it ramps, when slow
     /// start is on).
     pub(crate) fn publish(&self, weight: u32, standby: bool, partition: u8, new: bool) {
+        // Most backends of a new set are placed as they were: one load, no write.
+        if !new && self.flags.load().is_placed(weight, standby, partition) {
+            return;
+        }
         self.changed(self.flags.set_weight(weight, standby, partition));
         if new && self.flags.load().is_ready() && self.pool.ramps() {
             self.start_ramp();

@@ -1,0 +1,187 @@
+//! [`Table`]: the lookup table, and looking keys up.
+
+use std::fmt;
+
+use twox_hash::XxHash64;
+
+use crate::entry::Entry;
+use crate::error::Error;
+use crate::fastmod::FastMod;
+use crate::fill::{Plan, Slot, fill};
+use crate::iter::Candidates;
+use crate::size::default_size;
+
+/// The hash of a request key: xxHash64 with seed 0, as Envoy hashes a header, cookie or
+/// other value its hash policy names.
+#[inline]
+pub fn hash(key: &[u8]) -> u64 {
+    XxHash64::oneshot(0, key)
+}
+
+/// A Maglev lookup table: a prime number of slots, each holding the index of an entry.
+///
+/// Built by Envoy's weighted fill (see the crate docs), so that with the same names, weights
+/// and size it is slot for slot Envoy's `MAGLEV` table. A key maps to slot `hash(key) mod M`.
+/// Slots hold 1-, 2- or 4-byte indices, the narrowest that numbers every entry.
+#[derive(Clone)]
+pub struct Table {
+    slots: Slots,
+    size: u64,
+    modulo: FastMod,
+    entries: usize,
+}
+
+#[derive(Clone)]
+enum Slots {
+    /// No entry of positive weight: no key maps anywhere.
+    Empty,
+    Narrow(Box<[u8]>),
+    Medium(Box<[u16]>),
+    Wide(Box<[u32]>),
+}
+
+impl Table {
+    /// A table of [`default_size`]`(entries.len())` slots.
+    ///
+    /// Fails only for more than `u32::MAX` entries.
+    pub fn new(entries: &[Entry]) -> Result<Table, Error> {
+        Table::with_size(entries, default_size(entries.len()))
+    }
+
+    /// A table of `size` slots, which must be a prime no larger than
+    /// [`MAX_TABLE_SIZE`](crate::MAX_TABLE_SIZE). Keep the size when entries change: a table of
+    /// another size maps almost every key elsewhere.
+    pub fn with_size(entries: &[Entry], size: u64) -> Result<Table, Error> {
+        Error::check_size(size)?;
+        if u32::try_from(entries.len()).is_err() {
+            return Err(Error::TooManyEntries {
+                entries: entries.len(),
+            });
+        }
+        // Envoy fills in the order of the names (ties here keep the slice's order).
+        let mut sorted: Vec<u32> = (0..entries.len() as u32)
+            .filter(|&i| entries[i as usize].weight() > 0)
+            .collect();
+        sorted.sort_by(|&a, &b| entries[a as usize].name().cmp(entries[b as usize].name()));
+        let sum: u64 = entries.iter().map(|e| u64::from(e.weight())).sum();
+        // Envoy's normalized weights: each weight over the sum, in f64.
+        let mut plans: Vec<Plan> = sorted
+            .iter()
+            .map(|&i| {
+                let e = &entries[i as usize];
+                Plan::new(i, e.name(), f64::from(e.weight()) / sum as f64, size)
+            })
+            .collect();
+        let max_weight = entries
+            .iter()
+            .map(|e| f64::from(e.weight()) / sum as f64)
+            .fold(0.0, f64::max);
+        let slots = if plans.is_empty() {
+            Slots::Empty
+        } else if entries.len() <= 1 << 8 {
+            Slots::Narrow(fill(&mut plans, size, max_weight))
+        } else if entries.len() <= 1 << 16 {
+            Slots::Medium(fill(&mut plans, size, max_weight))
+        } else {
+            Slots::Wide(fill(&mut plans, size, max_weight))
+        };
+        Ok(Table {
+            slots,
+            size,
+            modulo: FastMod::new(size),
+            entries: entries.len(),
+        })
+    }
+
+    /// The index of the entry `key` maps to; `None` when no entry has a positive weight.
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<usize> {
+        self.get_by_hash(hash(key))
+    }
+
+    /// The index of the entry in slot `hash mod M`: what Envoy's table returns for a request
+    /// whose hash policy gave `hash`.
+    #[inline]
+    pub fn get_by_hash(&self, hash: u64) -> Option<usize> {
+        // The remainder is below the size, which is every table's length.
+        let slot = self.modulo.rem(hash) as usize;
+        match &self.slots {
+            Slots::Empty => None,
+            Slots::Narrow(t) => t.get(slot).map(|s| s.index()),
+            Slots::Medium(t) => t.get(slot).map(|s| s.index()),
+            Slots::Wide(t) => t.get(slot).map(|s| s.index()),
+        }
+    }
+
+    /// The entries for `key` in Envoy's retry order; see [`Candidates`].
+    #[inline]
+    pub fn candidates(&self, key: &[u8]) -> Candidates<'_> {
+        Candidates::new(self, hash(key))
+    }
+
+    /// [`Table::candidates`] for a key whose hash is `hash`.
+    #[inline]
+    pub fn candidates_by_hash(&self, hash: u64) -> Candidates<'_> {
+        Candidates::new(self, hash)
+    }
+
+    /// The number of slots, M.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The number of entries the table was built from (weight 0 included).
+    pub fn len(&self) -> usize {
+        self.entries
+    }
+
+    /// Whether no key maps anywhere (no entry has a positive weight).
+    pub fn is_empty(&self) -> bool {
+        matches!(self.slots, Slots::Empty)
+    }
+
+    /// How many slots each entry holds, by entry index.
+    pub fn slot_counts(&self) -> Vec<u64> {
+        fn count<T: Slot>(t: &[T], counts: &mut [u64]) {
+            for s in t {
+                if let Some(c) = counts.get_mut(s.index()) {
+                    *c += 1;
+                }
+            }
+        }
+        let mut counts = vec![0; self.entries];
+        match &self.slots {
+            Slots::Empty => {}
+            Slots::Narrow(t) => count(t, &mut counts),
+            Slots::Medium(t) => count(t, &mut counts),
+            Slots::Wide(t) => count(t, &mut counts),
+        }
+        counts
+    }
+
+    /// Bytes of heap memory the table holds.
+    pub fn heap_size(&self) -> usize {
+        match &self.slots {
+            Slots::Empty => 0,
+            Slots::Narrow(t) => t.len(),
+            Slots::Medium(t) => t.len() * 2,
+            Slots::Wide(t) => t.len() * 4,
+        }
+    }
+}
+
+impl fmt::Debug for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = match self.slots {
+            Slots::Empty => 0,
+            Slots::Narrow(_) => 1,
+            Slots::Medium(_) => 2,
+            Slots::Wide(_) => 4,
+        };
+        f.debug_struct("Table")
+            .field("entries", &self.entries)
+            .field("size", &self.size)
+            .field("bytes_per_slot", &width)
+            .finish()
+    }
+}

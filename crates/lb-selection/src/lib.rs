@@ -1,12 +1,13 @@
 //! Backend selection strategies for lb: smooth weighted round robin, weighted random, least
-//! request (power of two choices), weighted hashing and nginx-identical consistent hashing, each
+//! request (power of two choices), weighted hashing, and consistent hashing (nginx-identical
+//! ketama, Envoy-identical Maglev, rendezvous, jump, and bounded loads over any of them), each
 //! allocation-free and lock-free per pick.
 //!
 //! lb-selection sits on top of lb-core: each strategy implements
 //! [`BackendSelection`](lb_core::BackendSelection) and plugs into a
 //! [`LoadBalancer`](lb_core::LoadBalancer), which publishes it together with the backends and
-//! their health. `Consistent` builds on lb-ketama's ring. It needs lb-core without its `runtime`
-//! feature, so it works without tokio.
+//! their health. `Consistent` builds on lb-ketama's ring and `Maglev` on lb-maglev's table. It
+//! needs lb-core without its `runtime` feature, so it works without tokio.
 //!
 //! ```
 //! use lb_core::{Backend, LoadBalancer};
@@ -45,6 +46,10 @@
 //! | [`LeastRequest`] | the fewer requests in flight per unit of weight of two weighted random draws (power of two choices) | two random numbers and two counter loads | 24 bytes |
 //! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight: **the same as pingora's `FNVHash`** | one hash of the key | at most 20 bytes |
 //! | [`Consistent`], [`KetamaHashing`] | nginx's ketama ring (`hash $key consistent`) | CRC32 of the key and an indexed ring lookup | about 10 bytes per ring point (160 points per unit of weight) |
+//! | [`Maglev`] | Envoy's `MAGLEV` table (shares within about 1% of the weights) | xxHash64 of the key, a remainder and one table load | about 100 table slots of 1 to 4 bytes |
+//! | [`Rendezvous`] | highest random weight, weighted by the logarithmic method (least disruption) | xxHash64 of the key and a score per backend: O(N) | 8 or 16 bytes |
+//! | [`Jump`] | Lamping and Veach's jump consistent hash (no weights: shards `0..n`) | xxHash64 of the key and about ln(N) steps | 4 bytes |
+//! | [`Bounded<S>`](Bounded) | `S`'s order, skipping backends over a cap on requests in flight (HAProxy's `hash-balance-factor`) | `S`'s pick and a load per backend looked at; the total load summed only as far as a decision needs | `S`'s and 4 bytes |
 //!
 //! Measured on a 2-core Xeon (2.6 GHz) with 10,000 backends of weights 1 to 10 and a health
 //! check set, `LoadBalancer::select` takes about 15 ns with `RoundRobin` and `Random`, 18 ns
@@ -62,7 +67,8 @@
 //! Weight 0 is a **standby** in every strategy: never the first pick while a backend of positive
 //! weight exists, and offered only after every one of them (in address order), so `select`
 //! returns it only when no positive-weight backend is ready. When every weight is 0, the backends
-//! are treated as equal. Weights up to `u32::MAX` work in every strategy but [`Consistent`], whose
+//! are treated as equal. [`Jump`] gives every positive weight an equal share (jump has no
+//! weights). Weights up to `u32::MAX` work in every strategy but [`Consistent`], whose
 //! ring holds at most [`lb_ketama::MAX_POINTS`] points: a heavier set is a build error naming the
 //! heaviest backend (see its docs). No strategy expands weights into a table, and none is limited
 //! to 65,536 backends.
@@ -72,13 +78,17 @@
 //! None: every strategy is always built. (lb-core's `runtime` feature is not needed.)
 
 mod arith;
+mod bounded;
 mod candidates;
 mod cdf;
 mod consistent;
 mod error;
+mod jump;
 mod layout;
 mod least_request;
+mod maglev;
 mod random;
+mod rendezvous;
 mod rng;
 mod round_robin;
 mod weighted;
@@ -86,10 +96,14 @@ mod weighted;
 #[cfg(test)]
 mod test_util;
 
+pub use bounded::{Bounded, BoundedConfig, BoundedIter, DEFAULT_BALANCE_FACTOR};
 pub use consistent::{Consistent, ConsistentIter, KetamaConfig, KetamaHashing};
 pub use error::SelectionError;
+pub use jump::{Jump, JumpIter, JumpKey, jump_bucket};
 pub use least_request::{LeastRequest, LeastRequestIter};
+pub use maglev::{Maglev, MaglevConfig, MaglevIter};
 pub use random::{Random, RandomIter};
+pub use rendezvous::{Rendezvous, RendezvousIter};
 pub use round_robin::{Regime, RoundRobin, RoundRobinIter};
 #[allow(deprecated)]
 pub use weighted::{FNVHash, FVNHash, FnvHash, Weighted, WeightedIter};

@@ -7,7 +7,7 @@
 //! `<part>.meta.json` of its conditions (date, mode, load average, commit, time), and the report
 //! is rendered from all the data there, so the two commands add up to one report:
 //!
-//! 1. `criterion`: `cargo bench -p lb-benches` (benches `select`, `build`, `ketama`) with
+//! 1. `criterion`: `cargo bench -p lb-benches` (benches `select`, `build`, `ketama`, `hashing`) with
 //!    `CRITERION_HOME=<target>/lb-report/criterion` (cleared first, so the report holds only this
 //!    run) and `LB_BENCH_OUT=data/benches.jsonl` for the figures criterion does not keep.
 //!    `--quick` passes `--warm-up-time 0.1 --measurement-time 0.3 --nresamples 5000` to
@@ -24,6 +24,7 @@
 mod compare;
 mod criterion;
 mod data;
+mod hashing;
 mod machine;
 mod plot;
 mod report;
@@ -245,7 +246,8 @@ fn criterion_part(
         .current_dir(root)
         .args(["bench", "-p", "lb-benches"])
         .args([
-            "--bench", "select", "--bench", "build", "--bench", "ketama", "--",
+            "--bench", "select", "--bench", "build", "--bench", "ketama", "--bench", "hashing",
+            "--",
         ])
         .env("CRITERION_HOME", &paths.criterion)
         .env("LB_BENCH_OUT", &out);
@@ -384,6 +386,7 @@ fn write_report(paths: &Paths, options: &Options) -> bool {
         "least_request",
         "fnv_hash",
         "consistent",
+        "maglev",
     ];
     let charts = [
         (

@@ -6,9 +6,10 @@
 //!
 //! - `hashing/lookup/{row}/N` (quiet figures, recorded for `cargo xtask bench`, and criterion):
 //!   - `consistent`, `maglev`, `rendezvous`, `jump`: the strategy's first pick,
-//!     `S::iter(key).next()`, without lb-core (no snapshot, no readiness);
-//!   - `lb_maglev`: `lb_maglev::Table::get` (what `maglev` wraps), `jump_bucket`: lb-selection's
-//!     jump function on a `u64` key;
+//!     `S::iter(key).next()`, without lb-core (no snapshot, no readiness); `maglev_envoy_keys`:
+//!     `maglev` with Envoy's key hash (xxHash64) instead of XXH3;
+//!   - `lb_maglev`: `lb_maglev::Table::get` (Envoy's key hash and slot), `jump_bucket`:
+//!     lb-selection's jump function on a `u64` key;
 //!   - outside references: `maglev_crate` (crates.io `maglev` 0.2: SipHash of the key, table of
 //!     `N × 100` rounded up to a prime; not at N = 10,000, where its build would hold an
 //!     N × M permutation of 80 GB) and `jump_consistent_hash_crate` (crates.io
@@ -25,8 +26,8 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use lb_benches::quiet;
 use lb_benches::sets::{backends, keys};
 use lb_core::{Backend, BackendIter, BackendSelection, Backends, InFlight, LoadBalancer};
-use lb_maglev::{Entry, Table};
-use lb_selection::{Bounded, Consistent, Jump, Maglev, Rendezvous, jump_bucket};
+use lb_maglev::{Entry, KeyHash, Table};
+use lb_selection::{Bounded, Consistent, Jump, Maglev, MaglevConfig, Rendezvous, jump_bucket};
 use maglev::ConsistentHasher;
 
 const SIZES: [usize; 3] = [10, 1_000, 10_000];
@@ -144,6 +145,14 @@ where
 fn hashing(c: &mut Criterion) {
     strategy::<Consistent>(c, "consistent", &Default::default());
     strategy::<Maglev>(c, "maglev", &Default::default());
+    strategy::<Maglev>(
+        c,
+        "maglev_envoy_keys",
+        &MaglevConfig {
+            key_hash: KeyHash::Envoy,
+            ..MaglevConfig::default()
+        },
+    );
     strategy::<Rendezvous>(c, "rendezvous", &());
     strategy::<Jump>(c, "jump", &Default::default());
     references(c);

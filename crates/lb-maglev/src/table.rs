@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use twox_hash::XxHash64;
+use twox_hash::{XxHash3_64, XxHash64};
 
 use crate::entry::Entry;
 use crate::error::Error;
@@ -12,10 +12,33 @@ use crate::iter::Candidates;
 use crate::size::default_size;
 
 /// The hash of a request key: xxHash64 with seed 0, as Envoy hashes a header, cookie or
-/// other value its hash policy names.
+/// other value its hash policy names ([`KeyHash::Envoy`]).
 #[inline]
 pub fn hash(key: &[u8]) -> u64 {
     XxHash64::oneshot(0, key)
+}
+
+/// How a request key is hashed before [`Table::get_by_hash`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyHash {
+    /// xxHash64 with seed 0 ([`hash`]): a key lands in the slot Envoy's table gives a request
+    /// whose hash policy hashes the same bytes. [`Table::get`] uses it.
+    Envoy,
+    /// XXH3 (64 bits, seed 0): as uniform, and a few ns faster on short keys, but keys land in
+    /// other slots than in Envoy (the table is the same).
+    Xxh3,
+}
+
+impl KeyHash {
+    /// The hash of `key`.
+    #[inline]
+    pub fn hash(self, key: &[u8]) -> u64 {
+        match self {
+            KeyHash::Envoy => XxHash64::oneshot(0, key),
+            KeyHash::Xxh3 => XxHash3_64::oneshot(key),
+        }
+    }
 }
 
 /// A Maglev lookup table: a prime number of slots, each holding the index of an entry.
@@ -93,7 +116,8 @@ impl Table {
         })
     }
 
-    /// The index of the entry `key` maps to; `None` when no entry has a positive weight.
+    /// The index of the entry `key` maps to, hashed as Envoy hashes it ([`KeyHash::Envoy`]);
+    /// `None` when no entry has a positive weight.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<usize> {
         self.get_by_hash(hash(key))
@@ -183,5 +207,28 @@ impl fmt::Debug for Table {
             .field("size", &self.size)
             .field("bytes_per_slot", &width)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_hashes_are_the_reference_functions() {
+        // The reference implementations' values for the empty input, seed 0.
+        assert_eq!(hash(b""), 0xef46_db37_51d8_e999);
+        assert_eq!(KeyHash::Envoy.hash(b""), 0xef46_db37_51d8_e999);
+        assert_eq!(KeyHash::Xxh3.hash(b""), 0x2d06_8005_38d3_94c2);
+        assert_ne!(KeyHash::Xxh3.hash(b"k"), KeyHash::Envoy.hash(b"k"));
+    }
+
+    #[test]
+    fn get_is_envoys_hash_then_the_slot() {
+        let table = Table::new(&[Entry::named("a", 1), Entry::named("b", 1)]).unwrap();
+        for k in 0..100u32 {
+            let key = k.to_le_bytes();
+            assert_eq!(table.get(&key), table.get_by_hash(hash(&key)));
+        }
     }
 }

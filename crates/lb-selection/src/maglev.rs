@@ -3,7 +3,7 @@
 use std::fmt;
 
 use lb_core::{Address, Backend, BackendIter, BackendSelection, BoxError};
-use lb_maglev::{Entry, Table};
+use lb_maglev::{Entry, KeyHash, Table};
 
 use crate::arith::GOLDEN;
 use crate::candidates::{Candidates, Draw};
@@ -15,7 +15,7 @@ use crate::layout::Layout;
 const RETRIES: u8 = 24;
 
 /// Options of [`Maglev`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MaglevConfig {
     /// The table size, a prime of at most [`lb_maglev::MAX_TABLE_SIZE`]. `None` (the default)
     /// is [`lb_maglev::default_size`]: Envoy's 65,537, grown to a prime of at least 100 slots per
@@ -23,18 +23,31 @@ pub struct MaglevConfig {
     /// of another size maps almost every key elsewhere), or to match an Envoy cluster's
     /// `table_size`.
     pub table_size: Option<u64>,
+    /// How keys are hashed to a slot: [`KeyHash::Xxh3`] (the default, the fastest), or
+    /// [`KeyHash::Envoy`] (xxHash64) so that a key maps to the backend Envoy's `MAGLEV` picks for
+    /// a request whose hash policy hashes the same bytes. The table is Envoy's either way.
+    pub key_hash: KeyHash,
+}
+
+impl Default for MaglevConfig {
+    fn default() -> Self {
+        MaglevConfig {
+            table_size: None,
+            key_hash: KeyHash::Xxh3,
+        }
+    }
 }
 
 /// Maglev consistent hashing (Google's NSDI 2016 load balancer; **Envoy's `MAGLEV`**): a lookup
 /// table of a prime number of slots, filled by the backends in turns.
 ///
-/// A key is hashed with xxHash64 and maps to one slot: a pick is a hash, a remainder and one
-/// load, whatever the number of backends, from a table of about 100 small indices per backend.
-/// Shares are within about 1% of the weights (each backend holds its weighted share of slots to
-/// within a slot or so). The table is lb-maglev's, filled exactly as Envoy fills it: with the
-/// same hosts (named `10.0.0.1:80`, `[2001:db8::1]:80`, or a Unix socket's path), weights and
-/// table size, a key maps to the backend Envoy's `MAGLEV` picks for a request whose hash policy
-/// hashes the same bytes.
+/// A key is hashed (XXH3) and maps to one slot: a pick is a hash, a remainder and one load,
+/// whatever the number of backends, from a table of about 100 small indices per backend. Shares
+/// are within about 1% of the weights (each backend holds its weighted share of slots to within a
+/// slot or so). The table is lb-maglev's, filled exactly as Envoy fills it: with the same hosts
+/// (named `10.0.0.1:80`, `[2001:db8::1]:80`, or a Unix socket's path), weights and table size,
+/// and with [`MaglevConfig::key_hash`] set to [`KeyHash::Envoy`], a key maps to the backend
+/// Envoy's `MAGLEV` picks for a request whose hash policy hashes the same bytes.
 ///
 /// **Disruption.** When a backend leaves, its keys move, and some other keys too: Maglev favours
 /// balance over minimal disruption, more so with fewer slots per backend (see lb-maglev and the
@@ -64,6 +77,7 @@ pub struct MaglevConfig {
 pub struct Maglev {
     layout: Layout,
     table: Table,
+    key_hash: KeyHash,
 }
 
 impl Maglev {
@@ -101,12 +115,16 @@ impl BackendSelection for Maglev {
             Some(size) => Table::with_size(&entries, size),
         }
         .map_err(SelectionError::Maglev)?;
-        Ok(Maglev { layout, table })
+        Ok(Maglev {
+            layout,
+            table,
+            key_hash: config.key_hash,
+        })
     }
 
     #[inline]
     fn iter(&self, key: &[u8]) -> MaglevIter<'_> {
-        let hash = lb_maglev::hash(key);
+        let hash = self.key_hash.hash(key);
         // A set with a backend has an active one, which holds slots (the heaviest backend
         // takes one in every round of the fill).
         let first = self.table.get_by_hash(hash);

@@ -11,7 +11,7 @@ use crate::layout::Layout;
 /// Rendezvous hashing, or highest random weight (Thaler and Ravishankar, 1998): every backend
 /// scores the key, and the best score wins.
 ///
-/// A backend's score for a key comes from a 64-bit mix of the key's hash (xxHash64) and a hash of
+/// A backend's score for a key comes from a 64-bit mix of the key's hash (XXH3) and a hash of
 /// the backend's address, so it depends on that backend and that key only. Removing a backend
 /// therefore moves exactly its own keys (each to the backend that scored second), and adding one
 /// moves only the keys it wins: the least disruption any strategy can have, which is why it is
@@ -123,7 +123,9 @@ impl BackendSelection for Rendezvous {
         let active = &layout.order()[..layout.active()];
         let seeds = active
             .iter()
-            .map(|&i| lb_maglev::hash(backends[i as usize].addr.to_string().as_bytes()))
+            .map(|&i| {
+                lb_maglev::KeyHash::Xxh3.hash(backends[i as usize].addr.to_string().as_bytes())
+            })
             .collect();
         let weights: Vec<u64> = layout.active_weights(backends).collect();
         let equal = weights.windows(2).all(|w| w[0] == w[1]);
@@ -141,7 +143,7 @@ impl BackendSelection for Rendezvous {
 
     #[inline]
     fn iter(&self, key: &[u8]) -> RendezvousIter<'_> {
-        let hash = lb_maglev::hash(key);
+        let hash = lb_maglev::KeyHash::Xxh3.hash(key);
         let first = self.best(hash, None);
         RendezvousIter {
             inner: Candidates::new(

@@ -13,8 +13,15 @@ use super::tables::per_backend;
 const STRATEGIES: [&str; 4] = ["consistent", "maglev", "rendezvous", "jump"];
 
 /// Rows with a lookup time only: lb's raw functions and the outside references.
-const LOOKUP_ONLY: [(&str, &str); 4] = [
-    ("lb_maglev", "`lb_maglev::Table::get` (what `maglev` wraps)"),
+const LOOKUP_ONLY: [(&str, &str); 5] = [
+    (
+        "maglev_envoy_keys",
+        "`maglev` with Envoy's key hash (`KeyHash::Envoy`, xxHash64)",
+    ),
+    (
+        "lb_maglev",
+        "`lb_maglev::Table::get` (Envoy's key hash and slot)",
+    ),
     ("jump_bucket", "`lb_selection::jump_bucket` (a `u64` key)"),
     ("maglev_crate", "crates.io `maglev` 0.2 (outside reference)"),
     (

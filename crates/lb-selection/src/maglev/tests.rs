@@ -14,6 +14,14 @@ fn first_pick_is_the_table_lookup_and_unix_sockets_count() {
         Backend::new("unix:/run/a.sock").unwrap(),
     ];
     let sel = Maglev::build(&set, &MaglevConfig::default()).unwrap();
+    let envoy = Maglev::build(
+        &set,
+        &MaglevConfig {
+            key_hash: KeyHash::Envoy,
+            ..MaglevConfig::default()
+        },
+    )
+    .unwrap();
     let table = Table::new(&[
         Entry::named("10.0.0.1:80", 1),
         Entry::named("[2001:db8::1]:80", 1),
@@ -21,13 +29,18 @@ fn first_pick_is_the_table_lookup_and_unix_sockets_count() {
     ])
     .unwrap();
     let mut hit_unix = false;
+    let mut differ = 0;
     for k in 0..300u32 {
         let key = k.to_le_bytes();
         let got = first(&sel, &key);
-        assert_eq!(Some(got), table.get(&key));
+        assert_eq!(Some(got), table.get_by_hash(KeyHash::Xxh3.hash(&key)));
+        // With Envoy's key hash, Envoy's slot for the key.
+        assert_eq!(Some(first(&envoy, &key)), table.get(&key));
+        differ += usize::from(first(&envoy, &key) != got);
         hit_unix |= got == 2;
     }
     assert!(hit_unix, "unix-socket backends get keys");
+    assert!(differ > 100, "the two key hashes are different functions");
 }
 
 #[test]
@@ -38,7 +51,12 @@ fn fallbacks_are_envoys_retry_attempts() {
         let key = k.to_le_bytes();
         // Envoy's attempts, repeats dropped, as far as the draws go.
         let mut want: Vec<usize> = Vec::new();
-        for i in sel.table().candidates(&key).take(usize::from(RETRIES) + 1) {
+        let hash = KeyHash::Xxh3.hash(&key);
+        for i in sel
+            .table()
+            .candidates_by_hash(hash)
+            .take(usize::from(RETRIES) + 1)
+        {
             if !want.contains(&i) && want.len() < 9 {
                 want.push(i);
             }
@@ -76,6 +94,7 @@ fn the_table_size_is_configurable_and_checked() {
         &set,
         &MaglevConfig {
             table_size: Some(101),
+            ..MaglevConfig::default()
         },
     )
     .unwrap();
@@ -85,6 +104,7 @@ fn the_table_size_is_configurable_and_checked() {
         &set,
         &MaglevConfig {
             table_size: Some(8),
+            ..MaglevConfig::default()
         },
     )
     .unwrap_err();

@@ -6,7 +6,7 @@
 //!   backends of weight 1, weights 1 to 10, or weight 10,000, for N = 1,000 and 10,000.
 //!   Consistent at weight 10,000 would be a ring of 1.6 billion points, over lb-ketama's limit (a
 //!   build error, by design); it is measured with `point_multiple: Some(1)` where that fits.
-//!   Maglev's table is the default size: 100,003 slots at N = 1,000, 1,000,003 at 10,000.
+//!   Maglev's table is the default size: 131,101 slots at N = 1,000, 1,048,583 at 10,000.
 //! - `build/round_robin_golden/N`: round robin over weights too uneven to tabulate.
 //! - `apply/{strategy}/10000`: `LoadBalancer::apply` of a 10,000-backend set that differs from
 //!   the current one (so the selector is rebuilt), weights 1 to 10: the whole update.

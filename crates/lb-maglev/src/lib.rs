@@ -45,10 +45,13 @@
 //! `[2001:db8::1]:80`, a Unix socket's path, or any name ([`Entry::named`], Envoy's
 //! `use_hostname_for_hashing`).
 //!
-//! **Size.** [`Table::new`] picks [`default_size`]: Envoy's 65,537, grown to a prime of at least
-//! 100 slots per entry (the paper's advice for shares within about 1% of even) up to Envoy's
-//! largest, 5,000,011. [`Table::with_size`] takes any prime up to [`MAX_TABLE_SIZE`]. Keep the
-//! size when entries come and go: a table of another size maps almost every key elsewhere.
+//! **Size.** [`Table::new`] picks [`default_size`]: Envoy's 65,537, doubled (to the next prime
+//! above a power of two) until there are at least 100 slots per entry (the paper's advice for
+//! shares within about 1% of even), up to Envoy's largest, 5,000,011. The size moves in doublings
+//! because a table of another size maps nearly every key elsewhere: it changes only when the
+//! number of entries crosses one of a few thresholds ([`default_size`] lists them).
+//! [`Table::with_size`] takes any prime up to [`MAX_TABLE_SIZE`]: pass one to keep a single size
+//! whatever the number of entries.
 //!
 //! **Disruption.** When an entry leaves, its slots go to the others, and some other slots change
 //! hands too: the fill is a race for slots, and one entry fewer changes who wins some races.
@@ -72,7 +75,7 @@
 //!
 //! A lookup is an xxHash64 of the key, a remainder by M computed with multiplications, and one
 //! load from the table. The table holds one index per slot, 1, 2 or 4 bytes (the narrowest that
-//! numbers every entry): about 100 slots per entry, so 200 bytes per entry for up to 65,536
+//! numbers every entry): 100 to 200 slots per entry, so 200 to 400 bytes per entry for up to 65,536
 //! entries. A build places each of the M slots once; placing the last slots would cost a probe
 //! of most of a permutation each, so the last √M / 2 slots are found directly from each entry's
 //! permutation instead (see the `fill` module). `lb-benches` measures both.

@@ -18,8 +18,9 @@ const RETRIES: u8 = 24;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MaglevConfig {
     /// The table size, a prime of at most [`lb_maglev::MAX_TABLE_SIZE`]. `None` (the default)
-    /// is [`lb_maglev::default_size`]: Envoy's 65,537, grown to a prime of at least 100 slots per
-    /// backend, up to 5,000,011. Set it to keep one size while the set grows and shrinks (a table
+    /// is [`lb_maglev::default_size`]: Envoy's 65,537, doubled until there are at least 100 slots
+    /// per backend, up to 5,000,011 (it changes only at a few backend counts, where nearly every
+    /// key moves). Set it to keep one size while the set grows and shrinks (a table
     /// of another size maps almost every key elsewhere), or to match an Envoy cluster's
     /// `table_size`.
     pub table_size: Option<u64>,

@@ -113,7 +113,7 @@ fn the_table_size_is_configurable_and_checked() {
         "maglev table: table size 8 is not a prime number"
     );
     let default = Maglev::build(&backends(&[1; 1_000]), &MaglevConfig::default()).unwrap();
-    assert_eq!(default.table().size(), 100_003);
+    assert_eq!(default.table().size(), 131_101);
 }
 
 #[test]

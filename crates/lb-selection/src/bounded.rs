@@ -146,7 +146,7 @@ impl<S: BackendSelection> BackendSelection for Bounded<S> {
         BoundedIter {
             inner: self.inner.iter(key),
             load: None,
-            skipped: Skipped::default(),
+            skipped: None,
             phase: Phase::Walk,
         }
     }
@@ -168,7 +168,7 @@ impl<S: BackendSelection> BackendSelection for Bounded<S> {
         BoundedIter {
             inner: self.inner.iter_with_states(key, states),
             load,
-            skipped: Skipped::default(),
+            skipped: None,
             phase: Phase::Walk,
         }
     }
@@ -210,6 +210,10 @@ impl Load<'_> {
             return false;
         }
         let load = state.in_flight();
+        if load == 0 {
+            // Every cap of a positive-weight backend is at least 1.
+            return true;
+        }
         loop {
             // A lower bound of the total: the part summed so far, and this backend's own load if
             // it is not in that part yet. The cap only grows with the total, so a backend under
@@ -244,7 +248,9 @@ pub struct BoundedIter<'a, S: BackendSelection + 'a> {
     inner: S::Iter<'a>,
     /// `None`: no bound (no states, or factor 0): the inner order.
     load: Option<Load<'a>>,
-    skipped: Skipped,
+    /// Set up at the first backend skipped, so that the common walk (the first backend is
+    /// under its cap) does not pay for it.
+    skipped: Option<Skipped>,
     phase: Phase,
 }
 
@@ -284,7 +290,7 @@ impl<'a, S: BackendSelection + 'a> BackendIter for BoundedIter<'a, S> {
                     // Indices fit in u32 (`Layout::new` refuses larger sets); one that does not
                     // is out of range, and the load balancer skips those.
                     if let Ok(i) = u32::try_from(i) {
-                        self.skipped.push(i);
+                        self.skipped.get_or_insert_with(Skipped::default).push(i);
                     }
                 }
                 self.phase = Phase::Replay {
@@ -293,19 +299,21 @@ impl<'a, S: BackendSelection + 'a> BackendIter for BoundedIter<'a, S> {
                 };
                 self.next()
             }
-            Phase::Replay { next, standby } => match self.skipped.get(next) {
-                Some(i) => {
-                    self.phase = Phase::Replay {
-                        next: next + 1,
-                        standby,
-                    };
-                    Some(i as usize)
+            Phase::Replay { next, standby } => {
+                match self.skipped.as_ref().and_then(|s| s.get(next)) {
+                    Some(i) => {
+                        self.phase = Phase::Replay {
+                            next: next + 1,
+                            standby,
+                        };
+                        Some(i as usize)
+                    }
+                    None => {
+                        self.phase = Phase::Standby;
+                        standby.or_else(|| self.inner.next())
+                    }
                 }
-                None => {
-                    self.phase = Phase::Standby;
-                    standby.or_else(|| self.inner.next())
-                }
-            },
+            }
             Phase::Standby => self.inner.next(),
         }
     }

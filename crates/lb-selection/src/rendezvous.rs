@@ -60,38 +60,67 @@ impl Rendezvous {
         self.layout.heap_bytes() + self.seeds.len() * 8 + self.inverse_weights.len() * 8
     }
 
-    /// The active position of the best backend for `hash` whose rank comes after `after` (a
-    /// rank and a position; `None`: any), with its rank; `None` when none is left.
-    ///
-    /// Ranks order backends best first: `(rank, position)` ascending.
-    fn best(&self, hash: u64, after: Option<(u64, usize)>) -> Option<(u64, usize)> {
-        let later = |rank: u64, pos: usize| after.is_none_or(|a| (rank, pos) > a);
+    /// The active position of the best backend for `hash`, with its rank; `None` for no
+    /// active backend. Ranks order backends best first: `(rank, position)` ascending.
+    #[inline]
+    fn best(&self, hash: u64) -> Option<(u64, usize)> {
+        let (&first_seed, rest) = self.seeds.split_first()?;
+        if self.inverse_weights.is_empty() {
+            // Equal weights: the highest hash wins (rank = !hash); the first on a tie.
+            let mut best = (!mix(hash ^ first_seed), 0);
+            for (pos, &seed) in rest.iter().enumerate() {
+                let rank = !mix(hash ^ seed);
+                if rank < best.0 {
+                    best = (rank, pos + 1);
+                }
+            }
+            return Some(best);
+        }
+        // The lowest −ln(u) / weight wins (the highest −weight / ln(u)).
+        let score = |pos: usize, u: f64| -u.ln() * self.inverse_weights[pos];
+        let mut best = (score(0, unit(mix(hash ^ first_seed))), 0);
+        for (pos, &seed) in rest.iter().enumerate() {
+            let pos = pos + 1;
+            let u = unit(mix(hash ^ seed));
+            // −ln(u) ≥ 1 − u, so (1 − u) / weight bounds the score from below; shaved so that a
+            // rounding in `ln` can never make the bound exceed the score.
+            if (1.0 - u) * self.inverse_weights[pos] * (1.0 - 1e-9) > best.0 {
+                continue;
+            }
+            let t = score(pos, u);
+            if t < best.0 {
+                best = (t, pos);
+            }
+        }
+        // Non-negative, so its bits order as the number does.
+        Some((best.0.to_bits(), best.1))
+    }
+
+    /// The best backend whose rank comes after `after` (see [`Rendezvous::best`]): the next in
+    /// the order, one pass over the backends; `None` when none is left.
+    fn best_after(&self, hash: u64, after: (u64, usize)) -> Option<(u64, usize)> {
         let mut best: Option<(u64, usize)> = None;
         if self.inverse_weights.is_empty() {
-            // Equal weights: the highest hash wins; rank = !hash.
             for (pos, &seed) in self.seeds.iter().enumerate() {
                 let rank = !mix(hash ^ seed);
-                if later(rank, pos) && best.is_none_or(|b| (rank, pos) < b) {
+                if (rank, pos) > after && best.is_none_or(|b| (rank, pos) < b) {
                     best = Some((rank, pos));
                 }
             }
         } else {
-            // The lowest −ln(u) / weight wins (the highest −weight / ln(u)); it is non-negative,
-            // so its bits order as the number does.
             for (pos, (&seed, &inverse)) in
                 self.seeds.iter().zip(&*self.inverse_weights).enumerate()
             {
                 let u = unit(mix(hash ^ seed));
                 if let Some((b, _)) = best {
-                    // −ln(u) ≥ 1 − u, so (1 − u) / weight bounds the score from below; shaved so
-                    // that a rounding in `ln` can never make the bound exceed the score.
+                    // The same bound as in `best`.
                     let bound = (1.0 - u) * inverse * (1.0 - 1e-9);
                     if bound.to_bits() > b {
                         continue;
                     }
                 }
                 let rank = (-u.ln() * inverse).to_bits();
-                if later(rank, pos) && best.is_none_or(|b| (rank, pos) < b) {
+                if (rank, pos) > after && best.is_none_or(|b| (rank, pos) < b) {
                     best = Some((rank, pos));
                 }
             }
@@ -144,7 +173,7 @@ impl BackendSelection for Rendezvous {
     #[inline]
     fn iter(&self, key: &[u8]) -> RendezvousIter<'_> {
         let hash = lb_maglev::KeyHash::Xxh3.hash(key);
-        let first = self.best(hash, None);
+        let first = self.best(hash);
         RendezvousIter {
             inner: Candidates::new(
                 first.map(|(_, pos)| self.layout.active_index(pos)),
@@ -182,7 +211,7 @@ impl Draw for NextBest<'_> {
         let Some(last) = self.last else {
             return usize::MAX;
         };
-        self.last = self.selector.best(self.hash, Some(last));
+        self.last = self.selector.best_after(self.hash, last);
         // Out of range once every active backend was offered; skipped.
         self.last.map_or(usize::MAX, |(_, pos)| {
             self.selector.layout.active_index(pos)

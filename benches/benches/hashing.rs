@@ -7,7 +7,8 @@
 //! - `hashing/lookup/{row}/N` (quiet figures, recorded for `cargo xtask bench`, and criterion):
 //!   - `consistent`, `maglev`, `rendezvous`, `jump`: the strategy's first pick,
 //!     `S::iter(key).next()`, without lb-core (no snapshot, no readiness); `maglev_envoy_keys`:
-//!     `maglev` with Envoy's key hash (xxHash64) instead of XXH3;
+//!     `maglev` with Envoy's key mapping (xxHash64 and a remainder) instead of the default
+//!     (XXH3 and a multiplication);
 //!   - `lb_maglev`: `lb_maglev::Table::get` (Envoy's key hash and slot), `jump_bucket`:
 //!     lb-selection's jump function on a `u64` key;
 //!   - outside references: `maglev_crate` (crates.io `maglev` 0.2: SipHash of the key, table of
@@ -26,7 +27,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use lb_benches::quiet;
 use lb_benches::sets::{backends, keys};
 use lb_core::{Backend, BackendIter, BackendSelection, Backends, InFlight, LoadBalancer};
-use lb_maglev::{Entry, KeyHash, Table};
+use lb_maglev::{Entry, KeyMapping, Table};
 use lb_selection::{Bounded, Consistent, Jump, Maglev, MaglevConfig, Rendezvous, jump_bucket};
 use maglev::ConsistentHasher;
 
@@ -149,7 +150,7 @@ fn hashing(c: &mut Criterion) {
         c,
         "maglev_envoy_keys",
         &MaglevConfig {
-            key_hash: KeyHash::Envoy,
+            key_mapping: KeyMapping::Envoy,
             ..MaglevConfig::default()
         },
     );

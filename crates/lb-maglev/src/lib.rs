@@ -2,7 +2,7 @@
 //! balancer fills it: with the same entries, weights and size, the same table, slot for slot.
 //!
 //! `lb-maglev` stands alone next to `lb-ketama` at the bottom of the lb stack: its only dependency
-//! is an xxHash implementation (`twox-hash`: xxHash64, and XXH3 for [`KeyHash::Xxh3`]). `lb-selection`'s `Maglev` strategy builds on it;
+//! is an xxHash implementation (`twox-hash`: xxHash64, and XXH3 for [`KeyMapping::Fast`]). `lb-selection`'s `Maglev` strategy builds on it;
 //! use it directly when all you need is a table.
 //!
 //! ```
@@ -39,7 +39,8 @@
 //! the same entry order (sorted by name). A key maps to slot `xxh64(key, 0) mod M`, the slot
 //! Envoy's table gives a request whose hash policy hashes that key (a header's value, say).
 //! The tests check tables against Envoy's own test vectors. Where matching Envoy key for key
-//! does not matter, [`KeyHash::Xxh3`] hashes short keys a few ns faster into the same table.
+//! does not matter, [`KeyMapping::Fast`] (XXH3 and a multiplication instead of xxHash64 and a
+//! remainder) maps short keys a few ns faster into the same table.
 //!
 //! Entries are named as Envoy names hosts for hashing ([`Entry`]): `10.0.0.1:80`,
 //! `[2001:db8::1]:80`, a Unix socket's path, or any name ([`Entry::named`], Envoy's
@@ -99,4 +100,4 @@ pub use size::{
     DEFAULT_MAX_TABLE_SIZE, DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE, SLOTS_PER_ENTRY, default_size,
     is_prime,
 };
-pub use table::{KeyHash, Table, hash};
+pub use table::{KeyMapping, Table, hash};

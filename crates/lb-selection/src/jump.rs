@@ -42,7 +42,7 @@ pub fn jump_bucket(key: u64, buckets: u32) -> u32 {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum JumpKey {
-    /// The key's XXH3 hash (64 bits, seed 0, [`lb_maglev::KeyHash::Xxh3`]), whatever its length.
+    /// The key's XXH3 hash (64 bits, seed 0, [`lb_maglev::KeyMapping::Fast`]), whatever its length.
     #[default]
     Hashed,
     /// An 8-byte key is the 64-bit key itself, little-endian (`shard_key.to_le_bytes()`), so
@@ -77,7 +77,7 @@ pub enum JumpKey {
 ///
 /// let shards = ["10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"];
 /// let lb = LoadBalancer::<Jump>::try_from_iter(shards).unwrap();
-/// let key = lb_maglev::KeyHash::Xxh3.hash(b"user-42");
+/// let key = lb_maglev::KeyMapping::Fast.hash(b"user-42");
 /// let pick = lb.select(b"user-42").unwrap();
 /// assert_eq!(pick.index(), jump_bucket(key, 3) as usize);
 /// ```
@@ -95,7 +95,7 @@ impl Jump {
     fn key(&self, key: &[u8]) -> u64 {
         match (self.key, <[u8; 8]>::try_from(key)) {
             (JumpKey::LittleEndianU64, Ok(bytes)) => u64::from_le_bytes(bytes),
-            _ => lb_maglev::KeyHash::Xxh3.hash(key),
+            _ => lb_maglev::KeyMapping::Fast.hash(key),
         }
     }
 

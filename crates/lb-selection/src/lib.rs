@@ -46,7 +46,7 @@
 //! | [`LeastRequest`] | the fewer requests in flight per unit of weight of two weighted random draws (power of two choices) | two random numbers and two counter loads | 24 bytes |
 //! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight: **the same as pingora's `FNVHash`** | one hash of the key | at most 20 bytes |
 //! | [`Consistent`], [`KetamaHashing`] | nginx's ketama ring (`hash $key consistent`) | CRC32 of the key and an indexed ring lookup | about 10 bytes per ring point (160 points per unit of weight) |
-//! | [`Maglev`] | Envoy's `MAGLEV` table (shares within about 1% of the weights) | a hash of the key (XXH3, or Envoy's xxHash64), a remainder and one table load | about 100 table slots of 1 to 4 bytes |
+//! | [`Maglev`] | Envoy's `MAGLEV` table (shares within about 1% of the weights) | XXH3 of the key, a multiplication and one table load (or Envoy's xxHash64 and a remainder) | about 100 table slots of 1 to 4 bytes |
 //! | [`Rendezvous`] | highest random weight, weighted by the logarithmic method (least disruption) | a hash of the key and a score per backend: O(N) | 8 or 16 bytes |
 //! | [`Jump`] | Lamping and Veach's jump consistent hash (no weights: shards `0..n`) | a hash of the key and about ln(N) steps | 4 bytes |
 //! | [`Bounded<S>`](Bounded) | `S`'s order, skipping backends over a cap on requests in flight (HAProxy's `hash-balance-factor`) | `S`'s pick and a load per backend looked at; the total load summed only as far as a decision needs | `S`'s and 4 bytes |

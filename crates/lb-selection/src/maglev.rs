@@ -3,7 +3,7 @@
 use std::fmt;
 
 use lb_core::{Address, Backend, BackendIter, BackendSelection, BoxError};
-use lb_maglev::{Entry, KeyHash, Table};
+use lb_maglev::{Entry, KeyMapping, Table};
 
 use crate::arith::GOLDEN;
 use crate::candidates::{Candidates, Draw};
@@ -24,17 +24,18 @@ pub struct MaglevConfig {
     /// of another size maps almost every key elsewhere), or to match an Envoy cluster's
     /// `table_size`.
     pub table_size: Option<u64>,
-    /// How keys are hashed to a slot: [`KeyHash::Xxh3`] (the default, the fastest), or
-    /// [`KeyHash::Envoy`] (xxHash64) so that a key maps to the backend Envoy's `MAGLEV` picks for
-    /// a request whose hash policy hashes the same bytes. The table is Envoy's either way.
-    pub key_hash: KeyHash,
+    /// How keys map to slots: [`KeyMapping::Fast`] (the default: XXH3 and a multiplication), or
+    /// [`KeyMapping::Envoy`] (xxHash64 and a remainder) so that a key maps to the backend Envoy's
+    /// `MAGLEV` picks for a request whose hash policy hashes the same bytes. The table is Envoy's
+    /// either way.
+    pub key_mapping: KeyMapping,
 }
 
 impl Default for MaglevConfig {
     fn default() -> Self {
         MaglevConfig {
             table_size: None,
-            key_hash: KeyHash::Xxh3,
+            key_mapping: KeyMapping::Fast,
         }
     }
 }
@@ -42,12 +43,12 @@ impl Default for MaglevConfig {
 /// Maglev consistent hashing (Google's NSDI 2016 load balancer; **Envoy's `MAGLEV`**): a lookup
 /// table of a prime number of slots, filled by the backends in turns.
 ///
-/// A key is hashed (XXH3) and maps to one slot: a pick is a hash, a remainder and one load,
+/// A key is hashed (XXH3) and maps to one slot: a pick is a hash, a multiplication and one load,
 /// whatever the number of backends, from a table of about 100 small indices per backend. Shares
 /// are within about 1% of the weights (each backend holds its weighted share of slots to within a
 /// slot or so). The table is lb-maglev's, filled exactly as Envoy fills it: with the same hosts
 /// (named `10.0.0.1:80`, `[2001:db8::1]:80`, or a Unix socket's path), weights and table size,
-/// and with [`MaglevConfig::key_hash`] set to [`KeyHash::Envoy`], a key maps to the backend
+/// and with [`MaglevConfig::key_mapping`] set to [`KeyMapping::Envoy`], a key maps to the backend
 /// Envoy's `MAGLEV` picks for a request whose hash policy hashes the same bytes.
 ///
 /// **Disruption.** When a backend leaves, its keys move, and some other keys too: Maglev favours
@@ -78,7 +79,7 @@ impl Default for MaglevConfig {
 pub struct Maglev {
     layout: Layout,
     table: Table,
-    key_hash: KeyHash,
+    key_mapping: KeyMapping,
 }
 
 impl Maglev {
@@ -119,21 +120,23 @@ impl BackendSelection for Maglev {
         Ok(Maglev {
             layout,
             table,
-            key_hash: config.key_hash,
+            key_mapping: config.key_mapping,
         })
     }
 
     #[inline]
     fn iter(&self, key: &[u8]) -> MaglevIter<'_> {
-        let hash = self.key_hash.hash(key);
+        let mapping = self.key_mapping;
+        let hash = mapping.hash(key);
         // A set with a backend has an active one, which holds slots (the heaviest backend
         // takes one in every round of the fill).
-        let first = self.table.get_by_hash(hash);
+        let first = self.table.get_by_hash_with(hash, mapping);
         MaglevIter {
             inner: Candidates::new(
                 first,
                 Retries {
                     table: &self.table,
+                    mapping,
                     hash,
                     attempt: 1,
                 },
@@ -157,6 +160,7 @@ impl fmt::Debug for Maglev {
 /// Fallback draws of [`Maglev`]: Envoy's retry attempts.
 struct Retries<'a> {
     table: &'a Table,
+    mapping: KeyMapping,
     hash: u64,
     attempt: u64,
 }
@@ -166,7 +170,9 @@ impl Draw for Retries<'_> {
         // Envoy's `hash ^= ~0ULL - attempt + 1`; `usize::MAX` (an empty table) is skipped.
         let hash = self.hash ^ self.attempt.wrapping_neg();
         self.attempt += 1;
-        self.table.get_by_hash(hash).unwrap_or(usize::MAX)
+        self.table
+            .get_by_hash_with(hash, self.mapping)
+            .unwrap_or(usize::MAX)
     }
 
     fn scan_seed(&self) -> u64 {

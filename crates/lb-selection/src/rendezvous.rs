@@ -153,7 +153,7 @@ impl BackendSelection for Rendezvous {
         let seeds = active
             .iter()
             .map(|&i| {
-                lb_maglev::KeyHash::Xxh3.hash(backends[i as usize].addr.to_string().as_bytes())
+                lb_maglev::KeyMapping::Fast.hash(backends[i as usize].addr.to_string().as_bytes())
             })
             .collect();
         let weights: Vec<u64> = layout.active_weights(backends).collect();
@@ -172,7 +172,7 @@ impl BackendSelection for Rendezvous {
 
     #[inline]
     fn iter(&self, key: &[u8]) -> RendezvousIter<'_> {
-        let hash = lb_maglev::KeyHash::Xxh3.hash(key);
+        let hash = lb_maglev::KeyMapping::Fast.hash(key);
         let first = self.best(hash);
         RendezvousIter {
             inner: Candidates::new(

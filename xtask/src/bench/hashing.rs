@@ -16,12 +16,9 @@ const STRATEGIES: [&str; 4] = ["consistent", "maglev", "rendezvous", "jump"];
 const LOOKUP_ONLY: [(&str, &str); 5] = [
     (
         "maglev_envoy_keys",
-        "`maglev` with Envoy's key hash (`KeyHash::Envoy`, xxHash64)",
+        "`maglev` with Envoy's key mapping (`KeyMapping::Envoy`)",
     ),
-    (
-        "lb_maglev",
-        "`lb_maglev::Table::get` (Envoy's key hash and slot)",
-    ),
+    ("lb_maglev", "`lb_maglev::Table::get` (Envoy's key mapping)"),
     ("jump_bucket", "`lb_selection::jump_bucket` (a `u64` key)"),
     ("maglev_crate", "crates.io `maglev` 0.2 (outside reference)"),
     (

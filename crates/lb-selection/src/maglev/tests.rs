@@ -17,7 +17,7 @@ fn first_pick_is_the_table_lookup_and_unix_sockets_count() {
     let envoy = Maglev::build(
         &set,
         &MaglevConfig {
-            key_hash: KeyHash::Envoy,
+            key_mapping: KeyMapping::Envoy,
             ..MaglevConfig::default()
         },
     )
@@ -33,7 +33,7 @@ fn first_pick_is_the_table_lookup_and_unix_sockets_count() {
     for k in 0..300u32 {
         let key = k.to_le_bytes();
         let got = first(&sel, &key);
-        assert_eq!(Some(got), table.get_by_hash(KeyHash::Xxh3.hash(&key)));
+        assert_eq!(Some(got), table.get_with(&key, KeyMapping::Fast));
         // With Envoy's key hash, Envoy's slot for the key.
         assert_eq!(Some(first(&envoy, &key)), table.get(&key));
         differ += usize::from(first(&envoy, &key) != got);
@@ -44,19 +44,21 @@ fn first_pick_is_the_table_lookup_and_unix_sockets_count() {
 }
 
 #[test]
-fn fallbacks_are_envoys_retry_attempts() {
+fn fallbacks_are_envoys_retry_rehashes() {
     let set = backends(&[1; 20]);
     let sel = Maglev::build(&set, &MaglevConfig::default()).unwrap();
     for k in 0..200u32 {
         let key = k.to_le_bytes();
-        // Envoy's attempts, repeats dropped, as far as the draws go.
+        // The attempts, repeats dropped, as far as the draws go.
         let mut want: Vec<usize> = Vec::new();
-        let hash = KeyHash::Xxh3.hash(&key);
-        for i in sel
-            .table()
-            .candidates_by_hash(hash)
-            .take(usize::from(RETRIES) + 1)
-        {
+        // Envoy's retry rehash, mapped to slots by the configured mapping.
+        let hash = KeyMapping::Fast.hash(&key);
+        let attempts = (0..=u64::from(RETRIES)).map(|a| {
+            sel.table()
+                .get_by_hash_with(hash ^ a.wrapping_neg(), KeyMapping::Fast)
+                .unwrap()
+        });
+        for i in attempts {
             if !want.contains(&i) && want.len() < 9 {
                 want.push(i);
             }

@@ -8,14 +8,12 @@ fn first(sel: &Rendezvous, key: &[u8]) -> usize {
 
 /// The best backend by the definition, without the bound that skips logarithms.
 fn brute_force(set: &[Backend], key: &[u8]) -> usize {
-    let hash = lb_maglev::KeyHash::Xxh3.hash(key);
+    let hash = lb_maglev::KeyMapping::Fast.hash(key);
     let all_zero = set.iter().all(|b| b.weight == 0);
     let score = |b: &Backend| {
         let w = if all_zero { 1.0 } else { f64::from(b.weight) };
-        let u =
-            unit(mix(hash
-                ^ lb_maglev::KeyHash::Xxh3
-                    .hash(b.addr.to_string().as_bytes())));
+        let seed = lb_maglev::KeyMapping::Fast.hash(b.addr.to_string().as_bytes());
+        let u = unit(mix(hash ^ seed));
         -w / u.ln()
     };
     (0..set.len())

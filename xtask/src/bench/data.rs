@@ -34,6 +34,15 @@ pub(crate) struct Baseline {
     pub(crate) max_over_mean: f64,
 }
 
+/// Maglev's slots at one size: the busiest and lightest backend over its weighted fair share.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Slots {
+    pub(crate) n: u64,
+    pub(crate) weights: String,
+    pub(crate) max_over_fair: f64,
+    pub(crate) min_over_fair: f64,
+}
+
 /// One selector's memory: what its build retained (or why it could not be built).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Memory {
@@ -110,6 +119,7 @@ pub(crate) struct Data {
     pub(crate) quiet: Vec<Quiet>,
     pub(crate) quality: Vec<Quality>,
     pub(crate) baselines: Vec<Baseline>,
+    pub(crate) slots: Vec<Slots>,
     pub(crate) memory: Vec<Memory>,
     pub(crate) compare_select: Vec<CompareSelect>,
     pub(crate) compare_build: Vec<CompareBuild>,
@@ -189,6 +199,18 @@ impl Data {
                     Some(Baseline {
                         n: u(v, "n")?,
                         max_over_mean: f(v, "max_over_mean")?,
+                    })
+                })()
+                .ok_or(MISSING)?,
+            ),
+            "slots" if v.get("error").is_some() => {}
+            "slots" => self.slots.push(
+                (|| {
+                    Some(Slots {
+                        n: u(v, "n")?,
+                        weights: s(v, "weights")?,
+                        max_over_fair: f(v, "max_over_fair")?,
+                        min_over_fair: f(v, "min_over_fair")?,
                     })
                 })()
                 .ok_or(MISSING)?,
@@ -298,6 +320,7 @@ mod tests {
 {"kind":"quality","strategy":"consistent","n":10,"keys":1000000,"max_over_mean":1.136,"moved_on_remove":0.1,"ideal_remove":0.1,"moved_on_add":0.0894,"ideal_add":0.0909}
 {"kind":"quality","strategy":"consistent","n":10,"error":"ring too large"}
 {"kind":"quality_baseline","n":10,"keys":1000000,"max_over_mean":1.005}
+{"kind":"slots","strategy":"maglev","n":1000,"weights":"1","size":100003,"max_over_fair":1.0099,"min_over_fair":0.99}
 {"kind":"memory","strategy":"random","n":1000,"weights":"1","retained_bytes":20000,"peak_bytes":56000,"heap_bytes":19000}
 {"kind":"memory","strategy":"consistent","n":1000,"weights":"10000","error":"ring of 1600000000 points"}
 {"kind":"select","strategy":"fnv_hash","n":10,"lb_pick_ns":29.3,"lb_selector_ns":21.3,"pingora_ns":150.9}
@@ -315,6 +338,8 @@ mod tests {
         assert_eq!(data.quality.len(), 1);
         assert_eq!(data.quality[0].moved_on_add, 0.0894);
         assert_eq!(data.baselines[0].max_over_mean, 1.005);
+        assert_eq!(data.slots[0].max_over_fair, 1.0099);
+        assert_eq!(data.slots[0].weights, "1");
         assert_eq!(
             data.memory[0].bytes,
             Ok(20_000),

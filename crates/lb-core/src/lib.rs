@@ -80,7 +80,7 @@ pub use backend::{Backend, IntoBackend};
 pub use backends::Backends;
 pub use backoff::Backoff;
 pub use change::SetChange;
-pub use discovery::{Delta, Discovered};
+pub use discovery::{Answer, Delta, Discovered};
 pub use error::{AddressError, BoxError, LoadBalancerError, UpdateError, error_chain};
 pub use extensions::Extensions;
 pub use health::{

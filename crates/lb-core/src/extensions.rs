@@ -56,8 +56,11 @@ impl Clone for Box<dyn AnyClone> {
 pub struct Extensions {
     // Optional so a backend without extensions pays one null pointer (8 bytes); shared so a
     // clone is a reference count; a list because a backend carries a handful of types at most.
-    values: Option<Arc<Vec<(TypeId, Box<dyn AnyClone>)>>>,
+    values: Option<Arc<Values>>,
 }
+
+/// The values of an [`Extensions`], each with its type's id.
+type Values = Vec<(TypeId, Box<dyn AnyClone>)>;
 
 impl Extensions {
     /// An empty map.
@@ -71,7 +74,7 @@ impl Extensions {
     }
 
     /// The list, unshared (copied first if a clone shares it).
-    fn values_mut(&mut self) -> &mut Vec<(TypeId, Box<dyn AnyClone>)> {
+    fn values_mut(&mut self) -> &mut Values {
         Arc::make_mut(self.values.get_or_insert_with(Arc::default))
     }
 

@@ -67,8 +67,8 @@ pub mod discovery {
 pub use lb_core::{
     Address, Backend, BackendIter, BackendSelection, BackendSet, BackendState, Backends, Backoff,
     BoxError, Discovered, Enablement, Extensions, FailurePercentageEjection, HealthRegistry,
-    InitialHealth, LoadBalancer, LoadSignals, Outcome, PassiveHealth, Pick, SlowStart, States,
-    SuccessRateEjection, UpdateStats, UpdateTimings,
+    InitialHealth, LoadBalancer, LoadBalancerGroup, LoadSignals, Outcome, PassiveHealth, Pick,
+    SlowStart, States, SuccessRateEjection, UpdateStats, UpdateTimings,
 };
 #[cfg(feature = "runtime")]
 pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};

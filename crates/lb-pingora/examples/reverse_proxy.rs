@@ -50,9 +50,13 @@ fn main() -> Result<(), BoxError> {
             "--demo" => demo = true,
             "--listen" => {
                 let value = args.next().ok_or("--listen needs an address")?;
-                listen = value.parse().map_err(|e| format!("--listen {value}: {e}"))?;
+                listen = value
+                    .parse()
+                    .map_err(|e| format!("--listen {value}: {e}"))?;
                 if !listen.ip().is_loopback() {
-                    return Err(format!("--listen {listen}: this example serves 127.0.0.1 only").into());
+                    return Err(
+                        format!("--listen {listen}: this example serves 127.0.0.1 only").into(),
+                    );
                 }
             }
             other => return Err(format!("unknown argument `{other}` (try --demo)").into()),
@@ -156,14 +160,21 @@ async fn run_demo(
 }
 
 fn counts(backends: &[Backend]) -> Vec<u64> {
-    backends.iter().map(|b| b.requests.load(Ordering::SeqCst)).collect()
+    backends
+        .iter()
+        .map(|b| b.requests.load(Ordering::SeqCst))
+        .collect()
 }
 
 fn report(title: &str, backends: &[Backend], before: &[u64], statuses: &[u16]) {
     println!("\n{title}");
     for (backend, before) in backends.iter().zip(before) {
         let answered = backend.requests.load(Ordering::SeqCst) - before;
-        println!("  {:<10} {:<16} {answered:>3} requests", backend.name, backend.addr.to_string());
+        println!(
+            "  {:<10} {:<16} {answered:>3} requests",
+            backend.name,
+            backend.addr.to_string()
+        );
     }
     let ok = statuses.iter().filter(|s| **s == 200).count();
     println!("  answers: {ok} of {} with 200", statuses.len());
@@ -183,7 +194,8 @@ async fn send(proxy: SocketAddr, n: usize) -> Result<Vec<u16>, BoxError> {
 
 async fn get(proxy: SocketAddr) -> Result<u16, BoxError> {
     let stream = TcpStream::connect(proxy).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let driver = tokio::spawn(connection);
     let request = http::Request::get("/")
         .header(http::header::HOST, "demo.local")
@@ -191,7 +203,9 @@ async fn get(proxy: SocketAddr) -> Result<u16, BoxError> {
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
     // The backends answer with their name: a few bytes.
-    Limited::new(response.into_body(), 64 * 1024).collect().await?;
+    Limited::new(response.into_body(), 64 * 1024)
+        .collect()
+        .await?;
     driver.abort();
     Ok(status)
 }

@@ -35,6 +35,10 @@ pub enum PeerError {
 
 impl From<PeerError> for Box<Error> {
     fn from(err: PeerError) -> Self {
-        Error::because(ErrorType::InternalError, "lb-pingora: no peer for the backend", err)
+        Error::because(
+            ErrorType::InternalError,
+            "lb-pingora: no peer for the backend",
+            err,
+        )
     }
 }

@@ -87,7 +87,10 @@ pub fn socket_addr(addr: &Address) -> Result<SocketAddr, PeerError> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn http_peer(backend: &Backend) -> Result<HttpPeer, PeerError> {
-    let sni = backend.ext.get::<UpstreamTls>().map(|tls| tls.sni().to_owned());
+    let sni = backend
+        .ext
+        .get::<UpstreamTls>()
+        .map(|tls| tls.sni().to_owned());
     // What `HttpPeer::new` builds, without its unwrapped address resolution and for Unix paths
     // that are not UTF-8 too.
     Ok(HttpPeer {

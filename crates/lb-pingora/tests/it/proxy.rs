@@ -90,8 +90,14 @@ async fn shutdown_stops_the_load_balancer_service_and_the_proxy() {
     server.shutdown().await;
     // The service returned on pingora's shutdown watch, before its runtime was torn down (a
     // task dropped with its runtime would never have said so).
-    assert!(*returned.borrow(), "lb's background service ignored the shutdown watch");
-    assert!(refused(&socket).await, "the proxy still accepts connections");
+    assert!(
+        *returned.borrow(),
+        "lb's background service ignored the shutdown watch"
+    );
+    assert!(
+        refused(&socket).await,
+        "the proxy still accepts connections"
+    );
     // pingora dropped everything it held of the load balancer.
     assert_eq!(Arc::strong_count(&lb), 1);
 }
@@ -171,7 +177,10 @@ async fn tls_backends_get_the_server_name_of_their_upstream_tls() {
     };
 
     let lb = Arc::new(LoadBalancer::<RoundRobin>::try_from_iter([tls("backend.test")]).unwrap());
-    let server = ProxyServer::start(Arc::clone(&lb), Proxy::new(Arc::clone(&lb)).trusting(&pki.ca_der));
+    let server = ProxyServer::start(
+        Arc::clone(&lb),
+        Proxy::new(Arc::clone(&lb)).trusting(&pki.ca_der),
+    );
     listening(server.socket()).await;
     let (status, body) = get(server.socket()).await;
     assert_eq!((status, body), (200, backend.addr.to_string()));
@@ -187,7 +196,11 @@ async fn tls_backends_get_the_server_name_of_their_upstream_tls() {
     listening(server.socket()).await;
     let (status, _) = get(server.socket()).await;
     assert_eq!(status, 502);
-    assert_eq!(backend.requests(), 1, "no request passed the failed handshake");
+    assert_eq!(
+        backend.requests(),
+        1,
+        "no request passed the failed handshake"
+    );
     assert!(reports.failures() >= 1);
     server.shutdown().await;
 }

@@ -103,7 +103,10 @@ async fn a_closed_shutdown_watch_is_not_a_shutdown() {
     let before = probes.0.load(Ordering::SeqCst);
     assert!(before >= 20, "health checks ran {before} passes in 30 s");
     tokio::time::sleep(Duration::from_secs(10)).await;
-    assert!(probes.0.load(Ordering::SeqCst) > before, "health checks stopped");
+    assert!(
+        probes.0.load(Ordering::SeqCst) > before,
+        "health checks stopped"
+    );
     task.abort();
 }
 

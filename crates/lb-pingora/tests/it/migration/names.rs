@@ -20,8 +20,14 @@ fn load_balancer_and_group_keep_their_names() {
     let _: Option<plb::LoadBalancerGroup<plb::selection::RoundRobin>> = None;
     // `lb::LoadBalancer` is lb-core's, and a group is the same type built with several
     // configurations.
-    assert!(same::<lb::LoadBalancer<lb::RoundRobin>, lb::core::LoadBalancer<lb::RoundRobin>>());
-    assert!(same::<lb::LoadBalancerGroup<lb::RoundRobin>, lb::LoadBalancer<lb::RoundRobin>>());
+    assert!(same::<
+        lb::LoadBalancer<lb::RoundRobin>,
+        lb::core::LoadBalancer<lb::RoundRobin>,
+    >());
+    assert!(same::<
+        lb::LoadBalancerGroup<lb::RoundRobin>,
+        lb::LoadBalancer<lb::RoundRobin>,
+    >());
     let group = lb::LoadBalancerGroup::<lb::KetamaHashing>::from_backends_with_configs(
         lb::Backends::fixed([lb::Backend::new("10.0.0.1:80").unwrap()]),
         [
@@ -44,7 +50,10 @@ fn backends_discovery_and_health_names() {
     let _: Option<Box<dyn lb::discovery::Discovery>> = None;
     let _: Option<lb::discovery::Static> = None;
     let _: Option<Box<dyn plb::health_check::HealthCheck>> = None;
-    let _: Option<(plb::health_check::TcpHealthCheck, plb::health_check::HttpHealthCheck)> = None;
+    let _: Option<(
+        plb::health_check::TcpHealthCheck,
+        plb::health_check::HttpHealthCheck,
+    )> = None;
     let _: Option<Box<dyn lb::HealthCheck>> = None;
     let _: Option<(
         lb::health::TcpHealthCheck,
@@ -62,8 +71,13 @@ fn strategy_names() {
     use plb::selection as p;
     let _: Option<(p::RoundRobin, p::Random, p::FNVHash, p::FVNHash)> = None;
     let _: Option<(p::Consistent, p::consistent::KetamaHashing)> = None;
-    let _: Option<(lb::RoundRobin, lb::Random, lb::FnvHash, lb::Consistent, lb::KetamaHashing)> =
-        None;
+    let _: Option<(
+        lb::RoundRobin,
+        lb::Random,
+        lb::FnvHash,
+        lb::Consistent,
+        lb::KetamaHashing,
+    )> = None;
     // The pingora spellings stay, deprecated.
     assert!(same::<lb::selection::FNVHash, lb::FnvHash>());
     assert!(same::<lb::selection::FVNHash, lb::FnvHash>());

@@ -25,7 +25,10 @@ fn select_finds_a_ready_backend_where_max_iterations_gives_up() {
             .set_enable(&lb::Backend::new(addr).unwrap(), false);
     }
     let pingora_misses = (0..20).filter(|_| pingora.select(b"", 3).is_none()).count();
-    assert!(pingora_misses > 0, "pingora found the one ready backend every time");
+    assert!(
+        pingora_misses > 0,
+        "pingora found the one ready backend every time"
+    );
     for _ in 0..20 {
         let pick = ours.select(b"").expect("a ready backend exists");
         assert_eq!(pick.addr.to_string(), addrs[19]);
@@ -47,9 +50,9 @@ fn select_returns_a_pick_where_pingora_returns_a_clone() {
     let picked: plb::Backend = pingora.select(b"", 1).unwrap();
     assert_eq!(picked.ext.get::<Zone>(), Some(&Zone("a")));
 
-    let ours = lb::LoadBalancer::<lb::RoundRobin>::try_from_iter([
-        lb::Backend::new("10.0.0.1:80").unwrap().with_ext(Zone("a")),
-    ])
+    let ours = lb::LoadBalancer::<lb::RoundRobin>::try_from_iter([lb::Backend::new("10.0.0.1:80")
+        .unwrap()
+        .with_ext(Zone("a"))])
     .unwrap();
     let pick: lb::Pick<lb::RoundRobin> = ours.select(b"").unwrap();
     // `pick.addr` and `pick.ext` work unchanged, through `Deref<Target = Backend>`.
@@ -101,7 +104,9 @@ impl plb::health_check::HealthCheck for OnlyHealthy {
         if target.addr.to_string() == self.0 {
             Ok(())
         } else {
-            Err(pingora_core::Error::new(pingora_core::ErrorType::ConnectRefused))
+            Err(pingora_core::Error::new(
+                pingora_core::ErrorType::ConnectRefused,
+            ))
         }
     }
 
@@ -178,7 +183,9 @@ fn select_with_keeps_its_signature_and_accepts_fn_mut() {
     let pingora = pingora_over::<plb::selection::FNVHash>(&addrs, 1);
     let first = pingora.select(b"key", 256).unwrap();
     let other = pingora
-        .select_with(b"key", 256, |b: &plb::Backend, ready: bool| ready && *b != first)
+        .select_with(b"key", 256, |b: &plb::Backend, ready: bool| {
+            ready && *b != first
+        })
         .unwrap();
     assert_ne!(other, first);
 
@@ -198,7 +205,8 @@ fn select_with_keeps_its_signature_and_accepts_fn_mut() {
 #[tokio::test]
 async fn group_select_with_an_index_is_select_in() {
     let addrs = addrs(3);
-    let discovery = plb::discovery::Static::try_from_iter(addrs.iter().map(String::as_str)).unwrap();
+    let discovery =
+        plb::discovery::Static::try_from_iter(addrs.iter().map(String::as_str)).unwrap();
     let group = plb::LoadBalancerGroup::<plb::selection::RoundRobin>::from_backends_with_configs(
         plb::Backends::new(discovery),
         [None, None],
@@ -326,7 +334,10 @@ fn fnv_hash_picks_pingoras_first_backend_for_every_key() {
 fn weighted_strategies_have_no_65536_backend_limit() {
     let many = addrs(65_536);
     let pingora = catch_unwind(|| pingora_over::<plb::selection::RoundRobin>(&many, 1));
-    assert!(pingora.is_err(), "pingora built a weighted selector over 65,536 backends");
+    assert!(
+        pingora.is_err(),
+        "pingora built a weighted selector over 65,536 backends"
+    );
     let more = addrs(70_000);
     let ours = lb_over::<lb::RoundRobin>(&more, 1);
     assert_eq!(ours.backends().get_backend().len(), 70_000);
@@ -354,19 +365,22 @@ fn ketama_point_multiple_is_honoured() {
     };
     let keys: Vec<String> = (0..2_000).map(|k| format!("k{k}")).collect();
     let moved = |a: &dyn Fn(&[u8]) -> String, b: &dyn Fn(&[u8]) -> String| {
-        keys.iter().filter(|k| a(k.as_bytes()) != b(k.as_bytes())).count()
+        keys.iter()
+            .filter(|k| a(k.as_bytes()) != b(k.as_bytes()))
+            .count()
     };
     let (p1, p160) = (pingora_with(Some(1)), pingora_with(None));
-    let pingora_moved = moved(
-        &|k| p1.select(k, 1).unwrap().addr.to_string(),
-        &|k| p160.select(k, 1).unwrap().addr.to_string(),
+    let pingora_moved = moved(&|k| p1.select(k, 1).unwrap().addr.to_string(), &|k| {
+        p160.select(k, 1).unwrap().addr.to_string()
+    });
+    assert_eq!(
+        pingora_moved, 0,
+        "pingora without `v2` ignores point_multiple"
     );
-    assert_eq!(pingora_moved, 0, "pingora without `v2` ignores point_multiple");
     let (o1, o160) = (ours_with(Some(1)), ours_with(None));
-    let our_moved = moved(
-        &|k| o1.select(k).unwrap().addr.to_string(),
-        &|k| o160.select(k).unwrap().addr.to_string(),
-    );
+    let our_moved = moved(&|k| o1.select(k).unwrap().addr.to_string(), &|k| {
+        o160.select(k).unwrap().addr.to_string()
+    });
     assert!(our_moved > 0, "lb ignored point_multiple");
 }
 

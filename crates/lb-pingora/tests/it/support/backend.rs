@@ -52,7 +52,9 @@ impl Backend {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let counters = Arc::new(Counters {
             requests: AtomicU64::new(0),
             status: AtomicU16::new(200),

@@ -20,10 +20,9 @@ pub(crate) async fn get(socket: &Path) -> (u16, String) {
         let stream = UnixStream::connect(socket)
             .await
             .expect("connect to the proxy's socket");
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .expect("an HTTP/1.1 handshake with the proxy");
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("an HTTP/1.1 handshake with the proxy");
         let driver = tokio::spawn(connection);
         let request = http::Request::get("/")
             .header(http::header::HOST, "proxy.test")

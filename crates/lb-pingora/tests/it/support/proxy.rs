@@ -60,7 +60,10 @@ impl<S: BackendSelection> Proxy<S> {
 
     /// Trusts `ca_der` (and only it) for TLS backends.
     pub(crate) fn trusting(mut self, ca_der: &[u8]) -> Self {
-        self.ca = Some(Arc::from(vec![WrappedX509::new(ca_der.to_vec(), parse_x509)]));
+        self.ca = Some(Arc::from(vec![WrappedX509::new(
+            ca_der.to_vec(),
+            parse_x509,
+        )]));
         self
     }
 }

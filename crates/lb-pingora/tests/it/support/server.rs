@@ -136,7 +136,11 @@ struct Observed<T> {
 
 #[async_trait]
 impl<T: BackgroundService + Send + Sync> BackgroundService for Observed<T> {
-    async fn start_with_ready_notifier(&self, shutdown: ShutdownWatch, ready: ServiceReadyNotifier) {
+    async fn start_with_ready_notifier(
+        &self,
+        shutdown: ShutdownWatch,
+        ready: ServiceReadyNotifier,
+    ) {
         self.inner.start_with_ready_notifier(shutdown, ready).await;
         self.returned.send_replace(true);
     }

@@ -3,10 +3,11 @@
 //! the document; each test names the claim it checks.
 //!
 //! Claims not checked here, and why:
-//! - "`select` allocates nothing", "`report` takes no lock", "a pick keeps its generation alive",
-//!   "the selectors of a group are published together": lb-core's own tests (a counting
-//!   allocator, generations) check them; pingora's side of the last one (its selectors published
-//!   one by one) is internal to pingora and has no observable API.
+//! - "`select` allocates nothing", "`report` takes no lock", "a pick keeps its generation alive":
+//!   lb-core's own tests (a counting allocator, generations) check them. Of "pingora publishes a
+//!   group's selectors one by one after the membership", the membership-first part is checked
+//!   (`selecting.rs`); the order among the selectors is internal to pingora.
+//! - "a slow probe never delays discovery": lb-core's tests of the background service.
 //! - "a position per thread" (round robin): lb-selection's tests; pingora's shared counter is
 //!   internal.
 //! - "pingora's unstable sort keeps either point" on ring collisions: which point pingora keeps
@@ -17,6 +18,7 @@
 //!   callback": an absence of API, which no test can observe; the API lb adds is tested.
 
 mod backends;
+mod background;
 mod discovery;
 mod health;
 mod names;

@@ -57,8 +57,9 @@ impl FromStr for Strategy {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        Strategy::named(s)
-            .ok_or_else(|| format!("unknown strategy `{s}`: round-robin, least-request, peak-ewma or hash"))
+        Strategy::named(s).ok_or_else(|| {
+            format!("unknown strategy `{s}`: round-robin, least-request, peak-ewma or hash")
+        })
     }
 }
 

@@ -16,6 +16,10 @@
 //!   that size to watch it panic would take gigabytes.
 //! - "pingora has no passive health / no feedback path / only the `health_status_change`
 //!   callback": an absence of API, which no test can observe; the API lb adds is tested.
+//! - Claims about lb alone, with no pingora side to compare (DNS and Kubernetes sources push,
+//!   `Selector` and `LocalPick::to_pick`, weight 0 in strategies other than round robin and
+//!   ketama, `Continuum::builder`'s threads): the tests of the lb crate that owns them
+//!   (lb-discovery-dns, lb-discovery-k8s, lb-core, lb-selection's `check_contract`, lb-ketama).
 
 mod backends;
 mod background;

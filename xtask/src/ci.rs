@@ -32,7 +32,7 @@ pub(crate) enum StepName {
     Clippy,
     /// The test command written in README.md.
     Test,
-    /// lb-pingora, a workspace of its own: fmt, clippy, tests, no OpenSSL, its example's demo.
+    /// lb-pingora, a workspace of its own: fmt, clippy, docs, tests, no OpenSSL, its example's demo.
     Pingora,
     /// Rustdoc with warnings as errors.
     Doc,
@@ -253,19 +253,7 @@ impl Runner {
             ]),
             StepName::Test => self.test(tally),
             StepName::Pingora => self.pingora(tally),
-            StepName::Doc => {
-                let flags = match std::env::var("RUSTDOCFLAGS") {
-                    Ok(existing) if !existing.trim().is_empty() => {
-                        format!("{existing} -D warnings")
-                    }
-                    _ => "-D warnings".to_owned(),
-                };
-                println!("     RUSTDOCFLAGS=\"{flags}\"");
-                let mut command =
-                    self.command(&["doc", "--workspace", "--all-features", "--no-deps"]);
-                command.env("RUSTDOCFLAGS", flags);
-                run_command(&mut command)
-            }
+            StepName::Doc => self.doc(&["doc", "--workspace", "--all-features", "--no-deps"]),
             // Compiling and linking the benches with the test profile reuses what the test step
             // has just built; `cargo bench --no-run` would rebuild the whole tree optimized.
             StepName::Bench => self.cargo(&[
@@ -297,6 +285,18 @@ impl Runner {
         run_counting_tests(&mut command, counts, &mut io::stdout().lock())
     }
 
+    /// Runs `cargo doc` with `args`, rustdoc's warnings as errors.
+    fn doc(&self, args: &[&str]) -> Result<(), StepError> {
+        let flags = match std::env::var("RUSTDOCFLAGS") {
+            Ok(existing) if !existing.trim().is_empty() => format!("{existing} -D warnings"),
+            _ => "-D warnings".to_owned(),
+        };
+        println!("     RUSTDOCFLAGS=\"{flags}\"");
+        let mut command = self.command(args);
+        command.env("RUSTDOCFLAGS", flags);
+        run_command(&mut command)
+    }
+
     /// Checks, tests and runs lb-pingora (see `pingora.rs`), adding its tests to the tally.
     fn pingora(&self, tally: &mut Option<TestTally>) -> Result<(), StepError> {
         let missing = pingora::missing_tools();
@@ -314,6 +314,7 @@ impl Runner {
             "-D",
             "warnings",
         ])?;
+        self.doc(&["doc", "--manifest-path", manifest, "--no-deps"])?;
         let mut test = self.command(&["test", "--manifest-path", manifest]);
         let counts = tally.get_or_insert_with(TestTally::default);
         run_counting_tests(&mut test, counts, &mut io::stdout().lock())?;

@@ -7,8 +7,8 @@
 //! on a machine without them the step fails with a message that says so, and
 //! `cargo xtask ci --skip pingora` leaves it out.
 //!
-//! The step checks what CI checks of lb's own crates: formatting, clippy with warnings as errors,
-//! every test (its integration test runs a pingora `Server` in process), and that no crate of
+//! The step checks what CI checks of lb's own crates: formatting, clippy and rustdoc with
+//! warnings as errors, every test (its integration test runs a pingora `Server` in process), and that no crate of
 //! its tree brings OpenSSL; then it runs the example in `--demo` mode, which exits by itself.
 
 use std::process::{Command, Stdio};

@@ -110,7 +110,7 @@
 //! }
 //! ```
 //!
-//! lb returns a [`Pick`](lb::Pick), the request's handle; [`http_peer`](crate::http_peer) makes
+//! lb returns a [`Pick`](lb_core::Pick), the request's handle; [`http_peer`](crate::http_peer) makes
 //! its peer (with TLS when the backend has an [`UpstreamTls`](crate::UpstreamTls)). The context
 //! keeps the pick as an [`Attempt`](crate::Attempt) until the request's outcome is known (step 4):
 //!

@@ -26,7 +26,9 @@ const N: usize = 10_000;
 
 /// `count` backends outside the set (another port), to toggle in and out.
 fn extra(count: usize) -> Vec<Backend> {
-    (0..count).map(|i| backend(i * 997, 81, weighted(i))).collect()
+    (0..count)
+        .map(|i| backend(i * 997, 81, weighted(i)))
+        .collect()
 }
 
 fn bench_update<S: BackendSelection>(c: &mut Criterion, name: &str) {

@@ -76,9 +76,9 @@ pub mod discovery {
 pub use lb_core::{
     Address, Backend, BackendIter, BackendSelection, BackendSet, BackendState, Backends, Backoff,
     BoxError, CallerShares, Discovered, Enablement, Extensions, FailurePercentageEjection,
-    HealthRegistry, InitialHealth, LoadBalancer, LoadSignals, Outcome, PassiveHealth, Pick,
-    Priority, SlowStart, States, SuccessRateEjection, UpdateStats, UpdateTimings, Zone, ZoneHints,
-    ZoneRouting,
+    HealthRegistry, InitialHealth, LoadBalancer, LoadBalancerGroup, LoadSignals, Outcome,
+    PassiveHealth, Pick, Priority, SlowStart, States, SuccessRateEjection, UpdateStats,
+    UpdateTimings, Zone, ZoneHints, ZoneRouting,
 };
 #[cfg(feature = "runtime")]
 pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};

@@ -241,6 +241,36 @@ impl BackendSet {
         self.generation
     }
 
+    /// Whether some backend has a positive weight (then weight 0 is a standby). Stops at the
+    /// first: one look in the usual case.
+    pub(crate) fn has_active(&self) -> bool {
+        self.backends.iter().any(|b| b.weight > 0)
+    }
+
+    /// [`BackendSet::publish_weights`] for a set that is not divided, after `previous`, which
+    /// was not either and had the same standby rule, given what `changes` says differs: only
+    /// the states of backends that joined or changed, and of those that left, are written.
+    pub(crate) fn publish_changes(&self, previous: &BackendSet, changes: &Changes, ramp: bool) {
+        let has_active = self.has_active();
+        for &o in &changes.removed {
+            if let Some(state) = previous.states.get(o) {
+                state.publish(0, false, 0, false);
+            }
+        }
+        let publish = |i: usize, new: bool| {
+            if let (Some(b), Some(state)) = (self.backends.get(i), self.states.get(i)) {
+                let standby = has_active && b.weight == 0;
+                state.publish(b.weight.max(1), standby, 0, ramp && new);
+            }
+        };
+        for &i in &changes.added {
+            publish(i, true);
+        }
+        for &i in &changes.changed {
+            publish(i, false);
+        }
+    }
+
     /// Gives the pool this set's weights: each backend's state counts its weight (at least 1) in
     /// its partition (`part_of[i]`, 0 when the set is not divided), in the active tier or, for a
     /// standby, the standby tier; states of `previous` that are not in this set count nothing;

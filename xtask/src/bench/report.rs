@@ -411,6 +411,7 @@ pub(crate) fn render(inputs: &Inputs<'_>, command: &str) -> String {
     super::tables::memory_section(&mut out, inputs.data);
     super::tables::quality_section(&mut out, inputs.data);
     super::hashing::section(&mut out, inputs.data, inputs.medians);
+    super::k8s::section(&mut out, inputs.medians);
     super::subset::section(&mut out, &inputs.data.subsets);
     compare::section(&mut out, inputs.data);
     out

@@ -362,6 +362,15 @@ fn build_section(out: &mut String, medians: &Medians) {
         );
         prefix_table(out, medians, "apply", "strategy");
     }
+    if medians.keys().any(|k| k.starts_with("update/")) {
+        out.push_str(
+            "An update by change (the `update` bench): `delta_1` and `delta_10` apply a delta \
+             adding or removing 1 or 10 backends of 10,000 (`LoadBalancer::apply_delta`, what \
+             sources that track their changes answer), `full_1` applies the whole set with one \
+             backend changed (`LoadBalancer::apply`, a polled source), criterion median:\n\n",
+        );
+        prefix_table(out, medians, "update", "strategy / change");
+    }
 }
 
 fn ketama_section(out: &mut String, medians: &Medians) {

@@ -105,8 +105,8 @@ pub use topology::{CallerShares, Priority, Zone, ZoneHints, ZoneRouting};
 
 #[cfg(feature = "runtime")]
 pub use runtime::{
-    ChangeNotifier, ChangeSubscription, Discovery, Generations, HealthCheck, HealthEvent,
-    HealthSchedule, HealthWatch, PassReport, ServiceDiscovery, ServiceHandle,
+    ChangeNotifier, ChangeSubscription, Discovery, EnablementChanges, Generations, HealthCheck,
+    HealthEvent, HealthSchedule, HealthWatch, PassReport, ServiceDiscovery, ServiceHandle,
 };
 
 /// Re-exported so that implementors of the async traits use the same macro version.

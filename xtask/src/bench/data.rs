@@ -72,6 +72,20 @@ pub(crate) struct CompareBuild {
     pub(crate) pingora: f64,
 }
 
+/// One update timing of the pingora comparison, ns per update (medians): `changed` backends of
+/// `n` added or removed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CompareUpdate {
+    pub(crate) strategy: String,
+    pub(crate) n: u64,
+    pub(crate) changed: u64,
+    /// lb's `apply_delta` of the change.
+    pub(crate) lb_delta: f64,
+    /// lb's `apply` of the whole set.
+    pub(crate) lb_full: f64,
+    pub(crate) pingora: f64,
+}
+
 /// pingora's side of a memory comparison.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum PingoraBytes {
@@ -123,6 +137,7 @@ pub(crate) struct Data {
     pub(crate) memory: Vec<Memory>,
     pub(crate) compare_select: Vec<CompareSelect>,
     pub(crate) compare_build: Vec<CompareBuild>,
+    pub(crate) compare_update: Vec<CompareUpdate>,
     pub(crate) compare_memory: Vec<CompareMemory>,
     pub(crate) first_picks: Vec<FirstPick>,
     pub(crate) compare_meta: Option<CompareMeta>,
@@ -248,6 +263,19 @@ impl Data {
                         strategy: s(v, "strategy")?,
                         n: u(v, "n")?,
                         lb: f(v, "lb_ns")?,
+                        pingora: f(v, "pingora_ns")?,
+                    })
+                })()
+                .ok_or(MISSING)?,
+            ),
+            "update" => self.compare_update.push(
+                (|| {
+                    Some(CompareUpdate {
+                        strategy: s(v, "strategy")?,
+                        n: u(v, "n")?,
+                        changed: u(v, "changed")?,
+                        lb_delta: f(v, "lb_delta_ns")?,
+                        lb_full: f(v, "lb_full_ns")?,
                         pingora: f(v, "pingora_ns")?,
                     })
                 })()

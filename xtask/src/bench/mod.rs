@@ -8,7 +8,7 @@
 //! is rendered from all the data there, so the two commands add up to one report:
 //!
 //! 1. `criterion`: `cargo bench -p lb-benches` (benches `select`, `build`, `ketama`, `tower`,
-//!    `hashing`) with
+//!    `hashing`, `k8s`, `update`) with
 //!    `CRITERION_HOME=<target>/lb-report/criterion` (cleared first, so the report holds only this
 //!    run) and `LB_BENCH_OUT=data/benches.jsonl` for the figures criterion does not keep.
 //!    `--quick` passes `--warm-up-time 0.1 --measurement-time 0.3 --nresamples 5000` to
@@ -27,6 +27,7 @@ mod compare;
 mod criterion;
 mod data;
 mod hashing;
+mod k8s;
 mod machine;
 mod plot;
 mod report;
@@ -250,7 +251,7 @@ fn criterion_part(
         .args(["bench", "-p", "lb-benches"])
         .args([
             "--bench", "select", "--bench", "build", "--bench", "ketama", "--bench", "tower",
-            "--bench", "hashing", "--",
+            "--bench", "hashing", "--bench", "k8s", "--bench", "update", "--",
         ])
         .env("CRITERION_HOME", &paths.criterion)
         .env("LB_BENCH_OUT", &out);

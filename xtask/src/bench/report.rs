@@ -362,6 +362,15 @@ fn build_section(out: &mut String, medians: &Medians) {
         );
         prefix_table(out, medians, "apply", "strategy");
     }
+    if medians.keys().any(|k| k.starts_with("update/")) {
+        out.push_str(
+            "An update by change (the `update` bench): `delta_1` and `delta_10` apply a delta \
+             adding or removing 1 or 10 backends of 10,000 (`LoadBalancer::apply_delta`, what \
+             sources that track their changes answer), `full_1` applies the whole set with one \
+             backend changed (`LoadBalancer::apply`, a polled source), criterion median:\n\n",
+        );
+        prefix_table(out, medians, "update", "strategy / change");
+    }
 }
 
 fn ketama_section(out: &mut String, medians: &Medians) {
@@ -411,6 +420,7 @@ pub(crate) fn render(inputs: &Inputs<'_>, command: &str) -> String {
     super::tables::memory_section(&mut out, inputs.data);
     super::tables::quality_section(&mut out, inputs.data);
     super::hashing::section(&mut out, inputs.data, inputs.medians);
+    super::k8s::section(&mut out, inputs.medians);
     super::subset::section(&mut out, &inputs.data.subsets);
     compare::section(&mut out, inputs.data);
     out

@@ -56,6 +56,11 @@ pub struct UpdateStats {
     pub routed_local: u64,
     /// Requests zone-aware routing sent to another zone.
     pub routed_cross_zone: u64,
+    /// The weight of the enabled backends of positive weight, as panic mode counts it (kept by
+    /// every change of readiness, no scan).
+    pub enabled_weight: u64,
+    /// The weight of those that are ready.
+    pub ready_weight: u64,
 }
 
 /// Backends at or above this count are built on a blocking thread by
@@ -290,6 +295,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             true,
             selectors.as_ref(),
             &self.policies.pool,
+            Some(&built.changes),
         );
         let backends = built.set.len();
         if backends > 0 {
@@ -334,6 +340,8 @@ impl<S: BackendSelection> LoadBalancer<S> {
         stats.in_panic = self.policies.pool.in_panic();
         (stats.panic_entries, stats.panic_exits) = self.policies.pool.panic_counts();
         (stats.routed_local, stats.routed_cross_zone) = self.policies.pool.routed_counts();
+        let (enabled, ready) = self.policies.pool.weights();
+        (stats.enabled_weight, stats.ready_weight) = (enabled.max(0) as u64, ready.max(0) as u64);
         stats
     }
 

@@ -222,6 +222,25 @@ proptest! {
                     prop_assert!(std::sync::Arc::ptr_eq(old, d.state_of(&b.addr).unwrap()), "{} kept its state", b);
                 }
             }
+            // The pool's weights, kept by each change, are those of a set built from scratch
+            // with the same health: nothing of a removed or reweighted backend lingers.
+            let fresh = LoadBalancer::<ChangeChecked>::try_from_iter(backends(&model)).unwrap();
+            for lb in [&by_delta, &by_full, &fresh] {
+                for b in lb.backends().get_backend().iter() {
+                    let octet = match b.socket_addr().map(|a| a.ip()) {
+                        Some(std::net::IpAddr::V4(ip)) => ip.octets()[3],
+                        _ => 0,
+                    };
+                    if octet % 3 == 0 {
+                        lb.backends().set_health(b, false);
+                    }
+                }
+            }
+            let weights = |lb: &LoadBalancer<ChangeChecked>| {
+                let s = lb.stats();
+                (s.enabled_weight, s.ready_weight, s.in_panic)
+            };
+            prop_assert_eq!(weights(&by_delta), weights(&fresh));
             // The selectors answer alike.
             for k in 0..d.len() {
                 prop_assert_eq!(

@@ -30,6 +30,9 @@ use crate::server::{Admission, REFUSAL, Server, ServerSpec};
 /// addresses are names only: nothing connects to them.
 const BASE_PORT: u16 = 10_000;
 
+/// Slow start's ramp, in every run.
+pub(crate) const SLOW_START: Duration = Duration::from_secs(10);
+
 /// The hot key's number (the other keys are `0..keys`).
 const HOT_KEY: u32 = u32::MAX;
 
@@ -96,22 +99,36 @@ fn backend(id: usize, spec: &ServerSpec) -> Backend {
     }
 }
 
-/// Runs `scenario` with strategy `S` (configured by `config`) from `seed`, on a paused
-/// current-thread runtime of its own; returns what was measured.
+/// Runs `scenario` with strategy `S` (configured by `config`) from `seed`, on a thread of its
+/// own with a paused current-thread runtime; returns what was measured.
+///
+/// The thread is new, so lb's per-thread state (round robin's turn, least request's scan
+/// start, the stripes of in-flight counters) starts afresh, and its random generators (lb-core's
+/// and lb-selection's) are seeded from `seed`: a run is a function of its scenario and seed.
 pub(crate) fn run<S>(scenario: &Scenario, config: S::Config, seed: u64) -> Record
 where
     S: BackendSelection + Send + Sync + 'static,
+    S::Config: Send,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build();
-    match runtime {
-        Ok(runtime) => runtime.block_on(Sim::<S>::new(scenario, config, seed).run()),
-        // A current-thread runtime without IO needs no OS resource but a clock: this cannot
-        // fail short of the process running out of memory.
-        Err(err) => panic!("cannot build the simulator's runtime: {err}"),
-    }
+    std::thread::scope(|scope| {
+        let run = scope.spawn(move || {
+            lb_selection::kit::seed_thread_random(seed);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build();
+            match runtime {
+                Ok(runtime) => runtime.block_on(Sim::<S>::new(scenario, config, seed).run()),
+                // A current-thread runtime without IO needs no OS resource but a clock: this
+                // cannot fail short of the process running out of memory.
+                Err(err) => panic!("cannot build the simulator's runtime: {err}"),
+            }
+        });
+        match run.join() {
+            Ok(record) => record,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 struct Sim<'a, S: BackendSelection> {
@@ -147,12 +164,10 @@ where
             .enumerate()
             .map(|(i, spec)| backend(i, spec))
             .collect();
-        let lb = LoadBalancer::<S>::from_backends_with_config(
-            Backends::fixed(backends.clone()),
-            config,
-        );
+        let lb =
+            LoadBalancer::<S>::from_backends_with_config(Backends::fixed(backends.clone()), config);
         lb.set_passive_health(Some(PassiveHealth::default()));
-        lb.set_slow_start(Some(SlowStart::over(Duration::from_secs(10))));
+        lb.set_slow_start(Some(SlowStart::over(SLOW_START)));
         if let Some(zone) = scenario.local_zone {
             // Zone routing only fails on a set it cannot divide, which a fixed set of zoned
             // backends is not; a failure would show as traffic leaving the zone.
@@ -224,8 +239,11 @@ where
     }
 
     fn arrive(&mut self, end: u64) {
-        let gap = Exp::new(self.scenario.rate.max(1e-9)).map_or(1.0, |e| e.sample(&mut self.arrivals));
-        let next = self.now.saturating_add(nanos(Duration::from_secs_f64(gap.min(3600.0))));
+        let gap =
+            Exp::new(self.scenario.rate.max(1e-9)).map_or(1.0, |e| e.sample(&mut self.arrivals));
+        let next = self
+            .now
+            .saturating_add(nanos(Duration::from_secs_f64(gap.min(3600.0))));
         if next < end {
             self.schedule(next, Kind::Arrival);
         }
@@ -251,7 +269,8 @@ where
             .socket_addr()
             .map_or(0, |a| usize::from(a.port().saturating_sub(BASE_PORT)));
         self.record.picked(self.now, server);
-        self.record.keyed(key_index, server, &mut self.last_server);
+        self.record
+            .keyed(self.now, key_index, server, &mut self.last_server);
         let request = Request {
             pick,
             arrived: self.now,
@@ -262,26 +281,54 @@ where
         match target.admit(request, &mut self.service) {
             (Admission::Started { service, failed }, Some(request)) => {
                 let at = self.now + nanos(service);
-                self.schedule(at, Kind::Done { server, request, failed, slot: true });
+                self.schedule(
+                    at,
+                    Kind::Done {
+                        server,
+                        request,
+                        failed,
+                        slot: true,
+                    },
+                );
             }
             (Admission::Refused, Some(request)) => {
                 let at = self.now + nanos(REFUSAL);
-                self.schedule(at, Kind::Done { server, request, failed: true, slot: false });
+                self.schedule(
+                    at,
+                    Kind::Done {
+                        server,
+                        request,
+                        failed: true,
+                        slot: false,
+                    },
+                );
             }
             _ => {}
         }
     }
 
     fn done(&mut self, server: usize, request: Request<S>, failed: bool, slot: bool) {
-        if slot && let Some((next, service, next_failed)) = self.servers[server].finish(&mut self.service) {
+        if slot
+            && let Some((next, service, next_failed)) =
+                self.servers[server].finish(&mut self.service)
+        {
             let at = self.now + nanos(service);
             self.schedule(
                 at,
-                Kind::Done { server, request: next, failed: next_failed, slot: true },
+                Kind::Done {
+                    server,
+                    request: next,
+                    failed: next_failed,
+                    slot: true,
+                },
             );
         }
         let latency = Duration::from_nanos(self.now - request.arrived);
-        let outcome = if failed { Outcome::Failure } else { Outcome::Success };
+        let outcome = if failed {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        };
         let state = request.pick.state().clone();
         request.pick.report(outcome, latency);
         self.record.ended(request.arrived, latency, failed);
@@ -302,7 +349,10 @@ where
                     s.spec.concurrency = scaled.min(f64::from(u32::MAX)) as u32;
                 }
             }
-            Change::Failing { server, probability } => {
+            Change::Failing {
+                server,
+                probability,
+            } => {
                 if let Some(s) = self.servers.get_mut(*server) {
                     s.spec.failure = *probability;
                 }
@@ -311,9 +361,13 @@ where
                 let Some(backend) = self.backends.get(*server) else {
                     return;
                 };
-                self.record.key_change(KeyMove::removal(*server), &self.last_server);
+                let at = Duration::from_nanos(self.now);
+                self.record
+                    .key_change(KeyMove::removal(*server, at), &self.last_server);
                 // A delta naming a backend of the set always applies.
-                let _ = self.lb.apply_delta(&Delta::new().with_removal(backend.addr.clone()));
+                let _ = self
+                    .lb
+                    .apply_delta(&Delta::new().with_removal(backend.addr.clone()));
                 self.present[*server] = false;
             }
             Change::Add(spec) => {
@@ -323,7 +377,9 @@ where
                 self.backends.push(backend.clone());
                 self.present.push(true);
                 self.probes.push((0, true));
-                self.record.key_change(KeyMove::addition(id), &self.last_server);
+                let settled = Duration::from_nanos(self.now) + SLOW_START;
+                self.record
+                    .key_change(KeyMove::addition(id, settled), &self.last_server);
                 let _ = self.lb.apply_delta(&Delta::new().with_upsert(backend));
             }
             Change::ZoneDown(zone) => {
@@ -334,7 +390,12 @@ where
                     for request in self.servers[id].go_down() {
                         self.schedule(
                             self.now,
-                            Kind::Done { server: id, request, failed: true, slot: false },
+                            Kind::Done {
+                                server: id,
+                                request,
+                                failed: true,
+                                slot: false,
+                            },
                         );
                     }
                 }
@@ -376,9 +437,14 @@ mod tests {
     fn events_pop_earliest_first_then_in_scheduling_order() {
         let mut heap = BinaryHeap::new();
         for (at, seq) in [(5, 1), (1, 2), (5, 0), (3, 3)] {
-            heap.push(Event::<()> { at, seq, kind: Kind::Probe });
+            heap.push(Event::<()> {
+                at,
+                seq,
+                kind: Kind::Probe,
+            });
         }
-        let order: Vec<(u64, u64)> = std::iter::from_fn(|| heap.pop().map(|e| (e.at, e.seq))).collect();
+        let order: Vec<(u64, u64)> =
+            std::iter::from_fn(|| heap.pop().map(|e| (e.at, e.seq))).collect();
         assert_eq!(order, [(1, 2), (3, 3), (5, 0), (5, 1)]);
     }
 }

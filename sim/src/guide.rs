@@ -22,11 +22,17 @@ struct Figures<'a> {
 
 impl Figures<'_> {
     fn get(&self, strategy: Strategy) -> Option<&Summary> {
-        self.summaries.iter().find(|s| s.strategy == strategy.name())
+        self.summaries
+            .iter()
+            .find(|s| s.strategy == strategy.name())
     }
 
     /// The summary with the least `key` among `eligible` strategies (ties: the first).
-    fn best(&self, eligible: impl Fn(Strategy) -> bool, key: impl Fn(&Summary) -> f64) -> Option<&Summary> {
+    fn best(
+        &self,
+        eligible: impl Fn(Strategy) -> bool,
+        key: impl Fn(&Summary) -> f64,
+    ) -> Option<&Summary> {
         self.summaries
             .iter()
             .filter(|s| Strategy::from_name(s.strategy).is_some_and(&eligible))
@@ -36,7 +42,10 @@ impl Figures<'_> {
 
     fn picture(&self, which: usize) -> String {
         let (file, _) = &plot_names(self.scenario)[which];
-        format!("[{}](sim/{file})", if which == 0 { "latency" } else { "load" })
+        format!(
+            "[{}](sim/{file})",
+            if which == 0 { "latency" } else { "load" }
+        )
     }
 }
 
@@ -56,11 +65,19 @@ fn rows(run: &Run) -> Vec<Row> {
     let figures: Vec<Figures<'_>> = run
         .scenarios
         .iter()
-        .map(|scenario| Figures { scenario, summaries: run.summaries(scenario) })
+        .map(|scenario| Figures {
+            scenario,
+            summaries: run.summaries(scenario),
+        })
         .collect();
     let of = |n: &str| figures.iter().find(|f| f.scenario.name == n);
     let spread = |f: &Figures<'_>, key: fn(&Summary) -> f64| {
-        let values: Vec<f64> = f.summaries.iter().map(key).filter(|v| v.is_finite()).collect();
+        let values: Vec<f64> = f
+            .summaries
+            .iter()
+            .map(key)
+            .filter(|v| v.is_finite())
+            .collect();
         let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = values.iter().copied().fold(0.0, f64::max);
         (lo, hi)
@@ -78,7 +95,9 @@ fn rows(run: &Run) -> Vec<Row> {
                 "busiest server at {:.2} × its fair share; every strategy's p99 between {} and {}: \
                  with nothing going wrong the choice does not show in latency, so take the \
                  cheapest even spread",
-                w.busiest, ms(lo), ms(hi)
+                w.busiest,
+                ms(lo),
+                ms(hi)
             ),
             picture: f.picture(1),
         });
@@ -113,7 +132,9 @@ fn rows(run: &Run) -> Vec<Row> {
             evidence: format!(
                 "p99 {} at 90 % load, against round robin's {} and random's {} (random choices \
                  queue up on the unlucky servers)",
-                ms(w.p99), ms(rr.p99), ms(random.p99)
+                ms(w.p99),
+                ms(rr.p99),
+                ms(random.p99)
             ),
             picture: f.picture(0),
         });
@@ -131,7 +152,9 @@ fn rows(run: &Run) -> Vec<Row> {
             evidence: format!(
                 "one server failing half its requests costs {} to {} of all requests, and at \
                  most {} after its first ejection: passive health, not the strategy, does the work",
-                percent(lo), percent(hi), percent(after)
+                percent(lo),
+                percent(hi),
+                percent(after)
             ),
             picture: f.picture(1),
         });
@@ -146,7 +169,9 @@ fn rows(run: &Run) -> Vec<Row> {
             evidence: format!(
                 "busiest server at {:.2} × its weighted share; `jump`, which has no weights, \
                  puts {:.2} × on the smallest servers and fails {} of requests",
-                w.busiest, jump.busiest, percent(jump.failed_share())
+                w.busiest,
+                jump.busiest,
+                percent(jump.failed_share())
             ),
             picture: f.picture(1),
         });
@@ -169,7 +194,8 @@ fn rows(run: &Run) -> Vec<Row> {
                 "when a server leaves, {} of the other keys move ({} with `maglev`, {} with \
                  `jump`, {} with `fnv_hash`); when one joins, {} of all keys move (ideal: 1 in \
                  {})",
-                w.moved_on_remove.map_or_else(|| "-".to_owned(), |m| percent(m.1)),
+                w.moved_on_remove
+                    .map_or_else(|| "-".to_owned(), |m| percent(m.1)),
                 moved(Strategy::Maglev),
                 moved(Strategy::Jump),
                 moved(Strategy::FnvHash),
@@ -241,7 +267,11 @@ pub fn render(run: &Run) -> String {
         .into_iter()
         .map(|r| vec![r.situation.to_owned(), r.choose, r.evidence, r.picture])
         .collect();
-    table(&mut out, &["situation", "choose", "evidence (simulated)", "picture"], &body);
+    table(
+        &mut out,
+        &["situation", "choose", "evidence (simulated)", "picture"],
+        &body,
+    );
     out.push_str(
         "Where the answer is a policy rather than a strategy, the strategy column of the \
          scenario's table shows why: every strategy fares alike there.\n\n",

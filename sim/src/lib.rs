@@ -28,10 +28,9 @@
 //!
 //! Everything the simulator draws (arrivals, keys, service times, failures) comes from
 //! generators seeded from the run's seed, arrivals and keys from a stream of their own so that
-//! every strategy of a scenario sees the same requests. The strategies that draw at random
-//! (`Random`, `LeastRequest`, `PeakEwma`) use lb-selection's per-thread generator, which is
-//! seeded by the operating system and has no seeding hook: their runs agree in their figures
-//! within sampling noise, the other strategies' runs are identical.
+//! every strategy of a scenario sees the same requests. Each run has a thread of its own whose
+//! lb generators (the random strategies' draws, slow start's thinning) are seeded from the same
+//! seed ([`lb_selection::kit::seed_thread_random`]): the same seed gives the same numbers.
 //!
 //! # Feature flags
 //!
@@ -48,7 +47,7 @@ mod strategy;
 mod summary;
 
 pub use record::{BUCKET, Bucket, KeyMove, Record};
-pub use scenario::{Change, HealthCheck, Keys, Scenario, Size, catalogue};
+pub use scenario::{Change, HealthCheck, Keys, Scenario, Size, catalogue, catalogue_over};
 pub use server::ServerSpec;
 pub use strategy::Strategy;
 pub use summary::{Steer, Summary};
@@ -78,14 +77,7 @@ pub fn run_all(
                     let Some(&(index, scenario, strategy)) = jobs.get(i) else {
                         break;
                     };
-                    // A fresh thread per run: lb's per-thread state (round robin's positions,
-                    // the random generators) starts anew for each.
-                    let record = std::thread::scope(|inner| {
-                        match inner.spawn(|| strategy.run(scenario, seed)).join() {
-                            Ok(record) => record,
-                            Err(panic) => std::panic::resume_unwind(panic),
-                        }
-                    });
+                    let record = strategy.run(scenario, seed);
                     results
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)

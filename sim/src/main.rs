@@ -37,7 +37,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--scenario" => parsed.scenario = Some(value("--scenario")?),
             "--seed" => {
                 let v = value("--seed")?;
-                parsed.seed = v.parse().map_err(|_| format!("`--seed {v}`: not a number"))?;
+                parsed.seed = v
+                    .parse()
+                    .map_err(|_| format!("`--seed {v}`: not a number"))?;
             }
             "--out" => parsed.out = Some(value("--out")?.into()),
             "--docs" => parsed.docs = Some(value("--docs")?.into()),
@@ -113,7 +115,11 @@ fn main() -> ExitCode {
             }
         }
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn print_line(s: &Summary) {

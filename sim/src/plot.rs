@@ -44,9 +44,10 @@ pub(crate) fn tail_points(sorted_us: &[u32]) -> Vec<(f64, f64)> {
         return Vec::new();
     }
     let n = sorted_us.len() as f64;
-    (0..=70)
-        .map(|k| 0.5 * 10f64.powf(-f64::from(k) / 20.0))
-        .filter(|slower| *slower * n >= 1.0 && *slower >= TAIL)
+    // The median, then 20 points a decade from 10^-0.35 down to p99.99.
+    std::iter::once(0.5)
+        .chain((7..=80).map(|k| 10f64.powf(-f64::from(k) / 20.0)))
+        .filter(|slower| *slower * n >= 1.0 && *slower >= TAIL * 0.999)
         .map(|slower| {
             let rank = ((1.0 - slower) * n).ceil() as usize;
             let us = sorted_us[rank.clamp(1, sorted_us.len()) - 1];
@@ -94,7 +95,9 @@ pub(crate) fn latency(records: &[&Record], title: &str, path: &Path) -> Result<(
             chart
                 .draw_series(DashedLineSeries::new(points.iter().copied(), 6, 4, style))?
                 .label(*label)
-                .legend(move |(x, y)| DashedPathElement::new(vec![(x, y), (x + 20, y)], 6, 4, style));
+                .legend(move |(x, y)| {
+                    DashedPathElement::new(vec![(x, y), (x + 20, y)], 6, 4, style)
+                });
         } else {
             chart
                 .draw_series(LineSeries::new(points.iter().copied(), style))?
@@ -123,7 +126,12 @@ pub(crate) fn per_second(record: &Record) -> Vec<Vec<(f64, f64)>> {
                 .chunks(per)
                 .enumerate()
                 .filter(|(_, c)| c.len() == per)
-                .map(|(sec, c)| (sec as f64 + 0.5, c.iter().map(|b| f64::from(b.picks[s])).sum()))
+                .map(|(sec, c)| {
+                    (
+                        sec as f64 + 0.5,
+                        c.iter().map(|b| f64::from(b.picks[s])).sum(),
+                    )
+                })
                 .collect()
         })
         .collect()
@@ -162,7 +170,10 @@ pub(crate) fn load(records: &[&Record], title: &str, path: &Path) -> Result<(), 
         for (i, points) in series.iter().enumerate() {
             // A server only drawn while it received requests: leaving is a line that ends.
             let color = PALETTE[i % PALETTE.len()];
-            chart.draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(1)))?;
+            chart.draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(1),
+            ))?;
         }
     }
     root.present()?;
@@ -181,7 +192,11 @@ mod tests {
         let last = points.last().copied().expect("points");
         assert!((last.1 - TAIL).abs() < 1e-9, "{last:?}");
         assert!((last.0 - 99.99).abs() < 0.01, "{last:?}");
-        assert!(points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 > w[1].1));
+        assert!(
+            points
+                .windows(2)
+                .all(|w| w[0].0 <= w[1].0 && w[0].1 > w[1].1)
+        );
         assert!(tail_points(&[]).is_empty());
     }
 }

@@ -28,30 +28,37 @@ pub struct KeyMove {
     pub added: bool,
     /// The server each key last went to before the change (`u32::MAX`: not seen).
     pub before: Vec<u32>,
-    /// The server each key first went to after the change (`u32::MAX`: not seen).
+    /// The server each key first went to after the change, from [`KeyMove::settled`] on
+    /// (`u32::MAX`: not seen).
     pub after: Vec<u32>,
+    /// When "after" starts, from the start of the run: the change itself for a removal, the end
+    /// of slow start's ramp for an addition (while the new server ramps up, slow start sends
+    /// most of its keys elsewhere, and they would not count as moved).
+    pub settled: Duration,
 }
 
 impl KeyMove {
-    pub(crate) fn removal(server: usize) -> Self {
+    pub(crate) fn removal(server: usize, at: Duration) -> Self {
         KeyMove {
             server,
             added: false,
             before: Vec::new(),
             after: Vec::new(),
+            settled: at,
         }
     }
 
-    pub(crate) fn addition(server: usize) -> Self {
+    pub(crate) fn addition(server: usize, settled: Duration) -> Self {
         KeyMove {
             added: true,
-            ..Self::removal(server)
+            ..Self::removal(server, settled)
         }
     }
 
-    /// Keys seen on both sides: `(keys, moved)`, for keys whose server before is `on` (`None`:
-    /// any server), or is not `on` when `not_on`.
-    pub fn moved(&self, on: Option<usize>, not_on: bool) -> (u64, u64) {
+    /// The share of keys seen on both sides that moved, among the keys whose server before was
+    /// `on` (`None`: any server), or was not `on` when `not_on`; `None` when no such key was
+    /// seen on both sides.
+    pub fn moved(&self, on: Option<usize>, not_on: bool) -> Option<f64> {
         let mut keys = 0;
         let mut moved = 0;
         for (&b, &a) in self.before.iter().zip(&self.after) {
@@ -66,7 +73,7 @@ impl KeyMove {
             keys += 1;
             moved += u64::from(a != b);
         }
-        (keys, moved)
+        (keys > 0).then(|| moved as f64 / keys as f64)
     }
 }
 
@@ -146,17 +153,18 @@ impl Record {
         bucket.picks[server] += 1;
     }
 
-    /// Key `key` went to `server`.
-    pub(crate) fn keyed(&mut self, key: usize, server: usize, last: &mut [u32]) {
+    /// Key `key` went to `server` at `at`.
+    pub(crate) fn keyed(&mut self, at: u64, key: usize, server: usize, last: &mut [u32]) {
         let server = u32::try_from(server).unwrap_or(u32::MAX - 1);
         if let Some(slot) = last.get_mut(key) {
             *slot = server;
         }
         // Only the latest change is still open: a later change ends the earlier one's "after".
         if let Some(change) = self.key_moves.last_mut()
+            && Duration::from_nanos(at) >= change.settled
             && let Some(slot) = change.after.get_mut(key)
-                && *slot == u32::MAX
-            {
+            && *slot == u32::MAX
+        {
             *slot = server;
         }
     }
@@ -179,8 +187,7 @@ impl Record {
     }
 
     pub(crate) fn ejected(&mut self, at: u64) {
-        self.first_ejection
-            .get_or_insert(Duration::from_nanos(at));
+        self.first_ejection.get_or_insert(Duration::from_nanos(at));
     }
 
     pub(crate) fn finish(&mut self, weights: Vec<u32>, present: Vec<bool>) {

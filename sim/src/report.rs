@@ -54,7 +54,7 @@ pub fn ms(v: f64) -> String {
 /// `0.52 %`, `0 %`.
 pub fn percent(share: f64) -> String {
     match share {
-        s if s == 0.0 => "0 %".to_owned(),
+        0.0 => "0 %".to_owned(),
         s if s < 0.001 => format!("{:.3} %", s * 100.0),
         s if s < 0.1 => format!("{:.2} %", s * 100.0),
         s => format!("{:.1} %", s * 100.0),
@@ -113,11 +113,23 @@ pub fn write_plots(run: &Run, dir: &Path) -> io::Result<()> {
 
 /// One scenario's table.
 pub fn scenario_table(out: &mut String, scenario: &Scenario, summaries: &[Summary]) {
-    let keys = summaries.iter().any(|s| s.moved_on_remove.is_some() || s.moved_on_add.is_some());
+    let keys = summaries
+        .iter()
+        .any(|s| s.moved_on_remove.is_some() || s.moved_on_add.is_some());
     let steers = summaries.iter().any(|s| s.steer.is_some());
-    let mut header = vec!["strategy", "p50", "p99", "p99.9", "busiest / fair", "failed"];
+    let mut header = vec![
+        "strategy",
+        "p50",
+        "p99",
+        "p99.9",
+        "busiest / fair",
+        "failed",
+    ];
     if keys {
-        header.extend(["keys moved on remove: its own / others", "keys moved on add"]);
+        header.extend([
+            "keys moved on remove: its own / others",
+            "keys moved on add",
+        ]);
     }
     if steers {
         header.push("steered away after");

@@ -129,7 +129,8 @@ pub enum Size {
 }
 
 impl Size {
-    fn duration(self) -> Duration {
+    /// The virtual time of each run.
+    pub fn duration(self) -> Duration {
         match self {
             Size::Full => Duration::from_secs(60),
             Size::Quick => Duration::from_secs(20),
@@ -166,9 +167,14 @@ fn base(
     }
 }
 
-/// Every scenario, in report order.
+/// Every scenario, in report order, each run for `size`'s duration.
 pub fn catalogue(size: Size) -> Vec<Scenario> {
-    let d = size.duration();
+    catalogue_over(size.duration())
+}
+
+/// Every scenario, in report order, each run for `d` of virtual time (changes are placed at
+/// fractions of it; servers turn bad 5 s in).
+pub fn catalogue_over(d: Duration) -> Vec<Scenario> {
     let third = d / 3;
     // Bad things happen after 5 s, once latency estimates and outcome windows have data.
     let bad_at = Duration::from_secs(5);
@@ -208,15 +214,16 @@ pub fn catalogue(size: Size) -> Vec<Scenario> {
     let mut churn = base(
         "churn",
         "Churn: one removed, one added",
-        "Ten servers at half their capacity; at a third of the run one is removed from the set, \
-         at two thirds a new one is added (slow start is on, 10 s).",
+        "Ten servers at half their capacity; at a quarter of the run one is removed from the set, \
+         at a third a new one is added (slow start is on, 10 s: keys moved by the addition are \
+         counted once its ramp is over).",
         ten(),
         0.5,
         d,
     );
     churn.changes = vec![
-        (third, Change::Remove { server: 3 }),
-        (third * 2, Change::Add(ServerSpec::standard())),
+        (d / 4, Change::Remove { server: 3 }),
+        (third, Change::Add(ServerSpec::standard())),
     ];
     let weighted = base(
         "weights",
@@ -301,7 +308,10 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), 8);
-        let slow = all.iter().find(|s| s.name == "slow-backend").expect("there");
+        let slow = all
+            .iter()
+            .find(|s| s.name == "slow-backend")
+            .expect("there");
         assert_eq!(slow.bad_event(), Some((Duration::from_secs(5), vec![0])));
         let zone = all.iter().find(|s| s.name == "zone-lost").expect("there");
         assert_eq!(zone.bad_event().map(|b| b.1), Some(vec![0, 1, 2, 3]));

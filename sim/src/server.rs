@@ -199,6 +199,10 @@ mod tests {
         // σ = 0.5: the 99th percentile is e^(2.326 × 0.5) ≈ 3.2 × the median.
         assert!((0.058..0.070).contains(&p99), "{p99}");
         let standard = ServerSpec::standard();
-        assert!((standard.capacity() - 352.0).abs() < 1.0, "{}", standard.capacity());
+        assert!(
+            (standard.capacity() - 352.0).abs() < 1.0,
+            "{}",
+            standard.capacity()
+        );
     }
 }

@@ -63,15 +63,17 @@ impl Summary {
     pub fn of(scenario: &Scenario, record: &Record) -> Summary {
         let lat = &record.latencies_us;
         let (moved_on_remove, moved_on_add) = if record.uses_key {
-            let removal = record.key_moves.iter().find(|m| !m.added).map(|m| {
-                let (own, own_moved) = m.moved(Some(m.server), false);
-                let (others, others_moved) = m.moved(Some(m.server), true);
-                (ratio(own_moved, own), ratio(others_moved, others))
+            let removal = record.key_moves.iter().find(|m| !m.added).and_then(|m| {
+                Some((
+                    m.moved(Some(m.server), false)?,
+                    m.moved(Some(m.server), true)?,
+                ))
             });
-            let addition = record.key_moves.iter().find(|m| m.added).map(|m| {
-                let (keys, moved) = m.moved(None, false);
-                ratio(moved, keys)
-            });
+            let addition = record
+                .key_moves
+                .iter()
+                .find(|m| m.added)
+                .and_then(|m| m.moved(None, false));
             (removal, addition)
         } else {
             (None, None)
@@ -80,7 +82,9 @@ impl Summary {
             let first = (at.as_nanos() / BUCKET.as_nanos()) as usize + 1;
             let (requests, failed) = record.buckets[first.min(record.buckets.len())..]
                 .iter()
-                .fold((0, 0), |(r, f), b| (r + u64::from(b.requests), f + u64::from(b.failed)));
+                .fold((0, 0), |(r, f), b| {
+                    (r + u64::from(b.requests), f + u64::from(b.failed))
+                });
             ratio(failed, requests)
         });
         Summary {
@@ -167,7 +171,11 @@ fn steer(scenario: &Scenario, record: &Record) -> Option<Steer> {
     let window = (STEADY.as_nanos() / width) as usize;
     let found = (0..after.len()).find(|&i| {
         let span = &after[i..(i + window).min(after.len())];
-        let total: u64 = span.iter().flat_map(|b| &b.picks).map(|&p| u64::from(p)).sum();
+        let total: u64 = span
+            .iter()
+            .flat_map(|b| &b.picks)
+            .map(|&p| u64::from(p))
+            .sum();
         let ours: u64 = span
             .iter()
             .map(|b| bad.iter().map(|&s| u64::from(b.picks[s])).sum::<u64>())

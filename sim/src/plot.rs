@@ -78,7 +78,9 @@ pub(crate) fn latency(records: &[&Record], title: &str, path: &Path) -> Result<(
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(
-            (lo / 1.2..hi * 1.2).log_scale(),
+            (lo / 1.2..hi * 1.2)
+                .log_scale()
+                .with_key_points(ticks(lo / 1.2, hi * 1.2)),
             (TAIL / 1.5..0.6).log_scale(),
         )?;
     chart
@@ -115,6 +117,15 @@ pub(crate) fn latency(records: &[&Record], title: &str, path: &Path) -> Result<(
     Ok(())
 }
 
+/// Ticks at 1, 2 and 5 times the powers of ten between `lo` and `hi` (plotters' own ticks on
+/// a logarithmic axis skip the body of a latency distribution).
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    (-3..6)
+        .flat_map(|e| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(e)))
+        .filter(|t| (lo..=hi).contains(t))
+        .collect()
+}
+
 /// Requests per second each server received, per second of the run.
 pub(crate) fn per_second(record: &Record) -> Vec<Vec<(f64, f64)>> {
     let per = (1_000_000_000 / BUCKET.as_nanos()) as usize;
@@ -132,7 +143,17 @@ pub(crate) fn per_second(record: &Record) -> Vec<Vec<(f64, f64)>> {
                         c.iter().map(|b| f64::from(b.picks[s])).sum(),
                     )
                 })
-                .collect()
+                .collect::<Vec<(f64, f64)>>()
+        })
+        .map(|points| {
+            // A server is drawn from its first request to its last: one that joins or leaves
+            // is a line that starts or ends, not one along the axis.
+            let first = points
+                .iter()
+                .position(|p| p.1 > 0.0)
+                .unwrap_or(points.len());
+            let last = points.iter().rposition(|p| p.1 > 0.0).map_or(0, |i| i + 1);
+            points.get(first..last).unwrap_or_default().to_vec()
         })
         .collect()
 }
@@ -168,7 +189,6 @@ pub(crate) fn load(records: &[&Record], title: &str, path: &Path) -> Result<(), 
             .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()?;
         for (i, points) in series.iter().enumerate() {
-            // A server only drawn while it received requests: leaving is a line that ends.
             let color = PALETTE[i % PALETTE.len()];
             chart.draw_series(LineSeries::new(
                 points.iter().copied(),

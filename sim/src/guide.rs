@@ -107,16 +107,23 @@ fn rows(run: &Run) -> Vec<Row> {
         && let Some(rr) = f.get(Strategy::RoundRobin)
     {
         let base = Strategy::from_name(w.strategy).and_then(all_equal_p99);
+        let never: Vec<String> = f
+            .summaries
+            .iter()
+            .filter(|s| s.steer == Some(crate::summary::Steer::Never))
+            .map(name)
+            .collect();
         rows.push(Row {
             situation: "A backend can turn slow (a slow dependency, a noisy neighbour)",
             choose: name(w),
             evidence: format!(
                 "p99 {} (all alike: {}) against round robin's {}; traffic steered away after {}, \
-                 where round robin and the hashing strategies never steer",
+                 where {} never steer",
                 ms(w.p99),
                 base.map_or_else(|| "-".to_owned(), ms),
                 ms(rr.p99),
-                w.steer.map_or_else(|| "-".to_owned(), steer)
+                w.steer.map_or_else(|| "-".to_owned(), steer),
+                never.join(", ")
             ),
             picture: f.picture(0),
         });
@@ -168,7 +175,7 @@ fn rows(run: &Run) -> Vec<Row> {
             choose: format!("{} (any strategy with weights)", name(w)),
             evidence: format!(
                 "busiest server at {:.2} × its weighted share; `jump`, which has no weights, \
-                 puts {:.2} × on the smallest servers and fails {} of requests",
+                 sends its busiest server {:.2} × its weighted share and fails {} of requests",
                 w.busiest,
                 jump.busiest,
                 percent(jump.failed_share())

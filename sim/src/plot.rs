@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use crate::record::{BUCKET, Record};
@@ -91,21 +90,13 @@ pub(crate) fn latency(records: &[&Record], title: &str, path: &Path) -> Result<(
         .y_label_formatter(&|y| format!("{y}"))
         .draw()?;
     for (i, (label, points)) in series.iter().enumerate() {
-        let style = PALETTE[i % PALETTE.len()].stroke_width(2);
-        // The hashing strategies (after the first five) are dashed.
-        if i >= 5 {
-            chart
-                .draw_series(DashedLineSeries::new(points.iter().copied(), 6, 4, style))?
-                .label(*label)
-                .legend(move |(x, y)| {
-                    DashedPathElement::new(vec![(x, y), (x + 20, y)], 6, 4, style)
-                });
-        } else {
-            chart
-                .draw_series(LineSeries::new(points.iter().copied(), style))?
-                .label(*label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
+        // The hashing strategies (after the first five) are thinner. (Dashed lines would be
+        // a polyline per dash, and most of the file.)
+        let style = PALETTE[i % PALETTE.len()].stroke_width(if i >= 5 { 1 } else { 2 });
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), style))?
+            .label(*label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
     }
     chart
         .configure_series_labels()
@@ -185,6 +176,8 @@ pub(crate) fn load(records: &[&Record], title: &str, path: &Path) -> Result<(), 
             .configure_mesh()
             .x_labels(6)
             .y_labels(5)
+            // No fine grid: eleven panels of it would be most of the file.
+            .max_light_lines(0)
             .x_label_formatter(&|x| format!("{x:.0}s"))
             .y_label_formatter(&|y| format!("{y:.0}"))
             .draw()?;

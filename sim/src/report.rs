@@ -172,9 +172,10 @@ pub fn render(run: &Run) -> String {
          (Poisson), go through `LoadBalancer::select` and report their outcome and latency \
          through their `Pick` when they end; servers have log-normal service times, serve a \
          number of requests at once, queue up to 8 times that many and refuse the rest. \
-         Passive health (its defaults: 5 failures in a row, success-rate outlier detection, \
-         probation) and slow start (10 s) are on in every run, and an active health check probes \
-         every 2 s.\n",
+         Passive health (its defaults: 5 failures in a row or success-rate outlier detection \
+         eject a backend for 30 s, then probation; at most 10 % of the backends ejected at once) \
+         and slow start (10 s) are on in every run, and an active health check probes every 2 s \
+         (2 results in a row flip a server's health).\n",
         run.command, run.seed
     );
     out.push_str(

@@ -2,7 +2,8 @@
 //!
 //! The alias in `.cargo/config.toml` makes `cargo xtask <command>` run this binary. It has no
 //! async runtime and few dependencies: `toml` (manifests), `serde_json` (benchmark results) and
-//! plotters with only its SVG backend and line series (the benchmark report's plots).
+//! plotters with only its SVG backend and line series (the benchmark report's plots), serde's
+//! derive (typed JSON rows) and jiff (dates and durations).
 //!
 //! Commands:
 //!
@@ -35,6 +36,7 @@ mod readme;
 mod sim;
 mod soak;
 mod tidy;
+mod when;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -132,8 +132,16 @@ fn conditions(out: &mut String, metas: &[Meta]) {
     for m in metas {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.2} → {:.2} | {:.0} s | `{}` |",
-            m.part, m.mode, m.date, m.load_before, m.load_after, m.seconds, m.commit
+            "| {} | {} | {} | {:.2} → {:.2} | {} | `{}` |",
+            m.part,
+            m.mode,
+            m.date,
+            m.load_before,
+            m.load_after,
+            crate::when::duration(std::time::Duration::from_secs_f64(
+                m.seconds.clamp(0.0, 1e9)
+            )),
+            m.commit
         );
     }
     if let Some(cpu) = metas.first().map(|m| &m.cpu) {

@@ -5,6 +5,7 @@
 //! is absent is left out.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 use super::compare;
 use super::criterion::Medians;
@@ -130,10 +131,13 @@ fn conditions(out: &mut String, metas: &[Meta]) {
     out.push_str("| part | mode | date | load average before → after | time | commit |\n");
     out.push_str("| --- | --- | --- | --- | --- | --- |\n");
     for m in metas {
+        let time =
+            crate::when::duration(Duration::try_from_secs_f64(m.seconds).unwrap_or_default());
+        let (part, mode, date, commit) = (&m.part, &m.mode, &m.date, &m.commit);
+        let (before, after) = (m.load_before, m.load_after);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.2} → {:.2} | {:.0} s | `{}` |",
-            m.part, m.mode, m.date, m.load_before, m.load_after, m.seconds, m.commit
+            "| {part} | {mode} | {date} | {before:.2} → {after:.2} | {time} | `{commit}` |"
         );
     }
     if let Some(cpu) = metas.first().map(|m| &m.cpu) {

@@ -117,6 +117,7 @@ pub(crate) struct Data {
     pub(crate) first_picks: Vec<FirstPick>,
     pub(crate) compare_meta: Option<CompareMeta>,
     pub(crate) subsets: super::subset::Subsets,
+    pub(crate) million: Vec<super::million::Million>,
     /// Lines of kinds this xtask does not know.
     pub(crate) unknown: usize,
 }
@@ -281,6 +282,9 @@ impl Data {
                 )
             }
             "subset_balance" | "subset_churn" => self.subsets.add(kind, v).ok_or(MISSING)?,
+            "million" => self
+                .million
+                .push(super::million::Million::from_json(v).ok_or(MISSING)?),
             _ => self.unknown += 1,
         }
         Ok(())

@@ -12,8 +12,8 @@
 //!    run) and `LB_BENCH_OUT=data/benches.jsonl` for the figures criterion does not keep.
 //!    `--quick` passes `--warm-up-time 0.1 --measurement-time 0.3 --nresamples 5000` to
 //!    criterion instead of the benches' own settings.
-//! 2. `report`: `cargo run --release -p lb-benches --bin report` (quality, memory and subsetting
-//!    tables).
+//! 2. `report`: `cargo run --release -p lb-benches --bin report` (quality, memory, subsetting
+//!    and million-backend tables).
 //! 3. `compare` (`--compare pingora`): builds `benches/compare-pingora`, a crate outside the
 //!    workspace that depends on pingora-load-balancing 0.9.1 (it needs cmake and a C compiler),
 //!    and runs its `compare` and `memory` binaries (`--quick`: fewer rounds). A first-pick
@@ -26,6 +26,7 @@ mod compare;
 mod criterion;
 mod data;
 mod machine;
+mod million;
 mod plot;
 mod report;
 mod subset;

@@ -403,6 +403,7 @@ pub(crate) fn render(inputs: &Inputs<'_>, command: &str) -> String {
     super::tables::memory_section(&mut out, inputs.data);
     super::tables::quality_section(&mut out, inputs.data);
     super::subset::section(&mut out, &inputs.data.subsets);
+    super::million::section(&mut out, &inputs.data.million);
     compare::section(&mut out, inputs.data);
     out
 }

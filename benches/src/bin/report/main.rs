@@ -4,7 +4,7 @@
 //! `cargo run --release -p lb-benches --bin report [-- --out FILE]` writes one JSON object per
 //! line (to FILE, or standard output) and a readable summary to standard error;
 //! `cargo xtask bench` runs it and turns the lines into tables. These are counts, not timings,
-//! so they do not depend on the machine's load.
+//! so they do not depend on the machine's load (except the million-backend rows' timings).
 //!
 //! - `{"kind":"quality",...}`: for `fnv_hash` and `consistent` at N = 10, 100 and 1,000 backends
 //!   of weight 1 over 1,000,000 keys (`user-0`, `user-1`, ...): `max_over_mean` (the busiest
@@ -20,8 +20,12 @@
 //!   which the counter does not see). A build over a documented limit is an `error` line.
 //! - `{"kind":"subset_balance",...}` and `{"kind":"subset_churn",...}`: deterministic and
 //!   random subsetting at 300 clients, 300 backends and subset size 10 (see `subset.rs`).
+//! - `{"kind":"million",...}`: a whole load balancer over 1,000,000 backends per strategy:
+//!   build, one-backend deltas, select and drop timed once, and its heap by part (see
+//!   `million.rs`).
 
 mod memory;
+mod million;
 mod subset;
 
 use std::io::Write;
@@ -87,6 +91,7 @@ fn rows() -> Vec<Value> {
     }
     rows.extend(memory::rows());
     rows.extend(subset::rows());
+    rows.extend(million::rows());
     rows
 }
 

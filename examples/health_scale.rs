@@ -4,9 +4,12 @@
 //! backend.
 //!
 //! Run it with `cargo run --release --example health_scale [-- --quick] [--tcp N] [--http N]
-//! [--concurrency N] [--passes N] [--threads N]` (defaults: 100,000 TCP backends, 10,000 HTTP,
-//! 256 probes at once, 3 passes, a worker thread per CPU; `--quick` is 10,000 and 1,000, 2
-//! passes). It exits with an error when a pass leaves a backend unhealthy.
+//! [--concurrency N] [--passes N] [--threads N] [--out FILE]` (defaults: 100,000 TCP backends,
+//! 10,000 HTTP, 256 probes at once, 3 passes, a worker thread per CPU; `--quick` is 10,000 and
+//! 1,000, 2 passes). It exits with an error when a pass leaves a backend unhealthy. `--out`
+//! writes each pass as a JSON line (`cargo xtask bench` does, for its report); each pass also
+//! reports the process's CPU time, which the machine's other work inflates less than the wall
+//! time.
 //!
 //! Every backend is a distinct loopback address `127.a.b.c` on one port: Linux routes all of
 //! 127.0.0.0/8 to loopback, so one listener on `0.0.0.0` answers them all and nothing leaves the
@@ -32,6 +35,8 @@ mod fds;
 mod heap;
 #[path = "health_scale/peers.rs"]
 mod peers;
+#[path = "health_scale/record.rs"]
+mod record;
 #[path = "health_scale/run.rs"]
 mod run;
 #[path = "health_scale/targets.rs"]
@@ -50,6 +55,7 @@ use lb::prelude::*;
 
 use self::args::Args;
 use self::peers::{Peer, Serve};
+use self::record::Row;
 
 #[global_allocator]
 static HEAP: Cap<System> = Cap::new(System, usize::MAX);
@@ -83,8 +89,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs every part; returns the backends marked unhealthy in all of them.
+/// Runs every part; returns the backends marked unhealthy in all of them. Writes the passes to
+/// `--out` when asked.
 async fn scale(args: &Args) -> Result<usize, BoxError> {
+    let mut rows = Vec::new();
+    let unhealthy = parts(args, &mut rows).await?;
+    if let Some(out) = &args.out {
+        let text: String = rows.iter().map(|r| format!("{}\n", r.to_json())).collect();
+        std::fs::write(out, text).map_err(|e| format!("cannot write {out}: {e}"))?;
+    }
+    Ok(unhealthy)
+}
+
+/// The TCP part, then the HTTP parts; returns the backends marked unhealthy in all of them.
+async fn parts(args: &Args, rows: &mut Vec<Row>) -> Result<usize, BoxError> {
     // The most descriptors a part holds: the probes in flight and what the peer holds (the TCP
     // listener's last connections, or both ends of every reused HTTP connection).
     let held = (peers::HELD as u64).max(2 * args.http as u64);
@@ -101,7 +119,14 @@ async fn scale(args: &Args) -> Result<usize, BoxError> {
         let peer = peers::start(Serve::Close)?;
         let title = format!("tcp, {} backends, concurrency {concurrency}", args.tcp);
         let check = Box::new(TcpHealthCheck::new());
-        unhealthy += part(&title, &peer, args.tcp, check, concurrency, args).await?;
+        let part = Part {
+            title: &title,
+            probe: "tcp",
+            reuse: false,
+            count: args.tcp,
+            concurrency,
+        };
+        unhealthy += part.run(&peer, check, args, rows).await?;
     }
     if args.http > 0 {
         let concurrency = fds::concurrency(args.concurrency, limit.now, 2, 0);
@@ -125,62 +150,110 @@ async fn scale(args: &Args) -> Result<usize, BoxError> {
                 "http/1.1, connection reuse {}, {count} backends, concurrency {concurrency}",
                 if reuse { "on" } else { "off" }
             );
-            unhealthy += part(&title, &peer, count, check, concurrency, args).await?;
+            let part = Part {
+                title: &title,
+                probe: "http",
+                reuse,
+                count,
+                concurrency,
+            };
+            unhealthy += part.run(&peer, check, args, rows).await?;
         }
     }
     Ok(unhealthy)
 }
 
-/// Builds a load balancer over `count` targets on `peer`, runs the passes and prints them;
-/// returns the most backends a pass left unhealthy.
-async fn part(
-    title: &str,
-    peer: &Peer,
+/// One kind of pass over `count` backends.
+struct Part<'a> {
+    title: &'a str,
+    probe: &'static str,
+    reuse: bool,
     count: usize,
-    check: Box<dyn HealthCheck>,
     concurrency: usize,
-    args: &Args,
-) -> Result<usize, BoxError> {
-    println!("\n{title}");
-    if !peer.prioritized {
-        println!(
-            "  (the server's thread runs at the prober's priority: under load it may fall behind)"
-        );
-    }
-    let targets = targets::targets(count, peer.port)?;
-    let before = HEAP.allocated();
-    let lb = run::balancer(&targets, check, concurrency);
-    let held = HEAP.allocated().saturating_sub(before);
-    drop(targets);
-    let per = |bytes: usize| bytes as f64 / count as f64;
-    println!(
-        "  load balancer with its health cells: {:.0} bytes of heap per backend",
-        per(held)
-    );
-    let mut worst = 0;
-    for n in 1..=args.passes {
-        let accepted = peer.accepted();
-        let before = HEAP.allocated();
-        let sampler = heap::Peak::start(|| HEAP.allocated());
-        let pass = run::pass(&lb).await;
-        let peak = sampler.stop();
-        let after = HEAP.allocated();
-        println!(
-            "  pass {n}: {} probes in {:.0} ms, {} failed, {} backends unhealthy; {} \
-             connections accepted; heap per backend: {:.0} bytes more at the pass's peak, {:+.0} \
-             after it",
-            pass.checked,
-            pass.elapsed.as_secs_f64() * 1e3,
-            pass.failed,
-            pass.unhealthy.count,
-            peer.accepted() - accepted,
-            per(peak.saturating_sub(before)),
-            (after as f64 - before as f64) / count as f64,
-        );
-        for (why, n) in &pass.unhealthy.reasons {
-            println!("      {n} x {why}");
+}
+
+impl Part<'_> {
+    /// Builds a load balancer over the targets on `peer`, runs the passes, prints them and adds
+    /// them to `rows`; returns the most backends a pass left unhealthy.
+    async fn run(
+        &self,
+        peer: &Peer,
+        check: Box<dyn HealthCheck>,
+        args: &Args,
+        rows: &mut Vec<Row>,
+    ) -> Result<usize, BoxError> {
+        let count = self.count;
+        println!("\n{}", self.title);
+        if !peer.prioritized {
+            println!(
+                "  (the server's thread runs at the prober's priority: under load it may fall \
+                 behind)"
+            );
         }
-        worst = worst.max(pass.unhealthy.count);
+        let targets = targets::targets(count, peer.port)?;
+        let before = HEAP.allocated();
+        let lb = run::balancer(&targets, check, self.concurrency);
+        let held = HEAP.allocated().saturating_sub(before);
+        drop(targets);
+        let per = |bytes: usize| bytes as f64 / count as f64;
+        println!(
+            "  load balancer with its health cells: {:.0} bytes of heap per backend",
+            per(held)
+        );
+        let mut worst = 0;
+        for n in 1..=args.passes {
+            let accepted = peer.accepted();
+            let load = record::load_average();
+            let cpu = record::cpu_time();
+            let peer_cpu = peer.cpu();
+            let before = HEAP.allocated();
+            let sampler = heap::Peak::start(|| HEAP.allocated());
+            let pass = run::pass(&lb).await;
+            let peak = sampler.stop();
+            let after = HEAP.allocated();
+            let cpu = cpu
+                .zip(record::cpu_time())
+                .map(|(a, b)| b.saturating_sub(a));
+            let peer_cpu = peer.cpu().saturating_sub(peer_cpu);
+            let row = Row {
+                probe: self.probe,
+                reuse: self.reuse,
+                backends: count,
+                concurrency: self.concurrency,
+                threads: args.threads,
+                pass: n,
+                checked: pass.checked,
+                failed: pass.failed,
+                unhealthy: pass.unhealthy.count,
+                accepted: peer.accepted() - accepted,
+                elapsed: pass.elapsed,
+                cpu,
+                peer_cpu,
+                lb_bytes: per(held),
+                peak_bytes: per(peak.saturating_sub(before)),
+                load,
+            };
+            println!(
+                "  pass {n}: {} probes in {:.0} ms ({} ms of CPU, {:.0} of them the backends' \
+                 thread; load average {}), {} failed, {} backends unhealthy; {} connections accepted; heap per backend: {:.0} bytes \
+                 more at the pass's peak, {:+.0} after it",
+                row.checked,
+                row.elapsed.as_secs_f64() * 1e3,
+                cpu.map_or("?".to_owned(), |c| format!("{:.0}", c.as_secs_f64() * 1e3)),
+                peer_cpu.as_secs_f64() * 1e3,
+                load.map_or("?".to_owned(), |l| format!("{l:.2}")),
+                row.failed,
+                row.unhealthy,
+                row.accepted,
+                row.peak_bytes,
+                (after as f64 - before as f64) / count as f64,
+            );
+            for (why, n) in &pass.unhealthy.reasons {
+                println!("      {n} x {why}");
+            }
+            worst = worst.max(pass.unhealthy.count);
+            rows.push(row);
+        }
+        Ok(worst)
     }
-    Ok(worst)
 }

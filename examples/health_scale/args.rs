@@ -13,6 +13,8 @@ pub(crate) struct Args {
     pub(crate) passes: usize,
     /// Worker threads of the prober's runtime.
     pub(crate) threads: usize,
+    /// Where to write each pass as a JSON line (for `cargo xtask bench`).
+    pub(crate) out: Option<String>,
 }
 
 impl Default for Args {
@@ -23,13 +25,15 @@ impl Default for Args {
             concurrency: 256,
             passes: 3,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            out: None,
         }
     }
 }
 
 /// The usage line.
 pub(crate) const USAGE: &str = "usage: health_scale [--quick] [--tcp N] [--http N] \
-                                [--concurrency N] [--passes N] [--threads N]";
+                                [--concurrency N] [--passes N] [--threads N] \
+                                [--out FILE]";
 
 impl Args {
     /// Parses the arguments after the program's name. `--quick` (for CI) is 10,000 TCP and
@@ -42,6 +46,11 @@ impl Args {
                 parsed.tcp = 10_000;
                 parsed.http = 1_000;
                 parsed.passes = 2;
+                continue;
+            }
+            if flag == "--out" {
+                let file = rest.next().ok_or("`--out` needs a file")?;
+                parsed.out = Some(file.clone());
                 continue;
             }
             let mut number = || -> Result<usize, String> {

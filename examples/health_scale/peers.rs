@@ -15,6 +15,7 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
@@ -68,8 +69,43 @@ pub(crate) struct Peer {
     pub(crate) port: u16,
     /// Whether its thread runs at a higher priority than the prober's.
     pub(crate) prioritized: bool,
-    accepted: Arc<AtomicU64>,
+    tally: Arc<Tally>,
     stop: Stop,
+}
+
+/// What the peer's thread counts: connections accepted, and its own CPU time (as of its last
+/// accepted connection or answered request), so that a run can tell the prober's CPU time from
+/// the stand-in backends'.
+#[derive(Debug, Default)]
+struct Tally {
+    accepted: AtomicU64,
+    cpu_ns: AtomicU64,
+}
+
+impl Tally {
+    fn accepted(&self) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        self.busy();
+    }
+
+    /// Records the calling thread's CPU time (the peer's thread calls it).
+    fn busy(&self) {
+        self.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
+    }
+}
+
+/// The calling thread's CPU time in nanoseconds (0 where it cannot be read).
+fn thread_cpu_ns() -> u64 {
+    #[cfg(unix)]
+    {
+        use rustix::time::{ClockId, clock_gettime};
+        let t = clock_gettime(ClockId::ThreadCPUTime);
+        let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+        let nanos = u64::try_from(t.tv_nsec).unwrap_or(0);
+        secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+    }
+    #[cfg(not(unix))]
+    0
 }
 
 #[derive(Debug)]
@@ -83,7 +119,12 @@ enum Stop {
 impl Peer {
     /// Connections accepted so far.
     pub(crate) fn accepted(&self) -> u64 {
-        self.accepted.load(Ordering::Relaxed)
+        self.tally.accepted.load(Ordering::Relaxed)
+    }
+
+    /// The CPU time the peer's thread has used, as of its last connection or request.
+    pub(crate) fn cpu(&self) -> Duration {
+        Duration::from_nanos(self.tally.cpu_ns.load(Ordering::Relaxed))
     }
 }
 
@@ -112,8 +153,8 @@ fn bind() -> io::Result<std::net::TcpListener> {
 pub(crate) fn start(serve: Serve) -> Result<Peer, BoxError> {
     let listener = bind()?;
     let port = listener.local_addr()?.port();
-    let accepted = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&accepted);
+    let tally = Arc::new(Tally::default());
+    let counter = Arc::clone(&tally);
     let thread = std::thread::Builder::new().name(format!("peer-{serve:?}").to_lowercase());
     let (prioritized_tx, prioritized) = std::sync::mpsc::channel();
     let stop = match serve {
@@ -130,7 +171,7 @@ pub(crate) fn start(serve: Serve) -> Result<Peer, BoxError> {
                     // An error is a connection reset before it was accepted, or a lack of
                     // descriptors; the listener itself is fine, so keep accepting.
                     let Ok(stream) = stream else { continue };
-                    counter.fetch_add(1, Ordering::Relaxed);
+                    counter.accepted();
                     held.push_back(stream);
                     if held.len() > HELD {
                         drop(held.pop_front());
@@ -164,22 +205,25 @@ pub(crate) fn start(serve: Serve) -> Result<Peer, BoxError> {
         port,
         // A thread that ended before it said counts as not raised.
         prioritized: prioritized.recv().unwrap_or(false),
-        accepted,
+        tally,
         stop,
     })
 }
 
-async fn serve_http(listener: tokio::net::TcpListener, accepted: Arc<AtomicU64>) {
+async fn serve_http(listener: tokio::net::TcpListener, tally: Arc<Tally>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             // As above: the listener is fine; yield so that a burst of errors cannot spin.
             tokio::task::yield_now().await;
             continue;
         };
-        accepted.fetch_add(1, Ordering::Relaxed);
+        tally.accepted();
+        let tally = Arc::clone(&tally);
         tokio::spawn(async move {
-            let service = service_fn(|_request| async {
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+            let service = service_fn(move |_request| {
+                // The runtime has one thread: the peer's.
+                tally.busy();
+                async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok")))) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

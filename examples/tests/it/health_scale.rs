@@ -51,6 +51,18 @@ async fn the_tally_counts_exactly_the_backends_whose_probes_failed() {
         pass.unhealthy.count, 10,
         "{pass:?}; listener prioritized: {prioritized}"
     );
+    // The peer's thread accepts the 300 connections (a probe is done once its connect
+    // completes, so the last ones may still be queued) and counts its own CPU time.
+    let all_accepted = async {
+        while peer.accepted() < 300 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), all_accepted)
+        .await
+        .expect("the peer accepts every probe's connection");
+    assert_eq!(peer.accepted(), 300);
+    assert!(peer.cpu() > std::time::Duration::ZERO);
     // One reason (the address replaced), whatever the system adds after it.
     let reasons: Vec<(&String, &usize)> = pass.unhealthy.reasons.iter().collect();
     assert_eq!(reasons.len(), 1, "{reasons:?}");
@@ -140,8 +152,11 @@ fn arguments_parse() {
     assert_eq!(parse(""), Ok(Args::default()));
     let quick = parse("--quick").expect("valid");
     assert_eq!((quick.tcp, quick.http, quick.passes), (10_000, 1_000, 2));
-    let custom = parse("--quick --tcp 2_000 --http 0 --concurrency 0").expect("valid");
+    let custom =
+        parse("--quick --tcp 2_000 --http 0 --concurrency 0 --out a.jsonl").expect("valid");
     assert_eq!((custom.tcp, custom.http, custom.concurrency), (2_000, 0, 1));
+    assert_eq!(custom.out.as_deref(), Some("a.jsonl"));
+    assert!(parse("--out").is_err());
     assert!(parse("--tcp").is_err());
     assert!(parse("--tcp many").is_err());
     assert!(parse("--fast").is_err());

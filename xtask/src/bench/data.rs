@@ -143,6 +143,7 @@ pub(crate) struct Data {
     pub(crate) compare_meta: Option<CompareMeta>,
     pub(crate) subsets: super::subset::Subsets,
     pub(crate) million: Vec<super::million::Million>,
+    pub(crate) health: Vec<super::health::HealthPass>,
     /// Lines of kinds this xtask does not know.
     pub(crate) unknown: usize,
 }
@@ -335,6 +336,9 @@ impl Data {
             "million" => self
                 .million
                 .push(super::million::Million::from_json(v).ok_or(MISSING)?),
+            "health_scale" => self
+                .health
+                .push(super::health::HealthPass::from_json(v).ok_or(MISSING)?),
             _ => self.unknown += 1,
         }
         Ok(())

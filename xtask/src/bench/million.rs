@@ -187,6 +187,26 @@ pub(crate) fn section(out: &mut String, rows: &[Million]) {
     for line in failed {
         let _ = writeln!(out, "Not measured: {line}.\n");
     }
+    let _ = writeln!(out, "{}\n", verdict(rows));
+}
+
+/// Issue 18's target, judged on the round-robin row.
+fn verdict(rows: &[Million]) -> String {
+    let target = format!(
+        "Target (issue 18): a whole round-robin load balancer over a million backends in under \
+         {TARGET_BYTES:.0} bytes per backend"
+    );
+    match rows
+        .iter()
+        .find(|m| m.strategy == "round_robin" && m.error.is_none() && m.n > 0)
+    {
+        Some(m) => {
+            let per = m.bytes as f64 / m.n as f64;
+            let met = if per < TARGET_BYTES { "met" } else { "missed" };
+            format!("{target}: **{met}** ({per:.0} bytes).")
+        }
+        None => format!("{target}: not measured."),
+    }
 }
 
 #[cfg(test)]
@@ -222,6 +242,10 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("| `maglev` |"), "{out}");
+        assert!(
+            out.contains("per backend: **missed** (612 bytes)."),
+            "{out}"
+        );
     }
 
     #[test]
@@ -235,5 +259,9 @@ mod tests {
         let mut out = String::new();
         section(&mut out, &data.million);
         assert!(out.is_empty());
+        let mut small = Million::failed("round_robin".to_owned(), 1_000_000);
+        small.bytes = 299_000_000;
+        assert!(verdict(&[small]).ends_with("**met** (299 bytes)."));
+        assert!(verdict(&[]).ends_with("not measured."));
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use lb_benches::sets::backend;
 use lb_core::{BackendSelection, BackendState, Backends, BoxError, Delta, LoadBalancer};
 use lb_health::TcpHealthCheck;
-use lb_selection::{Random, RoundRobin};
+use lb_selection::{Maglev, MaglevConfig, Random, RoundRobin};
 use serde_json::{Value, json};
 
 /// Backends in the set.
@@ -31,11 +31,12 @@ const DELTAS: usize = 6;
 /// Picks timed per strategy.
 const SELECTS: u32 = 1_000_000;
 
-/// Each strategy measured: its name and the function that measures it. Maglev joins here once
-/// lb-selection has it: `("maglev", |n| measure::<Maglev>(n, &Default::default()))`.
-pub(crate) const STRATEGIES: [(&str, Measure); 2] = [
+/// Each strategy measured: its name and the function that measures it (Maglev with its default
+/// table: at a million backends, 5,000,011 slots).
+pub(crate) const STRATEGIES: [(&str, Measure); 3] = [
     ("round_robin", |n| measure::<RoundRobin>(n, &())),
     ("random", |n| measure::<Random>(n, &())),
+    ("maglev", |n| measure::<Maglev>(n, &MaglevConfig::default())),
 ];
 
 /// Measures one strategy over the given number of backends.

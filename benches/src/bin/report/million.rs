@@ -7,8 +7,9 @@
 //! the median of `DELTAS` runs), `select_ns` (per `select`, mean over `SELECTS` picks),
 //! `drop_ns`; `bytes` the heap the load balancer holds, split into `set_bytes` (the dense
 //! backends and the pointers to their states), `state_bytes` (one `Arc<BackendState>` each),
-//! `health_bytes` (the rest of `Backends`: health cells and the registry's index by address)
-//! and `selector_bytes` (the rest of the load balancer: the selector and the snapshot);
+//! `health_bytes` (the rest of `Backends`: a health cell each with its list of watchers, and
+//! the registry's index by key) and `selector_bytes` (the rest of the load balancer: the
+//! selector and the snapshot);
 //! `allocations` the heap blocks it holds, and `build_peak_bytes` / `delta_peak_bytes` the most
 //! held at once during the build and a delta. The sizes of the parts come from the types
 //! (`size_of`), the totals from the counter.

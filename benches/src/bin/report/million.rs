@@ -29,7 +29,7 @@ pub(crate) const N: usize = 1_000_000;
 /// One-backend deltas timed per strategy (half adds, half removes).
 const DELTAS: usize = 6;
 
-/// Picks timed per strategy.
+/// Picks timed per strategy (at most 10 per backend, for the tests' small sets).
 const SELECTS: u32 = 1_000_000;
 
 /// Each strategy measured: its name and the function that measures it (Maglev with its default
@@ -143,17 +143,18 @@ pub(crate) fn measure<S: BackendSelection>(
         }
     }
 
+    let selects = SELECTS.min(u32::try_from(n).unwrap_or(u32::MAX).saturating_mul(10));
     let started = Instant::now();
     let mut picked = 0u32;
-    for i in 0..SELECTS {
+    for i in 0..selects {
         if let Some(pick) = lb.select(&i.to_le_bytes()) {
             picked += 1;
             drop(black_box(pick));
         }
     }
-    let select = started.elapsed() / SELECTS;
-    if picked != SELECTS {
-        return Err(format!("{} of {SELECTS} selects found no backend", SELECTS - picked).into());
+    let select = started.elapsed() / selects.max(1);
+    if picked != selects {
+        return Err(format!("{} of {selects} selects found no backend", selects - picked).into());
     }
 
     let started = Instant::now();
@@ -243,4 +244,35 @@ pub(crate) fn row(strategy: &str, measured: Result<Measured, BoxError>) -> Value
         "allocations": m.allocations,
         "build_peak_bytes": m.build_peak, "delta_peak_bytes": m.delta_peak,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_strategy_builds_changes_selects_from_and_drops_a_set() {
+        let n = 2_000;
+        for (strategy, run) in STRATEGIES {
+            let m = run(n).unwrap_or_else(|e| panic!("{strategy}: {e}"));
+            assert_eq!(m.n, n, "{strategy}");
+            let each = n as u64;
+            assert_eq!(m.bytes.set, set_bytes_each() * each, "{strategy}");
+            assert_eq!(m.bytes.states, arc_state_bytes() * each, "{strategy}");
+            // A health cell and its watcher list per backend, beside the state.
+            assert!(m.bytes.health >= 2 * 16 * each, "{strategy}: {m:?}");
+            assert!(m.allocations >= 3 * each, "{strategy}: {m:?}");
+            assert!(m.build_peak >= m.bytes.total(), "{strategy}: {m:?}");
+            let row = row(strategy, Ok(m.clone()));
+            assert_eq!(row["bytes"].as_u64(), Some(m.bytes.total()), "{row}");
+            assert_eq!(row["strategy"].as_str(), Some(strategy), "{row}");
+        }
+    }
+
+    #[test]
+    fn a_failed_run_is_an_error_row() {
+        let row = row("maglev", Err("table too small".into()));
+        assert_eq!(row["error"].as_str(), Some("table too small"), "{row}");
+        assert!(row.get("bytes").is_none(), "{row}");
+    }
 }

@@ -16,7 +16,8 @@
 //!   crate docs, no `ignore` doctests, dependencies declared once in the root manifest, and only the
 //!   dependency edges that ARCHITECTURE.md allows. It also runs as a unit test, so
 //!   `cargo test --workspace` fails when the tree is untidy.
-//! - `cargo xtask bench [--quick]` runs the criterion benches and the quality and memory tables;
+//! - `cargo xtask bench [--quick]` runs the criterion benches, the quality, memory and
+//!   million-backend tables, and the `health_scale` example's passes;
 //!   `cargo xtask bench [--quick] --compare pingora` runs the comparison with
 //!   pingora-load-balancing; both write `target/lb-report/report.md` with SVG plots from all the
 //!   results there (see `bench/mod.rs`).

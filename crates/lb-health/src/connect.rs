@@ -51,14 +51,24 @@ fn classify_connect(target: &str, e: io::Error, budget: &Budget, after: Duration
     }
 }
 
-/// Opens a TCP or Unix connection to `addr` within `connect_timeout` (and the budget). With
-/// `abortive_close`, closing the TCP connection sends a reset instead of a FIN, so that neither
-/// side keeps it in TIME_WAIT.
+/// How a probe uses the TCP connection it opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TcpUse {
+    /// It sends a request (or a TLS handshake) and waits for the answer: Nagle's algorithm
+    /// would only delay it, so it is turned off. A plain connect probe sends nothing and skips
+    /// the system call.
+    pub(crate) exchanges: bool,
+    /// Closing it sends a reset instead of a FIN, so that neither side keeps it in TIME_WAIT.
+    pub(crate) abortive_close: bool,
+}
+
+/// Opens a TCP or Unix connection to `addr` within `connect_timeout` (and the budget), set up
+/// for `usage`.
 pub(crate) async fn connect(
     addr: &Address,
     budget: &Budget,
     connect_timeout: Duration,
-    abortive_close: bool,
+    usage: TcpUse,
 ) -> Result<BoxIo, ProbeError> {
     let after = connect_timeout.min(budget.left());
     budget
@@ -68,12 +78,12 @@ pub(crate) async fn connect(
                     let stream = tokio::net::TcpStream::connect(sa)
                         .await
                         .map_err(|e| classify_connect(&budget.target, e, budget, after))?;
-                    // Probes send one small request and wait: Nagle would only add latency.
-                    // Failing to set it is harmless, so the error is ignored.
-                    let _ = stream.set_nodelay(true);
-                    if abortive_close {
-                        // A zero linger never blocks: the close just sends RST. Failing to set
-                        // it only means an ordinary close.
+                    // Failing to set either option is harmless, so the errors are ignored.
+                    if usage.exchanges {
+                        let _ = stream.set_nodelay(true);
+                    }
+                    if usage.abortive_close {
+                        // A zero linger never blocks: the close just sends RST.
                         // (socket2, because tokio's own setter is newer than our minimum tokio.)
                         let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                     }

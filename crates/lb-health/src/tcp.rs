@@ -124,8 +124,11 @@ impl TcpHealthCheck {
         // leaves no TIME_WAIT on either host, which matters when thousands of probes per
         // second reuse the same address pairs (as HAProxy's checks do). TLS probes close
         // politely with close_notify instead.
-        let abortive = self.tls.is_none() && self.abortive_close;
-        let io = connect::connect(&addr, &budget, self.connect_timeout, abortive).await?;
+        let usage = connect::TcpUse {
+            exchanges: self.tls.is_some(),
+            abortive_close: self.tls.is_none() && self.abortive_close,
+        };
+        let io = connect::connect(&addr, &budget, self.connect_timeout, usage).await?;
         if let Some(tls) = &self.tls {
             let mut io = connect::handshake(io, tls, &addr, &budget, self.connect_timeout)
                 .await?

@@ -97,7 +97,11 @@ impl Transport {
         connect_timeout: Duration,
         max_header_bytes: usize,
     ) -> Result<Conn, ProbeError> {
-        let io = connect::connect(addr, budget, connect_timeout, false).await?;
+        let usage = connect::TcpUse {
+            exchanges: true,
+            abortive_close: false,
+        };
+        let io = connect::connect(addr, budget, connect_timeout, usage).await?;
         let (io, wire, server_name) = match &self.tls {
             Some(tls) => {
                 let secured = connect::handshake(io, tls, addr, budget, connect_timeout).await?;

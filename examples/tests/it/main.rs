@@ -1,4 +1,7 @@
-//! The examples' claims, tested: `reverse_proxy --demo` kills one of three backends mid-run.
+//! The examples' claims, tested: `reverse_proxy --demo` kills one of three backends mid-run;
+//! `health_scale`'s tally, targets and sizing (in `health_scale.rs`).
+
+mod health_scale;
 
 #[path = "../../reverse_proxy/demo.rs"]
 mod demo;

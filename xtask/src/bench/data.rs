@@ -213,6 +213,8 @@ enum Line {
     CompareMeta(CompareMeta),
     SubsetBalance(Balance),
     SubsetChurn(Churn),
+    Million(super::million::MillionLine),
+    HealthScale(super::health::HealthPass),
     #[serde(other)]
     Unknown,
 }
@@ -232,6 +234,8 @@ pub(crate) struct Data {
     pub(crate) first_picks: Vec<FirstPick>,
     pub(crate) compare_meta: Option<CompareMeta>,
     pub(crate) subsets: super::subset::Subsets,
+    pub(crate) million: Vec<super::million::Million>,
+    pub(crate) health: Vec<super::health::HealthPass>,
     /// Lines of kinds this xtask does not know.
     pub(crate) unknown: usize,
 }
@@ -268,6 +272,8 @@ impl Data {
             Line::CompareMeta(r) => self.compare_meta = Some(r),
             Line::SubsetBalance(r) => self.subsets.balance.push(r),
             Line::SubsetChurn(r) => self.subsets.churn.push(r),
+            Line::Million(r) => self.million.push(r.into()),
+            Line::HealthScale(r) => self.health.push(r),
             Line::Unknown => self.unknown += 1,
         }
     }

@@ -13,9 +13,12 @@
 //!    run) and `LB_BENCH_OUT=data/benches.jsonl` for the figures criterion does not keep.
 //!    `--quick` passes `--warm-up-time 0.1 --measurement-time 0.3 --nresamples 5000` to
 //!    criterion instead of the benches' own settings.
-//! 2. `report`: `cargo run --release -p lb-benches --bin report` (quality, memory and subsetting
-//!    tables).
-//! 3. `compare` (`--compare pingora`): builds `benches/compare-pingora`, a crate outside the
+//! 2. `report`: `cargo run --release -p lb-benches --bin report` (quality, memory, subsetting
+//!    and million-backend tables).
+//! 3. `health`: `cargo run --release -p lb-examples --example health_scale` (TCP passes over
+//!    100,000 loopback backends, HTTP/1.1 over 10,000; `--quick`: 10,000 and 1,000). Backends
+//!    marked unhealthy fail the part, after its data is written.
+//! 4. `compare` (`--compare pingora`): builds `benches/compare-pingora`, a crate outside the
 //!    workspace that depends on pingora-load-balancing 0.9.1 (it needs cmake and a C compiler),
 //!    and runs its `compare` and `memory` binaries (`--quick`: fewer rounds). A first-pick
 //!    mismatch on IPv4 sets fails the command (after the report is written).
@@ -27,8 +30,10 @@ mod compare;
 mod criterion;
 mod data;
 mod hashing;
+mod health;
 mod k8s;
 mod machine;
+mod million;
 mod plot;
 mod report;
 mod subset;
@@ -149,7 +154,11 @@ pub(crate) fn run(root: &Path, options: &Options) -> bool {
                  load average is below 1"
             );
         }
-        let own: [(&str, PartFn); 2] = [("criterion", criterion_part), ("report", report_part)];
+        let own: [(&str, PartFn); 3] = [
+            ("criterion", criterion_part),
+            ("report", report_part),
+            ("health", health_part),
+        ];
         let compare: [(&str, PartFn); 1] = [("compare", compare_part)];
         let parts: &[(&str, PartFn)] = if options.compare_pingora {
             &compare
@@ -160,8 +169,9 @@ pub(crate) fn run(root: &Path, options: &Options) -> bool {
             if let Err(err) = run_part(root, &paths, &cargo, options, part, body) {
                 eprintln!("error: bench part `{part}` failed: {err}");
                 ok = false;
-                // A failed comparison still has data worth a report (the failing check's row).
-                if part != "compare" {
+                // A failed comparison or health run still has data worth a report (the failing
+                // check's rows).
+                if !matches!(part, "compare" | "health") {
                     return false;
                 }
             }
@@ -289,6 +299,31 @@ fn report_part(root: &Path, paths: &Paths, cargo: &OsString, _: &Options) -> Res
     status(&mut command)
 }
 
+fn health_part(
+    root: &Path,
+    paths: &Paths,
+    cargo: &OsString,
+    options: &Options,
+) -> Result<(), String> {
+    let out = paths.data.join("health.jsonl");
+    remove(&out)?;
+    let mut command = Command::new(cargo);
+    command.current_dir(root).args([
+        "run",
+        "--release",
+        "-p",
+        "lb-examples",
+        "--example",
+        "health_scale",
+        "--",
+    ]);
+    if options.quick {
+        command.arg("--quick");
+    }
+    command.arg("--out").arg(&out);
+    status(&mut command)
+}
+
 fn compare_part(
     root: &Path,
     paths: &Paths,
@@ -369,7 +404,7 @@ fn load(paths: &Paths) -> (Data, Vec<Meta>, Vec<String>) {
     }
     // The parts in the order they run.
     let order = |m: &Meta| {
-        ["criterion", "report", "compare"]
+        ["criterion", "report", "health", "compare"]
             .iter()
             .position(|p| *p == m.part)
     };

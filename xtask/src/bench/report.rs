@@ -426,6 +426,8 @@ pub(crate) fn render(inputs: &Inputs<'_>, command: &str) -> String {
     super::hashing::section(&mut out, inputs.data, inputs.medians);
     super::k8s::section(&mut out, inputs.medians);
     super::subset::section(&mut out, &inputs.data.subsets);
+    super::million::section(&mut out, &inputs.data.million);
+    super::health::section(&mut out, &inputs.data.health);
     compare::section(&mut out, inputs.data);
     out
 }

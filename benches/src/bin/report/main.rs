@@ -1,10 +1,11 @@
 //! The computed tables of the benchmark report: load balance and keys moved for the hashing
 //! strategies, and each selector's memory counted by a counting allocator.
 //!
-//! `cargo run --release -p lb-benches --bin report [-- --out FILE]` writes one JSON object per
-//! line (to FILE, or standard output) and a readable summary to standard error;
+//! `cargo run --release -p lb-benches --bin report [-- --out FILE] [--only GROUP]` writes one
+//! JSON object per line (to FILE, or standard output; `--only quality`, `memory`, `subset` or
+//! `million`: that group's lines alone) and a readable summary to standard error;
 //! `cargo xtask bench` runs it and turns the lines into tables. These are counts, not timings,
-//! so they do not depend on the machine's load.
+//! so they do not depend on the machine's load (except the million-backend rows' timings).
 //!
 //! - `{"kind":"quality",...}`: for `fnv_hash`, `consistent`, `maglev`, `rendezvous` and `jump`
 //!   at N = 10, 100 and 1,000 backends
@@ -23,8 +24,12 @@
 //!   which the counter does not see). A build over a documented limit is an `error` line.
 //! - `{"kind":"subset_balance",...}` and `{"kind":"subset_churn",...}`: deterministic and
 //!   random subsetting at 300 clients, 300 backends and subset size 10 (see `subset.rs`).
+//! - `{"kind":"million",...}`: a whole load balancer over 1,000,000 backends per strategy:
+//!   build, one-backend deltas, select and drop timed once, and its heap by part (see
+//!   `million.rs`).
 
 mod memory;
+mod million;
 mod subset;
 
 use std::io::Write;
@@ -104,7 +109,7 @@ fn error_row(kind: &str, strategy: &str, n: usize, err: &BoxError) -> Value {
     json!({"kind": kind, "strategy": strategy, "n": n, "error": err.to_string()})
 }
 
-fn rows() -> Vec<Value> {
+fn quality_rows() -> Vec<Value> {
     let mut rows = Vec::new();
     for n in [10, 100, 1_000] {
         let baseline = quality::uniform_baseline(n, KEYS);
@@ -125,33 +130,66 @@ fn rows() -> Vec<Value> {
     for (weights, weight) in [("1", (|_| 1) as fn(usize) -> u32), ("1-10", weighted)] {
         rows.push(slots_row(1_000, weights, weight));
     }
-    rows.extend(memory::rows());
-    rows.extend(subset::rows());
     rows
 }
 
-/// Parses `[--out FILE]`.
-fn parse_args(args: &[String]) -> Result<Option<String>, String> {
-    match args {
-        [] => Ok(None),
-        [flag, file] if flag == "--out" => Ok(Some(file.clone())),
-        _ => Err(format!(
-            "usage: report [--out FILE]; got `{}`",
+/// Computes a group's rows.
+type Group = fn() -> Vec<Value>;
+
+/// The groups of rows, by the name `--only` takes.
+const GROUPS: [(&str, Group); 4] = [
+    ("quality", quality_rows),
+    ("memory", memory::rows),
+    ("subset", subset::rows),
+    ("million", million::rows),
+];
+
+/// The command line: where to write, and which group alone (all when `None`).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Args {
+    out: Option<String>,
+    only: Option<String>,
+}
+
+/// Parses `[--out FILE] [--only GROUP]`.
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let usage = || {
+        let groups: Vec<&str> = GROUPS.iter().map(|(name, _)| *name).collect();
+        format!(
+            "usage: report [--out FILE] [--only {}]; got `{}`",
+            groups.join("|"),
             args.join(" ")
-        )),
+        )
+    };
+    let mut parsed = Args::default();
+    for pair in args.chunks(2) {
+        match pair {
+            [flag, file] if flag == "--out" => parsed.out = Some(file.clone()),
+            [flag, group] if flag == "--only" && GROUPS.iter().any(|(g, _)| g == group) => {
+                parsed.only = Some(group.clone());
+            }
+            _ => return Err(usage()),
+        }
     }
+    Ok(parsed)
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let out = match parse_args(&args) {
-        Ok(out) => out,
+    let Args { out, only } = match parse_args(&args) {
+        Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);
         }
     };
-    let text: String = rows().iter().map(|row| format!("{row}\n")).collect();
+    let groups = GROUPS
+        .iter()
+        .filter(|(name, _)| only.as_deref().is_none_or(|only| only == *name));
+    let text: String = groups
+        .flat_map(|(_, rows)| rows())
+        .map(|row| format!("{row}\n"))
+        .collect();
     let written = match &out {
         Some(path) => std::fs::write(path, text),
         None => std::io::stdout().lock().write_all(text.as_bytes()),
@@ -178,12 +216,24 @@ mod tests {
 
     #[test]
     fn parses_out() {
-        assert_eq!(parse_args(&[]), Ok(None));
+        assert_eq!(parse_args(&[]), Ok(Args::default()));
+        let out = Some("a.jsonl".to_owned());
         assert_eq!(
             parse_args(&args("--out a.jsonl")),
-            Ok(Some("a.jsonl".into()))
+            Ok(Args {
+                out: out.clone(),
+                only: None
+            })
+        );
+        assert_eq!(
+            parse_args(&args("--only million --out a.jsonl")),
+            Ok(Args {
+                out,
+                only: Some("million".to_owned())
+            })
         );
         assert!(parse_args(&args("--out")).is_err());
+        assert!(parse_args(&args("--only speed")).is_err());
         assert!(parse_args(&args("--quick")).is_err());
     }
 

@@ -149,11 +149,7 @@ impl HealthRegistry {
         if !fresh && let Some(cell) = cells.map.get(&key).and_then(Weak::upgrade) {
             return cell;
         }
-        let cell = Arc::new(HealthCell::new(
-            key.clone(),
-            backend.clone(),
-            starts_healthy,
-        ));
+        let cell = Arc::new(HealthCell::new(backend.clone(), starts_healthy));
         cells.map.insert(key, Arc::downgrade(&cell));
         cells.inserted_since_prune += 1;
         if cells.inserted_since_prune > cells.map.len() / 2 {

@@ -68,8 +68,25 @@ impl HealthRegistry {
     /// under `schedule.timeout`. Without a health check this does nothing.
     ///
     /// Probes run as tasks on the current runtime, so a probe that panics counts as a failure
-    /// and does not end the pass.
+    /// and does not end the pass. The pass itself runs in a task too, and is aborted with its
+    /// probes when this future is dropped.
     pub async fn check_once(&self, schedule: &HealthSchedule) -> PassReport {
+        // The loop that starts probes and collects their results is woken by every probe that
+        // ends. In a task of the runtime, that wake-up stays on the worker that ran the probe;
+        // in the caller's future it would cross threads whenever the caller is not a worker
+        // (`block_on`, the body of `#[tokio::main]`), a futex wake and a context switch per
+        // probe. A `JoinSet` aborts the task when this future is dropped.
+        let mut pass = JoinSet::new();
+        pass.spawn(self.clone().pass(schedule.clone()));
+        match pass.join_next().await {
+            Some(Ok(report)) => report,
+            Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled only by the runtime shutting down: no probe result to report.
+            Some(Err(_)) | None => PassReport::default(),
+        }
+    }
+
+    async fn pass(self, schedule: HealthSchedule) -> PassReport {
         let started = Instant::now();
         let mut report = PassReport::default();
         let Some(check) = self.health_check() else {
@@ -108,7 +125,7 @@ impl HealthRegistry {
                     } else {
                         "health check was cancelled"
                     };
-                    record(self, check.as_ref(), &cell, Err(Arc::from(why))).await
+                    record(&self, check.as_ref(), &cell, Err(Arc::from(why))).await
                 }
             };
             report.failed += usize::from(outcome.failed);

@@ -387,7 +387,7 @@ mod tests {
 
     fn state(pool: &Arc<Pool>) -> (Arc<HealthCell>, Arc<BackendState>) {
         let b = Backend::new("127.0.0.1:1").unwrap();
-        let cell = Arc::new(HealthCell::new(b.addr.clone().into(), b, true));
+        let cell = Arc::new(HealthCell::new(b, true));
         let s = BackendState::watching(&cell, Enablement::Enabled, pool);
         s.publish(2, false, 0, false);
         (cell, s)

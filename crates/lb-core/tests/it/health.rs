@@ -1,12 +1,12 @@
 //! Health-check passes, the registry shared between load balancers, and the health watch.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lb_core::{
-    Backend, Backends, HealthEvent, HealthKey, HealthRegistry, HealthSchedule, InitialHealth,
-    LoadBalancer,
+    Backend, Backends, BoxError, HealthCheck, HealthEvent, HealthKey, HealthRegistry,
+    HealthSchedule, InitialHealth, LoadBalancer,
 };
 
 use crate::support::{Rotate, ScriptedCheck};
@@ -82,6 +82,69 @@ async fn a_panicking_probe_counts_as_a_failure_and_the_pass_goes_on() {
         b.state(&list[1]).unwrap().last_error().as_deref(),
         Some("health check panicked")
     );
+}
+
+/// A probe that never answers; it counts the probes started and those dropped unfinished.
+struct Hangs {
+    started: Arc<AtomicUsize>,
+    dropped: Arc<AtomicUsize>,
+}
+
+struct CountsDrop(Arc<AtomicUsize>);
+
+impl Drop for CountsDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[lb_core::async_trait]
+impl HealthCheck for Hangs {
+    async fn check(&self, _target: &Backend) -> Result<(), BoxError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        let _dropped = CountsDrop(Arc::clone(&self.dropped));
+        std::future::pending().await
+    }
+
+    fn health_threshold(&self, _success: bool) -> usize {
+        1
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_pass_stops_its_probes() {
+    let (started, dropped) = (Arc::default(), Arc::default());
+    let mut b = Backends::fixed(backends(10));
+    b.set_health_check(Box::new(Hangs {
+        started: Arc::clone(&started),
+        dropped: Arc::clone(&dropped),
+    }));
+    let schedule = HealthSchedule::default()
+        .with_parallelism(4)
+        .with_timeout(Duration::from_secs(3600));
+    let pass = b.health_registry().check_once(&schedule);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), pass)
+            .await
+            .is_err()
+    );
+    // Aborted tasks are dropped when the runtime next gets to them.
+    for _ in 0..100 {
+        if dropped.load(Ordering::SeqCst) == 4 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(started.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        4,
+        "every probe in flight was dropped"
+    );
+    // Nothing was recorded for them, and nothing runs any more.
+    tokio::time::sleep(Duration::from_secs(7200)).await;
+    assert_eq!(started.load(Ordering::SeqCst), 4);
+    assert!(b.ready(&backends(1)[0]));
 }
 
 #[tokio::test(start_paused = true)]

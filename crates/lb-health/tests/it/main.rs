@@ -3,6 +3,7 @@
 mod grpc;
 mod hostile;
 mod http;
+mod scale;
 mod servers;
 mod support;
 mod tcp;

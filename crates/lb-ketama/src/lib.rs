@@ -126,6 +126,7 @@
 mod bucket;
 mod build;
 mod builder;
+mod chunked;
 mod continuum;
 mod crc;
 mod error;
@@ -133,9 +134,11 @@ mod generate;
 mod index;
 mod iter;
 mod lanes;
+mod layout;
 mod packed;
 mod plan;
 mod radix;
+mod update;
 mod version;
 mod workers;
 
@@ -145,4 +148,6 @@ pub use continuum::Continuum;
 pub use crc::hash;
 pub use error::Error;
 pub use iter::{BucketIterator, NodeIterator};
+pub use layout::{CHUNKED_MIN_POINTS, Layout};
+pub use update::Changes;
 pub use version::{DEFAULT_POINT_MULTIPLE, MAX_POINTS, Version};

@@ -10,9 +10,10 @@
 //!   path of a proxy worker.
 //!
 //! Strategies: `round_robin`, `random`, `least_request` (two choices), `peak_ewma`, `fnv_hash`,
-//! `consistent` over backends of weights 1 to 10
-//! (`1 + i % 10`); `consistent_w1` with every weight 1 (160 ring points per backend, the usual way
-//! rings are compared); `round_robin_golden` over weights too uneven to tabulate; `floor`, a
+//! `consistent`, `maglev`, `rendezvous`, `jump` and `bounded_maglev` (`Bounded<Maglev>`, no
+//! request held in flight) over backends of weights 1 to 10 (`1 + i % 10`); `consistent_w1` with
+//! every weight 1 (160 ring points per backend, the usual way rings are compared);
+//! `round_robin_golden` over weights too uneven to tabulate; `floor`, a
 //! strategy that always offers index 0, which measures lb-core's own share of the path. N = 10,
 //! 100, 1,000 and 10,000. Keys rotate over 4,096 distinct 16-byte keys.
 //!
@@ -21,8 +22,9 @@
 //!   select on each thread (the wall time of `iters` selects per thread, the slower thread), so
 //!   the throughput of the pair is two selects per that time.
 //! - "quiet" figures (printed, and recorded through `LB_BENCH_OUT` for `cargo xtask bench`): the
-//!   same single-thread selects timed in 2,000 batches of 1,000, as the fastest batch and the 10th
-//!   percentile. A batch (tens of µs) is shorter than a scheduler time slice, so these stay
+//!   same single-thread selects timed in short batches (`lb_benches::quiet`: 2,000 batches of
+//!   1,000 for selects of a few ns, fewer and smaller for O(N) ones), as the fastest batch and the
+//!   10th percentile. A batch (tens of µs) is shorter than a scheduler time slice, so these stay
 //!   meaningful on a machine busy with other work, where criterion's samples absorb every
 //!   preemption.
 //! - `select_held/{strategy}/{drop,held_1000}/N`: `select` on a thread that drops each pick at
@@ -45,14 +47,16 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use lb_benches::record::{fastest_and_p10, record};
+use lb_benches::quiet;
 use lb_benches::sets::{SIZES, backends, keys, uneven, weighted};
 use lb_core::{
     Backend, BackendIter, BackendSelection, Backends, BoxError, HealthCheck, LoadBalancer,
     Priority, Zone, ZoneRouting, async_trait,
 };
-use lb_selection::{Consistent, FnvHash, LeastRequest, PeakEwma, Random, RoundRobin};
-use serde_json::json;
+use lb_selection::{
+    Bounded, Consistent, FnvHash, Jump, LeastRequest, Maglev, PeakEwma, Random, Rendezvous,
+    RoundRobin,
+};
 
 /// Set but never run: it puts readiness filtering on the path, as in production.
 struct Probe;
@@ -95,26 +99,10 @@ fn load_balancer<S: BackendSelection>(set: &[Backend]) -> LoadBalancer<S> {
     lb
 }
 
-/// Runs `select` over the keys (4,096 of them) in 2,000 batches of 1,000; returns the
-/// per-select time of each batch in ns.
-fn batches<K: AsRef<[u8]>>(keys: &[K], mut select: impl FnMut(&[u8]) -> Option<usize>) -> Vec<f64> {
-    const BATCH: usize = 1_000;
-    (0..2_000)
-        .map(|b| {
-            let start = Instant::now();
-            for i in 0..BATCH {
-                black_box(select(black_box(keys[(b * BATCH + i) & 4095].as_ref())));
-            }
-            start.elapsed().as_nanos() as f64 / BATCH as f64
-        })
-        .collect()
-}
-
-fn report_quiet(id: &str, times: Vec<f64>) {
-    if let Some((fastest, p10)) = fastest_and_p10(times) {
-        println!("select/quiet {id}: fastest batch {fastest:.1} ns, p10 {p10:.1} ns per select");
-        record(&json!({"kind": "quiet", "id": id, "fastest_ns": fastest, "p10_ns": p10}));
-    }
+/// Quiet batch timings of `select` over the keys (see `lb_benches::quiet`), recorded as `id`.
+fn report_quiet<K: AsRef<[u8]>>(id: &str, keys: &[K], select: impl FnMut(&[u8]) -> Option<usize>) {
+    let refs: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
+    quiet::report(id, quiet::batches(&refs, select));
 }
 
 /// `iters` selects through `select`, timed as one loop (`iter_custom`): criterion's `iter` adds
@@ -138,15 +126,13 @@ fn bench_one<S: BackendSelection>(c: &mut Criterion, strategy: &str, weight: fn(
         .map(|&n| (n, load_balancer::<S>(&backends(n, 8080, weight))))
         .collect();
     for (n, lb) in &lbs {
-        report_quiet(
-            &format!("select/{strategy}/pick/{n}"),
-            batches(&keys, |key| lb.select(key).map(|p| p.index())),
-        );
+        report_quiet(&format!("select/{strategy}/pick/{n}"), &keys, |key| {
+            lb.select(key).map(|p| p.index())
+        });
         let mut selector = lb.selector();
-        report_quiet(
-            &format!("select/{strategy}/selector/{n}"),
-            batches(&keys, |key| selector.select(key).map(|p| p.index())),
-        );
+        report_quiet(&format!("select/{strategy}/selector/{n}"), &keys, |key| {
+            selector.select(key).map(|p| p.index())
+        });
     }
     let mut g = c.benchmark_group(format!("select/{strategy}"));
     for (n, lb) in &lbs {
@@ -228,18 +214,18 @@ fn bench_held<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
         });
         report_quiet(
             &format!("select_held/{strategy}/held_1000/{n}"),
-            batches(&keys, |key| {
+            &keys,
+            |key| {
                 let pick = lb.select(key)?;
                 let index = pick.index();
                 held.push_back(pick);
                 drop(held.pop_front());
                 Some(index)
-            }),
+            },
         );
-        report_quiet(
-            &format!("select_held/{strategy}/drop/{n}"),
-            batches(&keys, |key| lb.select(key).map(|p| p.index())),
-        );
+        report_quiet(&format!("select_held/{strategy}/drop/{n}"), &keys, |key| {
+            lb.select(key).map(|p| p.index())
+        });
     }
     g.finish();
 }
@@ -278,7 +264,8 @@ fn bench_topology<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
         ] {
             report_quiet(
                 &format!("select_topology/{strategy}/{case}/{n}"),
-                batches(&keys, |key| lb.select(key).map(|p| p.index())),
+                &keys,
+                |key| lb.select(key).map(|p| p.index()),
             );
             g.bench_function(BenchmarkId::new(case, n), |b| {
                 b.iter_custom(|iters| timed(&keys, iters, |key| lb.select(key).map(|p| p.index())))
@@ -302,12 +289,14 @@ fn report_key_lengths() {
                 .collect();
             report_quiet(
                 &format!("key_length/{name}/pick/10000/{len}B"),
-                batches(&keys, |key| lb.select(key).map(|p| p.index())),
+                &keys,
+                |key| lb.select(key).map(|p| p.index()),
             );
         }
     }
     line::<FnvHash>("fnv_hash");
     line::<Consistent>("consistent");
+    line::<Maglev>("maglev");
 }
 
 fn select(c: &mut Criterion) {
@@ -321,6 +310,10 @@ fn select(c: &mut Criterion) {
     bench_one::<FnvHash>(c, "fnv_hash", weighted);
     bench_one::<Consistent>(c, "consistent", weighted);
     bench_one::<Consistent>(c, "consistent_w1", |_| 1);
+    bench_one::<Maglev>(c, "maglev", weighted);
+    bench_one::<Rendezvous>(c, "rendezvous", weighted);
+    bench_one::<Jump>(c, "jump", weighted);
+    bench_one::<Bounded<Maglev>>(c, "bounded_maglev", weighted);
     bench_topology::<RoundRobin>(c, "round_robin");
     bench_topology::<Consistent>(c, "consistent");
     bench_held::<RoundRobin>(c, "round_robin");

@@ -12,6 +12,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use crate::pingora;
 use crate::readme::{self, ReadmeError};
 use crate::soak;
 use crate::tidy;
@@ -31,6 +32,8 @@ pub(crate) enum StepName {
     Clippy,
     /// The test command written in README.md.
     Test,
+    /// lb-pingora, a workspace of its own: fmt, clippy, docs, tests, no OpenSSL, its example's demo.
+    Pingora,
     /// Rustdoc with warnings as errors.
     Doc,
     /// Compiles (never runs) the benches.
@@ -43,11 +46,12 @@ pub(crate) enum StepName {
 
 impl StepName {
     /// Every step, in the order CI runs them.
-    pub(crate) const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 9] = [
         Self::Fmt,
         Self::Tidy,
         Self::Clippy,
         Self::Test,
+        Self::Pingora,
         Self::Doc,
         Self::Bench,
         Self::Soak,
@@ -61,6 +65,7 @@ impl StepName {
             Self::Tidy => "tidy",
             Self::Clippy => "clippy",
             Self::Test => "test",
+            Self::Pingora => "pingora",
             Self::Doc => "doc",
             Self::Bench => "bench",
             Self::Soak => "soak",
@@ -96,6 +101,8 @@ enum StepError {
     Readme(ReadmeError),
     /// Tidy found problems (already printed) or could not read the workspace.
     Tidy(String),
+    /// lb-pingora cannot be built here, or its tree brings OpenSSL.
+    Pingora(String),
 }
 
 impl fmt::Display for StepError {
@@ -107,7 +114,7 @@ impl fmt::Display for StepError {
                 write!(f, "cannot read {}: {source}", path.display())
             }
             Self::Readme(err) => err.fmt(f),
-            Self::Tidy(message) => f.write_str(message),
+            Self::Tidy(message) | Self::Pingora(message) => f.write_str(message),
         }
     }
 }
@@ -245,19 +252,8 @@ impl Runner {
                 "warnings",
             ]),
             StepName::Test => self.test(tally),
-            StepName::Doc => {
-                let flags = match std::env::var("RUSTDOCFLAGS") {
-                    Ok(existing) if !existing.trim().is_empty() => {
-                        format!("{existing} -D warnings")
-                    }
-                    _ => "-D warnings".to_owned(),
-                };
-                println!("     RUSTDOCFLAGS=\"{flags}\"");
-                let mut command =
-                    self.command(&["doc", "--workspace", "--all-features", "--no-deps"]);
-                command.env("RUSTDOCFLAGS", flags);
-                run_command(&mut command)
-            }
+            StepName::Pingora => self.pingora(tally),
+            StepName::Doc => self.doc(&["doc", "--workspace", "--all-features", "--no-deps"]),
             // Compiling and linking the benches with the test profile reuses what the test step
             // has just built; `cargo bench --no-run` would rebuild the whole tree optimized.
             StepName::Bench => self.cargo(&[
@@ -287,6 +283,80 @@ impl Runner {
         let mut command = self.command(&args);
         let counts = tally.get_or_insert_with(TestTally::default);
         run_counting_tests(&mut command, counts, &mut io::stdout().lock())
+    }
+
+    /// Runs `cargo doc` with `args`, rustdoc's warnings as errors.
+    fn doc(&self, args: &[&str]) -> Result<(), StepError> {
+        let flags = match std::env::var("RUSTDOCFLAGS") {
+            Ok(existing) if !existing.trim().is_empty() => format!("{existing} -D warnings"),
+            _ => "-D warnings".to_owned(),
+        };
+        println!("     RUSTDOCFLAGS=\"{flags}\"");
+        let mut command = self.command(args);
+        command.env("RUSTDOCFLAGS", flags);
+        run_command(&mut command)
+    }
+
+    /// Checks, tests and runs lb-pingora (see `pingora.rs`), adding its tests to the tally.
+    fn pingora(&self, tally: &mut Option<TestTally>) -> Result<(), StepError> {
+        let missing = pingora::missing_tools();
+        if !missing.is_empty() {
+            return Err(StepError::Pingora(pingora::missing_tools_message(&missing)));
+        }
+        let manifest = pingora::MANIFEST;
+        self.cargo(&["fmt", "--manifest-path", manifest, "--check"])?;
+        self.cargo(&[
+            "clippy",
+            "--manifest-path",
+            manifest,
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])?;
+        self.doc(&["doc", "--manifest-path", manifest, "--no-deps"])?;
+        let mut test = self.command(&["test", "--manifest-path", manifest]);
+        let counts = tally.get_or_insert_with(TestTally::default);
+        run_counting_tests(&mut test, counts, &mut io::stdout().lock())?;
+        let args = [
+            "tree",
+            "--manifest-path",
+            manifest,
+            "--edges",
+            "normal,build,dev",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ];
+        let mut tree = self.command(&args);
+        println!("     {}", describe(&tree));
+        let output = tree
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|source| StepError::Spawn {
+                command: describe(&tree),
+                source,
+            })?;
+        check(output.status, describe(&tree))?;
+        let banned = pingora::banned_in(&String::from_utf8_lossy(&output.stdout));
+        if !banned.is_empty() {
+            return Err(StepError::Pingora(format!(
+                "lb-pingora's tree brings {}: TLS is rustls only",
+                banned.join(", ")
+            )));
+        }
+        // The example's demo sends traffic through a pingora proxy and exits by itself.
+        self.cargo(&[
+            "run",
+            "--quiet",
+            "--manifest-path",
+            manifest,
+            "--example",
+            "reverse_proxy",
+            "--",
+            "--demo",
+        ])
     }
 
     /// Installs cargo-deny when missing, then checks bans, licenses and sources offline (and
@@ -451,7 +521,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                "fmt", "tidy", "clippy", "test", "doc", "bench", "soak", "deny"
+                "fmt", "tidy", "clippy", "test", "pingora", "doc", "bench", "soak", "deny"
             ]
         );
         for step in StepName::ALL {

@@ -7,7 +7,8 @@
 //! Commands:
 //!
 //! - `cargo xtask ci [--skip <step>]...` runs every CI step in order and stops at the first
-//!   failure: `fmt`, `tidy`, `clippy`, `test` (the command written in README.md), `doc`, `bench`
+//!   failure: `fmt`, `tidy`, `clippy`, `test` (the command written in README.md), `pingora`
+//!   (lb-pingora, a workspace of its own: needs cmake and a C compiler), `doc`, `bench`
 //!   (compile only), `soak` (the soak test for 60 seconds) and `deny` (cargo-deny, installed
 //!   when missing). `.ci/run` calls it.
 //! - `cargo xtask tidy` checks the workspace conventions that no compiler checks: workspace lints,
@@ -26,6 +27,7 @@
 
 mod bench;
 mod ci;
+mod pingora;
 mod readme;
 mod soak;
 mod tidy;
@@ -38,7 +40,9 @@ usage: cargo xtask <command>
 
 commands:
   ci [--skip <step>]...  run every CI step in order, stopping at the first failure;
-                         steps: fmt, tidy, clippy, test, doc, bench, soak, deny
+                         steps: fmt, tidy, clippy, test, pingora, doc, bench,
+                         soak, deny (pingora builds crates/lb-pingora: needs
+                         cmake and a C compiler)
   tidy                   check workspace conventions: lints, crate docs, doctests,
                          dependency declarations and the edges allowed by ARCHITECTURE.md
   bench [--quick] [--compare pingora] [--report-only]
@@ -196,7 +200,7 @@ mod tests {
         assert_eq!(
             parse_args(&args("ci --skip lint")),
             Err(
-                "unknown ci step `lint`; steps: fmt, tidy, clippy, test, doc, bench, soak, deny"
+                "unknown ci step `lint`; steps: fmt, tidy, clippy, test, pingora, doc, bench, soak, deny"
                     .to_owned()
             )
         );

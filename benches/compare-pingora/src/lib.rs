@@ -3,8 +3,8 @@
 //!
 //! Two binaries share this library:
 //!
-//! - `compare` times `select` (lb's owned `Pick`, lb's per-worker `Selector`, pingora's `select`)
-//!   and selector builds, interleaving the contenders batch by batch so that a change in the
+//! - `compare` times `select` (lb's owned `Pick`, lb's per-worker `Selector`, pingora's `select`),
+//!   selector builds and updates that change one or ten backends, interleaving the contenders batch by batch so that a change in the
 //!   machine's load hits all of them alike, and checks that lb's `FnvHash` and `Consistent` pick
 //!   the same first backend as pingora's `FNVHash` and `KetamaHashing` (an assertion on IPv4
 //!   sets; on IPv6 sets the differing keys of the ring are counted, since lb follows nginx there).
@@ -30,3 +30,4 @@
 pub mod args;
 pub mod sets;
 pub mod timing;
+pub mod update;

@@ -16,6 +16,10 @@
 //! - `build`: `BackendSelection::build` of each strategy's selector over 10,000 backends, lb's and
 //!   pingora's builds alternating; the median build. lb's `Consistent` builds its ring on up to 4
 //!   threads; the `consistent_ring_1thread` row is lb-ketama's ring alone on one thread.
+//! - `update`: one and ten backends of 10,000 (weights 1 to 10; `consistent_w1`: weight 1)
+//!   added and removed in turn. pingora: `LoadBalancer::update` over a source answering the two
+//!   sets in turn; lb: `apply_delta` of the change, and `apply` of the whole set. The median
+//!   update.
 //! - `first_pick`: 10,000 keys (`user-0` ...) on IPv4 and IPv6 sets of 1 to 10,000 backends of
 //!   weight 1 and of weights 1 to 10. On IPv4 sets every differing key fails the run, except a
 //!   consistent-hash key that lands on a *tie* (two backends with a ring point of the same hash,
@@ -33,6 +37,7 @@ use lb_compare_pingora::sets::{
     Spec, ipv4, ipv6, lb_backends, lb_load_balancer, pingora_backends, pingora_load_balancer,
 };
 use lb_compare_pingora::timing::{Plan, Stats, interleave2, interleave3};
+use lb_compare_pingora::update::update_row;
 use lb_core::BackendSelection;
 use lb_ketama::{Bucket, Continuum, hash};
 use lb_selection::{Consistent, FnvHash, KetamaConfig, Random, RoundRobin};
@@ -51,6 +56,18 @@ const BATCH: usize = 1_000;
 struct Effort {
     select: Plan,
     build_rounds: usize,
+    update_rounds: usize,
+}
+
+/// `count` backends outside the sets of [`ipv4`] (another port), to add and remove.
+fn ipv4_extra(count: usize) -> Vec<Spec> {
+    ipv4(count, weighted)
+        .into_iter()
+        .map(|s| Spec {
+            addr: SocketAddr::new(s.addr.ip(), 8081),
+            weight: s.weight,
+        })
+        .collect()
 }
 
 fn ratio(lb: f64, pingora: f64) -> f64 {
@@ -264,7 +281,7 @@ fn run(effort: Effort, out: &mut Vec<Value>) -> Result<Vec<String>, String> {
         "max_iterations": MAX_ITERATIONS, "batch": effort.select.size,
         "select_blocks": effort.select.blocks, "select_warm_batches": effort.select.warm,
         "select_rounds": effort.select.blocks * effort.select.timed,
-        "build_rounds": effort.build_rounds,
+        "build_rounds": effort.build_rounds, "update_rounds": effort.update_rounds,
     }));
     for n in [10, 1_000, 10_000] {
         let specs = ipv4(n, weighted);
@@ -336,6 +353,47 @@ fn run(effort: Effort, out: &mut Vec<Value>) -> Result<Vec<String>, String> {
     )?);
     out.push(ring_build_row(&w1, effort));
 
+    // Updates changing 1 and 10 backends of 10,000.
+    for changed in [1, 10] {
+        let extra: Vec<Spec> = ipv4_extra(changed);
+        let rounds = effort.update_rounds;
+        out.push(update_row::<RoundRobin, ps::RoundRobin>(
+            "round_robin",
+            &specs,
+            &extra,
+            (),
+            rounds,
+        )?);
+        out.push(update_row::<Random, ps::Random>(
+            "random",
+            &specs,
+            &extra,
+            (),
+            rounds,
+        )?);
+        out.push(update_row::<FnvHash, ps::FNVHash>(
+            "fnv_hash",
+            &specs,
+            &extra,
+            (),
+            rounds,
+        )?);
+        out.push(update_row::<Consistent, ps::Consistent>(
+            "consistent",
+            &specs,
+            &extra,
+            KetamaConfig::default(),
+            rounds,
+        )?);
+        out.push(update_row::<Consistent, ps::Consistent>(
+            "consistent_w1",
+            &w1,
+            &extra,
+            KetamaConfig::default(),
+            rounds,
+        )?);
+    }
+
     // First picks: an IPv4 difference fails the run; IPv6 ring differences are expected.
     let mut failures = Vec::new();
     for n in [1, 10, 100, 1_000, 10_000] {
@@ -380,6 +438,7 @@ fn main() -> ExitCode {
                 size: BATCH,
             },
             build_rounds: 3,
+            update_rounds: 5,
         }
     } else {
         Effort {
@@ -390,6 +449,7 @@ fn main() -> ExitCode {
                 size: BATCH,
             },
             build_rounds: 11,
+            update_rounds: 21,
         }
     };
     let mut out = Vec::new();

@@ -52,6 +52,10 @@ pub struct Backends {
     /// The readiness accounting of the load balancer these backends belong to; every state
     /// counts in it.
     pub(crate) pool: Arc<Pool>,
+    /// Counts administrative changes ([`Backends::set_enablement`]), for consumers that follow
+    /// which backends are present (lb-tower's `discover`) between publications.
+    #[cfg(feature = "runtime")]
+    pub(crate) admin: tokio::sync::watch::Sender<u64>,
 }
 
 impl Backends {
@@ -74,6 +78,8 @@ impl Backends {
             shared_registry: false,
             current: Arc::new(Detached(arc_swap::ArcSwap::from_pointee(set))),
             pool,
+            #[cfg(feature = "runtime")]
+            admin: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -146,6 +152,8 @@ impl Backends {
         match self.current.current().state_of(&backend.addr) {
             Some(state) => {
                 state.set_enablement(enablement);
+                #[cfg(feature = "runtime")]
+                self.admin.send_modify(|n| *n = n.wrapping_add(1));
                 true
             }
             None => false,

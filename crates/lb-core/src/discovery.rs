@@ -52,6 +52,36 @@ impl FromIterator<Backend> for Discovered {
     }
 }
 
+/// A discovery source's answer to `ServiceDiscovery::discover_changes` (the `runtime`
+/// feature): the whole set, what changed since the answer the load balancer holds, or nothing.
+///
+/// A source that tracks its changes numbers its answers; the load balancer remembers the number
+/// of the answer its published set came from and asks for the changes since it. The source
+/// answers [`Answer::Delta`] when it still knows them, and [`Answer::Full`] when it does not
+/// (the number is too old, or the source restarted). A set published from elsewhere
+/// ([`LoadBalancer::apply`](crate::LoadBalancer::apply)) makes the next question one without a
+/// number.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Answer {
+    /// The whole set, numbered when the source can later answer the changes since it.
+    Full {
+        /// Every backend.
+        set: Discovered,
+        /// The answer's number, if the source keeps one.
+        version: Option<u64>,
+    },
+    /// What changed since the answer numbered as asked, and the number of the result.
+    Delta {
+        /// The change.
+        delta: Delta,
+        /// The number of the set the change leads to.
+        version: u64,
+    },
+    /// Nothing changed since the answer numbered as asked.
+    Unchanged,
+}
+
 /// A change to a backend set, from a source that knows what changed (a Kubernetes watch event,
 /// an edit of a static list, a DNS answer compared with the last): see
 /// [`LoadBalancer::apply_delta`](crate::LoadBalancer::apply_delta). Applying it costs time in

@@ -48,6 +48,7 @@ mod backend;
 mod backends;
 mod backoff;
 mod change;
+mod change_log;
 mod clock;
 mod discovery;
 mod error;
@@ -80,7 +81,8 @@ pub use backend::{Backend, IntoBackend};
 pub use backends::Backends;
 pub use backoff::Backoff;
 pub use change::SetChange;
-pub use discovery::{Delta, Discovered};
+pub use change_log::{Change, ChangeLog, DEFAULT_CHANGE_LOG_CAPACITY};
+pub use discovery::{Answer, Delta, Discovered};
 pub use error::{AddressError, BoxError, LoadBalancerError, UpdateError, error_chain};
 pub use extensions::Extensions;
 pub use health::{
@@ -103,8 +105,8 @@ pub use topology::{CallerShares, Priority, Zone, ZoneHints, ZoneRouting};
 
 #[cfg(feature = "runtime")]
 pub use runtime::{
-    ChangeNotifier, ChangeSubscription, Discovery, Generations, HealthCheck, HealthEvent,
-    HealthSchedule, HealthWatch, PassReport, ServiceDiscovery, ServiceHandle,
+    ChangeNotifier, ChangeSubscription, Discovery, EnablementChanges, Generations, HealthCheck,
+    HealthEvent, HealthSchedule, HealthWatch, PassReport, ServiceDiscovery, ServiceHandle,
 };
 
 /// Re-exported so that implementors of the async traits use the same macro version.

@@ -102,10 +102,10 @@ impl BackendSet {
     }
 
     /// Builds the next generation by applying `delta` to `previous`: removals, then additions
-    /// and changes (by address), in a sort of the delta and one merge pass that copies the
-    /// unchanged backends and their states as they are, and records what changed. Time in
-    /// proportion to the change plus a copy of the set's dense arrays; nothing of the unchanged
-    /// part is sorted or hashed.
+    /// and changes (by address). The delta is sorted, each of its addresses is found by binary
+    /// search, and the runs of unchanged backends between them are copied whole with their
+    /// states: time in proportion to the change (times the log of the set) plus a copy of the
+    /// set's dense arrays; nothing of the unchanged part is compared, sorted or hashed.
     pub(crate) fn apply(
         delta: &Delta,
         previous: &BackendSet,
@@ -115,44 +115,59 @@ impl BackendSet {
         let upsert = sorted_unique(delta.upsert.clone(), "a discovery delta");
         let mut remove: Vec<&Address> = delta.remove.iter().collect();
         remove.sort_unstable();
-        let removed = |addr: &Address| remove.binary_search(&addr).is_ok();
+        remove.dedup();
         let len = previous.len() + upsert.len();
         let (mut backends, mut states) = (Vec::with_capacity(len), Vec::with_capacity(len));
         let mut changes = Changes::default();
-        let mut new = upsert.into_iter().peekable();
-        for (o, (old, state)) in previous
-            .backends
-            .iter()
-            .zip(previous.states.iter())
-            .enumerate()
-        {
-            while let Some(b) = new.next_if(|b| b.addr < old.addr) {
-                changes.added.push(backends.len());
-                states.push(Self::new_state(&b, registry, pool));
-                backends.push(b);
-            }
-            match new.next_if(|b| b.addr == old.addr) {
-                // Changed (weight, metadata): the new backend, the same state. A backend both
-                // removed and listed again in one delta stays, as listed.
-                Some(b) => {
-                    if !same_attributes(old, &b) {
+        // `previous[..cursor]` is copied or dealt with.
+        let mut cursor = 0;
+        let mut upserts = upsert.into_iter().peekable();
+        let mut removals = remove.into_iter().peekable();
+        loop {
+            // The next address the delta names, in address order; a backend both removed and
+            // listed again stays, as listed.
+            let upsert_first = match (upserts.peek(), removals.peek()) {
+                (Some(u), Some(r)) => u.addr <= **r,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let addr = if upsert_first {
+                upserts.peek().map(|u| &u.addr)
+            } else {
+                removals.peek().copied()
+            };
+            let Some(addr) = addr else { break };
+            let tail = &previous.backends[cursor..];
+            let at = cursor + tail.partition_point(|b| b.addr < *addr);
+            let found = previous.backends.get(at).is_some_and(|b| b.addr == *addr);
+            backends.extend_from_slice(&previous.backends[cursor..at]);
+            states.extend_from_slice(&previous.states[cursor..at]);
+            cursor = at;
+            if upsert_first {
+                let Some(b) = upserts.next() else { break };
+                removals.next_if(|r| **r == b.addr);
+                if found {
+                    if !same_attributes(&previous.backends[at], &b) {
                         changes.changed.push(backends.len());
                     }
-                    backends.push(b);
-                    states.push(Arc::clone(state));
+                    states.push(Arc::clone(&previous.states[at]));
+                    cursor = at + 1;
+                } else {
+                    changes.added.push(backends.len());
+                    states.push(Self::new_state(&b, registry, pool));
                 }
-                None if removed(&old.addr) => changes.removed.push(o),
-                None => {
-                    backends.push(old.clone());
-                    states.push(Arc::clone(state));
+                backends.push(b);
+            } else {
+                removals.next();
+                if found {
+                    changes.removed.push(at);
+                    cursor = at + 1;
                 }
             }
         }
-        for b in new {
-            changes.added.push(backends.len());
-            states.push(Self::new_state(&b, registry, pool));
-            backends.push(b);
-        }
+        backends.extend_from_slice(&previous.backends[cursor..]);
+        states.extend_from_slice(&previous.states[cursor..]);
         let set = BackendSet {
             backends: backends.into_boxed_slice(),
             states: states.into_boxed_slice(),
@@ -239,6 +254,36 @@ impl BackendSet {
     /// A number unique to this set among all sets of the process, increasing with each new set.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Whether some backend has a positive weight (then weight 0 is a standby). Stops at the
+    /// first: one look in the usual case.
+    pub(crate) fn has_active(&self) -> bool {
+        self.backends.iter().any(|b| b.weight > 0)
+    }
+
+    /// [`BackendSet::publish_weights`] for a set that is not divided, after `previous`, which
+    /// was not either and had the same standby rule, given what `changes` says differs: only
+    /// the states of backends that joined or changed, and of those that left, are written.
+    pub(crate) fn publish_changes(&self, previous: &BackendSet, changes: &Changes, ramp: bool) {
+        let has_active = self.has_active();
+        for &o in &changes.removed {
+            if let Some(state) = previous.states.get(o) {
+                state.publish(0, false, 0, false);
+            }
+        }
+        let publish = |i: usize, new: bool| {
+            if let (Some(b), Some(state)) = (self.backends.get(i), self.states.get(i)) {
+                let standby = has_active && b.weight == 0;
+                state.publish(b.weight.max(1), standby, 0, ramp && new);
+            }
+        };
+        for &i in &changes.added {
+            publish(i, true);
+        }
+        for &i in &changes.changed {
+            publish(i, false);
+        }
     }
 
     /// Gives the pool this set's weights: each backend's state counts its weight (at least 1) in

@@ -15,7 +15,7 @@ use arc_swap::ArcSwap;
 
 use crate::backend::Backend;
 use crate::backends::CurrentSet;
-use crate::change::SetChange;
+use crate::change::{Changes, SetChange};
 use crate::clock;
 use crate::error::BoxError;
 use crate::outcome::Outcome;
@@ -406,14 +406,27 @@ pub(crate) fn build_all<S: BackendSelection>(
 /// Gives the pool the layout of `set` as `selectors` divide it, then every backend its weight,
 /// tier and partition (see [`BackendSet::publish_weights`]), re-evaluating panic mode and the
 /// routing once at the end. Done under the publishing lock, before the snapshot is stored.
+///
+/// With `changes` (what differs from `previous`), a set that is not divided, after one that was
+/// not either, and whose standby rule did not flip, only the states that changed are written:
+/// an update costs what the change costs.
 pub(crate) fn place<S>(
     set: &BackendSet,
     previous: Option<&BackendSet>,
     ramp: bool,
     selectors: Option<&Selectors<S>>,
     pool: &crate::pool::Pool,
+    changes: Option<&Changes>,
 ) {
     let partitions = selectors.and_then(|s| s.partitions.as_deref());
+    if let (Some(previous), Some(changes), None) = (previous, changes, partitions)
+        && !pool.is_partitioned()
+        && set.has_active() == previous.has_active()
+    {
+        let _batch = pool.batch();
+        set.publish_changes(previous, changes, ramp);
+        return;
+    }
     pool.set_layout(partitions.map(|p| p.layout.clone()).unwrap_or_default());
     let levels = partitions
         .map(Partitions::level_of_parts)
@@ -437,6 +450,7 @@ impl<S: Send + Sync + 'static> CurrentSet for SnapshotCell<S> {
             false,
             selectors.as_ref(),
             &snapshot.policies.pool,
+            None,
         );
         let next = snapshot.with_set(Arc::new(set));
         self.store(Arc::new(next));

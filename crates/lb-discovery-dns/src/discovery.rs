@@ -4,7 +4,10 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use hickory_resolver::TokioResolver;
-use lb_core::{BoxError, ChangeNotifier, ChangeSubscription, Discovered, ServiceDiscovery};
+use lb_core::{
+    Answer, BoxError, Change, ChangeLog, ChangeNotifier, ChangeSubscription, Discovered,
+    ServiceDiscovery,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -59,6 +62,8 @@ pub(crate) struct State {
     /// The current answer: `None` until the first answer with records (or the first empty set
     /// published after the negative grace period).
     pub(crate) current: Option<(Vec<Entry>, Discovered)>,
+    /// Every change of the answer, numbered, for `discover_changes`.
+    pub(crate) log: ChangeLog,
     pub(crate) stats: DnsStats,
 }
 
@@ -221,8 +226,27 @@ impl Shared {
     }
 }
 
-/// Replaces the current answer when `entries` differs from it. Returns whether it changed.
-fn replace(state: &mut State, entries: Vec<Entry>) -> bool {
+/// The changes from `old` to `new` (each sorted by address): one merge.
+fn diff(old: &[Entry], new: &[Entry]) -> Vec<Change> {
+    let mut changes = Vec::new();
+    let mut before = old.iter().peekable();
+    for e in new {
+        while let Some(gone) = before.next_if(|o| o.addr < e.addr) {
+            changes.push(Change::Remove(gone.addr.into()));
+        }
+        match before.next_if(|o| o.addr == e.addr) {
+            Some(o) if o == e => {}
+            _ => changes.push(Change::Upsert(e.to_backend())),
+        }
+    }
+    changes.extend(before.map(|gone| Change::Remove(gone.addr.into())));
+    changes
+}
+
+/// Replaces the current answer when `entries` differs from it, recording the difference in the
+/// change log. Returns whether it changed.
+fn replace(state: &mut State, mut entries: Vec<Entry>) -> bool {
+    entries.sort();
     if state
         .current
         .as_ref()
@@ -230,6 +254,9 @@ fn replace(state: &mut State, entries: Vec<Entry>) -> bool {
     {
         return false;
     }
+    let old = state.current.as_ref().map_or(&[][..], |(e, _)| &e[..]);
+    let changes = diff(old, &entries);
+    state.log.commit(changes);
     let discovered = to_discovered(&entries);
     tracing::info!(backends = entries.len(), "dns answer changed");
     state.current = Some((entries, discovered));
@@ -243,6 +270,31 @@ impl ServiceDiscovery for DnsDiscovery {
     /// been found yet, it returns the last error (the load balancer retries, and is told as
     /// soon as a refresh finds backends).
     async fn discover(&self) -> Result<Discovered, BoxError> {
+        self.first_refresh().await;
+        let state = self.shared.state();
+        self.current(&state).cloned()
+    }
+
+    /// The changes since answer `since`, from the log of the answers' differences: an unchanged
+    /// refresh answers [`Answer::Unchanged`], so the load balancer publishes nothing.
+    async fn discover_changes(&self, since: Option<u64>) -> Result<Answer, BoxError> {
+        self.first_refresh().await;
+        let state = self.shared.state();
+        let set = self.current(&state)?;
+        // The set and its number read under one lock, so the number is the set's.
+        Ok(state.log.answer(since, || set.clone()))
+    }
+
+    fn subscribe(&self) -> Option<ChangeSubscription> {
+        self.ensure_started();
+        Some(self.shared.notifier.subscribe())
+    }
+}
+
+impl DnsDiscovery {
+    /// Waits for the first refresh (bounded by the refresh deadline) when there is no answer
+    /// yet.
+    async fn first_refresh(&self) {
         self.ensure_started();
         let mut refreshes = self.shared.refreshes.subscribe();
         if self.shared.state().current.is_none() && *refreshes.borrow() == 0 {
@@ -255,20 +307,18 @@ impl ServiceDiscovery for DnsDiscovery {
                 .saturating_add(std::time::Duration::from_secs(1));
             let _ = tokio::time::timeout(limit, refreshes.wait_for(|n| *n > 0)).await;
         }
-        let state = self.shared.state();
+    }
+
+    /// The current answer, or the error that explains its absence.
+    fn current<'a>(&self, state: &'a State) -> Result<&'a Discovered, BoxError> {
         match (&state.current, &state.stats.last_error) {
-            (Some((_, discovered)), _) => Ok(discovered.clone()),
+            (Some((_, discovered)), _) => Ok(discovered),
             (None, Some(error)) => Err(Box::new(error.clone())),
             (None, None) => Err(Box::new(DnsError::RefreshTimeout {
                 name: self.shared.name.clone(),
                 timeout: self.shared.settings.refresh_timeout,
             })),
         }
-    }
-
-    fn subscribe(&self) -> Option<ChangeSubscription> {
-        self.ensure_started();
-        Some(self.shared.notifier.subscribe())
     }
 }
 

@@ -41,7 +41,7 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    fn to_backend(&self) -> Backend {
+    pub(crate) fn to_backend(&self) -> Backend {
         let mut backend = Backend::from(self.addr).with_weight(self.weight);
         if let Some(srv) = &self.srv {
             backend = backend.with_ext(srv.clone());

@@ -1,12 +1,13 @@
 //! Backend selection strategies for lb: smooth weighted round robin, weighted random, least
-//! request (power of two choices), weighted hashing and nginx-identical consistent hashing, each
+//! request (power of two choices), weighted hashing, and consistent hashing (nginx-identical
+//! ketama, Envoy-identical Maglev, rendezvous, jump, and bounded loads over any of them), each
 //! allocation-free and lock-free per pick.
 //!
 //! lb-selection sits on top of lb-core: each strategy implements
 //! [`BackendSelection`](lb_core::BackendSelection) and plugs into a
 //! [`LoadBalancer`](lb_core::LoadBalancer), which publishes it together with the backends and
-//! their health. `Consistent` builds on lb-ketama's ring. It needs lb-core without its `runtime`
-//! feature, so it works without tokio.
+//! their health. `Consistent` builds on lb-ketama's ring and `Maglev` on lb-maglev's table. It
+//! needs lb-core without its `runtime` feature, so it works without tokio.
 //!
 //! ```
 //! use lb_core::{Backend, LoadBalancer};
@@ -46,6 +47,10 @@
 //! | [`PeakEwma`] | the lower `latency × (in_flight + 1) / weight` of two weighted random draws (Finagle's, tower's and linkerd's Peak EWMA) | two random numbers, two counter loads, two latency estimates | 24 bytes |
 //! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight: **the same as pingora's `FNVHash`** | one hash of the key | at most 20 bytes |
 //! | [`Consistent`], [`KetamaHashing`] | nginx's ketama ring (`hash $key consistent`) | CRC32 of the key and an indexed ring lookup | about 10 bytes per ring point (160 points per unit of weight) |
+//! | [`Maglev`] | Envoy's `MAGLEV` table (shares within about 1% of the weights) | XXH3 of the key, a multiplication and one table load (or Envoy's xxHash64 and a remainder) | about 100 table slots of 1 to 4 bytes |
+//! | [`Rendezvous`] | highest random weight, weighted by the logarithmic method (least disruption) | a hash of the key and a score per backend: O(N) | 8 or 16 bytes |
+//! | [`Jump`] | Lamping and Veach's jump consistent hash (no weights: shards `0..n`) | a hash of the key and about ln(N) steps | 4 bytes |
+//! | [`Bounded<S>`](Bounded) | `S`'s order, skipping backends over a cap on requests in flight (HAProxy's `hash-balance-factor`) | `S`'s pick and a load per backend looked at; the total load summed only as far as a decision needs | `S`'s and 4 bytes |
 //!
 //! A pick through `LoadBalancer::select` is lb-core's part (one atomic load of the published
 //! generation, one readiness load per candidate, two atomic operations to own the generation)
@@ -63,7 +68,8 @@
 //! Weight 0 is a **standby** in every strategy: never the first pick while a backend of positive
 //! weight exists, and offered only after every one of them (in address order), so `select`
 //! returns it only when no positive-weight backend is ready. When every weight is 0, the backends
-//! are treated as equal. Weights up to `u32::MAX` work in every strategy but [`Consistent`], whose
+//! are treated as equal. [`Jump`] gives every positive weight an equal share (jump has no
+//! weights). Weights up to `u32::MAX` work in every strategy but [`Consistent`], whose
 //! ring holds at most [`lb_ketama::MAX_POINTS`] points: a heavier set is a build error naming the
 //! heaviest backend (see its docs). No strategy expands weights into a table, and none is limited
 //! to 65,536 backends.
@@ -139,15 +145,19 @@
 
 mod alias;
 mod arith;
+mod bounded;
 mod candidates;
 mod cdf;
 mod consistent;
 mod error;
+mod jump;
 pub mod kit;
 mod layout;
 mod least_request;
+mod maglev;
 mod peak_ewma;
 mod random;
+mod rendezvous;
 mod rng;
 mod round_robin;
 mod weighted;
@@ -158,11 +168,15 @@ pub mod testing;
 #[cfg(test)]
 mod test_util;
 
+pub use bounded::{Bounded, BoundedConfig, BoundedIter, DEFAULT_BALANCE_FACTOR};
 pub use consistent::{Consistent, ConsistentIter, KetamaConfig, KetamaHashing};
 pub use error::SelectionError;
+pub use jump::{Jump, JumpIter, JumpKey, jump_bucket};
 pub use least_request::{LeastConnections, LeastRequest, LeastRequestConfig, LeastRequestIter};
+pub use maglev::{Maglev, MaglevConfig, MaglevIter};
 pub use peak_ewma::{PeakEwma, PeakEwmaIter};
 pub use random::{Random, RandomIter};
+pub use rendezvous::{Rendezvous, RendezvousIter};
 pub use round_robin::{Regime, RoundRobin, RoundRobinIter};
 #[allow(deprecated)]
 pub use weighted::{FNVHash, FVNHash, FnvHash, Weighted, WeightedIter};

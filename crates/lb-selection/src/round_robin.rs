@@ -21,8 +21,9 @@ const TABLE_PER_BACKEND: u64 = 16;
 /// weights, such as 100, 1, 1, keep nginx's exact sequence).
 const TABLE_FLOOR: u64 = 4096;
 /// ...and while computing it costs at most this many steps (period × distinct weights), so that
-/// a build stays in the milliseconds.
-const TABLE_WORK: u64 = 1 << 22;
+/// a build, which every change of the set's weights needs, stays a fraction of a millisecond
+/// (a larger set of uneven weights takes the golden-ratio sequence, built in one pass).
+const TABLE_WORK: u64 = 1 << 17;
 /// The most turns a select takes past down backends, looking for a ready one, before the
 /// fallback order decides (see the type's docs).
 const READY_WALK: u32 = 256;
@@ -34,10 +35,11 @@ const READY_WALK: u32 = 256;
 /// number of backends):
 ///
 /// - **Equal weights**: plain round robin in address order.
-/// - **`W ≤ max(16·n, 4096)`** (and `W × distinct weights ≤ 4 M`): **exactly nginx's smooth
+/// - **`W ≤ max(16·n, 4096)`** (and `W × distinct weights ≤ 128 K`): **exactly nginx's smooth
 ///   weighted round robin** (with the backends in address order as nginx's peer list), read from a
 ///   table of `W` entries computed at build time. Turn `t` is entry `t mod W`.
-/// - **Otherwise** (weights too uneven to tabulate in O(n) memory): turn `t` picks the backend
+/// - **Otherwise** (weights too uneven to tabulate in O(n) memory, or a table too costly to
+///   compute at every update, as for 10,000 backends of weights 1 to 10): turn `t` picks the backend
 ///   whose share of the cumulative weight line contains the fraction `t/φ mod 1` (a golden-ratio
 ///   Weyl sequence). Over any `m` consecutive turns each backend gets `m·w/W` picks within a
 ///   few, and by the three-gap theorem the gaps between a backend's successive picks take at

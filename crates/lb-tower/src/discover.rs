@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use lb_core::{
-    Address, Backend, BackendSelection, BackendSet, BackendState, Enablement, Generations,
-    HealthWatch, LoadBalancer,
+    Address, Backend, BackendSelection, BackendSet, BackendState, Enablement, EnablementChanges,
+    Generations, HealthWatch, LoadBalancer,
 };
 use tower::discover::Change;
 
@@ -41,6 +41,7 @@ where
     Discover {
         sets: lb.generations(),
         health: Some(lb.backends().health_watch()),
+        admin: Some(lb.backends().enablement_changes()),
         set: None,
         inserted: BTreeSet::new(),
         removals: VecDeque::new(),
@@ -54,6 +55,8 @@ where
 pub struct Discover<F> {
     sets: Generations,
     health: Option<HealthWatch>,
+    /// Changes of administrative state, which publish no new set.
+    admin: Option<EnablementChanges>,
     /// The newest set seen.
     set: Option<Arc<BackendSet>>,
     /// The addresses inserted downstream and not removed since.
@@ -144,6 +147,18 @@ where
                 }
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => {}
+            }
+            if let Some(admin) = &mut this.admin {
+                match Pin::new(admin).poll_next(cx) {
+                    Poll::Ready(Some(())) => {
+                        if let Some(set) = this.set.clone() {
+                            this.follow(set);
+                        }
+                        continue;
+                    }
+                    Poll::Ready(None) => this.admin = None,
+                    Poll::Pending => {}
+                }
             }
             let Some(health) = &mut this.health else {
                 return Poll::Pending;

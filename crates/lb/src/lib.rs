@@ -12,6 +12,7 @@
 //!   `update()`, the background service), on tokio.
 //! - `selection` (default): strategies, in [`selection`].
 //! - `ketama`: the nginx-compatible hash ring on its own, in [`ketama`].
+//! - `maglev`: the Envoy-compatible Maglev table on its own, in [`maglev`].
 //! - `health`: active health checks, in [`health`], with rustls' `ring` provider;
 //!   `health-aws-lc-rs` uses `aws-lc-rs` instead.
 //! - `discovery-static`, `discovery-dns`, `discovery-k8s`: discovery sources (and, with
@@ -34,6 +35,10 @@ pub use lb_selection as selection;
 #[cfg(feature = "ketama")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ketama")))]
 pub use lb_ketama as ketama;
+
+#[cfg(feature = "maglev")]
+#[cfg_attr(docsrs, doc(cfg(feature = "maglev")))]
+pub use lb_maglev as maglev;
 
 #[cfg(feature = "health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
@@ -71,9 +76,9 @@ pub mod discovery {
 pub use lb_core::{
     Address, Backend, BackendIter, BackendSelection, BackendSet, BackendState, Backends, Backoff,
     BoxError, CallerShares, Discovered, Enablement, Extensions, FailurePercentageEjection,
-    HealthRegistry, InitialHealth, LoadBalancer, LoadSignals, Outcome, PassiveHealth, Pick,
-    Priority, SlowStart, States, SuccessRateEjection, UpdateStats, UpdateTimings, Zone, ZoneHints,
-    ZoneRouting,
+    HealthRegistry, InitialHealth, LoadBalancer, LoadBalancerGroup, LoadSignals, Outcome,
+    PassiveHealth, Pick, Priority, SlowStart, States, SuccessRateEjection, UpdateStats,
+    UpdateTimings, Zone, ZoneHints, ZoneRouting,
 };
 #[cfg(feature = "runtime")]
 pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};
@@ -81,8 +86,9 @@ pub use lb_core::{HealthCheck, HealthSchedule, ServiceDiscovery, ServiceHandle};
 #[cfg(feature = "selection")]
 #[cfg_attr(docsrs, doc(cfg(feature = "selection")))]
 pub use lb_selection::{
-    Consistent, FnvHash, KetamaConfig, KetamaHashing, LeastConnections, LeastRequest,
-    LeastRequestConfig, PeakEwma, Random, RoundRobin, Weighted,
+    Bounded, BoundedConfig, Consistent, FnvHash, Jump, KetamaConfig, KetamaHashing,
+    LeastConnections, LeastRequest, LeastRequestConfig, Maglev, MaglevConfig, PeakEwma, Random,
+    Rendezvous, RoundRobin, Weighted,
 };
 
 #[cfg(feature = "health")]
@@ -98,7 +104,10 @@ pub mod prelude {
     #[cfg(feature = "runtime")]
     pub use lb_core::{HealthCheck, ServiceDiscovery};
     #[cfg(feature = "selection")]
-    pub use lb_selection::{Consistent, FnvHash, LeastRequest, PeakEwma, Random, RoundRobin};
+    pub use lb_selection::{
+        Bounded, Consistent, FnvHash, Jump, LeastRequest, Maglev, PeakEwma, Random, Rendezvous,
+        RoundRobin,
+    };
 }
 
 /// The README's examples, compiled and run as doctests when every feature is on.

@@ -17,7 +17,10 @@ fn ratio(lb: f64, pingora: f64) -> String {
 
 /// The comparison's section of the report; nothing when the run had no comparison.
 pub(crate) fn section(out: &mut String, data: &Data) {
-    if data.compare_select.is_empty() && data.compare_build.is_empty() {
+    if data.compare_select.is_empty()
+        && data.compare_build.is_empty()
+        && data.compare_update.is_empty()
+    {
         return;
     }
     out.push_str("## lb against pingora-load-balancing 0.9.1\n\n");
@@ -90,6 +93,43 @@ pub(crate) fn section(out: &mut String, data: &Data) {
                     time(r.lb),
                     time(r.pingora),
                     ratio(r.lb, r.pingora),
+                ]
+            })
+            .collect();
+        table(out, &header, &rows);
+    }
+    if !data.compare_update.is_empty() {
+        out.push_str(
+            "**Update**: `changed` backends of N added, then removed again, in turn; the \
+             median update. pingora: `LoadBalancer::update` over a source answering the two \
+             sets in turn (it diffs the answer and rebuilds the selector). lb: `apply_delta` of \
+             the change (what lb's sources that track their changes answer: `Static`, \
+             Kubernetes, DNS), and `apply` of the whole set (a polled source).\n\n",
+        );
+        let header = [
+            "strategy",
+            "N",
+            "changed",
+            "lb delta",
+            "lb whole set",
+            "pingora",
+            "delta / pingora",
+            "whole set / pingora",
+        ]
+        .map(str::to_owned);
+        let rows: Vec<Vec<String>> = data
+            .compare_update
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("`{}`", r.strategy),
+                    thousands(r.n),
+                    r.changed.to_string(),
+                    time(r.lb_delta),
+                    time(r.lb_full),
+                    time(r.pingora),
+                    ratio(r.lb_delta, r.pingora),
+                    ratio(r.lb_full, r.pingora),
                 ]
             })
             .collect();
@@ -222,6 +262,20 @@ pub(crate) fn summary(data: &Data) -> String {
             time(r.lb),
             time(r.pingora),
             ratio(r.lb, r.pingora)
+        );
+    }
+    for r in &data.compare_update {
+        let _ = writeln!(
+            out,
+            "update {:<14} N={:<6} changed {:<3} lb delta {:>9}  lb whole {:>9}  pingora {:>9}  delta/pingora {}  whole/pingora {}",
+            r.strategy,
+            r.n,
+            r.changed,
+            time(r.lb_delta),
+            time(r.lb_full),
+            time(r.pingora),
+            ratio(r.lb_delta, r.pingora),
+            ratio(r.lb_full, r.pingora)
         );
     }
     for t in targets::evaluate(data) {

@@ -34,6 +34,15 @@ pub(crate) struct Baseline {
     pub(crate) max_over_mean: f64,
 }
 
+/// Maglev's slots at one size: the busiest and lightest backend over its weighted fair share.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Slots {
+    pub(crate) n: u64,
+    pub(crate) weights: String,
+    pub(crate) max_over_fair: f64,
+    pub(crate) min_over_fair: f64,
+}
+
 /// One selector's memory: what its build retained (or why it could not be built).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Memory {
@@ -60,6 +69,20 @@ pub(crate) struct CompareBuild {
     pub(crate) strategy: String,
     pub(crate) n: u64,
     pub(crate) lb: f64,
+    pub(crate) pingora: f64,
+}
+
+/// One update timing of the pingora comparison, ns per update (medians): `changed` backends of
+/// `n` added or removed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CompareUpdate {
+    pub(crate) strategy: String,
+    pub(crate) n: u64,
+    pub(crate) changed: u64,
+    /// lb's `apply_delta` of the change.
+    pub(crate) lb_delta: f64,
+    /// lb's `apply` of the whole set.
+    pub(crate) lb_full: f64,
     pub(crate) pingora: f64,
 }
 
@@ -110,9 +133,11 @@ pub(crate) struct Data {
     pub(crate) quiet: Vec<Quiet>,
     pub(crate) quality: Vec<Quality>,
     pub(crate) baselines: Vec<Baseline>,
+    pub(crate) slots: Vec<Slots>,
     pub(crate) memory: Vec<Memory>,
     pub(crate) compare_select: Vec<CompareSelect>,
     pub(crate) compare_build: Vec<CompareBuild>,
+    pub(crate) compare_update: Vec<CompareUpdate>,
     pub(crate) compare_memory: Vec<CompareMemory>,
     pub(crate) first_picks: Vec<FirstPick>,
     pub(crate) compare_meta: Option<CompareMeta>,
@@ -193,6 +218,18 @@ impl Data {
                 })()
                 .ok_or(MISSING)?,
             ),
+            "slots" if v.get("error").is_some() => {}
+            "slots" => self.slots.push(
+                (|| {
+                    Some(Slots {
+                        n: u(v, "n")?,
+                        weights: s(v, "weights")?,
+                        max_over_fair: f(v, "max_over_fair")?,
+                        min_over_fair: f(v, "min_over_fair")?,
+                    })
+                })()
+                .ok_or(MISSING)?,
+            ),
             "memory" => self.memory.push(
                 (|| {
                     let bytes = match s(v, "error") {
@@ -226,6 +263,19 @@ impl Data {
                         strategy: s(v, "strategy")?,
                         n: u(v, "n")?,
                         lb: f(v, "lb_ns")?,
+                        pingora: f(v, "pingora_ns")?,
+                    })
+                })()
+                .ok_or(MISSING)?,
+            ),
+            "update" => self.compare_update.push(
+                (|| {
+                    Some(CompareUpdate {
+                        strategy: s(v, "strategy")?,
+                        n: u(v, "n")?,
+                        changed: u(v, "changed")?,
+                        lb_delta: f(v, "lb_delta_ns")?,
+                        lb_full: f(v, "lb_full_ns")?,
                         pingora: f(v, "pingora_ns")?,
                     })
                 })()
@@ -298,6 +348,7 @@ mod tests {
 {"kind":"quality","strategy":"consistent","n":10,"keys":1000000,"max_over_mean":1.136,"moved_on_remove":0.1,"ideal_remove":0.1,"moved_on_add":0.0894,"ideal_add":0.0909}
 {"kind":"quality","strategy":"consistent","n":10,"error":"ring too large"}
 {"kind":"quality_baseline","n":10,"keys":1000000,"max_over_mean":1.005}
+{"kind":"slots","strategy":"maglev","n":1000,"weights":"1","size":100003,"max_over_fair":1.0099,"min_over_fair":0.99}
 {"kind":"memory","strategy":"random","n":1000,"weights":"1","retained_bytes":20000,"peak_bytes":56000,"heap_bytes":19000}
 {"kind":"memory","strategy":"consistent","n":1000,"weights":"10000","error":"ring of 1600000000 points"}
 {"kind":"select","strategy":"fnv_hash","n":10,"lb_pick_ns":29.3,"lb_selector_ns":21.3,"pingora_ns":150.9}
@@ -315,6 +366,8 @@ mod tests {
         assert_eq!(data.quality.len(), 1);
         assert_eq!(data.quality[0].moved_on_add, 0.0894);
         assert_eq!(data.baselines[0].max_over_mean, 1.005);
+        assert_eq!(data.slots[0].max_over_fair, 1.0099);
+        assert_eq!(data.slots[0].weights, "1");
         assert_eq!(
             data.memory[0].bytes,
             Ok(20_000),

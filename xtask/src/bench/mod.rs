@@ -7,7 +7,8 @@
 //! `<part>.meta.json` of its conditions (date, mode, load average, commit, time), and the report
 //! is rendered from all the data there, so the two commands add up to one report:
 //!
-//! 1. `criterion`: `cargo bench -p lb-benches` (benches `select`, `build`, `ketama`, `tower`) with
+//! 1. `criterion`: `cargo bench -p lb-benches` (benches `select`, `build`, `ketama`, `tower`,
+//!    `hashing`, `k8s`, `update`) with
 //!    `CRITERION_HOME=<target>/lb-report/criterion` (cleared first, so the report holds only this
 //!    run) and `LB_BENCH_OUT=data/benches.jsonl` for the figures criterion does not keep.
 //!    `--quick` passes `--warm-up-time 0.1 --measurement-time 0.3 --nresamples 5000` to
@@ -25,6 +26,8 @@
 mod compare;
 mod criterion;
 mod data;
+mod hashing;
+mod k8s;
 mod machine;
 mod plot;
 mod report;
@@ -247,7 +250,8 @@ fn criterion_part(
         .current_dir(root)
         .args(["bench", "-p", "lb-benches"])
         .args([
-            "--bench", "select", "--bench", "build", "--bench", "ketama", "--bench", "tower", "--",
+            "--bench", "select", "--bench", "build", "--bench", "ketama", "--bench", "tower",
+            "--bench", "hashing", "--bench", "k8s", "--bench", "update", "--",
         ])
         .env("CRITERION_HOME", &paths.criterion)
         .env("LB_BENCH_OUT", &out);
@@ -387,6 +391,7 @@ fn write_report(paths: &Paths, options: &Options) -> bool {
         "peak_ewma",
         "fnv_hash",
         "consistent",
+        "maglev",
     ];
     let charts = [
         (

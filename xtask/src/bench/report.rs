@@ -22,7 +22,7 @@ pub(crate) struct Inputs<'a> {
 }
 
 /// Strategies of the select benches, in table order.
-const SELECT_STRATEGIES: [&str; 9] = [
+const SELECT_STRATEGIES: [&str; 13] = [
     "floor",
     "round_robin",
     "round_robin_golden",
@@ -32,6 +32,10 @@ const SELECT_STRATEGIES: [&str; 9] = [
     "fnv_hash",
     "consistent",
     "consistent_w1",
+    "maglev",
+    "rendezvous",
+    "jump",
+    "bounded_maglev",
 ];
 
 /// Backend counts of the select benches.
@@ -154,7 +158,8 @@ fn select_section(out: &mut String, inputs: &Inputs<'_>) {
     out.push_str("## Select\n\n");
     out.push_str(
         "Time per select, one thread, criterion median; backends of weights 1 to 10 \
-         (`consistent_w1`: weight 1; `round_robin_golden`: weights 1 to 100,003), a health check \
+         (`consistent_w1`: weight 1; `round_robin_golden`: weights 1 to 100,003; `bounded_maglev`: \
+         `Bounded<Maglev>` with no request in flight), a health check \
          set, 4,096 rotating 16-byte keys. `floor` is a strategy that always offers backend 0: \
          lb-core's own share of the path. Figures of a few ns move with code layout alone (where \
          the compiler inlines `select` into the timing loop, and the stores in flight around the \
@@ -255,7 +260,7 @@ fn select_section(out: &mut String, inputs: &Inputs<'_>) {
         .map(str::to_owned);
         table(out, &header, &topology);
     }
-    let lengths: Vec<Vec<String>> = ["fnv_hash", "consistent"]
+    let lengths: Vec<Vec<String>> = ["fnv_hash", "consistent", "maglev"]
         .iter()
         .filter_map(|s| {
             let cells: Vec<String> = [4, 8, 16, 64]
@@ -330,6 +335,9 @@ fn build_section(out: &mut String, medians: &Medians) {
         "least_request",
         "fnv_hash",
         "consistent",
+        "maglev",
+        "rendezvous",
+        "jump",
     ] {
         let prefix = format!("build/{strategy}");
         if medians.keys().any(|k| k.starts_with(&format!("{prefix}/"))) {
@@ -353,6 +361,15 @@ fn build_section(out: &mut String, medians: &Medians) {
              1 to 10):\n\n",
         );
         prefix_table(out, medians, "apply", "strategy");
+    }
+    if medians.keys().any(|k| k.starts_with("update/")) {
+        out.push_str(
+            "An update by change (the `update` bench): `delta_1` and `delta_10` apply a delta \
+             adding or removing 1 or 10 backends of 10,000 (`LoadBalancer::apply_delta`, what \
+             sources that track their changes answer), `full_1` applies the whole set with one \
+             backend changed (`LoadBalancer::apply`, a polled source), criterion median:\n\n",
+        );
+        prefix_table(out, medians, "update", "strategy / change");
     }
 }
 
@@ -402,6 +419,8 @@ pub(crate) fn render(inputs: &Inputs<'_>, command: &str) -> String {
     tower_section(&mut out, inputs.medians);
     super::tables::memory_section(&mut out, inputs.data);
     super::tables::quality_section(&mut out, inputs.data);
+    super::hashing::section(&mut out, inputs.data, inputs.medians);
+    super::k8s::section(&mut out, inputs.medians);
     super::subset::section(&mut out, &inputs.data.subsets);
     compare::section(&mut out, inputs.data);
     out

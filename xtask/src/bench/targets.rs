@@ -5,7 +5,9 @@
 //!   consistent) at every N; judged separately for lb's owned `Pick` (the like-for-like
 //!   comparison) and for the per-worker `Selector`;
 //! - consistent build at N = 10,000: <= 0.2;
-//! - selector memory at N = 1,000 with weight 10,000: <= 0.01.
+//! - selector memory at N = 1,000 with weight 10,000: <= 0.01;
+//! - an update changing 1 or 10 backends of 10,000: <= 0.05 for every shared strategy, judged
+//!   on lb's delta path (what its tracking sources answer); the whole-set path is shown beside.
 
 use super::data::{Data, PingoraBytes};
 
@@ -104,6 +106,27 @@ pub(crate) fn evaluate(data: &Data) -> Vec<Target> {
             })
         },
     };
+    let update = Target {
+        what: "update of 1 or 10 backends of 10,000, lb `apply_delta` / pingora `update`, every \
+               shared strategy"
+            .to_owned(),
+        limit: 0.05,
+        worst: worst(
+            data.compare_update
+                .iter()
+                .filter(|r| {
+                    r.n == 10_000
+                        && (SHARED.contains(&r.strategy.as_str()) || r.strategy == "consistent_w1")
+                })
+                .map(|r| {
+                    (
+                        r.lb_delta / r.pingora,
+                        format!("{} changed {}", r.strategy, r.changed),
+                    )
+                }),
+        ),
+        note: None,
+    };
     vec![
         select(
             "select, lb `Pick` (`LoadBalancer::select`) / pingora, every shared strategy and N",
@@ -122,6 +145,7 @@ pub(crate) fn evaluate(data: &Data) -> Vec<Target> {
             "consistent build, N = 10,000, weight 1, lb / pingora",
         ),
         memory,
+        update,
     ]
 }
 
@@ -138,6 +162,35 @@ mod tests {
             lb_selector: selector,
             pingora,
         }
+    }
+
+    #[test]
+    fn updates_are_judged_on_the_delta_path_of_shared_strategies_at_10000() {
+        let row =
+            |strategy: &str, n, changed, delta, full, pingora| super::super::data::CompareUpdate {
+                strategy: strategy.into(),
+                n,
+                changed,
+                lb_delta: delta,
+                lb_full: full,
+                pingora,
+            };
+        let data = Data {
+            compare_update: vec![
+                row("round_robin", 10_000, 1, 3e5, 9e5, 9.5e6),
+                row("consistent", 10_000, 10, 2e6, 4e7, 5.6e7),
+                // Not shared, or not at 10,000: never judged.
+                row("maglev", 10_000, 1, 4e7, 4e7, 1.0),
+                row("random", 10, 1, 1.0, 1.0, 1e-3),
+            ],
+            ..Data::default()
+        };
+        let t = evaluate(&data).pop().unwrap();
+        assert!(t.what.starts_with("update"));
+        let (ratio, at) = t.worst.clone().unwrap();
+        assert!((ratio - 2e6 / 5.6e7).abs() < 1e-12);
+        assert_eq!(at, "consistent changed 10");
+        assert_eq!(t.met(), Some(true));
     }
 
     #[test]

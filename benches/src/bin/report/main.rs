@@ -6,12 +6,15 @@
 //! `cargo xtask bench` runs it and turns the lines into tables. These are counts, not timings,
 //! so they do not depend on the machine's load.
 //!
-//! - `{"kind":"quality",...}`: for `fnv_hash` and `consistent` at N = 10, 100 and 1,000 backends
+//! - `{"kind":"quality",...}`: for `fnv_hash`, `consistent`, `maglev`, `rendezvous` and `jump`
+//!   at N = 10, 100 and 1,000 backends
 //!   of weight 1 over 1,000,000 keys (`user-0`, `user-1`, ...): `max_over_mean` (the busiest
 //!   backend's share over the mean share) and the fraction of keys whose first pick moves when
 //!   one backend is removed (mean over 5 evenly spaced removals) or added, with the ideal 1/N and
 //!   1/(N+1). `{"kind":"quality_baseline",...}` is the same balance for keys spread uniformly at
 //!   random: the noise floor at this many keys.
+//! - `{"kind":"slots",...}`: Maglev's default table over 1,000 backends of weight 1 and of
+//!   weights 1 to 10: the busiest and lightest backend's slots over their weighted fair share.
 //! - `{"kind":"memory",...}`: each strategy's selector built over N = 1,000 and 10,000 backends
 //!   of weight 1, weight 10,000, and uneven weights (1 to 100,003): the bytes it still holds
 //!   after the build (`retained_bytes`, counted by `allocation-counter` on the building thread),
@@ -28,8 +31,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use lb_benches::quality::{self, Quality};
+use lb_benches::sets::{backends, weighted};
 use lb_core::{BackendSelection, BoxError};
-use lb_selection::{Consistent, FnvHash, KetamaConfig};
+use lb_selection::{Consistent, FnvHash, Jump, KetamaConfig, Maglev, MaglevConfig, Rendezvous};
 use serde_json::{Value, json};
 
 /// Keys looked up per quality row.
@@ -65,6 +69,36 @@ fn quality_row<S: BackendSelection>(strategy: &str, config: &S::Config, n: usize
     }
 }
 
+/// Maglev's table at `n` backends of weights `weight` (default size): the busiest and the
+/// lightest backend's slots over their weighted fair share.
+fn slots_row(n: usize, weights: &str, weight: fn(usize) -> u32) -> Value {
+    let set = backends(n, 80, weight);
+    match Maglev::build(&set, &MaglevConfig::default()) {
+        Ok(maglev) => {
+            let table = maglev.table();
+            let total: f64 = set.iter().map(|b| f64::from(b.weight)).sum();
+            let ratios: Vec<f64> = table
+                .slot_counts()
+                .iter()
+                .zip(&set)
+                .map(|(&c, b)| c as f64 / (table.size() as f64 * f64::from(b.weight) / total))
+                .collect();
+            let max = ratios.iter().copied().fold(0.0, f64::max);
+            let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+            eprintln!(
+                "slots maglev/{n}/w{weights}: table {}, busiest {max:.4} × its fair share, \
+                 lightest {min:.4}",
+                table.size()
+            );
+            json!({
+                "kind": "slots", "strategy": "maglev", "n": n, "weights": weights,
+                "size": table.size(), "max_over_fair": max, "min_over_fair": min,
+            })
+        }
+        Err(err) => error_row("slots", "maglev", n, &err),
+    }
+}
+
 fn error_row(kind: &str, strategy: &str, n: usize, err: &BoxError) -> Value {
     eprintln!("{kind} {strategy}/{n}: {err}");
     json!({"kind": kind, "strategy": strategy, "n": n, "error": err.to_string()})
@@ -84,6 +118,12 @@ fn rows() -> Vec<Value> {
             &KetamaConfig::default(),
             n,
         ));
+        rows.push(quality_row::<Maglev>("maglev", &MaglevConfig::default(), n));
+        rows.push(quality_row::<Rendezvous>("rendezvous", &(), n));
+        rows.push(quality_row::<Jump>("jump", &Default::default(), n));
+    }
+    for (weights, weight) in [("1", (|_| 1) as fn(usize) -> u32), ("1-10", weighted)] {
+        rows.push(slots_row(1_000, weights, weight));
     }
     rows.extend(memory::rows());
     rows.extend(subset::rows());

@@ -2,7 +2,10 @@
 
 use lb_benches::sets::{backends, uneven};
 use lb_core::{BackendSelection, BoxError};
-use lb_selection::{Consistent, FnvHash, KetamaConfig, LeastRequest, PeakEwma, Random, RoundRobin};
+use lb_selection::{
+    Consistent, FnvHash, Jump, KetamaConfig, LeastRequest, Maglev, PeakEwma, Random, Rendezvous,
+    RoundRobin,
+};
 use serde_json::{Value, json};
 
 /// What building one selector cost and left behind.
@@ -122,6 +125,30 @@ pub(crate) fn rows() -> Vec<Value> {
                 weights,
                 weight,
             ));
+            rows.push(row::<Maglev>(
+                "maglev",
+                &Default::default(),
+                Maglev::heap_bytes,
+                n,
+                weights,
+                weight,
+            ));
+            rows.push(row::<Rendezvous>(
+                "rendezvous",
+                &(),
+                Rendezvous::heap_bytes,
+                n,
+                weights,
+                weight,
+            ));
+            rows.push(row::<Jump>(
+                "jump",
+                &Default::default(),
+                Jump::heap_bytes,
+                n,
+                weights,
+                weight,
+            ));
         }
     }
     rows
@@ -150,6 +177,10 @@ mod tests {
         assert_eq!(counted.retained, fnv.heap_bytes() as u64);
         let (random, counted) = count(|| Random::build(&set, &()).expect("builds"));
         assert_eq!(counted.retained, random.heap_bytes() as u64);
+        let (maglev, counted) = count(|| Maglev::build(&set, &Default::default()).expect("builds"));
+        assert_eq!(counted.retained, maglev.heap_bytes() as u64);
+        let (rendezvous, counted) = count(|| Rendezvous::build(&set, &()).expect("builds"));
+        assert_eq!(counted.retained, rendezvous.heap_bytes() as u64);
     }
 
     #[test]

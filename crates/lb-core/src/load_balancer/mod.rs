@@ -136,7 +136,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
                 (None, Some(e))
             }
         };
-        place(&set, None, false, selectors.as_ref(), &backends.pool);
+        place(&set, None, false, selectors.as_ref(), &backends.pool, None);
         if !set.is_empty() {
             backends.pool.started();
         }

@@ -30,6 +30,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             false,
             Some(&selectors),
             pool,
+            None,
         );
         let next = Snapshot {
             selectors: Some(selectors),

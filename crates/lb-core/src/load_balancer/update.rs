@@ -56,6 +56,11 @@ pub struct UpdateStats {
     pub routed_local: u64,
     /// Requests zone-aware routing sent to another zone.
     pub routed_cross_zone: u64,
+    /// The weight of the enabled backends of positive weight, as panic mode counts it (kept by
+    /// every change of readiness, no scan).
+    pub enabled_weight: u64,
+    /// The weight of those that are ready.
+    pub ready_weight: u64,
 }
 
 /// Backends at or above this count are built on a blocking thread by
@@ -76,6 +81,9 @@ pub(crate) struct Updates {
     /// The sequence number of the last published update; also the lock everything that
     /// publishes a snapshot takes.
     published_seq: Mutex<u64>,
+    /// The number the discovery source gave the answer the published set came from (see
+    /// `ServiceDiscovery::discover_changes`); `None` after a set from elsewhere.
+    source_version: Mutex<Option<u64>>,
     timings: Mutex<Option<UpdateTimings>>,
     stats: Mutex<UpdateStats>,
 }
@@ -83,6 +91,11 @@ pub(crate) struct Updates {
 impl Updates {
     pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The number of the discovery answer the published set came from.
+    pub(crate) fn source_version(&self) -> Option<u64> {
+        *lock(&self.source_version)
     }
 
     /// The lock every publication takes.
@@ -117,6 +130,8 @@ pub(crate) struct Built<S> {
     pub(crate) selectors: Option<Selectors<S>>,
     /// What changed from the previous set, for strategies that update a selector in place.
     pub(crate) changes: Changes,
+    /// The number of the discovery answer this set comes from, recorded when it is published.
+    pub(crate) source_version: Option<u64>,
     pub(crate) started: Instant,
     /// The zone-routing settings the selectors are built under, and their version: a build
     /// under settings changed since is not published.
@@ -145,14 +160,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
     pub fn apply_delta(&self, delta: &Delta) -> Result<(), UpdateError> {
         let seq = self.updates.next_seq();
         loop {
-            let mut built = self.next_set_from(|previous| {
-                BackendSet::apply(
-                    delta,
-                    previous,
-                    self.backends.health_registry(),
-                    &self.backends.pool,
-                )
-            });
+            let mut built = self.next_set_delta(delta);
             if built.selectors.is_none() {
                 built.selectors = Some(self.build_selectors(
                     &built.previous,
@@ -195,6 +203,19 @@ impl<S: BackendSelection> LoadBalancer<S> {
         })
     }
 
+    /// The current set changed by `delta`, with the previous selectors when they can serve it as
+    /// they are, else none yet.
+    pub(crate) fn next_set_delta(&self, delta: &Delta) -> Built<S> {
+        self.next_set_from(|previous| {
+            BackendSet::apply(
+                delta,
+                previous,
+                self.backends.health_registry(),
+                &self.backends.pool,
+            )
+        })
+    }
+
     /// The set `make` builds from the current one, with the previous selectors when they can
     /// serve it as they are, else none yet.
     pub(crate) fn next_set_from(
@@ -218,6 +239,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             set,
             selectors,
             changes,
+            source_version: None,
             started,
             zone_routing,
             zone_epoch,
@@ -273,6 +295,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             true,
             selectors.as_ref(),
             &self.policies.pool,
+            Some(&built.changes),
         );
         let backends = built.set.len();
         if backends > 0 {
@@ -292,6 +315,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let generation = next.set.generation();
         self.cell.store(Arc::new(next));
         *published = seq;
+        *lock(&self.updates.source_version) = built.source_version;
         drop(published);
         *lock(&self.updates.timings) = Some(UpdateTimings {
             discovery_duration,
@@ -316,6 +340,8 @@ impl<S: BackendSelection> LoadBalancer<S> {
         stats.in_panic = self.policies.pool.in_panic();
         (stats.panic_entries, stats.panic_exits) = self.policies.pool.panic_counts();
         (stats.routed_local, stats.routed_cross_zone) = self.policies.pool.routed_counts();
+        let (enabled, ready) = self.policies.pool.weights();
+        (stats.enabled_weight, stats.ready_weight) = (enabled.max(0) as u64, ready.max(0) as u64);
         stats
     }
 

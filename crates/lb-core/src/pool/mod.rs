@@ -156,6 +156,11 @@ impl Pool {
         lock(&self.zone_routing).clone()
     }
 
+    /// Whether the published set is divided into partitions.
+    pub(crate) fn is_partitioned(&self) -> bool {
+        self.partitioned.load(Ordering::Relaxed)
+    }
+
     /// The routing table `select` reads when the set is divided.
     #[inline]
     pub(crate) fn routing(&self) -> &Routing {

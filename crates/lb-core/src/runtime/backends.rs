@@ -36,8 +36,41 @@ impl Backends {
         self.health_registry().check_once(&schedule).await
     }
 
+    /// A stream that yields `()` after each change of a backend's administrative state
+    /// ([`Backends::set_enable`], [`Backends::set_enablement`]), which applies at once and
+    /// publishes no new set: a consumer that follows which backends are present reads the
+    /// states of the set it holds again. Changes close together may yield once. It ends when
+    /// these backends are dropped.
+    pub fn enablement_changes(&self) -> EnablementChanges {
+        EnablementChanges(tokio_stream::wrappers::WatchStream::from_changes(
+            self.admin.subscribe(),
+        ))
+    }
+
     /// A stream of health events for the registry's backends, starting with their current health.
     pub fn health_watch(&self) -> HealthWatch {
         self.health_registry().watch()
+    }
+}
+
+/// The stream [`Backends::enablement_changes`] returns.
+pub struct EnablementChanges(tokio_stream::wrappers::WatchStream<u64>);
+
+impl futures_core::Stream for EnablementChanges {
+    type Item = ();
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<()>> {
+        std::pin::Pin::new(&mut self.0)
+            .poll_next(cx)
+            .map(|change| change.map(drop))
+    }
+}
+
+impl std::fmt::Debug for EnablementChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnablementChanges").finish_non_exhaustive()
     }
 }

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use tokio_stream::wrappers::WatchStream;
 
-use crate::discovery::Discovered;
+use crate::discovery::{Answer, Discovered};
 use crate::error::BoxError;
 
 /// A source of backends: a static list, DNS, Kubernetes, or your own.
@@ -30,6 +30,20 @@ pub trait ServiceDiscovery: Send + Sync + 'static {
     fn subscribe(&self) -> Option<ChangeSubscription> {
         None
     }
+
+    /// What changed since the answer numbered `since` (`None`: the load balancer holds no
+    /// numbered answer of this source): see [`Answer`]. Sources that know their changes (an
+    /// edit of a list, a watch event, a DNS answer compared with the last) answer a
+    /// [`Answer::Delta`], which the load balancer applies in time proportional to the change.
+    /// The default answers the whole set from [`discover`](ServiceDiscovery::discover), with no
+    /// number: always correct, and what a polled source does.
+    async fn discover_changes(&self, since: Option<u64>) -> Result<Answer, BoxError> {
+        let _ = since;
+        Ok(Answer::Full {
+            set: self.discover().await?,
+            version: None,
+        })
+    }
 }
 
 /// A boxed source is a source: adapters that wrap a source (subsetting, say) take one chosen
@@ -43,6 +57,10 @@ impl<T: ServiceDiscovery + ?Sized> ServiceDiscovery for Box<T> {
     fn subscribe(&self) -> Option<ChangeSubscription> {
         (**self).subscribe()
     }
+
+    async fn discover_changes(&self, since: Option<u64>) -> Result<Answer, BoxError> {
+        (**self).discover_changes(since).await
+    }
 }
 
 /// A shared source is a source: one source may feed several load balancers or adapters.
@@ -54,6 +72,10 @@ impl<T: ServiceDiscovery + ?Sized> ServiceDiscovery for std::sync::Arc<T> {
 
     fn subscribe(&self) -> Option<ChangeSubscription> {
         (**self).subscribe()
+    }
+
+    async fn discover_changes(&self, since: Option<u64>) -> Result<Answer, BoxError> {
+        (**self).discover_changes(since).await
     }
 }
 

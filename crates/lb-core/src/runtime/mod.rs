@@ -13,6 +13,7 @@ mod service;
 mod update;
 mod watch;
 
+pub use backends::EnablementChanges;
 pub use check::{HealthCheck, HealthEvent, HealthSchedule, PassReport};
 pub use discovery::{ChangeNotifier, ChangeSubscription, Discovery, ServiceDiscovery};
 pub use generations::Generations;

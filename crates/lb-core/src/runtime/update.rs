@@ -5,17 +5,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::check::{HealthCheck, HealthSchedule};
-use crate::discovery::Discovered;
+use crate::discovery::Answer;
 use crate::error::UpdateError;
 use crate::load_balancer::{BLOCKING_BUILD_THRESHOLD, Built, LoadBalancer};
 use crate::selection::BackendSelection;
 use crate::snapshot::build_all;
 
 impl<S: BackendSelection> LoadBalancer<S> {
-    /// Asks the discovery source for the current backends and publishes them with the
-    /// selector built over them, in one atomic swap. The state of every backend that stays
-    /// (health, enablement, counters) is carried over; removed backends are never selected
-    /// once this returns.
+    /// Asks the discovery source what changed and publishes the result with the selector built
+    /// over it, in one atomic swap. The state of every backend that stays (health, enablement,
+    /// counters) is carried over; removed backends are never selected once this returns.
+    ///
+    /// The question is [`ServiceDiscovery::discover_changes`](crate::ServiceDiscovery::discover_changes)
+    /// since the answer the published set came from: a source that tracks its changes answers
+    /// only those, which are applied in time proportional to the change; an unchanged answer
+    /// publishes nothing; other sources answer the whole set, which is merged with the current
+    /// one.
     ///
     /// On error the previous set stays in place; the error is logged and counted. A
     /// load balancer over a fixed set has nothing to update and returns `Ok`. Large sets
@@ -29,25 +34,43 @@ impl<S: BackendSelection> LoadBalancer<S> {
         };
         let seq = self.updates().next_seq();
         let started = Instant::now();
-        let discovered = match discovery.discover().await {
-            Ok(d) => d,
+        let since = self.updates().source_version();
+        let answer = match discovery.discover_changes(since).await {
+            Ok(answer) => answer,
             Err(e) => {
                 self.updates().discovery_failed(e.as_ref());
                 return Err(UpdateError::Discovery(e));
             }
         };
         let discovery_duration = started.elapsed();
-        loop {
-            let built = self.build_next_async(&discovered).await?;
-            if self.commit(seq, built, &discovered.enablement, discovery_duration)? {
-                return Ok(());
+        match answer {
+            Answer::Full { set, version } => loop {
+                let mut built = self.build_async(self.next_set(&set)).await?;
+                built.source_version = version;
+                if self.commit(seq, built, &set.enablement, discovery_duration)? {
+                    return Ok(());
+                }
+            },
+            // Deltas are absolute (set this backend, remove that address), so one built again
+            // on top of a set another update published meanwhile still leads to its version.
+            Answer::Delta { delta, version } => loop {
+                let mut built = self.build_async(self.next_set_delta(&delta)).await?;
+                built.source_version = Some(version);
+                if self.commit(seq, built, &delta.enablement, discovery_duration)? {
+                    return Ok(());
+                }
+            },
+            Answer::Unchanged => {
+                if self.cell().load().selectors.is_some() {
+                    self.published.ready();
+                }
+                Ok(())
             }
         }
     }
 
-    /// [`LoadBalancer::build_next`], with large selectors built on a blocking thread.
-    async fn build_next_async(&self, discovered: &Discovered) -> Result<Built<S>, UpdateError> {
-        let mut built = self.next_set(discovered);
+    /// Builds the selectors of `built` (unless kept), large ones on a blocking thread.
+    async fn build_async(&self, mut built: Built<S>) -> Result<Built<S>, UpdateError> {
         if built.selectors.is_some() {
             return Ok(built);
         }

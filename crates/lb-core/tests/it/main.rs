@@ -3,6 +3,7 @@
 mod alloc;
 mod bad_input;
 mod concurrency;
+mod deltas;
 mod health;
 mod lifecycle;
 mod passive;

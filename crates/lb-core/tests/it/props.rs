@@ -118,6 +118,56 @@ fn delta_op() -> impl Strategy<Value = (u8, Option<u32>)> {
     )
 }
 
+/// Rotate, whose `apply_change` checks the change it is given against the two sets: every
+/// kept pair is the same address, the removed are gone, the added are new, the changed stayed
+/// with another weight, and the counts add up. A wrong change fails the update.
+struct ChangeChecked(crate::support::Rotate);
+
+impl lb_core::BackendSelection for ChangeChecked {
+    type Config = ();
+    type Iter<'a> = crate::support::RotateIter;
+
+    fn build(backends: &[Backend], c: &()) -> Result<Self, lb_core::BoxError> {
+        Ok(ChangeChecked(crate::support::Rotate::build(backends, c)?))
+    }
+
+    fn apply_change(
+        &self,
+        backends: &[Backend],
+        change: &lb_core::SetChange<'_>,
+        c: &(),
+    ) -> Option<Result<Self, lb_core::BoxError>> {
+        let old = change.previous();
+        let kept: Vec<(usize, usize)> = change.kept().collect();
+        let ok = kept.iter().all(|&(o, n)| old[o].addr == backends[n].addr)
+            && change
+                .removed()
+                .iter()
+                .all(|&o| backends.iter().all(|b| b.addr != old[o].addr))
+            && change
+                .added()
+                .iter()
+                .all(|&n| old.iter().all(|o| o.addr != backends[n].addr))
+            && change.changed().iter().all(|&n| {
+                kept.iter()
+                    .any(|&(o, k)| k == n && old[o].weight != backends[n].weight)
+            })
+            && kept.iter().all(|&(o, n)| {
+                old[o].weight == backends[n].weight || change.changed().contains(&n)
+            })
+            && old.len() - change.removed().len() + change.added().len() == backends.len();
+        Some(if ok {
+            Self::build(backends, c)
+        } else {
+            Err(format!("a wrong change: {change:?} from {old:?} to {backends:?}").into())
+        })
+    }
+
+    fn iter(&self, key: &[u8]) -> crate::support::RotateIter {
+        self.0.iter(key)
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
     #[test]
@@ -134,8 +184,8 @@ proptest! {
         for &(i, w) in &start {
             model.entry(i).or_insert(w);
         }
-        let by_delta = LoadBalancer::<crate::support::Rotate>::try_from_iter(backends(&model)).unwrap();
-        let by_full = LoadBalancer::<crate::support::Rotate>::try_from_iter(backends(&model)).unwrap();
+        let by_delta = LoadBalancer::<ChangeChecked>::try_from_iter(backends(&model)).unwrap();
+        let by_full = LoadBalancer::<ChangeChecked>::try_from_iter(backends(&model)).unwrap();
         for ops in deltas {
             let before = by_delta.backends().get_backend();
             let mut delta = Delta::new();
@@ -172,6 +222,25 @@ proptest! {
                     prop_assert!(std::sync::Arc::ptr_eq(old, d.state_of(&b.addr).unwrap()), "{} kept its state", b);
                 }
             }
+            // The pool's weights, kept by each change, are those of a set built from scratch
+            // with the same health: nothing of a removed or reweighted backend lingers.
+            let fresh = LoadBalancer::<ChangeChecked>::try_from_iter(backends(&model)).unwrap();
+            for lb in [&by_delta, &by_full, &fresh] {
+                for b in lb.backends().get_backend().iter() {
+                    let octet = match b.socket_addr().map(|a| a.ip()) {
+                        Some(std::net::IpAddr::V4(ip)) => ip.octets()[3],
+                        _ => 0,
+                    };
+                    if octet % 3 == 0 {
+                        lb.backends().set_health(b, false);
+                    }
+                }
+            }
+            let weights = |lb: &LoadBalancer<ChangeChecked>| {
+                let s = lb.stats();
+                (s.enabled_weight, s.ready_weight, s.in_panic)
+            };
+            prop_assert_eq!(weights(&by_delta), weights(&fresh));
             // The selectors answer alike.
             for k in 0..d.len() {
                 prop_assert_eq!(

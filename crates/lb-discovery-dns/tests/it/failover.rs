@@ -18,9 +18,9 @@ use crate::support::*;
 
 /// The simplest strategy that keeps lb-core's contract: positive-weight backends in address
 /// order, then the standbys (weight 0). All-zero weights count as equal.
-struct Standby(Vec<usize>);
+pub(crate) struct Standby(Vec<usize>);
 
-struct InOrder<'a>(std::slice::Iter<'a, usize>);
+pub(crate) struct InOrder<'a>(std::slice::Iter<'a, usize>);
 
 impl BackendIter for InOrder<'_> {
     fn next(&mut self) -> Option<usize> {

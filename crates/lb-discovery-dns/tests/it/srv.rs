@@ -2,10 +2,11 @@
 
 use std::net::Ipv4Addr;
 
-use lb_core::ServiceDiscovery;
+use lb_core::{Backends, LoadBalancer, ServiceDiscovery};
 use lb_discovery_dns::testing::{Fault, SrvSpec, TestDnsServer};
 use lb_discovery_dns::{DnsError, IpFamily, PriorityPolicy, SrvTarget};
 
+use crate::failover::Standby;
 use crate::support::*;
 
 const NAME: &str = "_http._tcp.svc.test.";
@@ -307,4 +308,40 @@ async fn a_failing_target_keeps_its_previous_addresses() {
         "b.test. keeps its address"
     );
     assert_eq!(stats.changes, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unchanged_thousand_record_answer_publishes_nothing_and_one_change_is_a_delta() {
+    let server = server().await;
+    targets(&server);
+    let records = |last_weight: u16| {
+        (1..=1000u16).map(move |port| {
+            let weight = if port == 1000 { last_weight } else { 1 };
+            SrvSpec::new(10, weight, port, "a.test.")
+        })
+    };
+    server.set_srv(NAME, 30, records(1));
+    let dns = srv(&server, NAME).ip_family(IpFamily::V4).build().unwrap();
+    let monitor = dns.monitor();
+    let lb = LoadBalancer::<Standby>::from_backends(Backends::new(Box::new(dns)));
+    lb.update().await.unwrap();
+    assert_eq!(lb.backends().get_backend().len(), 1000);
+    let published = lb.stats().published;
+
+    // The TTL runs out and the same answer comes back: the load balancer, polling, is told
+    // nothing changed and publishes nothing.
+    let refreshes = monitor.stats().refreshes;
+    monitor.wait_for_refreshes(refreshes + 1).await;
+    lb.update().await.unwrap();
+    assert_eq!(lb.stats().published, published);
+
+    // One record's weight changes: a one-backend delta is published.
+    let mut changes = monitor.subscribe();
+    server.set_srv(NAME, 30, records(7));
+    next_change(&mut changes).await;
+    lb.update().await.unwrap();
+    assert_eq!(lb.stats().published, published + 1);
+    let set = lb.backends().get_backend();
+    let changed = set.iter().find(|b| b.addr.port() == Some(1000)).unwrap();
+    assert_eq!(changed.weight, 7);
 }

@@ -133,3 +133,60 @@ async fn discover_returns_the_current_list_and_subscriptions_fire_on_change() {
         ["10.0.0.1:80"]
     );
 }
+
+#[tokio::test]
+async fn edits_reach_the_load_balancer_as_deltas_and_an_unchanged_list_publishes_nothing() {
+    let all: Vec<Backend> = (0..10_000u32)
+        .map(|i| {
+            let [_, a, b, c] = i.to_be_bytes();
+            Backend::from(std::net::SocketAddr::from(([10, a, b, c], 80)))
+        })
+        .collect();
+    let list = Static::new(all.clone());
+    let lb = LoadBalancer::<InOrder>::from_backends(Backends::new(Box::new(list.clone())));
+    lb.update().await.unwrap();
+    let v = list.version();
+
+    // One edit: the source answers it alone.
+    list.add(Backend::new("10.200.0.1:80").unwrap().with_weight(3));
+    match list.discover_changes(Some(v)).await.unwrap() {
+        lb_core::Answer::Delta { delta, version } => {
+            assert_eq!(addrs(&delta.upsert), ["10.200.0.1:80"]);
+            assert!(delta.remove.is_empty());
+            assert_eq!(version, list.version());
+        }
+        other => panic!("not a delta: {other:?}"),
+    }
+    lb.update().await.unwrap();
+    let set = lb.backends().get_backend();
+    assert_eq!(set.len(), 10_001);
+    assert_eq!(set.backends().last().unwrap().weight, 3);
+
+    // The same list set again: no change, no version, nothing published.
+    let published = lb.stats().published;
+    let before = list.version();
+    list.set(list.get());
+    assert_eq!(list.version(), before);
+    lb.update().await.unwrap();
+    assert_eq!(lb.stats().published, published);
+
+    // A replacement that drops one and reweights one: the difference only.
+    let mut next = list.get();
+    next.remove(0);
+    next[5].weight = 9;
+    list.set(next);
+    match list.discover_changes(Some(before)).await.unwrap() {
+        lb_core::Answer::Delta { delta, .. } => {
+            assert_eq!(delta.remove.len(), 1);
+            assert_eq!(delta.upsert.len(), 1);
+            assert_eq!(delta.upsert[0].weight, 9);
+        }
+        other => panic!("not a delta: {other:?}"),
+    }
+    lb.update().await.unwrap();
+    assert_eq!(lb.backends().get_backend().len(), 10_000);
+    assert!(matches!(
+        list.discover_changes(None).await.unwrap(),
+        lb_core::Answer::Full { .. }
+    ));
+}

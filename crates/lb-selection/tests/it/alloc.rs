@@ -2,7 +2,10 @@
 //! `select_with`, with a health check set and some backends not ready.
 
 use lb_core::{BackendSelection, Backends, LoadBalancer};
-use lb_selection::{Consistent, FnvHash, LeastRequest, PeakEwma, Random, RoundRobin};
+use lb_selection::{
+    Bounded, Consistent, FnvHash, Jump, LeastRequest, Maglev, PeakEwma, Random, Rendezvous,
+    RoundRobin,
+};
 
 use crate::support::{AlwaysUp, backends};
 
@@ -77,6 +80,61 @@ fn fnv_hash_allocates_nothing_per_pick() {
 #[test]
 fn consistent_allocates_nothing_per_pick() {
     assert_no_allocation::<Consistent>();
+}
+
+#[test]
+fn maglev_allocates_nothing_per_pick() {
+    assert_no_allocation::<Maglev>();
+}
+
+#[test]
+fn rendezvous_allocates_nothing_per_pick() {
+    assert_no_allocation::<Rendezvous>();
+}
+
+#[test]
+fn jump_allocates_nothing_per_pick() {
+    assert_no_allocation::<Jump>();
+}
+
+#[test]
+fn bounded_allocates_nothing_per_pick() {
+    assert_no_allocation::<Bounded<Consistent>>();
+    assert_no_allocation::<Bounded<Maglev>>();
+    assert_no_allocation::<Bounded<Rendezvous>>();
+}
+
+#[test]
+fn bounded_allocates_nothing_per_pick_under_load() {
+    // 100 backends, 60 of them carrying requests: picks walk past many over their cap (more
+    // than the walk keeps inline), which lends the thread's spill buffer after the warm-up.
+    let set = backends(&[1; 100]);
+    let mut lb = LoadBalancer::<Bounded<Maglev>>::from_backends(Backends::fixed(set.clone()));
+    lb.set_health_check(Box::new(AlwaysUp));
+    // Picks held count in flight (`Bounded` needs load).
+    let held: Vec<_> = set[..60]
+        .iter()
+        .flat_map(|b| {
+            let lb = &lb;
+            (0..5).map(move |_| {
+                lb.select_with(b"", usize::MAX, |x, _| x.addr == b.addr)
+                    .expect("exists")
+            })
+        })
+        .collect();
+    // Only the loaded backends are acceptable, so each pick walks the whole order.
+    let loaded = |b: &lb_core::Backend| set[..60].iter().any(|x| x.addr == b.addr);
+    drop(lb.select_with(b"warm", usize::MAX, |b, _| loaded(b)));
+    let info = allocation_counter::measure(|| {
+        for i in 0..2_000u32 {
+            let pick = lb
+                .select_with(&i.to_le_bytes(), usize::MAX, |b, _| loaded(b))
+                .expect("loaded backends are ready");
+            std::hint::black_box(pick.index());
+        }
+    });
+    assert_eq!(info.count_total, 0, "bounded select allocated: {info:?}");
+    drop(held);
 }
 
 #[test]

@@ -2,8 +2,8 @@
 
 use lb_selection::testing::{Report, Violation, check_contract, check_contract_counting};
 use lb_selection::{
-    Consistent, FnvHash, KetamaConfig, LeastRequest, LeastRequestConfig, PeakEwma, Random,
-    RoundRobin,
+    Bounded, BoundedConfig, Consistent, FnvHash, Jump, KetamaConfig, LeastRequest,
+    LeastRequestConfig, Maglev, PeakEwma, Random, Rendezvous, RoundRobin,
 };
 
 /// The contract with the allocations counted by this binary's counting allocator.
@@ -53,6 +53,44 @@ fn peak_ewma_keeps_the_contract() {
 #[test]
 fn fnv_hash_keeps_the_contract() {
     assert!(passes(checked::<FnvHash>(&())).build_errors.is_empty());
+}
+
+#[test]
+fn maglev_keeps_the_contract() {
+    let report = passes(checked::<Maglev>(&Default::default()));
+    assert!(
+        report
+            .build_errors
+            .iter()
+            .all(|e| e.contains("maglev") || e.contains("table") || e.contains("weight")),
+        "{:?}",
+        report.build_errors
+    );
+}
+
+#[test]
+fn rendezvous_keeps_the_contract() {
+    assert!(passes(checked::<Rendezvous>(&())).build_errors.is_empty());
+}
+
+#[test]
+fn jump_keeps_the_contract() {
+    assert!(
+        passes(checked::<Jump>(&Default::default()))
+            .build_errors
+            .is_empty()
+    );
+}
+
+#[test]
+fn bounded_keeps_the_contract_over_each_hashing_strategy() {
+    passes(checked::<Bounded<Consistent>>(&BoundedConfig::default()));
+    passes(checked::<Bounded<Maglev>>(&BoundedConfig::default()));
+    assert!(
+        passes(checked::<Bounded<Rendezvous>>(&BoundedConfig::default()))
+            .build_errors
+            .is_empty()
+    );
 }
 
 #[test]

@@ -60,13 +60,20 @@ async fn inserts_and_removes_follow_discovery_and_health() {
     lb.backends().set_health(&one, true);
     assert_eq!(next(&mut changes).await, ("+", "127.0.0.1:1".into()));
 
-    // A disabled backend leaves too, and comes back with the next published set.
+    // A disabled backend leaves at once (no set is published), and comes back when enabled.
     let three = Backend::new("127.0.0.1:3").unwrap();
+    let generation = lb.backends().get_backend().generation();
     lb.backends().set_enable(&three, false);
-    lb.update().await.unwrap();
     assert_eq!(next(&mut changes).await, ("-", "127.0.0.1:3".into()));
     lb.backends().set_enable(&three, true);
+    assert_eq!(next(&mut changes).await, ("+", "127.0.0.1:3".into()));
+    // An update that finds discovery unchanged publishes nothing and changes nothing.
     lb.update().await.unwrap();
+    assert_eq!(lb.backends().get_backend().generation(), generation);
+    assert!(futures_util::poll!(changes.next()).is_pending());
+    lb.backends().set_enable(&three, false);
+    assert_eq!(next(&mut changes).await, ("-", "127.0.0.1:3".into()));
+    lb.backends().set_enable(&three, true);
     assert_eq!(next(&mut changes).await, ("+", "127.0.0.1:3".into()));
     assert!(futures_util::poll!(changes.next()).is_pending());
 

@@ -1,0 +1,5 @@
+//! Integration tests of lb-maglev, in one binary.
+
+mod alloc;
+mod envoy;
+mod properties;

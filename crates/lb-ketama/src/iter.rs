@@ -54,6 +54,8 @@ enum At<'a> {
     Position(usize),
     /// At a point of a chunked ring.
     Chunk(&'a Chunked, Cursor),
+    /// At a point of a chunked ring whose bucket is already known (a lookup read the point).
+    Found(&'a Chunked, Cursor, usize),
     /// Nowhere: a position past the end of a chunked ring.
     End,
 }
@@ -71,7 +73,10 @@ impl<'a> BucketIterator<'a> {
     #[inline]
     pub(crate) fn from_hash(ring: &'a Continuum, hash: u32) -> Self {
         let at = match &ring.points {
-            Points::Chunked(c) => At::Chunk(c, c.find(hash).0),
+            Points::Chunked(c) => match c.find_point(hash) {
+                (cur, Some(point)) => At::Found(c, cur, c.index_of(point)),
+                (cur, None) => At::Chunk(c, cur),
+            },
             _ => At::Position(ring.node_idx_by_hash(hash)),
         };
         Self { ring, at }
@@ -81,7 +86,7 @@ impl<'a> BucketIterator<'a> {
     pub fn position(&self) -> usize {
         match &self.at {
             At::Position(idx) => *idx,
-            At::Chunk(c, cur) => c.position(cur),
+            At::Chunk(c, cur) | At::Found(c, cur, _) => c.position(cur),
             At::End => self.ring.len(),
         }
     }
@@ -99,6 +104,11 @@ impl Iterator for BucketIterator<'_> {
                 Some(bucket)
             }
             At::Chunk(c, cur) => c.next_bucket(cur),
+            &mut At::Found(c, mut cur, bucket) => {
+                Chunked::step(&mut cur);
+                self.at = At::Chunk(c, cur);
+                Some(bucket)
+            }
             At::End => None,
         }
     }
@@ -106,7 +116,7 @@ impl Iterator for BucketIterator<'_> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         let more = match &self.at {
             At::Position(idx) => *idx < self.ring.len(),
-            At::Chunk(..) => !self.ring.is_empty(),
+            At::Chunk(..) | At::Found(..) => !self.ring.is_empty(),
             At::End => false,
         };
         if more {

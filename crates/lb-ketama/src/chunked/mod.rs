@@ -157,6 +157,34 @@ impl Chunked {
         (Cursor { chunk: c, at }, entry::rank(&e) + at)
     }
 
+    /// The cursor of the first point whose hash is `>= hash`, and that point when it is in the
+    /// chunk the hash falls in (as it is unless that chunk has no point at or past the hash):
+    /// [`find`](Self::find) without the position, and with the point it has just read, so that
+    /// a lookup does not go through the chunk's entry again.
+    #[inline(always)]
+    pub(crate) fn find_point(&self, hash: u32) -> (Cursor, Option<u64>) {
+        let c = (u64::from(hash) >> self.chunk_shift) as usize;
+        let e = self.entry(c);
+        let len = entry::short_len(&e);
+        if len == LONG {
+            return (self.find_long(c, &e, hash).0, None);
+        }
+        let sub = ((u64::from(hash) >> self.sub_shift()) as u32) & ((1 << SUBS_LOG2) - 1);
+        let (lo, hi) = entry::sub_range(&e, sub);
+        let (buf, off) = entry::loc(&e);
+        let points = self.buffer(buf);
+        let key = u64::from(hash) << 32;
+        let at = first_not_below(off + lo, off + hi, |i| {
+            points.get(i).is_some_and(|&p| p < key)
+        }) - off;
+        let point = if at < len {
+            points.get(off + at).copied()
+        } else {
+            None
+        };
+        (Cursor { chunk: c, at }, point)
+    }
+
     /// [`find`](Self::find) in a long chunk: a binary search of the whole chunk.
     #[cold]
     fn find_long(&self, c: usize, e: &Entry, hash: u32) -> (Cursor, usize) {
@@ -213,6 +241,12 @@ impl Chunked {
             .map_or(usize::MAX, |&i| i as usize)
     }
 
+    /// Moves `cur` to the point after it, in the same chunk or a later one.
+    #[inline(always)]
+    pub(crate) fn step(cur: &mut Cursor) {
+        cur.at += 1;
+    }
+
     /// The bucket index of the point at `cur` (moving it to that point, if it was past a chunk's
     /// end), and moves `cur` to the next point.
     #[inline]
@@ -247,3 +281,6 @@ impl Chunked {
             + self.book.heap_size()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -99,21 +99,21 @@ pub(crate) fn merge(
                 group.push(points[i] as u32);
                 i += 1;
             }
-            // Edits and hidden points are both sorted and about as many: a scan finds the next
-            // hidden points in a step or two, where a binary search takes a dozen.
+            // Edits and hidden points are sorted, and a hash has one edit or two: scans find the
+            // points of this hash in a step or two, where binary searches take a dozen each.
             let below = hidden.iter().take_while(|&&k| hash(k) < h).count();
             new_hidden.extend_from_slice(&hidden[..below]);
             hidden = &hidden[below..];
             let at = hidden.iter().take_while(|&&k| hash(k) == h).count();
             group.extend(hidden[..at].iter().map(|&k| k as u32));
             hidden = &hidden[at..];
-            let gone = minus.partition_point(|&k| hash(k) == h);
+            let gone = minus.iter().take_while(|&&k| hash(k) == h).count();
             for &k in &minus[..gone] {
                 let at = group.iter().position(|&id| id == k as u32)?;
                 group.swap_remove(at);
             }
             minus = &minus[gone..];
-            let joined = plus.partition_point(|&k| hash(k) == h);
+            let joined = plus.iter().take_while(|&&k| hash(k) == h).count();
             group.extend(plus[..joined].iter().map(|&k| k as u32));
             plus = &plus[joined..];
             if group.is_empty() {

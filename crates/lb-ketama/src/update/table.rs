@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::chunked::Chunked;
 use crate::chunked::entry::{self, Entry, MAX_BUFFERS};
-use crate::update::merge::Merged;
+use crate::update::merge::{Merged, NewChunk};
 
 /// A chunked ring's table and buffers after an update.
 #[derive(Debug)]
@@ -55,24 +55,26 @@ pub(crate) fn lay_out(old: &Chunked, merged: Merged) -> Option<Laid> {
         });
     }
     let new_buf = keep + 1;
+    let moved = move_live(old, &chunks, keep, &mut out);
     let mut table = Vec::with_capacity(old.table.len());
     let mut shift = 0i64;
     let mut next = 0;
+    let copy = |table: &mut Vec<Entry>, range: std::ops::Range<usize>, shift: i64| {
+        table.extend(old.table[range].iter().map(|e| entry::shifted(e, shift)));
+    };
     for nc in &chunks {
-        copy(old, &mut table, &mut out, next..nc.chunk, shift, keep);
+        copy(&mut table, next..nc.chunk, shift);
         let rank = entry::rank(&old.entry(nc.chunk)) as i64 + shift;
         table.push(entry::entry(rank as usize, new_buf, nc.off, nc.ends));
         shift += nc.len as i64 - nc.old_len as i64;
         next = nc.chunk + 1;
     }
-    copy(
-        old,
-        &mut table,
-        &mut out,
-        next..old.table.len(),
-        shift,
-        keep,
-    );
+    copy(&mut table, next..old.table.len(), shift);
+    for (c, off) in moved {
+        if let Some(e) = table.get_mut(c) {
+            *e = entry::moved(e, new_buf, off);
+        }
+    }
     live.truncate(keep + 1);
     live.push(out.len() as u64);
     let mut buffers = old.deltas[..keep].to_vec();
@@ -86,31 +88,43 @@ pub(crate) fn lay_out(old: &Chunked, merged: Merged) -> Option<Laid> {
     })
 }
 
-/// Copies the entries of `chunks` to `table`, ranks moved by `shift`; the points of chunks in
-/// buffers after `keep` move to the end of `out`, the new buffer `keep + 1`.
-fn copy(
+/// Moves the points of every chunk that lives in a buffer after `keep` (and that `chunks` does
+/// not rewrite) to the end of `out`, the new buffer `keep + 1`; returns each such chunk and its
+/// new offset in `out`.
+///
+/// The chunks are found from the buffers' points, so that this costs what those buffers hold,
+/// not a pass over the table: a buffer holds each chunk at most once (an update writes the chunks
+/// it rewrites, then those it moves, which are others), so the runs of points of one chunk are
+/// the chunks it holds, and a run is live when its chunk's entry still points at it. A chunk
+/// without points whose entry names a buffer that goes keeps that name: it has nothing to read
+/// there, and every reader takes its length, 0, from the entry.
+fn move_live(
     old: &Chunked,
-    table: &mut Vec<Entry>,
-    out: &mut Vec<u64>,
-    chunks: std::ops::Range<usize>,
-    shift: i64,
+    chunks: &[NewChunk],
     keep: usize,
-) {
-    let entries = &old.table[chunks.clone()];
-    if keep == old.deltas.len() {
-        table.extend(entries.iter().map(|e| entry::shifted(e, shift)));
-        return;
+    out: &mut Vec<u64>,
+) -> Vec<(usize, usize)> {
+    let chunk_of = |p: u64| (p >> 32 >> old.chunk_shift) as usize;
+    let mut moved = Vec::new();
+    for buf in keep + 1..=old.deltas.len() {
+        let points = old.buffer(buf);
+        let mut start = 0;
+        while let Some(&first) = points.get(start) {
+            let c = chunk_of(first);
+            let len = points[start..]
+                .iter()
+                .take_while(|&&p| chunk_of(p) == c)
+                .count();
+            let e = old.entry(c);
+            let live = entry::loc(&e) == (buf, start)
+                && old.chunk_len(c, &e) == len
+                && chunks.binary_search_by_key(&c, |nc| nc.chunk).is_err();
+            if live {
+                moved.push((c, out.len()));
+                out.extend_from_slice(&points[start..start + len]);
+            }
+            start += len;
+        }
     }
-    for (c, e) in chunks.zip(entries) {
-        let (buf, off) = entry::loc(e);
-        let e = if buf > keep {
-            let at = out.len();
-            let len = old.chunk_len(c, e);
-            out.extend_from_slice(old.buffer(buf).get(off..off + len).unwrap_or(&[]));
-            entry::moved(e, keep + 1, at)
-        } else {
-            *e
-        };
-        table.push(entry::shifted(&e, shift));
-    }
+    moved
 }

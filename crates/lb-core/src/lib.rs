@@ -68,7 +68,7 @@ mod set;
 mod signals;
 mod snapshot;
 mod state;
-mod topology;
+pub mod topology;
 
 #[cfg(feature = "runtime")]
 mod runtime;

@@ -46,6 +46,11 @@ fn next_hash(minus: &[u64], plus: &[u64]) -> Option<u32> {
     }
 }
 
+/// How many edits of each kind [`warm`] reads ahead of the merge, again every half of it: few
+/// enough that what it reads is still in cache when the merge gets there (each chunk takes at
+/// least one edit).
+const WARM_AHEAD: usize = 256;
+
 /// Reads the entry and the first point of every chunk that `minus` and `plus` fall in, in two
 /// passes whose loads do not wait on each other, so that the memory system fetches many at once;
 /// the merge then finds them in cache instead of waiting for each in turn (the chunks of an
@@ -77,13 +82,19 @@ pub(crate) fn merge(
 ) -> Option<Merged> {
     let mut hidden = &old.book.hidden[..];
     let chunk_of = |h: u32| (u64::from(h) >> old.chunk_shift) as usize;
-    warm(old, minus, plus);
     let typical = old.len / old.table.len().max(1) + 1;
     let mut out = Vec::with_capacity((minus.len() + plus.len()) * typical);
     let mut chunks = Vec::new();
     let mut new_hidden = Vec::with_capacity(hidden.len() + 16);
     let mut group: Vec<u32> = Vec::new();
+    let mut until_warm = 0usize;
     while let Some(first) = next_hash(minus, plus) {
+        if until_warm == 0 {
+            let ahead = |edits: &[u64]| edits.len().min(WARM_AHEAD);
+            warm(old, &minus[..ahead(minus)], &plus[..ahead(plus)]);
+            until_warm = WARM_AHEAD / 2;
+        }
+        until_warm -= 1;
         let c = chunk_of(first);
         let (old_buf, _) = entry::loc(&old.entry(c));
         let points = old.chunk_points(c);

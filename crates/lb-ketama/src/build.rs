@@ -22,6 +22,7 @@
 //! servers in configuration order.
 
 use crate::bucket::Bucket;
+use crate::chunked::entry::{ChunkWriter, Entry, SUBS_LOG2, shift_all};
 use crate::generate::{Generated, PARTITION_BITS, PARTITIONS, generate, room_for, split};
 use crate::index::{SlotIndex, index_bits};
 use crate::lanes::Lane;
@@ -34,11 +35,34 @@ use crate::workers;
 #[derive(Debug)]
 pub(crate) struct Sorted {
     pub(crate) points: Vec<u64>,
-    pub(crate) index: SlotIndex,
-    /// The bucket of every point dropped for having another point's hash (one entry per point).
-    pub(crate) dropped: Vec<u32>,
+    pub(crate) index: Index,
+    /// Every point dropped for having another point's hash, as `hash << 32 | bucket`, in hash
+    /// order.
+    pub(crate) dropped: Vec<u64>,
+    /// `crc32(HOST "\0" PORT)` of each bucket with points (0 for the others).
+    pub(crate) prefixes: Vec<u32>,
     /// The number of threads the build used.
     pub(crate) threads: usize,
+}
+
+/// Which lookup table a build makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IndexKind {
+    /// A [`SlotIndex`] over the flat points.
+    Slots,
+    /// A chunk table (see [`chunked`](crate::chunked)): one entry per 8 slots.
+    Chunks,
+}
+
+/// The lookup table a build made.
+#[derive(Debug)]
+pub(crate) enum Index {
+    Slots(SlotIndex),
+    Chunks {
+        table: Box<[Entry]>,
+        /// `32 - chunk bits`.
+        chunk_shift: u32,
+    },
 }
 
 /// Rings with fewer points are built on the calling thread alone. From this size on, two threads
@@ -50,12 +74,13 @@ pub(crate) const PARALLEL_MIN_POINTS: usize = 1 << 18;
 pub(crate) const MAX_THREADS: usize = 16;
 
 /// Generates, sorts and de-duplicates the points of `plan`, indexing `2^per_slot_log2` to
-/// `2^(per_slot_log2 + 1)` points per slot, on up to `max_threads` threads (the caller's included)
-/// when the ring has at least [`PARALLEL_MIN_POINTS`] points.
+/// `2^(per_slot_log2 + 1)` points per slot (in a table of `kind`), on up to `max_threads` threads
+/// (the caller's included) when the ring has at least [`PARALLEL_MIN_POINTS`] points.
 pub(crate) fn build(
     buckets: &[Bucket],
     plan: &Plan,
     per_slot_log2: u32,
+    kind: IndexKind,
     max_threads: usize,
 ) -> Sorted {
     let threads = if plan.total < PARALLEL_MIN_POINTS {
@@ -63,7 +88,7 @@ pub(crate) fn build(
     } else {
         max_threads.min(workers::available())
     };
-    build_with(buckets, plan, per_slot_log2, threads, None)
+    build_with(buckets, plan, per_slot_log2, kind, threads, None)
 }
 
 /// [`build`] on exactly `threads` jobs per phase (at most [`MAX_THREADS`]), with the room of each
@@ -72,19 +97,31 @@ fn build_with(
     buckets: &[Bucket],
     plan: &Plan,
     per_slot_log2: u32,
+    kind: IndexKind,
     threads: usize,
     room: Option<usize>,
 ) -> Sorted {
     if plan.total == 0 {
         return Sorted {
             points: Vec::new(),
-            index: SlotIndex::empty(),
+            index: match kind {
+                IndexKind::Slots => Index::Slots(SlotIndex::empty()),
+                IndexKind::Chunks => Index::Chunks {
+                    table: Box::new([[0, 0]]),
+                    chunk_shift: 32,
+                },
+            },
             dropped: Vec::new(),
+            prefixes: vec![0; buckets.len()],
             threads: 1,
         };
     }
-    let bits = index_bits(plan.total, per_slot_log2);
-    // Jobs split the lookup table at partition boundaries, which needs a slot no wider than a
+    // A table entry covers one slot, or a chunk of `2^SUBS_LOG2` slots.
+    let bits = match kind {
+        IndexKind::Slots => index_bits(plan.total, per_slot_log2),
+        IndexKind::Chunks => index_bits(plan.total, per_slot_log2).max(SUBS_LOG2) - SUBS_LOG2,
+    };
+    // Jobs split the lookup table at partition boundaries, which needs an entry no wider than a
     // partition.
     let threads = if bits < PARTITION_BITS {
         1
@@ -106,7 +143,10 @@ fn build_with(
     }
     let mut jobs: Vec<Option<_>> = runs.into_iter().zip(regions).map(Some).collect();
     // The lookup table takes a moment to zero: an extra job, for whichever thread is free first.
-    let table = (1usize << bits) + 1;
+    let zeroed = || match kind {
+        IndexKind::Slots => Table::Slots(vec![0u32; (1usize << bits) + 1]),
+        IndexKind::Chunks => Table::Chunks(vec![[0u64; 2]; 1usize << bits]),
+    };
     if threads > 1 {
         jobs.push(None);
     }
@@ -117,16 +157,20 @@ fn build_with(
             run.start,
             &mut r,
         )),
-        None => Done::Table(vec![0u32; table]),
+        None => Done::Table(zeroed()),
     });
-    let (mut generated, mut starts) = (Vec::with_capacity(threads), None);
+    let (mut generated, mut table) = (Vec::with_capacity(threads), None);
     for d in done {
         match d {
             Done::Points(g) => generated.push(g),
-            Done::Table(t) => starts = Some(t),
+            Done::Table(t) => table = Some(t),
         }
     }
-    let mut starts = starts.unwrap_or_else(|| vec![0u32; table]);
+    let mut table = table.unwrap_or_else(zeroed);
+    let prefixes: Vec<u32> = generated
+        .iter_mut()
+        .flat_map(|g| std::mem::take(&mut g.prefixes))
+        .collect();
     let (mut buf, layout) = if generated.iter().all(|g| g.spill.is_empty()) {
         Layout::new(buf, room, generated)
     } else {
@@ -138,20 +182,23 @@ fn build_with(
     let bounds: Vec<usize> = (0..=threads).map(|j| j * PARTITIONS / threads).collect();
     let first_slot = |p: usize| (p << bits) >> PARTITION_BITS;
     let mut jobs = Vec::with_capacity(threads);
-    let (mut rest_buf, mut rest_slots) = (&mut buf[..], &mut starts[1..]);
+    let mut rest_buf = &mut buf[..];
+    let mut rest_index = match &mut table {
+        Table::Slots(starts) => Part::Slots(&mut starts[1..]),
+        Table::Chunks(entries) => Part::Chunks(&mut entries[..]),
+    };
     for pair in bounds.windows(2) {
         let (lo, hi) = (pair[0], pair[1]);
         let (chunk, tail) =
             std::mem::take(&mut rest_buf).split_at_mut(layout.start(hi) - layout.start(lo));
-        let (slots, slots_tail) =
-            std::mem::take(&mut rest_slots).split_at_mut(first_slot(hi) - first_slot(lo));
+        let (index, index_tail) = rest_index.split_at(first_slot(hi) - first_slot(lo));
         jobs.push(Job {
             chunk,
             partitions: lo..hi,
-            slots,
+            index,
             first_slot: first_slot(lo),
         });
-        (rest_buf, rest_slots) = (tail, slots_tail);
+        (rest_buf, rest_index) = (tail, index_tail);
     }
     // Then, on the same threads: move job 1's points next to job 0's (see `Lane`), and shift every
     // job's slot starts by the points before it.
@@ -162,7 +209,11 @@ fn build_with(
         |sorted| second_round(sorted, threads),
         |work| match work {
             Second::Move(lane) => lane.run(),
-            Second::Shift(slots, by) => slots.iter_mut().for_each(|s| *s += by),
+            Second::Shift(Part::Slots(slots), by) => {
+                // At most 2^26 points: the starts fit in 32 bits.
+                slots.iter_mut().for_each(|s| *s += by as u32)
+            }
+            Second::Shift(Part::Chunks(entries), by) => shift_all(entries, by),
         },
     );
 
@@ -177,8 +228,15 @@ fn build_with(
     buf.truncate(w);
     Sorted {
         points: buf,
-        index: SlotIndex::new(starts.into_boxed_slice(), bits),
+        index: match table {
+            Table::Slots(starts) => Index::Slots(SlotIndex::new(starts.into_boxed_slice(), bits)),
+            Table::Chunks(entries) => Index::Chunks {
+                table: entries.into_boxed_slice(),
+                chunk_shift: 32 - bits,
+            },
+        },
         dropped,
+        prefixes,
         threads,
     }
 }
@@ -187,7 +245,38 @@ fn build_with(
 enum Done {
     Points(Generated),
     /// The lookup table, zeroed.
-    Table(Vec<u32>),
+    Table(Table),
+}
+
+/// A lookup table being built.
+enum Table {
+    /// The starts of a [`SlotIndex`].
+    Slots(Vec<u32>),
+    /// Chunk entries.
+    Chunks(Vec<Entry>),
+}
+
+/// A job's part of the lookup table: slot counts (then starts), or chunk entries.
+#[derive(Debug)]
+enum Part<'a> {
+    Slots(&'a mut [u32]),
+    Chunks(&'a mut [Entry]),
+}
+
+impl<'a> Part<'a> {
+    /// The first `n` entries, and the rest.
+    fn split_at(&mut self, n: usize) -> (Part<'a>, Part<'a>) {
+        match self {
+            Part::Slots(s) => {
+                let (a, b) = std::mem::take(s).split_at_mut(n);
+                (Part::Slots(a), Part::Slots(b))
+            }
+            Part::Chunks(c) => {
+                let (a, b) = std::mem::take(c).split_at_mut(n);
+                (Part::Chunks(a), Part::Chunks(b))
+            }
+        }
+    }
 }
 
 /// Where the points of each partition are: partition `p` has `regions` regions of `room` slots
@@ -256,27 +345,92 @@ impl Layout {
 }
 
 /// One sorting job: the partitions in `partitions`, whose regions `chunk` holds from its start, and
-/// the table counts of their slots, `slots[s - first_slot]` for slot `s`.
+/// the table entries of their slots (or chunks), `index[s - first_slot]` for slot `s`.
 #[derive(Debug)]
 struct Job<'a> {
     chunk: &'a mut [u64],
     partitions: std::ops::Range<usize>,
-    slots: &'a mut [u32],
+    index: Part<'a>,
     first_slot: usize,
 }
 
-/// Sorts and de-duplicates the job's partitions into the front of its chunk, turns its slot counts
-/// into running totals. Returns what it sorted, with the number of points kept and the bucket of
-/// each point dropped.
+/// Sorts and de-duplicates the job's partitions into the front of its chunk, and indexes them:
+/// slot counts turned into running totals, or chunk entries. Returns what it sorted, with the
+/// number of points kept and each point dropped.
 fn sort_partitions<'a>(job: Job<'a>, layout: &Layout, bits: u32) -> Sorting<'a> {
     let Job {
         chunk,
         partitions,
-        slots,
+        index,
         first_slot,
     } = job;
+    let shift = 32 - bits;
+    match index {
+        Part::Slots(slots) => {
+            let mut sink = SlotCounter {
+                slots,
+                first_slot,
+                shift,
+            };
+            let (kept, dropped) = sort_into(chunk, partitions, layout, &mut sink);
+            prefix_sum(sink.slots);
+            Sorting {
+                chunk,
+                index: Part::Slots(sink.slots),
+                kept,
+                dropped,
+            }
+        }
+        Part::Chunks(entries) => {
+            let mut sink = ChunkWriter::new(entries, first_slot, shift);
+            let (kept, dropped) = sort_into(chunk, partitions, layout, &mut sink);
+            Sorting {
+                chunk,
+                index: Part::Chunks(sink.finish()),
+                kept,
+                dropped,
+            }
+        }
+    }
+}
+
+/// What indexes the points a sorting job keeps, told of each in hash order.
+trait Sink {
+    /// The point of hash `hash` is kept, at position `at` of the job's points.
+    fn point(&mut self, hash: u32, at: usize);
+}
+
+/// Counts the points of each slot.
+struct SlotCounter<'a> {
+    slots: &'a mut [u32],
+    first_slot: usize,
+    shift: u32,
+}
+
+impl Sink for SlotCounter<'_> {
+    #[inline(always)]
+    fn point(&mut self, hash: u32, _at: usize) {
+        // The job's slots are those of its partitions, and the hash is in one of them.
+        self.slots[(u64::from(hash) >> self.shift) as usize - self.first_slot] += 1;
+    }
+}
+
+impl Sink for ChunkWriter<'_> {
+    #[inline(always)]
+    fn point(&mut self, hash: u32, at: usize) {
+        ChunkWriter::point(self, hash, at);
+    }
+}
+
+/// Sorts and de-duplicates the partitions into the front of `chunk`, telling `sink` of each point
+/// kept. Returns the number kept and every point dropped.
+fn sort_into(
+    chunk: &mut [u64],
+    partitions: std::ops::Range<usize>,
+    layout: &Layout,
+    sink: &mut impl Sink,
+) -> (usize, Vec<u64>) {
     let mut sorter = PartitionSorter::default();
-    let slot_shift = 32 - bits;
     let base = layout.start(partitions.start);
     let mut w = 0usize;
     let mut dropped = Vec::new();
@@ -294,40 +448,33 @@ fn sort_partitions<'a>(job: Job<'a>, layout: &Layout, bits: u32) -> Sorting<'a> 
             if key >> 32 != last {
                 last = key >> 32;
                 chunk[w] = key;
+                sink.point((key >> 32) as u32, w);
                 w += 1;
-                // The job's slots are those of its partitions, and the key is in one of them.
-                slots[((key >> 32) >> slot_shift) as usize - first_slot] += 1;
             } else {
                 let kept = chunk[w - 1].min(key);
-                dropped.push(chunk[w - 1].max(key) as u32);
+                dropped.push(chunk[w - 1].max(key));
                 chunk[w - 1] = kept;
             }
         }
     }
-    prefix_sum(slots);
-    Sorting {
-        chunk,
-        slots,
-        kept: w,
-        dropped,
-    }
+    (w, dropped)
 }
 
 /// A sorting job done: its part of the buffer holds `kept` points from the start.
 #[derive(Debug)]
 struct Sorting<'a> {
     chunk: &'a mut [u64],
-    slots: &'a mut [u32],
+    index: Part<'a>,
     kept: usize,
-    dropped: Vec<u32>,
+    dropped: Vec<u64>,
 }
 
 /// Work for the second round of phase 2.
 #[derive(Debug)]
 enum Second<'a> {
     Move(Lane<'a>),
-    /// Add this to every slot start.
-    Shift(&'a mut [u32], u32),
+    /// Add this to every slot start, or to every chunk's rank and offset.
+    Shift(Part<'a>, usize),
 }
 
 /// The second round: every thread moves one lane of job 1's points (see [`Lane`]), and the slot
@@ -337,7 +484,7 @@ enum Second<'a> {
 fn second_round(
     sorted: Vec<Sorting<'_>>,
     threads: usize,
-) -> (Vec<Second<'_>>, (Vec<usize>, Vec<u32>)) {
+) -> (Vec<Second<'_>>, (Vec<usize>, Vec<u64>)) {
     let kept: Vec<usize> = sorted.iter().map(|s| s.kept).collect();
     let mut dropped = Vec::new();
     let mut work = Vec::new();
@@ -346,8 +493,7 @@ fn second_round(
     for s in sorted {
         dropped.extend_from_slice(&s.dropped);
         if before > 0 {
-            // At most 2^26 points: the starts fit in 32 bits.
-            work.push(Second::Shift(s.slots, before as u32));
+            work.push(Second::Shift(s.index, before));
         }
         before += s.kept;
         chunks.push((s.chunk, s.kept));
@@ -365,6 +511,13 @@ mod tests {
     use super::*;
     use crate::plan::{Overflow, plan};
 
+    fn slots(s: &Sorted) -> &SlotIndex {
+        match &s.index {
+            Index::Slots(index) => index,
+            Index::Chunks { .. } => panic!("a slot index was asked for"),
+        }
+    }
+
     fn check(s: &Sorted, what: &str) {
         let hash = |k: &u64| (k >> 32) as u32;
         assert!(
@@ -372,9 +525,44 @@ mod tests {
             "{what}: sorted"
         );
         for (pos, k) in s.points.iter().enumerate() {
-            let (lo, hi) = s.index.range(hash(k));
+            let (lo, hi) = slots(s).range(hash(k));
             assert!((lo..hi).contains(&pos), "{what}: point {pos} in its slot");
         }
+    }
+
+    /// Every chunk entry of a chunked build: each chunk's rank, location and sub-slot ends agree
+    /// with the points.
+    fn check_chunks(s: &Sorted, what: &str) {
+        let Index::Chunks { table, chunk_shift } = &s.index else {
+            panic!("{what}: a chunk table was asked for")
+        };
+        let sub_shift = chunk_shift - SUBS_LOG2;
+        let chunk_of = |k: &u64| ((k >> 32) >> chunk_shift) as usize;
+        let mut pos = 0;
+        for (c, e) in table.iter().enumerate() {
+            let len = s.points[pos..]
+                .iter()
+                .take_while(|k| chunk_of(k) == c)
+                .count();
+            let points = &s.points[pos..pos + len];
+            assert_eq!(
+                crate::chunked::entry::rank(e),
+                pos,
+                "{what}: chunk {c} rank"
+            );
+            assert_eq!(
+                crate::chunked::entry::loc(e),
+                (0, pos),
+                "{what}: chunk {c} location"
+            );
+            assert_eq!(
+                e[1],
+                crate::chunked::entry::ends_of(points, sub_shift),
+                "{what}: chunk {c} ends"
+            );
+            pos += len;
+        }
+        assert_eq!(pos, s.points.len(), "{what}: every point in a chunk");
     }
 
     #[test]
@@ -388,7 +576,7 @@ mod tests {
         let p = plan(&buckets, 160, 1 << 26, Overflow::Fail).unwrap();
         let owner = |k: &u64| *k as u32;
         for threads in [1, 2, 3] {
-            let s = build_with(&buckets, &p, 1, threads, None);
+            let s = build_with(&buckets, &p, 1, IndexKind::Slots, threads, None);
             assert_eq!(
                 s.points.len(),
                 480,
@@ -396,7 +584,8 @@ mod tests {
             );
             assert_eq!(s.points.iter().filter(|k| owner(k) == 1).count(), 0);
             assert_eq!(s.points.iter().filter(|k| owner(k) == 2).count(), 160);
-            assert_eq!(s.dropped, [1; 160], "bucket 1 lost all its points");
+            let losers: Vec<u64> = s.dropped.iter().map(|&k| k & 0xffff_ffff).collect();
+            assert_eq!(losers, [1; 160], "bucket 1 lost all its points");
             check(&s, "ties");
         }
     }
@@ -409,7 +598,7 @@ mod tests {
             .collect();
         buckets.push(Bucket::named("10.0.0.0:80", 2));
         let p = plan(&buckets, 160, 1 << 26, Overflow::Fail).unwrap();
-        let one = build_with(&buckets, &p, 1, 1, None);
+        let one = build_with(&buckets, &p, 1, IndexKind::Slots, 1, None);
         check(&one, "one thread");
         assert_eq!(one.points, model(&buckets, &p));
         let owned = |b: u64| one.points.iter().filter(|&&k| k as u32 as u64 == b).count();
@@ -421,17 +610,17 @@ mod tests {
         // About 375 points per partition: radix sorted, and forced to spill with small rooms.
         for threads in [1, 2, 3, 4, 7, 16, 40] {
             for room in [None, Some(0), Some(1), Some(100), Some(360)] {
-                let s = build_with(&buckets, &p, 1, threads, room);
+                let s = build_with(&buckets, &p, 1, IndexKind::Slots, threads, room);
                 let what = format!("{threads} threads, room {room:?}");
                 assert_eq!(s.points, one.points, "{what}");
                 let mut dropped = s.dropped.clone();
                 dropped.sort_unstable();
                 assert_eq!(dropped.len(), p.total - s.points.len(), "{what}");
-                let lost = dropped.iter().filter(|&&b| b == 300).count();
+                let lost = dropped.iter().filter(|&&k| k as u32 == 300).count();
                 assert_eq!(lost, 160, "{what}: bucket 300 loses the points it shares");
                 check(&s, &what);
                 for h in [0u32, 1 << 31, u32::MAX, 0x1234_5678] {
-                    assert_eq!(s.index.range(h), one.index.range(h), "{what}");
+                    assert_eq!(slots(&s).range(h), slots(&one).range(h), "{what}");
                 }
             }
         }
@@ -456,8 +645,37 @@ mod tests {
         // 160 points index 6 bits: fewer than the partition bits, so one job does it all.
         let buckets = [Bucket::named("a:1", 1)];
         let p = plan(&buckets, 160, 1 << 26, Overflow::Fail).unwrap();
-        let s = build_with(&buckets, &p, 1, 4, None);
+        let s = build_with(&buckets, &p, 1, IndexKind::Slots, 4, None);
         assert_eq!(s.points.len(), 160);
         check(&s, "small");
+    }
+
+    #[test]
+    fn chunk_tables_agree_with_the_points_on_every_thread_count_and_room() {
+        let buckets: Vec<Bucket> = (0..300)
+            .map(|i| Bucket::named(format!("10.1.{}.{}:80", i / 200, i % 200), 1 + i % 3))
+            .collect();
+        let p = plan(&buckets, 160, 1 << 26, Overflow::Fail).unwrap();
+        let flat = build_with(&buckets, &p, 1, IndexKind::Slots, 1, None);
+        for threads in [1, 2, 3, 4] {
+            for room in [None, Some(0), Some(100)] {
+                let what = format!("{threads} threads, room {room:?}");
+                let s = build_with(&buckets, &p, 1, IndexKind::Chunks, threads, room);
+                assert_eq!(s.points, flat.points, "{what}");
+                check_chunks(&s, &what);
+                assert_eq!(s.prefixes.len(), buckets.len());
+                let mut scratch = String::new();
+                assert_eq!(
+                    s.prefixes[7],
+                    buckets[7].prefix_hash(&mut scratch),
+                    "{what}"
+                );
+            }
+        }
+        // Tiny rings have one chunk (and a table too small for several jobs).
+        let one = [Bucket::named("a:1", 1)];
+        let p = plan(&one, 160, 1 << 26, Overflow::Fail).unwrap();
+        let s = build_with(&one, &p, 0, IndexKind::Chunks, 4, None);
+        check_chunks(&s, "one bucket");
     }
 }

@@ -3,6 +3,7 @@
 use crate::bucket::Bucket;
 use crate::continuum::Continuum;
 use crate::error::Error;
+use crate::layout::Layout;
 use crate::plan::Overflow;
 use crate::version::Version;
 use crate::workers::DEFAULT_MAX_THREADS;
@@ -37,6 +38,7 @@ use crate::workers::DEFAULT_MAX_THREADS;
 pub struct Builder {
     version: Version,
     max_threads: usize,
+    layout: Layout,
 }
 
 impl Default for Builder {
@@ -51,6 +53,7 @@ impl Builder {
         Self {
             version: Version::V1,
             max_threads: DEFAULT_MAX_THREADS,
+            layout: Layout::Auto,
         }
     }
 
@@ -72,10 +75,30 @@ impl Builder {
         self.max_threads(1)
     }
 
+    /// How a [`Version::V1`] ring stores its points ([`Layout::Auto`] by default): flat for the
+    /// fastest lookups, chunked for updates that cost what they change
+    /// ([`Continuum::with_changes`]).
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    pub(crate) fn version_of(&self) -> Version {
+        self.version
+    }
+
+    pub(crate) fn max_threads_of(&self) -> usize {
+        self.max_threads
+    }
+
+    pub(crate) fn layout_of(&self) -> Layout {
+        self.layout
+    }
+
     /// Builds the ring. Never panics: over [`MAX_POINTS`](crate::MAX_POINTS) the weights are scaled
     /// down as in [`Continuum::new`], and `V2 { point_multiple: 0 }` gives an empty ring.
     pub fn build(&self, buckets: &[Bucket]) -> Continuum {
-        match Continuum::build(buckets, self.version, Overflow::Scale, self.max_threads) {
+        match Continuum::build(buckets, self, Overflow::Scale) {
             Ok(ring) => ring,
             // `Overflow::Scale` never fails: the plan scales instead and a zero multiple gives an
             // empty ring. Should that change, an empty ring is still the answer that cannot panic.
@@ -85,7 +108,7 @@ impl Builder {
 
     /// Builds the ring, or says why it cannot: see [`Continuum::try_new_with_version`].
     pub fn try_build(&self, buckets: &[Bucket]) -> Result<Continuum, Error> {
-        Continuum::build(buckets, self.version, Overflow::Fail, self.max_threads)
+        Continuum::build(buckets, self, Overflow::Fail)
     }
 }
 
@@ -103,5 +126,7 @@ mod tests {
         assert_eq!(b.max_threads(9).max_threads, 9);
         let v2 = Version::V2 { point_multiple: 3 };
         assert_eq!(b.version(v2).version, v2);
+        assert_eq!(b.layout, Layout::Auto);
+        assert_eq!(b.layout(Layout::Chunked).layout, Layout::Chunked);
     }
 }

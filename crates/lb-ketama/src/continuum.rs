@@ -4,8 +4,9 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::bucket::Bucket;
-use crate::build;
+use crate::build::{self, Index, IndexKind};
 use crate::builder::Builder;
+use crate::chunked::Chunked;
 use crate::crc::hash;
 use crate::error::Error;
 use crate::index::SlotIndex;
@@ -31,19 +32,24 @@ const V2_PER_SLOT_LOG2: u32 = 2;
 #[derive(Clone)]
 pub struct Continuum {
     version: Version,
+    /// The options it was built with, for the builds [`Continuum::with_changes`] falls back to.
+    pub(crate) options: Builder,
     index: SlotIndex,
-    points: Points,
+    pub(crate) points: Points,
     /// The socket address of each bucket, if it has one.
-    addrs: Box<[Option<SocketAddr>]>,
+    pub(crate) addrs: Box<[Option<SocketAddr>]>,
     /// Whether any bucket that has points has a socket address, so that `node_iter` can stop at once
     /// on a ring of Unix sockets.
-    socket_points: bool,
+    pub(crate) socket_points: bool,
 }
 
 #[derive(Clone, Debug)]
-enum Points {
-    /// V1: `hash << 32 | bucket` per point; comparing a point with `hash << 32` compares hashes.
+pub(crate) enum Points {
+    /// V1, flat: `hash << 32 | bucket` per point; comparing a point with `hash << 32` compares
+    /// hashes.
     Wide(Box<[u64]>),
+    /// V1, chunked: see [`Chunked`].
+    Chunked(Chunked),
     /// V2: see [`Packed`].
     Packed(Packed),
 }
@@ -111,6 +117,7 @@ impl Continuum {
     pub(crate) fn empty(version: Version) -> Self {
         Self {
             version,
+            options: Builder::new().version(version),
             index: SlotIndex::empty(),
             points: Points::Wide(Box::new([])),
             addrs: Box::new([]),
@@ -118,13 +125,14 @@ impl Continuum {
         }
     }
 
-    /// Builds the ring; `max_threads` bounds the threads a large build uses, the caller's included.
+    /// Builds the ring with `options`.
     pub(crate) fn build(
         buckets: &[Bucket],
-        version: Version,
+        options: &Builder,
         overflow: Overflow,
-        max_threads: usize,
     ) -> Result<Self, Error> {
+        let version = options.version_of();
+        let max_threads = options.max_threads_of();
         let multiple = version.point_multiple();
         if multiple == 0 {
             return match overflow {
@@ -138,22 +146,43 @@ impl Continuum {
         } else {
             V1_PER_SLOT_LOG2
         };
-        let sorted = build::build(buckets, &plan, per_slot, max_threads);
+        let chunked =
+            version == Version::V1 && plan.total > 0 && options.layout_of().chunked(plan.total);
+        let kind = if chunked {
+            IndexKind::Chunks
+        } else {
+            IndexKind::Slots
+        };
+        let sorted = build::build(buckets, &plan, per_slot, kind, max_threads);
         let addrs: Box<[Option<SocketAddr>]> = buckets.iter().map(Bucket::addr).collect();
         let socket_points = plan
             .counts
             .iter()
             .zip(addrs.iter())
             .any(|(&c, a)| c > 0 && a.is_some());
-        let (index, points) = match version {
-            Version::V1 => (sorted.index, Points::Wide(sorted.points.into_boxed_slice())),
-            Version::V2 { .. } => {
+        let (index, points) = match (version, sorted.index) {
+            (_, Index::Chunks { table, chunk_shift }) => {
+                let chunked = Chunked::from_build(
+                    buckets.len(),
+                    &plan,
+                    table,
+                    chunk_shift,
+                    sorted.points,
+                    sorted.dropped,
+                    sorted.prefixes,
+                );
+                (SlotIndex::empty(), Points::Chunked(chunked))
+            }
+            (Version::V1, Index::Slots(index)) => {
+                (index, Points::Wide(sorted.points.into_boxed_slice()))
+            }
+            (Version::V2 { .. }, Index::Slots(index)) => {
                 let bits = crate::index::index_bits(sorted.points.len(), V2_PER_SLOT_LOG2);
-                let index = sorted.index.coarsen(bits);
+                let index = index.coarsen(bits);
                 // A bucket owns a point unless every one of its points lost a tie.
                 let mut left = plan.counts.clone();
                 for &b in &sorted.dropped {
-                    if let Some(c) = left.get_mut(b as usize) {
+                    if let Some(c) = left.get_mut(b as u32 as usize) {
                         *c = c.saturating_sub(1);
                     }
                 }
@@ -166,11 +195,29 @@ impl Continuum {
         };
         Ok(Self {
             version,
+            options: *options,
             index,
             points,
             addrs,
             socket_points,
         })
+    }
+
+    /// A ring with this one's version and options and other points.
+    pub(crate) fn with_points(
+        &self,
+        points: Points,
+        addrs: Box<[Option<SocketAddr>]>,
+        socket_points: bool,
+    ) -> Self {
+        Self {
+            version: self.version,
+            options: self.options,
+            index: SlotIndex::empty(),
+            points,
+            addrs,
+            socket_points,
+        }
     }
 
     /// The version this ring was built with.
@@ -182,6 +229,7 @@ impl Continuum {
     pub fn len(&self) -> usize {
         match &self.points {
             Points::Wide(points) => points.len(),
+            Points::Chunked(c) => c.len,
             Points::Packed(p) => p.len(),
         }
     }
@@ -200,6 +248,7 @@ impl Continuum {
     pub fn heap_size(&self) -> usize {
         let points = match &self.points {
             Points::Wide(points) => std::mem::size_of_val(&**points),
+            Points::Chunked(c) => c.heap_size(),
             Points::Packed(p) => p.heap_size(),
         };
         points + self.index.heap_size() + std::mem::size_of_val(&*self.addrs)
@@ -221,6 +270,7 @@ impl Continuum {
                 let key = u64::from(hash) << 32;
                 crate::index::first_not_below(lo, hi, |i| points.get(i).is_some_and(|&p| p < key))
             }
+            Points::Chunked(c) => c.find(hash).1,
             Points::Packed(p) => {
                 let low = (u64::from(hash) & ((1u64 << self.index.low_bits()) - 1)) as u32;
                 p.search(lo, hi, low)
@@ -248,6 +298,7 @@ impl Continuum {
     pub fn point_bucket(&self, idx: usize) -> Option<usize> {
         match &self.points {
             Points::Wide(points) => points.get(idx).map(|&p| p as u32 as usize),
+            Points::Chunked(c) => c.point_at(idx).map(|p| c.index_of(p)),
             Points::Packed(p) => (idx < p.len()).then(|| p.bucket(idx)),
         }
     }
@@ -257,6 +308,7 @@ impl Continuum {
     pub fn point_hash(&self, idx: usize) -> Option<u32> {
         match &self.points {
             Points::Wide(points) => points.get(idx).map(|&p| (p >> 32) as u32),
+            Points::Chunked(c) => c.point_at(idx).map(|p| (p >> 32) as u32),
             Points::Packed(p) => (idx < p.len()).then(|| self.index.hash_at(idx, p.low_hash(idx))),
         }
     }
@@ -281,9 +333,19 @@ impl Continuum {
     }
 
     /// [`bucket_iter`](Self::bucket_iter) from point position `idx` (e.g. from
-    /// [`node_idx_by_hash`](Self::node_idx_by_hash)); empty if `idx` is past the end.
+    /// [`node_idx_by_hash`](Self::node_idx_by_hash)); empty if `idx` is past the end. On a chunked
+    /// ring ([`Layout`](crate::Layout)) finding a position's point takes a binary search of the chunk table: from
+    /// a key's hash, [`bucket_iter_by_hash`](Self::bucket_iter_by_hash) is faster.
     pub fn bucket_iter_at(&self, idx: usize) -> BucketIterator<'_> {
         BucketIterator::new(self, idx)
+    }
+
+    /// [`bucket_iter`](Self::bucket_iter) for a key whose CRC32 ([`hash`]) is already known: the
+    /// same as `bucket_iter_at(node_idx_by_hash(hash))`, and the fastest way to the bucket a key
+    /// maps to and the failover order after it.
+    #[inline]
+    pub fn bucket_iter_by_hash(&self, hash: u32) -> BucketIterator<'_> {
+        BucketIterator::from_hash(self, hash)
     }
 
     /// The socket address of the point at `*idx`, moving `*idx` to the next point (wrapping). Returns

@@ -27,6 +27,7 @@ const LANES: usize = 4;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Chain {
     id: u64,
+    prefix: u32,
     chain: PointChain,
     count: u32,
 }
@@ -40,10 +41,14 @@ fn chains(buckets: &[Bucket], counts: &[u32], first: usize) -> Vec<Chain> {
         .zip(counts)
         .enumerate()
         .filter(|(_, (_, c))| **c > 0)
-        .map(|(i, (b, &count))| Chain {
-            id: (first + i) as u64,
-            chain: PointChain::new(b.prefix_hash(&mut scratch)),
-            count,
+        .map(|(i, (b, &count))| {
+            let prefix = b.prefix_hash(&mut scratch);
+            Chain {
+                id: (first + i) as u64,
+                prefix,
+                chain: PointChain::new(prefix),
+                count,
+            }
         })
         .collect()
 }
@@ -80,6 +85,8 @@ pub(crate) fn room_for(points: usize) -> usize {
 pub(crate) struct Generated {
     pub(crate) fill: Vec<usize>,
     pub(crate) spill: Vec<u64>,
+    /// `crc32(HOST "\0" PORT)` of each bucket of the run (0 for a bucket without points).
+    pub(crate) prefixes: Vec<u32>,
 }
 
 /// Writes every point of `buckets` (whose indices start at `first`, and whose point counts are
@@ -93,6 +100,12 @@ pub(crate) fn generate(
 ) -> Generated {
     debug_assert_eq!(regions.len(), PARTITIONS);
     let chains = chains(buckets, counts, first);
+    let mut prefixes = vec![0u32; buckets.len()];
+    for c in &chains {
+        if let Some(p) = prefixes.get_mut(c.id as usize - first) {
+            *p = c.prefix;
+        }
+    }
     let mut fill = vec![0usize; PARTITIONS];
     let mut spill = Vec::new();
     let mut push = |key: u64| {
@@ -139,7 +152,11 @@ pub(crate) fn generate(
             push((u64::from(h) << 32) | c.id);
         }
     }
-    Generated { fill, spill }
+    Generated {
+        fill,
+        spill,
+        prefixes,
+    }
 }
 
 #[cfg(test)]

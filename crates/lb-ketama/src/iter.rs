@@ -2,19 +2,23 @@
 
 use std::net::SocketAddr;
 
-use crate::continuum::Continuum;
+use crate::chunked::{Chunked, Cursor};
+use crate::continuum::{Continuum, Points};
 
 /// The socket addresses of the points from a key's point onwards; see
 /// [`Continuum::node_iter`].
 #[derive(Clone, Debug)]
 pub struct NodeIterator<'a> {
     ring: &'a Continuum,
-    idx: usize,
+    buckets: BucketIterator<'a>,
 }
 
 impl<'a> NodeIterator<'a> {
     pub(crate) fn new(ring: &'a Continuum, idx: usize) -> Self {
-        Self { ring, idx }
+        Self {
+            ring,
+            buckets: BucketIterator::new(ring, idx),
+        }
     }
 }
 
@@ -28,7 +32,7 @@ impl<'a> Iterator for NodeIterator<'a> {
         // One lap at most: some point has a socket address unless all of its bucket's points were
         // duplicates of a bucket without one, and then this gives up after a lap.
         for _ in 0..self.ring.len() {
-            if let Some(addr) = self.ring.get_addr(&mut self.idx) {
+            if let Some(addr) = self.ring.bucket_addr(self.buckets.next()?) {
                 return Some(addr);
             }
         }
@@ -40,17 +44,51 @@ impl<'a> Iterator for NodeIterator<'a> {
 #[derive(Clone, Debug)]
 pub struct BucketIterator<'a> {
     ring: &'a Continuum,
-    idx: usize,
+    at: At<'a>,
+}
+
+/// Where a [`BucketIterator`] is.
+#[derive(Clone, Copy, Debug)]
+enum At<'a> {
+    /// At a position of a flat or compact ring.
+    Position(usize),
+    /// At a point of a chunked ring.
+    Chunk(&'a Chunked, Cursor),
+    /// At a point of a chunked ring whose bucket is already known (a lookup read the point).
+    Found(&'a Chunked, Cursor, usize),
+    /// Nowhere: a position past the end of a chunked ring.
+    End,
 }
 
 impl<'a> BucketIterator<'a> {
     pub(crate) fn new(ring: &'a Continuum, idx: usize) -> Self {
-        Self { ring, idx }
+        let at = match &ring.points {
+            Points::Chunked(c) => c.locate(idx).map_or(At::End, |cur| At::Chunk(c, cur)),
+            _ => At::Position(idx),
+        };
+        Self { ring, at }
+    }
+
+    /// From the point a key of CRC32 `hash` maps to.
+    #[inline]
+    pub(crate) fn from_hash(ring: &'a Continuum, hash: u32) -> Self {
+        let at = match &ring.points {
+            Points::Chunked(c) => match c.find_point(hash) {
+                (cur, Some(point)) => At::Found(c, cur, c.index_of(point)),
+                (cur, None) => At::Chunk(c, cur),
+            },
+            _ => At::Position(ring.node_idx_by_hash(hash)),
+        };
+        Self { ring, at }
     }
 
     /// The position of the point the next call to `next` returns the bucket of.
     pub fn position(&self) -> usize {
-        self.idx
+        match &self.at {
+            At::Position(idx) => *idx,
+            At::Chunk(c, cur) | At::Found(c, cur, _) => c.position(cur),
+            At::End => self.ring.len(),
+        }
     }
 }
 
@@ -59,13 +97,29 @@ impl Iterator for BucketIterator<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<usize> {
-        let bucket = self.ring.point_bucket(self.idx)?;
-        self.idx = self.ring.next_idx(self.idx);
-        Some(bucket)
+        match &mut self.at {
+            At::Position(idx) => {
+                let bucket = self.ring.point_bucket(*idx)?;
+                *idx = self.ring.next_idx(*idx);
+                Some(bucket)
+            }
+            At::Chunk(c, cur) => c.next_bucket(cur),
+            &mut At::Found(c, mut cur, bucket) => {
+                Chunked::step(&mut cur);
+                self.at = At::Chunk(c, cur);
+                Some(bucket)
+            }
+            At::End => None,
+        }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.idx < self.ring.len() {
+        let more = match &self.at {
+            At::Position(idx) => *idx < self.ring.len(),
+            At::Chunk(..) | At::Found(..) => !self.ring.is_empty(),
+            At::End => false,
+        };
+        if more {
             (usize::MAX, None)
         } else {
             (0, Some(0))

@@ -89,6 +89,27 @@
 //! them for the machine (`/sys/kernel/mm/transparent_hugepage/enabled`) or use an allocator that
 //! can back large allocations with them (for example jemalloc with `thp:always`).
 //!
+//! # Layouts and updates
+//!
+//! A `V1` ring stores its points in one of two [`Layout`]s, chosen with [`Builder::layout`]; both
+//! map every key to the same bucket. *Flat* is one array in hash order behind the lookup table.
+//! *Chunked* cuts the hash space into chunks of about 8 to 32 points, each stored apart, and its
+//! lookup table says where each chunk is; points name a stable bucket id that a small table maps
+//! to the bucket's index. [`Layout::Auto`], the default, is flat below [`CHUNKED_MIN_POINTS`] and
+//! chunked from there.
+//!
+//! [`Continuum::with_changes`] gives the ring over a changed list of buckets ([`Changes`] says
+//! which left and which joined; weights are compared). On a chunked ring it removes the points
+//! of the buckets that left or lost weight (a bucket's points are a chain, so weight changes its
+//! tail), inserts those of the buckets that joined or gained weight, resolves ties at each hash
+//! it touches as a build does (the points that lost a tie are kept aside for when the winner
+//! leaves), and writes only the chunks it touched into a new buffer: the other chunks are shared
+//! with the old ring, and the lookup table is copied with its positions moved. An update thus
+//! costs what it changes plus a copy of the table (about a byte per point), not a build. The
+//! result is the ring a build over the new buckets gives, point for point (a property test checks
+//! it). A flat or `V2` ring, a ring whose weights were scaled down to fit, and a change of more
+//! than an eighth of the points are built afresh.
+//!
 //! # Threads
 //!
 //! Building a ring of at least 262,144 points (1,639 buckets of weight 1) uses up to 4 threads, no
@@ -126,6 +147,7 @@
 mod bucket;
 mod build;
 mod builder;
+mod chunked;
 mod continuum;
 mod crc;
 mod error;
@@ -133,9 +155,11 @@ mod generate;
 mod index;
 mod iter;
 mod lanes;
+mod layout;
 mod packed;
 mod plan;
 mod radix;
+mod update;
 mod version;
 mod workers;
 
@@ -145,4 +169,6 @@ pub use continuum::Continuum;
 pub use crc::hash;
 pub use error::Error;
 pub use iter::{BucketIterator, NodeIterator};
+pub use layout::{CHUNKED_MIN_POINTS, Layout};
+pub use update::Changes;
 pub use version::{DEFAULT_POINT_MULTIPLE, MAX_POINTS, Version};

@@ -8,6 +8,8 @@ use crate::error::Error;
 pub(crate) struct Plan {
     pub(crate) counts: Vec<u32>,
     pub(crate) total: usize,
+    /// Whether the weights were scaled down to fit.
+    pub(crate) scaled: bool,
 }
 
 /// What to do with a ring over the limit.
@@ -46,6 +48,7 @@ pub(crate) fn plan(
         return Ok(Plan {
             counts,
             total: total as usize,
+            scaled: false,
         });
     }
     if overflow == Overflow::Fail {
@@ -89,6 +92,7 @@ pub(crate) fn plan(
     Ok(Plan {
         counts,
         total: sum as usize,
+        scaled: true,
     })
 }
 

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use lb_core::{Address, Backend, BackendIter, BackendSelection, BoxError};
-use lb_ketama::{Bucket, BucketIterator, Continuum, Version};
+use lb_core::{Address, Backend, BackendIter, BackendSelection, BoxError, SetChange};
+use lb_ketama::{Bucket, BucketIterator, Builder, Changes, Continuum, Version};
 
 use crate::arith::GOLDEN;
 use crate::candidates::{Candidates, Draw};
@@ -49,6 +49,11 @@ impl KetamaConfig {
 /// **Weights.** Weight 0 is a standby: no points, so never the first pick, and offered only after
 /// every positive-weight backend. When every weight is 0 they are treated as equal.
 ///
+/// **Updates.** A change of a few backends ([`LoadBalancer::apply_delta`](lb_core::LoadBalancer),
+/// or a whole set that differs in a few) inserts and removes their points in the ring instead of
+/// building it again, when the ring is large enough to be stored in chunks
+/// ([`lb_ketama::Layout::Auto`]): the result is the ring a build gives, point for point.
+///
 /// **Size.** The ring has `160 × Σ weights` points (about 10 bytes each; `point_multiple` makes a
 /// compact ring of about 5 bytes per point). A ring of more than [`lb_ketama::MAX_POINTS`] points
 /// (a total weight of 419,430 at 160 points per unit) is a build error naming the heaviest
@@ -92,6 +97,25 @@ fn bucket(backend: &Backend, weight: u32) -> Bucket {
     }
 }
 
+/// The ring buckets of `backends`, weighted as `layout` says.
+fn buckets(backends: &[Backend], layout: &Layout) -> Vec<Bucket> {
+    backends
+        .iter()
+        .map(|b| bucket(b, layout.weight(b)))
+        .collect()
+}
+
+impl Consistent {
+    /// Builds a selector whose ring `ring` builds (its version, layout and threads).
+    fn build_with(backends: &[Backend], ring: &Builder) -> Result<Self, BoxError> {
+        let layout = Layout::new(backends)?;
+        let ring = ring
+            .try_build(&buckets(backends, &layout))
+            .map_err(SelectionError::Ring)?;
+        Ok(Consistent { layout, ring })
+    }
+}
+
 impl BackendSelection for Consistent {
     type Config = KetamaConfig;
     type Iter<'a> = ConsistentIter<'a>;
@@ -100,21 +124,39 @@ impl BackendSelection for Consistent {
     const USES_KEY: bool = true;
 
     fn build(backends: &[Backend], config: &KetamaConfig) -> Result<Self, BoxError> {
-        let layout = Layout::new(backends)?;
-        let buckets: Vec<Bucket> = backends
-            .iter()
-            .map(|b| bucket(b, layout.weight(b)))
-            .collect();
-        let ring = Continuum::try_new_with_version(&buckets, config.version())
-            .map_err(SelectionError::Ring)?;
-        Ok(Consistent { layout, ring })
+        Self::build_with(backends, &Continuum::builder().version(config.version()))
+    }
+
+    /// The ring updated in place ([`Continuum::with_changes`]): the points of the backends that
+    /// left or joined, and the last points of those whose weight changed, are removed or
+    /// inserted. The ring falls back to a build itself when that is cheaper or needed (a small
+    /// or compact ring, a large change, every weight 0 before or after).
+    fn apply_change(
+        &self,
+        backends: &[Backend],
+        change: &SetChange<'_>,
+        config: &KetamaConfig,
+    ) -> Option<Result<Self, BoxError>> {
+        if config.version() != self.ring.version() {
+            return None;
+        }
+        let layout = match Layout::new(backends) {
+            Ok(layout) => layout,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let changes = Changes::new(change.removed(), change.added());
+        let ring = self
+            .ring
+            .with_changes(&buckets(backends, &layout), &changes)
+            .map_err(|e| SelectionError::Ring(e).into());
+        Some(ring.map(|ring| Consistent { layout, ring }))
     }
 
     #[inline]
     fn iter(&self, key: &[u8]) -> ConsistentIter<'_> {
         // One CRC32 of the key serves the ring lookup and the scan start.
         let hash = lb_ketama::hash(key);
-        let mut walk = self.ring.bucket_iter_at(self.ring.node_idx_by_hash(hash));
+        let mut walk = self.ring.bucket_iter_by_hash(hash);
         let first = walk.next();
         let seed = u64::from(hash);
         ConsistentIter {

@@ -223,3 +223,152 @@ proptest! {
         prop_assert!(f64::from(moved) < 2000.0 * 2.0 / n as f64 + 50.0, "{} keys moved", moved);
     }
 }
+
+/// The backend of pool entry `i`: an address of its own (a Unix socket now and then).
+fn pooled(i: usize, weight: u32) -> Backend {
+    let addr = if i.is_multiple_of(17) {
+        format!("unix:/run/b{i}.sock")
+    } else {
+        format!("10.9.{}.{}:80", i / 250, i % 250)
+    };
+    Backend::new_with_weight(&addr, weight).unwrap()
+}
+
+/// What a load balancer's merge finds between two sets sorted by address: the indices of the
+/// backends that left (in `old`), joined (in `new`) and changed weight (in `new`).
+fn diff(old: &[Backend], new: &[Backend]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (mut removed, mut added, mut changed) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) if a.addr == b.addr => {
+                if a.weight != b.weight {
+                    changed.push(j);
+                }
+                (i, j) = (i + 1, j + 1);
+            }
+            (Some(a), Some(b)) if a.addr < b.addr => {
+                removed.push(i);
+                i += 1;
+            }
+            (Some(_), None) => {
+                removed.push(i);
+                i += 1;
+            }
+            _ => {
+                added.push(j);
+                j += 1;
+            }
+        }
+    }
+    (removed, added, changed)
+}
+
+/// Asserts that `got` selects as `want`: the same ring, point for point, and the same candidates
+/// for every key.
+fn assert_selects_as(got: &Consistent, want: &Consistent, keys: u32, what: &str) {
+    let (a, b) = (got.ring(), want.ring());
+    assert_eq!(a.len(), b.len(), "{what}: ring length");
+    for i in 0..b.len() {
+        assert_eq!(
+            a.point_hash(i),
+            b.point_hash(i),
+            "{what}: hash of point {i}"
+        );
+        assert_eq!(
+            a.point_bucket(i),
+            b.point_bucket(i),
+            "{what}: bucket of point {i}"
+        );
+    }
+    for k in 0..keys {
+        let key = k.to_le_bytes();
+        assert_eq!(
+            all_candidates(got.iter(&key)),
+            all_candidates(want.iter(&key)),
+            "{what}: candidates of key {k}"
+        );
+    }
+}
+
+#[test]
+fn apply_change_falls_back_when_every_weight_was_zero() {
+    let zero: Vec<Backend> = (1..40).map(|i| pooled(i, 0)).collect();
+    let chunked = Continuum::builder().layout(lb_ketama::Layout::Chunked);
+    let sel = Consistent::build_with(&zero, &chunked).unwrap();
+    let mut next = zero.clone();
+    next[5] = pooled(6, 3);
+    let (removed, added, changed) = diff(&zero, &next);
+    assert_eq!(changed, [5]);
+    let change = SetChange::new(&zero, &removed, &added, &changed);
+    let got = sel
+        .apply_change(&next, &change, &KetamaConfig::default())
+        .expect("the ring updates itself")
+        .unwrap();
+    let want = Consistent::build(&next, &KetamaConfig::default()).unwrap();
+    assert_selects_as(&got, &want, 500, "all zero, then one positive");
+    assert_eq!(
+        got.ring().len(),
+        480,
+        "only the positive backend has points"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Random sets and random sequences of joins, departures and weight changes applied with
+    /// `apply_change` to a chunked ring (the layout that updates in place): each result is the
+    /// ring and the candidates a build from scratch gives.
+    #[test]
+    fn apply_change_selects_as_a_build_from_scratch(
+        seed in any::<u64>(),
+        n in 1usize..120,
+        steps in 1usize..5,
+    ) {
+        // xorshift64: one seed draws the whole sequence of changes.
+        let mut state = seed | 1;
+        let mut below = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let pool = 400;
+        let mut members: Vec<(usize, u32)> = Vec::new();
+        for _ in 0..n {
+            members.push((below(pool), below(5) as u32));
+        }
+        let set_of = |members: &[(usize, u32)]| {
+            let mut set: Vec<Backend> = members.iter().map(|&(i, w)| pooled(i, w)).collect();
+            set.sort();
+            set.dedup_by(|a, b| a.addr == b.addr);
+            set
+        };
+        let cfg = KetamaConfig::default();
+        let mut set = set_of(&members);
+        let chunked = Continuum::builder().layout(lb_ketama::Layout::Chunked);
+        let mut sel = Consistent::build_with(&set, &chunked).unwrap();
+        for step in 0..steps {
+            for _ in 0..1 + below(3) {
+                match below(3) {
+                    0 if members.len() > 1 => {
+                        members.swap_remove(below(members.len()));
+                    }
+                    1 => members.push((below(pool), below(5) as u32)),
+                    _ => {
+                        let at = below(members.len());
+                        members[at].1 = below(5) as u32;
+                    }
+                }
+            }
+            let next = set_of(&members);
+            let (removed, added, changed) = diff(&set, &next);
+            let change = SetChange::new(&set, &removed, &added, &changed);
+            let got = sel.apply_change(&next, &change, &cfg).expect("the ring updates itself").unwrap();
+            let want = Consistent::build(&next, &cfg).unwrap();
+            assert_selects_as(&got, &want, 300, &format!("step {step}"));
+            (sel, set) = (got, next);
+        }
+    }
+}

@@ -1,8 +1,9 @@
 //! `cargo xtask`: the project's chores, run the same way by a developer and by CI.
 //!
 //! The alias in `.cargo/config.toml` makes `cargo xtask <command>` run this binary. It has no
-//! async runtime and few dependencies: `toml` (manifests), `serde_json` (benchmark results) and
-//! plotters with only its SVG backend and line series (the benchmark report's plots).
+//! async runtime and few dependencies: `toml` (manifests), `serde_json` (benchmark results),
+//! plotters with only its SVG backend and line series (the benchmark report's plots), and ureq
+//! and base64 (WebDriver over loopback, for `screenshot`).
 //!
 //! Commands:
 //!
@@ -23,12 +24,18 @@
 //!   release mode and runs it for N minutes (default 3): lb under churn and faults, checked
 //!   all along, with its figures printed at the end.
 //!
+//! - `cargo xtask screenshot [--out PATH]` runs the reverse-proxy example's status page in a
+//!   real headless Chromium (Debian's `chromium` and `chromium-driver`, over WebDriver), checks
+//!   that every backend appears and that a stopped one turns unhealthy within two refreshes,
+//!   and saves `docs/status-page.png`. Only this command needs a browser.
+//!
 //! Exit status: 0 on success, 1 when a check fails, 2 on a usage error.
 
 mod bench;
 mod ci;
 mod pingora;
 mod readme;
+mod screenshot;
 mod soak;
 mod tidy;
 
@@ -54,6 +61,10 @@ commands:
   soak [--minutes N]     run the soak test (release build): 10,000 loopback backends
                          under churn and faults for N minutes (default 3), checked
                          throughout; prints its figures; CI runs it for 60 seconds
+  screenshot [--out PATH]
+                         check the reverse-proxy example's status page in headless
+                         Chromium (apt-get install chromium chromium-driver) and save
+                         a screenshot (default docs/status-page.png)
   help                   print this help
 ";
 
@@ -64,6 +75,7 @@ enum Command {
     Tidy,
     Bench(bench::Options),
     Soak(soak::Length),
+    Screenshot(screenshot::Options),
     Help,
 }
 
@@ -95,6 +107,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         )),
         "bench" => bench::Options::parse(rest).map(Command::Bench),
         "soak" => soak::Length::parse(rest).map(Command::Soak),
+        "screenshot" => screenshot::Options::parse(rest).map(Command::Screenshot),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
@@ -143,6 +156,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Screenshot(options) => {
+            if screenshot::run(&root, &options) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Ci { skip } => {
             if ci::run(&root, &skip) {
                 ExitCode::SUCCESS
@@ -165,6 +185,12 @@ mod tests {
     fn parses_commands() {
         assert_eq!(parse_args(&args("tidy")), Ok(Command::Tidy));
         assert_eq!(parse_args(&args("help")), Ok(Command::Help));
+        assert_eq!(
+            parse_args(&args("screenshot --out x.png")),
+            Ok(Command::Screenshot(screenshot::Options {
+                out: Some("x.png".into())
+            }))
+        );
         assert_eq!(parse_args(&args("--help")), Ok(Command::Help));
         assert_eq!(parse_args(&args("ci")), Ok(Command::Ci { skip: vec![] }));
         assert_eq!(

@@ -4,8 +4,8 @@
 //! `cargo xtask bench` runs all of it and writes `target/lb-report/report.md`; see the workspace
 //! README's "Performance" section. Each part runs on its own too:
 //!
-//! - `cargo bench -p lb-benches --bench select` (also `build`, `ketama`, `hashing`): criterion
-//!   timings, and "quiet" batch timings ([`quiet`]);
+//! - `cargo bench -p lb-benches --bench select` (also `build`, `ketama`, `hashing`, `tower`,
+//!   `k8s`): criterion timings, and "quiet" batch timings ([`quiet`]);
 //! - `cargo run --release -p lb-benches --bin report`: load balance and keys moved for the hashing
 //!   strategies, and selector memory counted by a counting allocator (JSON lines on stdout).
 //!

@@ -16,6 +16,7 @@ use crate::pingora;
 use crate::readme::{self, ReadmeError};
 use crate::soak;
 use crate::tidy;
+use crate::when;
 
 /// The version range of cargo-deny whose `deny.toml` format this repository uses; installed when
 /// `cargo deny` is missing.
@@ -195,9 +196,9 @@ pub(crate) fn run(root: &Path, skip: &[StepName]) -> bool {
         let outcome = if result.is_ok() { "ok" } else { "FAILED" };
         report.push((step, Some((outcome, elapsed))));
         match result {
-            Ok(()) => println!("<== {name}: ok in {}", format_duration(elapsed)),
+            Ok(()) => println!("<== {name}: ok in {}", when::duration(elapsed)),
             Err(err) => {
-                println!("<== {name}: FAILED in {}", format_duration(elapsed));
+                println!("<== {name}: FAILED in {}", when::duration(elapsed));
                 eprintln!("error: ci step `{name}` failed: {err}");
                 ok = false;
                 break;
@@ -207,14 +208,14 @@ pub(crate) fn run(root: &Path, skip: &[StepName]) -> bool {
     println!("\n==> ci summary");
     for (step, run) in &report {
         let (outcome, time) = match run {
-            Some((outcome, elapsed)) => (*outcome, format_duration(*elapsed)),
+            Some((outcome, elapsed)) => (*outcome, when::duration(*elapsed)),
             None => ("skipped", String::new()),
         };
         let row = format!("  {:<8} {outcome:<8} {time:>9}", step.as_str());
         println!("{}", row.trim_end());
     }
     let verdict = if ok { "ok" } else { "FAILED" };
-    println!("ci: {verdict} in {}", format_duration(started.elapsed()));
+    println!("ci: {verdict} in {}", when::duration(started.elapsed()));
     if let Some(tally) = tally {
         println!("tests: {tally}");
     }
@@ -501,16 +502,6 @@ fn advisory_db(cargo_home: &Path) -> Option<PathBuf> {
     entries.next().is_some().then_some(dir)
 }
 
-/// `12.3s` under a minute, `4m 05s` above.
-fn format_duration(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    if secs < 60 {
-        format!("{:.1}s", duration.as_secs_f64())
-    } else {
-        format!("{}m {:02}s", secs / 60, secs % 60)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,12 +602,5 @@ mod tests {
             .expect("temp dir is writable");
         assert_eq!(advisory_db(&home), Some(home.join("advisory-dbs")));
         std::fs::remove_dir_all(&home).expect("temp dir is removable");
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(format_duration(Duration::from_millis(1234)), "1.2s");
-        assert_eq!(format_duration(Duration::from_secs(65)), "1m 05s");
-        assert_eq!(format_duration(Duration::from_secs(3600)), "60m 00s");
     }
 }

@@ -1,9 +1,10 @@
 //! `cargo xtask`: the project's chores, run the same way by a developer and by CI.
 //!
 //! The alias in `.cargo/config.toml` makes `cargo xtask <command>` run this binary. It has no
-//! async runtime and few dependencies: `toml` (manifests), `serde_json` (benchmark results),
-//! plotters with only its SVG backend and line series (the benchmark report's plots), and ureq
-//! and base64 (WebDriver over loopback, for `screenshot`).
+//! async runtime and few dependencies: `toml` (manifests), `serde_json` (benchmark results) and
+//! plotters with only its SVG backend and line series (the benchmark report's plots), serde's
+//! derive (typed JSON rows), jiff (dates and durations), and ureq and base64 (WebDriver over
+//! loopback, for `screenshot`).
 //!
 //! Commands:
 //!
@@ -20,6 +21,9 @@
 //!   `cargo xtask bench [--quick] --compare pingora` runs the comparison with
 //!   pingora-load-balancing; both write `target/lb-report/report.md` with SVG plots from all the
 //!   results there (see `bench/mod.rs`).
+//! - `cargo xtask sim [--quick] [--scenario NAME]` builds the load-balancing simulator (`sim/`)
+//!   in release mode and runs it: `target/lb-report/sim.md` with its plots, and on a full run of
+//!   every scenario `docs/choosing-a-strategy.md`.
 //! - `cargo xtask soak [--minutes N]` builds the soak program (`benches/src/bin/soak`) in
 //!   release mode and runs it for N minutes (default 3): lb under churn and faults, checked
 //!   all along, with its figures printed at the end.
@@ -36,8 +40,10 @@ mod ci;
 mod pingora;
 mod readme;
 mod screenshot;
+mod sim;
 mod soak;
 mod tidy;
+mod when;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,6 +64,12 @@ commands:
                          only the comparison with pingora-load-balancing 0.9.1 (needs
                          cmake) and adds it to the report; --report-only re-renders the
                          report from existing results
+  sim [--quick] [--scenario NAME]
+                         run the load-balancing simulator (release build) over lb's
+                         strategies and write target/lb-report/sim.md with plots; a
+                         full run of every scenario also rewrites
+                         docs/choosing-a-strategy.md; --quick runs 20 s of virtual
+                         time per scenario instead of 60 s
   soak [--minutes N]     run the soak test (release build): 10,000 loopback backends
                          under churn and faults for N minutes (default 3), checked
                          throughout; prints its figures; CI runs it for 60 seconds
@@ -74,6 +86,7 @@ enum Command {
     Ci { skip: Vec<ci::StepName> },
     Tidy,
     Bench(bench::Options),
+    Sim(sim::Options),
     Soak(soak::Length),
     Screenshot(screenshot::Options),
     Help,
@@ -106,6 +119,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             rest.join(" ")
         )),
         "bench" => bench::Options::parse(rest).map(Command::Bench),
+        "sim" => sim::Options::parse(rest).map(Command::Sim),
         "soak" => soak::Length::parse(rest).map(Command::Soak),
         "screenshot" => screenshot::Options::parse(rest).map(Command::Screenshot),
         "help" | "--help" | "-h" => Ok(Command::Help),
@@ -144,6 +158,13 @@ fn main() -> ExitCode {
         }
         Command::Bench(options) => {
             if bench::run(&root, &options) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Sim(options) => {
+            if sim::run(&root, &options) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

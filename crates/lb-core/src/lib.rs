@@ -73,7 +73,7 @@ mod signals;
 mod snapshot;
 mod state;
 mod status;
-mod topology;
+pub mod topology;
 
 #[cfg(feature = "runtime")]
 mod runtime;
@@ -104,6 +104,7 @@ pub use outlier::{FailurePercentageEjection, SuccessRateEjection};
 pub use passive::PassiveHealth;
 pub use pick::Pick;
 pub use pool::SlowStart;
+pub use rng::seed_thread_random;
 pub use selection::{BackendIter, BackendSelection, SignalTime, States};
 pub use selector::{LocalPick, Selector};
 pub use set::BackendSet;

@@ -25,6 +25,23 @@ pub(crate) fn random_u64() -> u64 {
     })
 }
 
+/// Seeds this thread's generator (the one behind slow start's thinning and the topology's draws
+/// for strategies without keys): from then on the thread's draws are a function of `seed`.
+/// Reproducible runs (a simulation, a test) call it at the start of their thread; nothing else
+/// needs to, as each thread seeds itself from the standard library's random keys on first use.
+pub fn seed_thread_random(seed: u64) {
+    // 0 marks "not seeded"; mix so that nearby seeds give unrelated streams.
+    STATE.with(|state| state.set(splitmix(seed) | 1));
+}
+
+/// splitmix64's finaliser: a seed's bits spread over the whole word.
+fn splitmix(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// A random number uniform in [0, 1) from this thread's generator.
 #[inline]
 pub(crate) fn random_unit() -> f64 {
@@ -61,6 +78,16 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seeded_thread_repeats_its_draws() {
+        let draws = |seed| {
+            seed_thread_random(seed);
+            (0..4).map(|_| random_u64()).collect::<Vec<_>>()
+        };
+        assert_eq!(draws(7), draws(7));
+        assert_ne!(draws(7), draws(8));
+    }
 
     #[test]
     fn unit_is_in_range_and_spread() {

@@ -10,9 +10,7 @@ use std::time::Duration;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Api;
 use kube::runtime::watcher;
-use lb_core::{
-    Address, Backend, BoxError, ChangeSubscription, Discovered, ServiceDiscovery, Zone, ZoneHints,
-};
+use lb_core::{Answer, BoxError, ChangeSubscription, Discovered, ServiceDiscovery};
 use tokio::task::JoinHandle;
 
 use crate::client::{build, infer_config, load_kubeconfig, wrap};
@@ -21,9 +19,10 @@ use crate::limits::Limits;
 use crate::names::{check_namespace, check_service};
 use crate::port::Port;
 use crate::retry_after::RetryAfter;
-use crate::slice::{Entry, SERVICE_NAME_LABEL};
+use crate::shared::{Shared, WatchStatus};
+use crate::slice::SERVICE_NAME_LABEL;
 use crate::store::Store;
-use crate::watch::{Backoff, Shared, WatchStatus, run};
+use crate::watch::{Backoff, run};
 
 /// Backends from the EndpointSlices of one Kubernetes Service, kept current by a watch and
 /// pushed to the load balancer as they change.
@@ -40,10 +39,7 @@ use crate::watch::{Backoff, Shared, WatchStatus, run};
 ///   the load balancer stays not ready rather than publishing an empty set;
 /// - **after it**: the merged set of every slice of the Service, each backend with its
 ///   [`Enablement`](lb_core::Enablement) (see [`conditions`](crate::conditions) for the
-///   mapping) and its [`EndpointMeta`](crate::EndpointMeta) in the extensions. The source states
-///   the enablement of every backend it reports, so Kubernetes' view overrides a
-///   [`Backends::set_enable`](lb_core::Backends::set_enable) made by the application at the
-///   next update;
+///   mapping) and its [`EndpointMeta`](crate::EndpointMeta) in the extensions;
 /// - **during an API outage**: the last good set, unchanged, while the watch retries with
 ///   exponential backoff (see [`status`](Self::status) for the errors);
 /// - **when the Service has more slices than [`Limits::max_slices`], or more backends than
@@ -52,6 +48,17 @@ use crate::watch::{Backoff, Shared, WatchStatus, run};
 ///   with a new list after each backoff;
 /// - **after the Service is deleted** (its slices are deleted with it): an empty set, so the
 ///   load balancer selects nothing. A Service that has no endpoints yet is an empty set too.
+///
+/// The load balancer asks for less: [`discover_changes`](ServiceDiscovery::discover_changes)
+/// answers only what changed since the set it holds. The watch keeps the merged set
+/// incrementally, so an event that changes one endpoint of a large Service costs that endpoint
+/// (and the conversion of its slice), not the Service: it is recorded as one numbered change of
+/// the backends it touched, and an event that changes nothing publishes nothing. A completed
+/// re-list is compared with the set it replaces once.
+///
+/// Kubernetes' view of a backend's state overrides a
+/// [`Backends::set_enable`](lb_core::Backends::set_enable) made by the application whenever
+/// Kubernetes reports that backend (it joins, or its state changes), and at every whole answer.
 #[derive(Clone)]
 pub struct EndpointSliceDiscovery {
     inner: Arc<Inner>,
@@ -136,44 +143,12 @@ impl EndpointSliceDiscovery {
         !matches!(&*task, Task::Running(handle) if handle.is_finished())
     }
 
-    fn not_listed(&self) -> Error {
-        Error::NotListed {
-            namespace: self.namespace().to_owned(),
-            service: self.service().to_owned(),
-            last_error: self.status().last_error,
-        }
-    }
-}
-
-/// The backend of an entry: its metadata, and its zone and hints as lb-core's topology reads
-/// them (zone-aware routing, `ZoneRouting`).
-fn backend(e: &Entry) -> Backend {
-    let mut b = Backend::from(e.addr).with_ext(e.meta.clone());
-    if let Some(zone) = &e.meta.zone {
-        b = b.with_ext(Zone::new(zone.as_str()));
-    }
-    if !e.meta.for_zones.is_empty() {
-        b = b.with_ext(ZoneHints::new(e.meta.for_zones.iter().map(String::as_str)));
-    }
-    b
-}
-
-/// The load balancer's view of the entries.
-fn discovered(entries: &[Entry]) -> Discovered {
-    let mut discovered = Discovered::new(entries.iter().map(backend));
-    discovered.enablement = entries
-        .iter()
-        .map(|e| (Address::Inet(e.addr), e.enablement))
-        .collect();
-    discovered
-}
-
-#[lb_core::async_trait]
-impl ServiceDiscovery for EndpointSliceDiscovery {
-    async fn discover(&self) -> Result<Discovered, BoxError> {
+    /// What `read` reads from the published set, once there is one: at once after the first
+    /// list, else after waiting for it up to the initial list timeout.
+    async fn when_listed<T>(&self, read: impl Fn(&Shared) -> Option<T>) -> Result<T, BoxError> {
         let running = self.ensure_started();
-        if let Some(entries) = self.inner.shared.current() {
-            return Ok(discovered(&entries));
+        if let Some(answer) = read(&self.inner.shared) {
+            return Ok(answer);
         }
         if !running {
             return Err(Error::WatchStopped {
@@ -190,15 +165,35 @@ impl ServiceDiscovery for EndpointSliceDiscovery {
             status.wait_for(|s| s.listed),
         )
         .await;
-        match self.inner.shared.current() {
-            Some(entries) => Ok(discovered(&entries)),
-            None => Err(self.not_listed().into()),
+        read(&self.inner.shared).ok_or_else(|| self.not_listed().into())
+    }
+
+    fn not_listed(&self) -> Error {
+        Error::NotListed {
+            namespace: self.namespace().to_owned(),
+            service: self.service().to_owned(),
+            last_error: self.status().last_error,
         }
+    }
+}
+
+#[lb_core::async_trait]
+impl ServiceDiscovery for EndpointSliceDiscovery {
+    async fn discover(&self) -> Result<Discovered, BoxError> {
+        self.when_listed(Shared::discovered).await
     }
 
     fn subscribe(&self) -> Option<ChangeSubscription> {
         self.ensure_started();
         Some(self.inner.shared.notifier.subscribe())
+    }
+
+    /// The changes of the set since the answer numbered `since`, as the watch recorded them
+    /// event by event: a delta of the backends an event changed, [`Answer::Unchanged`] when
+    /// none did, and the whole set (numbered) when `since` is `None` or older than the changes
+    /// kept. Before the first list it waits as [`discover`](ServiceDiscovery::discover) does.
+    async fn discover_changes(&self, since: Option<u64>) -> Result<Answer, BoxError> {
+        self.when_listed(|shared| shared.answer(since)).await
     }
 }
 

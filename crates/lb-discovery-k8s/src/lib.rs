@@ -101,6 +101,8 @@
 //!
 //! - `ring` (default): rustls with the *ring* crypto provider, the workspace's default.
 //! - `aws-lc-rs`: rustls with the aws-lc-rs provider instead (preferred when both are on).
+//! - `testing`: `testing::Feed`, the source fed watch events by hand (no client, no task), for
+//!   tests and benches.
 //!
 //! With neither, install a rustls `CryptoProvider` yourself before building a client, or
 //! [`Builder::build`] returns [`Error::NoCryptoProvider`].
@@ -112,12 +114,17 @@ mod discovery;
 mod error;
 mod failure;
 mod limits;
+mod merged;
 mod meta;
 mod names;
 mod port;
 mod retry_after;
+mod shared;
 mod slice;
 mod store;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod watch;
 
 pub use client::{client_with_limits, infer_config};
@@ -127,7 +134,7 @@ pub use failure::WatchFailure;
 pub use limits::Limits;
 pub use meta::{EndpointMeta, TargetRef};
 pub use port::Port;
-pub use watch::WatchStatus;
+pub use shared::WatchStatus;
 
 /// The kube crate this one is built on, so that a `kube::Config` or `kube::Client` passed to
 /// [`Builder::config`] or [`Builder::client`] is of the same version without naming it in your

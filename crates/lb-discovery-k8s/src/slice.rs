@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
-use lb_core::Enablement;
+use lb_core::{Backend, Enablement, Zone, ZoneHints};
 
 use crate::conditions::enablement;
 use crate::meta::{EndpointMeta, TargetRef};
@@ -18,6 +18,33 @@ pub(crate) struct Entry {
     pub(crate) addr: SocketAddr,
     pub(crate) enablement: Enablement,
     pub(crate) meta: EndpointMeta,
+}
+
+impl Entry {
+    /// The entry's backend: its metadata, and its zone and hints as lb-core's topology reads
+    /// them (zone-aware routing, `ZoneRouting`).
+    pub(crate) fn backend(&self) -> Backend {
+        let mut b = Backend::from(self.addr).with_ext(self.meta.clone());
+        if let Some(zone) = &self.meta.zone {
+            b = b.with_ext(Zone::new(zone.as_str()));
+        }
+        if !self.meta.for_zones.is_empty() {
+            b = b.with_ext(ZoneHints::new(
+                self.meta.for_zones.iter().map(String::as_str),
+            ));
+        }
+        b
+    }
+
+    /// Where the entry's state ranks when an address is in several slices: the most available
+    /// first (enabled, then draining, then disabled).
+    pub(crate) fn rank(&self) -> u8 {
+        match self.enablement {
+            Enablement::Enabled => 0,
+            Enablement::Draining => 1,
+            _ => 2,
+        }
+    }
 }
 
 /// The entries of `slice` for `service` on `port`, in the slice's order.

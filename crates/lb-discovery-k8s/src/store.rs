@@ -1,13 +1,13 @@
-//! The merged view of a Service's EndpointSlices, kept up to date by watch events.
-
-use std::collections::BTreeMap;
+//! A Service's EndpointSlices and their merged set, kept up to date by watch events within
+//! the limits.
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::watcher::Event;
-use lb_core::Enablement;
+use lb_core::Change;
 
 use crate::error::Error;
 use crate::limits::Limits;
+use crate::merged::{Merged, Slice, Slices};
 use crate::port::Port;
 use crate::slice::{Entry, entries};
 
@@ -92,72 +92,54 @@ impl Refused {
     }
 }
 
-/// Slices by name, and the number of backends they hold together.
-#[derive(Debug, Default)]
-struct Slices {
-    by_name: BTreeMap<String, Vec<Entry>>,
-    /// The sum of the lengths of `by_name`'s values.
-    backends: usize,
+/// Admits `slice` (named `name`) into `slices` within `limits`, or refuses it.
+///
+/// The checks that need no allocation come first: the slice's size as the API validates it,
+/// then the slice count. The backends are then made (at most [`MAX_ENDPOINTS`] ×
+/// [`MAX_ADDRESSES`] of them) and counted, less those of the slice it replaces.
+fn admit(
+    slices: &Slices,
+    name: &str,
+    slice: &EndpointSlice,
+    convert: impl FnOnce(&EndpointSlice) -> Vec<Entry>,
+    limits: &Limits,
+    during: &'static str,
+) -> Result<Slice, Refused> {
+    check_size(slice, name, during)?;
+    let held = slices.held_by(name);
+    if held.is_none() && slices.len() >= limits.max_slices {
+        return Err(Refused::Slices {
+            count: slices.len().saturating_add(1),
+            limit: limits.max_slices,
+            during,
+        });
+    }
+    let entries = convert(slice);
+    let count = slices
+        .backends()
+        .saturating_sub(held.unwrap_or(0))
+        .saturating_add(entries.len());
+    if count > limits.max_backends {
+        return Err(Refused::Backends {
+            count,
+            limit: limits.max_backends,
+            during,
+        });
+    }
+    Ok(Slice::new(entries))
 }
 
-impl Slices {
-    /// Adds or replaces `slice` (named `name`) within `limits`; refused, `self` is unchanged.
-    ///
-    /// The checks that need no allocation come first: the slice's size as the API validates it,
-    /// then the slice count. The backends are then made (at most [`MAX_ENDPOINTS`] ×
-    /// [`MAX_ADDRESSES`] of them) and counted.
-    fn put(
-        &mut self,
-        name: String,
-        slice: &EndpointSlice,
-        convert: impl FnOnce(&EndpointSlice) -> Vec<Entry>,
-        limits: &Limits,
-        during: &'static str,
-    ) -> Result<(), Refused> {
-        check_size(slice, &name, during)?;
-        let held = self.by_name.get(&name).map(Vec::len);
-        if held.is_none() && self.by_name.len() >= limits.max_slices {
-            return Err(Refused::Slices {
-                count: self.by_name.len().saturating_add(1),
-                limit: limits.max_slices,
-                during,
-            });
-        }
-        let entries = convert(slice);
-        let count = self
-            .backends
-            .saturating_sub(held.unwrap_or(0))
-            .saturating_add(entries.len());
-        if count > limits.max_backends {
-            return Err(Refused::Backends {
-                count,
-                limit: limits.max_backends,
-                during,
-            });
-        }
-        self.backends = count;
-        self.by_name.insert(name, entries);
-        Ok(())
-    }
-
-    fn remove(&mut self, name: &str) {
-        if let Some(old) = self.by_name.remove(name) {
-            self.backends = self.backends.saturating_sub(old.len());
-        }
-    }
-}
-
-/// The entries of every slice of one Service, by slice name, and a re-list in progress, each
-/// within [`Limits::max_slices`] and [`Limits::max_backends`].
+/// The slices of one Service and their merged set, kept by watch events, and a re-list in
+/// progress, each within [`Limits::max_slices`] and [`Limits::max_backends`].
 #[derive(Debug)]
 pub(crate) struct Store {
     service: String,
     port: Port,
     limits: Limits,
-    slices: Slices,
+    merged: Merged,
     /// The slices of a list in progress; `None` outside a list (or after one was dropped past
-    /// a limit). They replace `slices` only when the list completes, so a re-list never
-    /// publishes half a set.
+    /// a limit). They replace the view's slices only when the list completes, so a re-list
+    /// never publishes half a set.
     relist: Option<Slices>,
     listed: bool,
 }
@@ -168,27 +150,35 @@ impl Store {
             service,
             port,
             limits,
-            slices: Slices::default(),
+            merged: Merged::default(),
             relist: None,
             listed: false,
         }
     }
 
-    /// Applies one watcher event. Returns `true` when the merged view may have changed and is
-    /// complete (so it should be published).
+    /// Applies one watcher event. Returns the changes of the merged set when the view is
+    /// complete (so they should be published, even when there are none), `None` otherwise.
+    ///
+    /// A slice's change costs what the change costs: only its addresses whose entry differs
+    /// from before are looked at. A completed list is compared with the view it replaces in
+    /// one pass.
     ///
     /// A slice that would take the view, or the list in progress, past a limit (a new name
     /// past `max_slices`, backends past `max_backends`), or that is larger than the API server
     /// allows, is refused: the view stays as it was (the last good set) and the list in
     /// progress is dropped, so that nothing partial or truncated is ever published. Only a new
     /// list can recover from it (a refused watch event cannot be replayed past).
-    pub(crate) fn apply(&mut self, event: Event<EndpointSlice>) -> Result<bool, Refused> {
+    pub(crate) fn apply(
+        &mut self,
+        event: Event<EndpointSlice>,
+    ) -> Result<Option<Vec<Change>>, Refused> {
         let (service, port) = (&self.service, &self.port);
         let convert = |slice: &EndpointSlice| entries(slice, service, port);
-        Ok(match event {
+        let mut changes = Vec::new();
+        match event {
             Event::Init => {
                 self.relist = Some(Slices::default());
-                false
+                return Ok(None);
             }
             // Pages of a list with no `Init` before them belong to a list that was dropped (past
             // a limit): they are ignored, since what came before them is lost. kube's watcher
@@ -196,34 +186,45 @@ impl Store {
             // refused slice, so this is a second line of defence.
             Event::InitApply(slice) => {
                 let Some(relist) = &mut self.relist else {
-                    return Ok(false);
+                    return Ok(None);
                 };
-                if let Err(refused) =
-                    relist.put(name(&slice), &slice, convert, &self.limits, "list")
-                {
-                    self.relist = None;
-                    return Err(refused);
+                let name = name(&slice);
+                match admit(relist, &name, &slice, convert, &self.limits, "list") {
+                    Ok(admitted) => relist.insert(name.into(), admitted),
+                    Err(refused) => {
+                        self.relist = None;
+                        return Err(refused);
+                    }
                 }
-                false
+                return Ok(None);
             }
             Event::InitDone => {
                 let Some(relist) = self.relist.take() else {
-                    return Ok(false);
+                    return Ok(None);
                 };
-                self.slices = relist;
+                if !self.listed {
+                    // Nothing was published before the first list: every backend is new to
+                    // whoever reads the changes, whatever events came before.
+                    self.merged = Merged::default();
+                }
+                self.merged.replace(relist, &mut changes);
                 self.listed = true;
-                true
             }
             Event::Apply(slice) => {
-                self.slices
-                    .put(name(&slice), &slice, convert, &self.limits, "watch")?;
-                self.listed
+                let name = name(&slice);
+                let admitted = admit(
+                    self.merged.slices(),
+                    &name,
+                    &slice,
+                    convert,
+                    &self.limits,
+                    "watch",
+                )?;
+                self.merged.put(name.into(), admitted, &mut changes);
             }
-            Event::Delete(slice) => {
-                self.slices.remove(&name(&slice));
-                self.listed
-            }
-        })
+            Event::Delete(slice) => self.merged.remove(&name(&slice), &mut changes),
+        }
+        Ok(self.listed.then_some(changes))
     }
 
     /// Whether a list has completed since the store was made.
@@ -233,26 +234,26 @@ impl Store {
 
     /// How many slices the current view is made of.
     pub(crate) fn slice_count(&self) -> usize {
-        self.slices.by_name.len()
+        self.merged.slices().len()
     }
 
     /// How many backends the current view's slices hold, before an address in several slices
     /// is merged.
     #[cfg(test)]
     pub(crate) fn backend_count(&self) -> usize {
-        self.slices.backends
+        self.merged.slices().backends()
     }
 
-    /// Every backend of every slice, sorted by address. An address in several slices (as happens
-    /// for a moment while the controller moves an endpoint between slices) appears once, with
-    /// the most available of its states (enabled, then draining, then disabled) and the
-    /// metadata from that slice; on a tie, the slice whose name sorts first wins.
+    /// The merged set, sorted by address.
+    #[cfg(test)]
     pub(crate) fn merged(&self) -> Vec<Entry> {
-        let mut all: Vec<Entry> = self.slices.by_name.values().flatten().cloned().collect();
-        // Stable: among equal (address, rank), the slice order (by name) is kept.
-        all.sort_by_key(|e| (e.addr, rank(e.enablement)));
-        all.dedup_by_key(|e| e.addr);
-        all
+        self.merged.winners()
+    }
+
+    /// The merged set computed from scratch (see [`Merged::recompute`]).
+    #[cfg(feature = "testing")]
+    pub(crate) fn recompute(&self) -> Vec<Entry> {
+        self.merged.recompute()
     }
 }
 
@@ -281,14 +282,6 @@ fn check_size(slice: &EndpointSlice, name: &str, during: &'static str) -> Result
     {
         Some(count) => Err(too_large("addresses in one endpoint", count, MAX_ADDRESSES)),
         None => Ok(()),
-    }
-}
-
-fn rank(enablement: Enablement) -> u8 {
-    match enablement {
-        Enablement::Enabled => 0,
-        Enablement::Draining => 1,
-        _ => 2,
     }
 }
 

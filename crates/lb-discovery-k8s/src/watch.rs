@@ -1,120 +1,31 @@
 //! The watch task: kube's watcher over one Service's EndpointSlices, feeding the [`Store`] and
 //! publishing each change of the merged set.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::watcher::{self, Event};
-use lb_core::ChangeNotifier;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::failure::{WatchFailure, describe};
 use crate::retry_after::RetryAfter;
-use crate::slice::Entry;
-use crate::store::Store;
+use crate::shared::Shared;
+use crate::store::{Refused, Store};
 
-/// What the watch has done so far, from
-/// [`EndpointSliceDiscovery::status`](crate::EndpointSliceDiscovery::status).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct WatchStatus {
-    /// Whether a list has completed: from then on the source has a set to report, and keeps it
-    /// through API outages.
-    pub listed: bool,
-    /// Completed lists: the first, and every re-list (after a `410 Gone`, for example).
-    pub lists: u64,
-    /// Changes of the published set (backends, their states or their metadata).
-    pub updates: u64,
-    /// The number of backends published.
-    pub backends: usize,
-    /// The number of the Service's EndpointSlices in the current view, including any that
-    /// contribute no backend (no endpoints, no usable port or address).
-    pub slices: usize,
-    /// Errors of the list and watch calls (each is retried after a backoff).
-    pub errors: u64,
-    /// The most recent error, if there has been one.
-    pub last_error: Option<WatchFailure>,
-}
-
-/// The state the watch task and the discovery handles share.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) namespace: String,
-    pub(crate) service: String,
-    pub(crate) notifier: ChangeNotifier,
-    current: Mutex<Option<Arc<[Entry]>>>,
-    status: watch::Sender<WatchStatus>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded value is replaced whole under the lock; a panic elsewhere cannot leave it
-    // half-written, so a poisoned lock is used as is.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Shared {
-    pub(crate) fn new(namespace: String, service: String) -> Self {
-        Shared {
-            namespace,
-            service,
-            notifier: ChangeNotifier::new(),
-            current: Mutex::new(None),
-            status: watch::Sender::new(WatchStatus::default()),
-        }
-    }
-
-    /// The published set, `None` before the first list.
-    pub(crate) fn current(&self) -> Option<Arc<[Entry]>> {
-        lock(&self.current).clone()
-    }
-
-    pub(crate) fn status(&self) -> WatchStatus {
-        self.status.borrow().clone()
-    }
-
-    pub(crate) fn status_receiver(&self) -> watch::Receiver<WatchStatus> {
-        self.status.subscribe()
-    }
-
-    /// Publishes the merged set; signals the load balancer only when it differs from the last.
-    fn publish(&self, entries: Vec<Entry>, slices: usize, list_done: bool) {
-        let backends = entries.len();
-        let changed = {
-            let mut current = lock(&self.current);
-            let changed = current.as_deref() != Some(entries.as_slice());
-            if changed {
-                *current = Some(entries.into());
-            }
-            changed
-        };
-        self.status.send_modify(|s| {
-            s.listed = true;
-            s.backends = backends;
-            s.slices = slices;
-            s.lists += u64::from(list_done);
-            s.updates += u64::from(changed);
-        });
-        if changed {
-            tracing::info!(
-                namespace = %self.namespace,
-                service = %self.service,
-                backends,
-                slices,
-                "kubernetes endpoints changed"
-            );
-            self.notifier.notify();
-        }
-    }
-
-    fn record_error(&self, failure: WatchFailure) {
-        self.status.send_modify(|s| {
-            s.errors += 1;
-            s.last_error = Some(failure);
-        });
-    }
+/// Applies one watcher event to `store` and publishes the changes of the merged set it makes,
+/// as one version. Returns whether a version was published.
+pub(crate) fn step(
+    store: &mut Store,
+    shared: &Shared,
+    event: Event<EndpointSlice>,
+) -> Result<bool, Refused> {
+    let list_done = matches!(event, Event::InitDone);
+    Ok(match store.apply(event)? {
+        Some(changes) => shared.publish(changes, store.slice_count(), list_done),
+        None => false,
+    })
 }
 
 /// A retry that runs this long without failing has recovered: the next failure waits the
@@ -215,13 +126,11 @@ pub(crate) async fn run<S>(
             Ok(event) => {
                 let progress =
                     matches!(event, Event::InitDone | Event::Apply(_) | Event::Delete(_));
-                let list_done = matches!(event, Event::InitDone);
                 if matches!(event, Event::Init) && store.is_listed() {
                     tracing::debug!(service = %shared.service, "re-listing endpointslices");
                 }
-                match store.apply(event) {
-                    Ok(true) => shared.publish(store.merged(), store.slice_count(), list_done),
-                    Ok(false) => {}
+                match step(&mut store, &shared, event) {
+                    Ok(_) => {}
                     Err(refused) => {
                         // The watcher is replaced before the wait, so that its connection (and
                         // any list in progress) is dropped now; the new one does nothing

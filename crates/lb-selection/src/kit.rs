@@ -9,7 +9,8 @@
 //! - [`Candidates`] (with your [`Draw`]): the shared candidate order after your first pick, which
 //!   keeps the contract by construction;
 //! - [`AliasTable`]: a weighted random draw in O(1);
-//! - [`random_u64`]: a per-thread random number generator, about a nanosecond per number;
+//! - [`random_u64`]: a per-thread random number generator, about a nanosecond per number
+//!   ([`seed_thread_random`] makes a thread's draws reproducible);
 //! - and, behind the `testing` feature, [`check_contract`](crate::testing::check_contract):
 //!   the property checks every built-in strategy passes, for your strategy's tests.
 //!
@@ -19,3 +20,4 @@ pub use crate::alias::AliasTable;
 pub use crate::candidates::{Candidates, DRAWS, Draw};
 pub use crate::layout::Layout;
 pub use crate::rng::next_u64 as random_u64;
+pub use crate::rng::seed_thread_random;

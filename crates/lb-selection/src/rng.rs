@@ -29,6 +29,19 @@ pub fn next_u64() -> u64 {
     })
 }
 
+/// Seeds this thread's generator, and lb-core's (slow start's thinning, the topology's draws):
+/// from then on the picks of `Random`, `LeastRequest` and `PeakEwma` on this thread
+/// are a function of `seed` and of the loads they read. For reproducible runs (a simulation, a
+/// test); each thread otherwise seeds itself from the operating system on first use.
+pub fn seed_thread_random(seed: u64) {
+    lb_core::seed_thread_random(seed);
+    // A stream other than lb-core's: the same seed must not make both generators agree.
+    let mut z = (seed ^ 0x5851_f42d_4c95_7f2d).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    STATE.with(|state| state.set((z ^ (z >> 31)) | 1));
+}
+
 /// A seed from the operating system; if that fails (no `getrandom` in a sandbox), from the
 /// standard library's per-process random hasher keys, which differ per thread and per call.
 #[cold]
@@ -61,6 +74,16 @@ mod tests {
                 "bit {bit} set {ones} times of 4096"
             );
         }
+    }
+
+    #[test]
+    fn a_seeded_thread_repeats_its_draws() {
+        let draws = |seed| {
+            seed_thread_random(seed);
+            (0..4).map(|_| next_u64()).collect::<Vec<_>>()
+        };
+        assert_eq!(draws(3), draws(3));
+        assert_ne!(draws(3), draws(4));
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! newer binary does not break an older xtask; a line of a known kind that lacks a field it needs
 //! is a warning naming the line.
 
-use serde_json::Value;
+use serde::{Deserialize, Deserializer};
+
+use super::subset::{Balance, Churn};
 
 /// A "quiet" batch timing of a select bench.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct Quiet {
     pub(crate) id: String,
     pub(crate) fastest_ns: f64,
@@ -16,7 +18,7 @@ pub(crate) struct Quiet {
 }
 
 /// Balance and disruption of one hashing strategy at one size.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct Quality {
     pub(crate) strategy: String,
     pub(crate) n: u64,
@@ -28,14 +30,14 @@ pub(crate) struct Quality {
 }
 
 /// The balance of uniformly random placement: the noise floor at this many keys.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct Baseline {
     pub(crate) n: u64,
     pub(crate) max_over_mean: f64,
 }
 
 /// Maglev's slots at one size: the busiest and lightest backend over its weighted fair share.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct Slots {
     pub(crate) n: u64,
     pub(crate) weights: String,
@@ -44,7 +46,8 @@ pub(crate) struct Slots {
 }
 
 /// One selector's memory: what its build retained (or why it could not be built).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "MemoryLine")]
 pub(crate) struct Memory {
     pub(crate) strategy: String,
     pub(crate) n: u64,
@@ -53,61 +56,115 @@ pub(crate) struct Memory {
     pub(crate) bytes: Result<u64, String>,
 }
 
+/// A `memory` line as written: the counted and reported bytes, or the error.
+#[derive(Deserialize)]
+struct MemoryLine {
+    strategy: String,
+    n: u64,
+    weights: String,
+    error: Option<String>,
+    retained_bytes: Option<u64>,
+    heap_bytes: Option<u64>,
+}
+
+impl TryFrom<MemoryLine> for Memory {
+    type Error = &'static str;
+    fn try_from(l: MemoryLine) -> Result<Memory, Self::Error> {
+        let bytes = match (l.error, l.retained_bytes, l.heap_bytes) {
+            (Some(e), _, _) => Err(e),
+            (None, Some(r), Some(h)) => Ok(r.max(h)),
+            _ => return Err("a memory line needs `error` or both byte counts"),
+        };
+        let (strategy, n, weights) = (l.strategy, l.n, l.weights);
+        Ok(Memory {
+            strategy,
+            n,
+            weights,
+            bytes,
+        })
+    }
+}
+
 /// One select timing of the pingora comparison, ns per select (medians of batches).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct CompareSelect {
     pub(crate) strategy: String,
     pub(crate) n: u64,
+    #[serde(rename = "lb_pick_ns")]
     pub(crate) lb_pick: f64,
+    #[serde(rename = "lb_selector_ns")]
     pub(crate) lb_selector: f64,
+    #[serde(rename = "pingora_ns")]
     pub(crate) pingora: f64,
 }
 
 /// One build timing of the pingora comparison, ns per build (medians).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct CompareBuild {
     pub(crate) strategy: String,
     pub(crate) n: u64,
+    #[serde(rename = "lb_ns")]
     pub(crate) lb: f64,
+    #[serde(rename = "pingora_ns")]
     pub(crate) pingora: f64,
 }
 
 /// One update timing of the pingora comparison, ns per update (medians): `changed` backends of
 /// `n` added or removed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct CompareUpdate {
     pub(crate) strategy: String,
     pub(crate) n: u64,
     pub(crate) changed: u64,
     /// lb's `apply_delta` of the change.
+    #[serde(rename = "lb_delta_ns")]
     pub(crate) lb_delta: f64,
     /// lb's `apply` of the whole set.
+    #[serde(rename = "lb_full_ns")]
     pub(crate) lb_full: f64,
+    #[serde(rename = "pingora_ns")]
     pub(crate) pingora: f64,
 }
 
-/// pingora's side of a memory comparison.
-#[derive(Debug, Clone, PartialEq)]
+/// pingora's side of a memory comparison: `{"bytes": n}` or `{"estimated_bytes": n}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) enum PingoraBytes {
     /// Counted.
+    #[serde(rename = "bytes")]
     Counted(u64),
     /// Too large to build here; the size its layout implies.
+    #[serde(rename = "estimated_bytes")]
     Estimated(u64),
 }
 
 /// One memory row of the pingora comparison.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct CompareMemory {
     pub(crate) strategy: String,
     pub(crate) n: u64,
     pub(crate) weights: String,
+    #[serde(deserialize_with = "bytes_or_error")]
     pub(crate) lb: Result<u64, String>,
     pub(crate) pingora: PingoraBytes,
 }
 
+/// `{"bytes": n}` or `{"error": "why"}`.
+fn bytes_or_error<'de, D: Deserializer<'de>>(d: D) -> Result<Result<u64, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Built {
+        Bytes(u64),
+        Error(String),
+    }
+    Ok(match Built::deserialize(d)? {
+        Built::Bytes(b) => Ok(b),
+        Built::Error(e) => Err(e),
+    })
+}
+
 /// First picks of lb and pingora on one set: how many of `keys` differ, and how many of those
 /// land on ring ties.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct FirstPick {
     pub(crate) strategy: String,
     pub(crate) family: String,
@@ -115,16 +172,49 @@ pub(crate) struct FirstPick {
     pub(crate) weights: String,
     pub(crate) keys: u64,
     pub(crate) differ: u64,
+    #[serde(default)]
     pub(crate) ties: u64,
 }
 
 /// How the comparison was run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct CompareMeta {
     pub(crate) max_iterations: u64,
     pub(crate) batch: u64,
     pub(crate) select_rounds: u64,
     pub(crate) build_rounds: u64,
+}
+
+/// A row, or the error its strategy could not be built with (such rows are skipped).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Built<T> {
+    Refused {
+        #[serde(rename = "error")]
+        _error: String,
+    },
+    Row(T),
+}
+
+/// One line, by its `kind`.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Line {
+    Quiet(Quiet),
+    Quality(Built<Quality>),
+    QualityBaseline(Baseline),
+    Slots(Built<Slots>),
+    Memory(Memory),
+    Select(CompareSelect),
+    Build(CompareBuild),
+    Update(CompareUpdate),
+    CompareMemory(CompareMemory),
+    FirstPick(FirstPick),
+    CompareMeta(CompareMeta),
+    SubsetBalance(Balance),
+    SubsetChurn(Churn),
+    #[serde(other)]
+    Unknown,
 }
 
 /// Every row read.
@@ -146,18 +236,6 @@ pub(crate) struct Data {
     pub(crate) unknown: usize,
 }
 
-fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k)?.as_str().map(str::to_owned)
-}
-
-fn f(v: &Value, k: &str) -> Option<f64> {
-    v.get(k)?.as_f64()
-}
-
-fn u(v: &Value, k: &str) -> Option<u64> {
-    v.get(k)?.as_u64()
-}
-
 impl Data {
     /// Reads the JSON lines of `text` (from `source`, for warnings); returns the warnings.
     pub(crate) fn add_lines(&mut self, source: &str, text: &str) -> Vec<String> {
@@ -166,174 +244,32 @@ impl Data {
             if line.trim().is_empty() {
                 continue;
             }
-            let warn = |why: &str| format!("{source}:{}: {why}", index + 1);
-            match serde_json::from_str::<Value>(line) {
-                Ok(v) => match self.add(&v) {
-                    Ok(()) => {}
-                    Err(why) => warnings.push(warn(why)),
-                },
-                Err(e) => warnings.push(warn(&format!("not JSON: {e}"))),
+            match serde_json::from_str::<Line>(line) {
+                Ok(line) => self.add(line),
+                Err(e) => warnings.push(format!("{source}:{}: {e}", index + 1)),
             }
         }
         warnings
     }
 
-    /// Adds one record; `Err` names what is missing.
-    fn add(&mut self, v: &Value) -> Result<(), &'static str> {
-        const MISSING: &str = "a field is missing or has the wrong type";
-        let kind = v.get("kind").and_then(Value::as_str).ok_or("no `kind`")?;
-        match kind {
-            "quiet" => self.quiet.push(
-                (|| {
-                    Some(Quiet {
-                        id: s(v, "id")?,
-                        fastest_ns: f(v, "fastest_ns")?,
-                        p10_ns: f(v, "p10_ns")?,
-                    })
-                })()
-                .ok_or(MISSING)?,
-            ),
-            // A quality row whose strategy could not be built carries `error`; it is skipped.
-            "quality" if v.get("error").is_some() => {}
-            "quality" => self.quality.push(
-                (|| {
-                    Some(Quality {
-                        strategy: s(v, "strategy")?,
-                        n: u(v, "n")?,
-                        max_over_mean: f(v, "max_over_mean")?,
-                        moved_on_remove: f(v, "moved_on_remove")?,
-                        ideal_remove: f(v, "ideal_remove")?,
-                        moved_on_add: f(v, "moved_on_add")?,
-                        ideal_add: f(v, "ideal_add")?,
-                    })
-                })()
-                .ok_or(MISSING)?,
-            ),
-            "quality_baseline" => self.baselines.push(
-                (|| {
-                    Some(Baseline {
-                        n: u(v, "n")?,
-                        max_over_mean: f(v, "max_over_mean")?,
-                    })
-                })()
-                .ok_or(MISSING)?,
-            ),
-            "slots" if v.get("error").is_some() => {}
-            "slots" => self.slots.push(
-                (|| {
-                    Some(Slots {
-                        n: u(v, "n")?,
-                        weights: s(v, "weights")?,
-                        max_over_fair: f(v, "max_over_fair")?,
-                        min_over_fair: f(v, "min_over_fair")?,
-                    })
-                })()
-                .ok_or(MISSING)?,
-            ),
-            "memory" => self.memory.push(
-                (|| {
-                    let bytes = match s(v, "error") {
-                        Some(e) => Err(e),
-                        None => Ok(u(v, "retained_bytes")?.max(u(v, "heap_bytes")?)),
-                    };
-                    Some(Memory {
-                        strategy: s(v, "strategy")?,
-                        n: u(v, "n")?,
-                        weights: s(v, "weights")?,
-                        bytes,
-                    })
-                })()
-                .ok_or(MISSING)?,
-            ),
-            "select" => self.compare_select.push(
-                (|| {
-                    Some(CompareSelect {
-                        strategy: s(v, "strategy")?,
-                        n: u(v, "n")?,
-                        lb_pick: f(v, "lb_pick_ns")?,
-                        lb_selector: f(v, "lb_selector_ns")?,
-                        pingora: f(v, "pingora_ns")?,
-                    })
-                })()
-                .ok_or(MISSING)?,
-            ),
-            "build" => self.compare_build.push(
-                (|| {
-                    Some(CompareBuild {
-                        strategy: s(v, "strategy")?,
-                        n: u(v, "n")?,
-                        lb: f(v, "lb_ns")?,
-                        pingora: f(v, "pingora_ns")?,
-                    })
-                })()
-                .ok_or(MISSING)?,
-            ),
-            "update" => self.compare_update.push(
-                (|| {
-                    Some(CompareUpdate {
-                        strategy: s(v, "strategy")?,
-                        n: u(v, "n")?,
-                        changed: u(v, "changed")?,
-                        lb_delta: f(v, "lb_delta_ns")?,
-                        lb_full: f(v, "lb_full_ns")?,
-                        pingora: f(v, "pingora_ns")?,
-                    })
-                })()
-                .ok_or(MISSING)?,
-            ),
-            "compare_memory" => self.compare_memory.push(
-                (|| {
-                    let lb = v.get("lb")?;
-                    let lb = match s(lb, "error") {
-                        Some(e) => Err(e),
-                        None => Ok(u(lb, "bytes")?),
-                    };
-                    let p = v.get("pingora")?;
-                    let pingora = match u(p, "bytes") {
-                        Some(b) => PingoraBytes::Counted(b),
-                        None => PingoraBytes::Estimated(u(p, "estimated_bytes")?),
-                    };
-                    Some(CompareMemory {
-                        strategy: s(v, "strategy")?,
-                        n: u(v, "n")?,
-                        weights: s(v, "weights")?,
-                        lb,
-                        pingora,
-                    })
-                })()
-                .ok_or(MISSING)?,
-            ),
-            "first_pick" => self.first_picks.push(
-                (|| {
-                    Some(FirstPick {
-                        strategy: s(v, "strategy")?,
-                        family: s(v, "family")?,
-                        n: u(v, "n")?,
-                        weights: s(v, "weights")?,
-                        keys: u(v, "keys")?,
-                        differ: u(v, "differ")?,
-                        ties: u(v, "ties").unwrap_or(0),
-                    })
-                })()
-                .ok_or(MISSING)?,
-            ),
-            "compare_meta" => {
-                self.compare_meta = Some(
-                    (|| {
-                        Some(CompareMeta {
-                            max_iterations: u(v, "max_iterations")?,
-                            batch: u(v, "batch")?,
-                            select_rounds: u(v, "select_rounds")?,
-                            build_rounds: u(v, "build_rounds")?,
-                        })
-                    })()
-                    .ok_or(MISSING)?,
-                )
-            }
-            "subset_balance" | "subset_churn" => self.subsets.add(kind, v).ok_or(MISSING)?,
-            _ => self.unknown += 1,
+    fn add(&mut self, line: Line) {
+        match line {
+            Line::Quiet(r) => self.quiet.push(r),
+            Line::Quality(Built::Row(r)) => self.quality.push(r),
+            Line::QualityBaseline(r) => self.baselines.push(r),
+            Line::Slots(Built::Row(r)) => self.slots.push(r),
+            Line::Quality(Built::Refused { .. }) | Line::Slots(Built::Refused { .. }) => {}
+            Line::Memory(r) => self.memory.push(r),
+            Line::Select(r) => self.compare_select.push(r),
+            Line::Build(r) => self.compare_build.push(r),
+            Line::Update(r) => self.compare_update.push(r),
+            Line::CompareMemory(r) => self.compare_memory.push(r),
+            Line::FirstPick(r) => self.first_picks.push(r),
+            Line::CompareMeta(r) => self.compare_meta = Some(r),
+            Line::SubsetBalance(r) => self.subsets.balance.push(r),
+            Line::SubsetChurn(r) => self.subsets.churn.push(r),
+            Line::Unknown => self.unknown += 1,
         }
-        Ok(())
     }
 }
 
@@ -405,11 +341,8 @@ mod tests {
         );
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings[0].starts_with("x.jsonl:1: "), "{warnings:?}");
-        assert!(
-            warnings[1].starts_with("x.jsonl:2: not JSON"),
-            "{warnings:?}"
-        );
-        assert!(warnings[2].contains("no `kind`"), "{warnings:?}");
+        assert!(warnings[1].starts_with("x.jsonl:2: "), "{warnings:?}");
+        assert!(warnings[2].contains("`kind`"), "{warnings:?}");
         assert!(data.quiet.is_empty());
     }
 }

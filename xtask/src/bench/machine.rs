@@ -4,12 +4,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-/// The conditions of one part's run.
-#[derive(Debug, Clone, PartialEq)]
+/// The conditions of one part's run, stored as `<part>.meta.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Meta {
     /// Which part: `criterion`, `report`, `compare`.
     pub(crate) part: String,
@@ -26,31 +25,6 @@ pub(crate) struct Meta {
     pub(crate) commit: String,
     /// Wall time of the part, in seconds.
     pub(crate) seconds: f64,
-}
-
-impl Meta {
-    pub(crate) fn to_json(&self) -> Value {
-        json!({
-            "part": self.part, "mode": self.mode, "date": self.date, "cpu": self.cpu,
-            "load_before": self.load_before, "load_after": self.load_after,
-            "commit": self.commit, "seconds": self.seconds,
-        })
-    }
-
-    pub(crate) fn from_json(v: &Value) -> Option<Meta> {
-        let s = |k: &str| v.get(k)?.as_str().map(str::to_owned);
-        let f = |k: &str| v.get(k)?.as_f64();
-        Some(Meta {
-            part: s("part")?,
-            mode: s("mode")?,
-            date: s("date")?,
-            cpu: s("cpu")?,
-            load_before: f("load_before")?,
-            load_after: f("load_after")?,
-            commit: s("commit")?,
-            seconds: f("seconds")?,
-        })
-    }
 }
 
 /// The CPU as `/proc/cpuinfo` names it, with the logical CPU count: `Intel(R) Xeon(R) ... (2
@@ -112,42 +86,9 @@ pub(crate) fn commit(root: &Path) -> String {
     }
 }
 
-/// Now, as `YYYY-MM-DD HH:MM UTC`.
-pub(crate) fn now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    format_utc(secs)
-}
-
-/// `secs` since the Unix epoch as `YYYY-MM-DD HH:MM UTC` (proleptic Gregorian calendar).
-pub(crate) fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let (hour, minute) = ((secs % 86_400) / 3_600, (secs % 3_600) / 60);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_utc_dates() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(format_utc(1_735_689_599), "2024-12-31 23:59 UTC");
-        assert_eq!(format_utc(1_740_787_200 + 3_660), "2025-03-01 01:01 UTC");
-    }
 
     #[test]
     fn describes_the_cpu() {
@@ -171,14 +112,15 @@ mod tests {
         let meta = Meta {
             part: "compare".into(),
             mode: "quick".into(),
-            date: format_utc(0),
+            date: crate::when::date(0),
             cpu: "x".into(),
             load_before: 0.5,
             load_after: 1.25,
             commit: "abc1234".into(),
             seconds: 12.5,
         };
-        assert_eq!(Meta::from_json(&meta.to_json()), Some(meta));
-        assert_eq!(Meta::from_json(&json!({"part": "x"})), None);
+        let json = serde_json::to_string(&meta).expect("serializable");
+        assert_eq!(serde_json::from_str::<Meta>(&json).ok(), Some(meta));
+        assert!(serde_json::from_str::<Meta>(r#"{"part": "x"}"#).is_err());
     }
 }

@@ -8,7 +8,7 @@
 //! is rendered from all the data there, so the two commands add up to one report:
 //!
 //! 1. `criterion`: `cargo bench -p lb-benches` (benches `select`, `build`, `ketama`, `tower`,
-//!    `hashing`) with
+//!    `hashing`, `k8s`, `update`) with
 //!    `CRITERION_HOME=<target>/lb-report/criterion` (cleared first, so the report holds only this
 //!    run) and `LB_BENCH_OUT=data/benches.jsonl` for the figures criterion does not keep.
 //!    `--quick` passes `--warm-up-time 0.1 --measurement-time 0.3 --nresamples 5000` to
@@ -27,6 +27,7 @@ mod compare;
 mod criterion;
 mod data;
 mod hashing;
+mod k8s;
 mod machine;
 mod plot;
 mod report;
@@ -180,7 +181,7 @@ fn run_part(
     body: PartFn,
 ) -> Result<(), String> {
     println!("\n==> {part}");
-    let date = machine::now();
+    let date = crate::when::now();
     let load_before = machine::load();
     let started = Instant::now();
     let result = body(root, paths, cargo, options);
@@ -195,14 +196,15 @@ fn run_part(
         seconds: started.elapsed().as_secs_f64(),
     };
     println!(
-        "<== {part}: {} in {:.0} s (load average {:.2} → {:.2})",
+        "<== {part}: {} in {} (load average {:.2} → {:.2})",
         if result.is_ok() { "ok" } else { "FAILED" },
-        meta.seconds,
+        crate::when::duration(started.elapsed()),
         meta.load_before,
         meta.load_after
     );
     let path = paths.data.join(format!("{part}.meta.json"));
-    std::fs::write(&path, format!("{}\n", meta.to_json()))
+    let json = serde_json::to_string(&meta).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(&path, json + "\n")
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     result
 }
@@ -250,7 +252,7 @@ fn criterion_part(
         .args(["bench", "-p", "lb-benches"])
         .args([
             "--bench", "select", "--bench", "build", "--bench", "ketama", "--bench", "tower",
-            "--bench", "hashing", "--",
+            "--bench", "hashing", "--bench", "k8s", "--bench", "update", "--",
         ])
         .env("CRITERION_HOME", &paths.criterion)
         .env("LB_BENCH_OUT", &out);
@@ -355,13 +357,11 @@ fn load(paths: &Paths) -> (Data, Vec<Meta>, Vec<String>) {
             continue;
         };
         if name.ends_with(".meta.json") {
-            match serde_json::from_str(&text)
-                .ok()
-                .as_ref()
-                .and_then(Meta::from_json)
-            {
-                Some(meta) => metas.push(meta),
-                None => warnings.push(format!("{}: not a part's conditions", file.display())),
+            match serde_json::from_str(&text) {
+                Ok(meta) => metas.push(meta),
+                Err(e) => {
+                    warnings.push(format!("{}: not a part's conditions: {e}", file.display()))
+                }
             }
         } else if name.ends_with(".jsonl") {
             warnings.extend(data.add_lines(&name, &text));

@@ -5,6 +5,7 @@
 //! is absent is left out.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 use super::compare;
 use super::criterion::Medians;
@@ -130,10 +131,13 @@ fn conditions(out: &mut String, metas: &[Meta]) {
     out.push_str("| part | mode | date | load average before → after | time | commit |\n");
     out.push_str("| --- | --- | --- | --- | --- | --- |\n");
     for m in metas {
+        let time =
+            crate::when::duration(Duration::try_from_secs_f64(m.seconds).unwrap_or_default());
+        let (part, mode, date, commit) = (&m.part, &m.mode, &m.date, &m.commit);
+        let (before, after) = (m.load_before, m.load_after);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.2} → {:.2} | {:.0} s | `{}` |",
-            m.part, m.mode, m.date, m.load_before, m.load_after, m.seconds, m.commit
+            "| {part} | {mode} | {date} | {before:.2} → {after:.2} | {time} | `{commit}` |"
         );
     }
     if let Some(cpu) = metas.first().map(|m| &m.cpu) {
@@ -362,6 +366,15 @@ fn build_section(out: &mut String, medians: &Medians) {
         );
         prefix_table(out, medians, "apply", "strategy");
     }
+    if medians.keys().any(|k| k.starts_with("update/")) {
+        out.push_str(
+            "An update by change (the `update` bench): `delta_1` and `delta_10` apply a delta \
+             adding or removing 1 or 10 backends of 10,000 (`LoadBalancer::apply_delta`, what \
+             sources that track their changes answer), `full_1` applies the whole set with one \
+             backend changed (`LoadBalancer::apply`, a polled source), criterion median:\n\n",
+        );
+        prefix_table(out, medians, "update", "strategy / change");
+    }
 }
 
 fn ketama_section(out: &mut String, medians: &Medians) {
@@ -411,6 +424,7 @@ pub(crate) fn render(inputs: &Inputs<'_>, command: &str) -> String {
     super::tables::memory_section(&mut out, inputs.data);
     super::tables::quality_section(&mut out, inputs.data);
     super::hashing::section(&mut out, inputs.data, inputs.medians);
+    super::k8s::section(&mut out, inputs.medians);
     super::subset::section(&mut out, &inputs.data.subsets);
     compare::section(&mut out, inputs.data);
     out

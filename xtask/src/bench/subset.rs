@@ -3,12 +3,12 @@
 
 use std::fmt::Write;
 
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::report::{table, thousands};
 
 /// Connections per backend under one policy.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct Balance {
     pub(crate) policy: String,
     pub(crate) clients: u64,
@@ -20,7 +20,7 @@ pub(crate) struct Balance {
 }
 
 /// Backends changed in a client's subset when the set changes by one backend.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct Churn {
     pub(crate) policy: String,
     /// `add`, `remove` or `remove_at_step`.
@@ -37,46 +37,6 @@ pub(crate) struct Churn {
 pub(crate) struct Subsets {
     pub(crate) balance: Vec<Balance>,
     pub(crate) churn: Vec<Churn>,
-}
-
-fn s(v: &Value, k: &str) -> Option<String> {
-    v.get(k)?.as_str().map(str::to_owned)
-}
-
-fn f(v: &Value, k: &str) -> Option<f64> {
-    v.get(k)?.as_f64()
-}
-
-fn u(v: &Value, k: &str) -> Option<u64> {
-    v.get(k)?.as_u64()
-}
-
-impl Subsets {
-    /// Adds a `subset_balance` or `subset_churn` line; `None` when a field is missing.
-    pub(crate) fn add(&mut self, kind: &str, v: &Value) -> Option<()> {
-        match kind {
-            "subset_balance" => self.balance.push(Balance {
-                policy: s(v, "policy")?,
-                clients: u(v, "clients")?,
-                backends: u(v, "backends")?,
-                subset_size: u(v, "subset_size")?,
-                min: u(v, "min")?,
-                max: u(v, "max")?,
-                mean: f(v, "mean")?,
-            }),
-            "subset_churn" => self.churn.push(Churn {
-                policy: s(v, "policy")?,
-                change: s(v, "change")?,
-                from: u(v, "from")?,
-                to: u(v, "to")?,
-                trials: u(v, "trials")?,
-                max: u(v, "max")?,
-                mean: f(v, "mean")?,
-            }),
-            _ => return None,
-        }
-        Some(())
-    }
 }
 
 fn percent(part: f64, mean: f64) -> String {

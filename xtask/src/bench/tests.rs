@@ -78,7 +78,7 @@ fn report_only_renders_existing_data() {
     let meta = Meta {
         part: "report".into(),
         mode: "quick".into(),
-        date: machine::format_utc(0),
+        date: crate::when::date(0),
         cpu: "test CPU".into(),
         load_before: 0.1,
         load_after: 0.2,
@@ -87,7 +87,7 @@ fn report_only_renders_existing_data() {
     };
     std::fs::write(
         paths.data.join("report.meta.json"),
-        meta.to_json().to_string(),
+        serde_json::to_string(&meta).expect("serializable"),
     )
     .expect("writable");
     let options = Options {

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use lb_core::Enablement;
 
 use super::*;
 use crate::slice::SERVICE_NAME_LABEL;
@@ -53,11 +54,11 @@ fn listed(slices: &[EndpointSlice]) -> Store {
 
 /// `store` after a first list of `slices`.
 fn listed_within(mut store: Store, slices: &[EndpointSlice]) -> Store {
-    assert!(!store.apply(Event::Init).unwrap());
+    assert!(store.apply(Event::Init).unwrap().is_none());
     for s in slices {
-        assert!(!store.apply(Event::InitApply(s.clone())).unwrap());
+        assert!(store.apply(Event::InitApply(s.clone())).unwrap().is_none());
     }
-    assert!(store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_some());
     store
 }
 
@@ -107,12 +108,14 @@ fn watch_events_update_replace_and_delete_slices() {
         store
             .apply(Event::Apply(slice("web-b", &[("10.0.0.2", true)])))
             .unwrap()
+            .is_some()
     );
     assert_eq!(view(&store).len(), 2);
     assert!(
         store
             .apply(Event::Apply(slice("web-a", &[("10.0.0.9", false)])))
             .unwrap()
+            .is_some()
     );
     let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
     assert_eq!(
@@ -120,8 +123,18 @@ fn watch_events_update_replace_and_delete_slices() {
         ["10.0.0.2:80", "10.0.0.9:80"],
         "a modified slice replaces its old entries"
     );
-    assert!(store.apply(Event::Delete(slice("web-b", &[]))).unwrap());
-    assert!(store.apply(Event::Delete(slice("web-a", &[]))).unwrap());
+    assert!(
+        store
+            .apply(Event::Delete(slice("web-b", &[])))
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .apply(Event::Delete(slice("web-a", &[])))
+            .unwrap()
+            .is_some()
+    );
     assert!(
         view(&store).is_empty(),
         "deleting every slice empties the set"
@@ -129,7 +142,8 @@ fn watch_events_update_replace_and_delete_slices() {
     assert!(
         store
             .apply(Event::Delete(slice("never-seen", &[])))
-            .unwrap(),
+            .unwrap()
+            .is_some(),
         "unknown deletes are harmless"
     );
 }
@@ -141,21 +155,23 @@ fn a_relist_replaces_the_view_only_when_it_completes() {
         slice("web-b", &[("10.0.0.2", true)]),
     ]);
     let before = view(&store);
-    assert!(!store.apply(Event::Init).unwrap());
+    assert!(store.apply(Event::Init).unwrap().is_none());
     assert!(
-        !store
+        store
             .apply(Event::InitApply(slice("web-c", &[("10.0.0.3", true)])))
             .unwrap()
+            .is_none()
     );
     assert_eq!(view(&store), before, "half a re-list is never visible");
     // A list that fails half-way starts over with a new Init: the partial buffer is dropped.
-    assert!(!store.apply(Event::Init).unwrap());
+    assert!(store.apply(Event::Init).unwrap().is_none());
     assert!(
-        !store
+        store
             .apply(Event::InitApply(slice("web-d", &[("10.0.0.4", true)])))
             .unwrap()
+            .is_none()
     );
-    assert!(store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_some());
     let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
     assert_eq!(
         addrs,
@@ -168,14 +184,15 @@ fn a_relist_replaces_the_view_only_when_it_completes() {
 fn nothing_is_publishable_before_the_first_list() {
     let mut store = Store::new("web".into(), Port::Only, Limits::default());
     assert!(!store.is_listed());
-    assert!(!store.apply(Event::Init).unwrap());
+    assert!(store.apply(Event::Init).unwrap().is_none());
     assert!(
-        !store
+        store
             .apply(Event::InitApply(slice("web-a", &[("10.0.0.1", true)])))
             .unwrap()
+            .is_none()
     );
     assert!(!store.is_listed());
-    assert!(store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_some());
     assert!(store.is_listed());
     let empty = listed(&[]);
     assert!(
@@ -192,14 +209,15 @@ fn a_new_slice_past_the_limit_is_refused_and_the_view_kept() {
         Event::InitApply(slice("web-a", &[("10.0.0.1", true)])),
         Event::InitApply(slice("web-b", &[("10.0.0.2", true)])),
     ] {
-        assert!(!store.apply(event).unwrap());
+        assert!(store.apply(event).unwrap().is_none());
     }
-    assert!(store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_some());
     // At the limit, a slice it holds may still change; a new one may not.
     assert!(
         store
             .apply(Event::Apply(slice("web-a", &[("10.0.0.9", true)])))
             .unwrap()
+            .is_some()
     );
     let before = view(&store);
     assert_eq!(
@@ -213,11 +231,17 @@ fn a_new_slice_past_the_limit_is_refused_and_the_view_kept() {
     assert_eq!(view(&store), before, "the last good view is kept");
     assert_eq!(store.slice_count(), 2);
     // A deletion makes room.
-    assert!(store.apply(Event::Delete(slice("web-b", &[]))).unwrap());
+    assert!(
+        store
+            .apply(Event::Delete(slice("web-b", &[])))
+            .unwrap()
+            .is_some()
+    );
     assert!(
         store
             .apply(Event::Apply(slice("web-c", &[("10.0.0.3", true)])))
             .unwrap()
+            .is_some()
     );
     let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
     assert_eq!(addrs, ["10.0.0.3:80", "10.0.0.9:80"]);
@@ -231,18 +255,19 @@ fn a_list_past_the_limit_is_dropped_whole() {
         Event::InitApply(slice("web-a", &[("10.0.0.1", true)])),
         Event::InitApply(slice("web-b", &[("10.0.0.2", true)])),
     ] {
-        assert!(!store.apply(event).unwrap());
+        assert!(store.apply(event).unwrap().is_none());
     }
-    assert!(store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_some());
     let before = view(&store);
 
-    assert!(!store.apply(Event::Init).unwrap());
+    assert!(store.apply(Event::Init).unwrap().is_none());
     for name in ["web-c", "web-d", "web-c"] {
         // A name seen again in the same list replaces its slice: it is not counted twice.
         assert!(
-            !store
+            store
                 .apply(Event::InitApply(slice(name, &[("10.0.0.3", true)])))
                 .unwrap()
+                .is_none()
         );
     }
     assert_eq!(
@@ -261,22 +286,24 @@ fn a_list_past_the_limit_is_dropped_whole() {
     // Were the rest of that list to come, it has lost its first pages: it is ignored, never
     // published as a truncated set.
     assert!(
-        !store
+        store
             .apply(Event::InitApply(slice("web-f", &[("10.0.0.6", true)])))
             .unwrap()
+            .is_none()
     );
-    assert!(!store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_none());
     assert_eq!(view(&store), before);
     assert_eq!(store.slice_count(), 2);
 
     // A new list under the limit replaces the view.
-    assert!(!store.apply(Event::Init).unwrap());
+    assert!(store.apply(Event::Init).unwrap().is_none());
     assert!(
-        !store
+        store
             .apply(Event::InitApply(slice("web-g", &[("10.0.0.7", true)])))
             .unwrap()
+            .is_none()
     );
-    assert!(store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_some());
     let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
     assert_eq!(addrs, ["10.0.0.7:80"]);
 }
@@ -284,8 +311,8 @@ fn a_list_past_the_limit_is_dropped_whole() {
 #[test]
 fn a_limit_of_zero_admits_only_a_service_without_slices() {
     let mut store = Store::new("web".into(), Port::Only, Limits::default().max_slices(0));
-    assert!(!store.apply(Event::Init).unwrap());
-    assert!(store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::Init).unwrap().is_none());
+    assert!(store.apply(Event::InitDone).unwrap().is_some());
     assert!(store.merged().is_empty());
     assert_eq!(
         store.apply(Event::Apply(slice("web-a", &[("10.0.0.1", true)]))),
@@ -318,9 +345,9 @@ fn a_watch_event_past_the_backend_limit_is_refused_and_the_view_kept() {
         Event::InitApply(slice("web-a", &[("10.0.0.1", true), ("10.0.0.2", true)])),
         Event::InitApply(slice("web-b", &[("10.0.0.3", true)])),
     ] {
-        assert!(!store.apply(event).unwrap());
+        assert!(store.apply(event).unwrap().is_none());
     }
-    assert!(store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_some());
     assert_eq!(store.backend_count(), 3);
     // At the limit, a slice may change as long as the total stays within it: it is counted
     // less what it replaces.
@@ -331,6 +358,7 @@ fn a_watch_event_past_the_backend_limit_is_refused_and_the_view_kept() {
                 &[("10.0.0.8", true), ("10.0.0.9", true)]
             )))
             .unwrap()
+            .is_some()
     );
     let before = view(&store);
     assert_eq!(
@@ -356,7 +384,12 @@ fn a_watch_event_past_the_backend_limit_is_refused_and_the_view_kept() {
     assert_eq!(view(&store), before, "the last good view is kept");
     assert_eq!((store.slice_count(), store.backend_count()), (2, 3));
     // A deletion makes room, by exactly what the deleted slice held.
-    assert!(store.apply(Event::Delete(slice("web-a", &[]))).unwrap());
+    assert!(
+        store
+            .apply(Event::Delete(slice("web-a", &[])))
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(store.backend_count(), 1);
     assert!(
         store
@@ -365,11 +398,13 @@ fn a_watch_event_past_the_backend_limit_is_refused_and_the_view_kept() {
                 &[("10.0.0.3", true), ("10.0.0.4", true)]
             )))
             .unwrap()
+            .is_some()
     );
     assert!(
         store
             .apply(Event::Apply(slice("web-c", &[("10.0.0.5", true)])))
             .unwrap()
+            .is_some()
     );
     let addrs: Vec<_> = view(&store).into_iter().map(|v| v.0).collect();
     assert_eq!(addrs, ["10.0.0.3:80", "10.0.0.4:80", "10.0.0.5:80"]);
@@ -379,13 +414,13 @@ fn a_watch_event_past_the_backend_limit_is_refused_and_the_view_kept() {
 fn a_list_whose_pages_add_up_past_the_backend_limit_is_dropped_whole() {
     let mut store = listed_within(max_backends(3), &[slice("web-a", &[("10.0.0.1", true)])]);
     let before = view(&store);
-    assert!(!store.apply(Event::Init).unwrap());
+    assert!(store.apply(Event::Init).unwrap().is_none());
     // The same name twice in a list replaces its slice: its backends are not counted twice.
     for s in [
         slice("web-b", &[("10.0.0.2", true), ("10.0.0.3", true)]),
         slice("web-b", &[("10.0.0.2", true), ("10.0.0.3", true)]),
     ] {
-        assert!(!store.apply(Event::InitApply(s)).unwrap());
+        assert!(store.apply(Event::InitApply(s)).unwrap().is_none());
     }
     assert_eq!(
         store.apply(Event::InitApply(slice(
@@ -405,11 +440,12 @@ fn a_list_whose_pages_add_up_past_the_backend_limit_is_dropped_whole() {
     );
     // The rest of that list is ignored, never published as a truncated set.
     assert!(
-        !store
+        store
             .apply(Event::InitApply(slice("web-d", &[("10.0.0.6", true)])))
             .unwrap()
+            .is_none()
     );
-    assert!(!store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_none());
     assert_eq!(view(&store), before);
     assert_eq!(store.backend_count(), 1);
 }
@@ -432,9 +468,9 @@ fn only_backends_are_counted_not_endpoints_that_contribute_nothing() {
         Event::InitApply(other),
         Event::InitApply(bad_ips),
     ] {
-        assert!(!store.apply(event).unwrap());
+        assert!(store.apply(event).unwrap().is_none());
     }
-    assert!(store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_some());
     assert_eq!((store.slice_count(), store.backend_count()), (2, 1));
 }
 
@@ -486,7 +522,7 @@ fn a_slice_larger_than_the_api_allows_is_refused() {
     );
     assert_eq!(view(&store), before, "the last good view is kept");
     // In a list, the slice drops the list.
-    assert!(!store.apply(Event::Init).unwrap());
+    assert!(store.apply(Event::Init).unwrap().is_none());
     assert_eq!(
         store.apply(Event::InitApply(wide("web-b", 1001))),
         Err(Refused::SliceTooLarge {
@@ -497,14 +533,14 @@ fn a_slice_larger_than_the_api_allows_is_refused() {
             during: "list"
         })
     );
-    assert!(!store.apply(Event::InitDone).unwrap());
+    assert!(store.apply(Event::InitDone).unwrap().is_none());
     assert_eq!(view(&store), before);
     // At the API's limits exactly, a slice is taken.
     let mut at_limit = wide("web-b", MAX_ENDPOINTS);
     at_limit.endpoints[0].addresses = (0..MAX_ADDRESSES)
         .map(|i| format!("10.2.0.{}", i + 1))
         .collect();
-    assert!(store.apply(Event::Apply(at_limit)).unwrap());
+    assert!(store.apply(Event::Apply(at_limit)).unwrap().is_some());
     assert_eq!(store.backend_count(), 1 + MAX_ENDPOINTS - 1 + MAX_ADDRESSES);
 }
 

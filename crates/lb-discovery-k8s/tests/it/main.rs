@@ -2,6 +2,7 @@
 //! server over real HTTP on 127.0.0.1, serving EndpointSlice JSON built with k8s-openapi types.
 
 mod clients;
+mod deltas;
 mod fake_api;
 mod limits;
 mod load_balancer;

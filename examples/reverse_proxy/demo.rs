@@ -44,14 +44,14 @@ pub(crate) struct Report {
 }
 
 /// A backend that answers 200 with its name; aborting it kills its connections.
-struct Backend_ {
-    name: &'static str,
-    addr: SocketAddr,
+pub(crate) struct Backend_ {
+    pub(crate) name: &'static str,
+    pub(crate) addr: SocketAddr,
     served: Arc<AtomicU64>,
-    task: JoinHandle<()>,
+    pub(crate) task: JoinHandle<()>,
 }
 
-async fn backend(name: &'static str) -> Result<Backend_, BoxError> {
+pub(crate) async fn backend(name: &'static str) -> Result<Backend_, BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let served = Arc::new(AtomicU64::new(0));

@@ -16,11 +16,15 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
 use lb::health::{HttpHealthCheck, TcpHealthCheck};
+use lb::metrics::Metrics;
 use lb::prelude::*;
 use lb::selection::{Consistent, LeastRequest, PeakEwma, RoundRobin};
+use lb::tower::status::StatusPage;
 use lb::tower::{BalanceLayer, Header, Idempotent, Retries, ToBackend};
 use lb::{BackendState, ServiceHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
@@ -99,6 +103,15 @@ impl FromStr for Health {
 /// What the proxy is asked to do.
 #[derive(Clone, Debug)]
 pub(crate) struct Options {
+    /// The load balancer's name on the status page and in metrics (`lb="proxy"`).
+    pub(crate) name: String,
+    /// Where to serve the status page (`/lb/status`, `/lb/status.json`, `/metrics`); none when
+    /// `None`.
+    pub(crate) admin: Option<SocketAddr>,
+    /// How often the status page refreshes itself.
+    pub(crate) refresh: Duration,
+    /// The installed Prometheus recorder, for `/metrics`.
+    pub(crate) prometheus: Option<PrometheusHandle>,
     pub(crate) backends: Vec<Backend>,
     pub(crate) strategy: Strategy,
     pub(crate) hash_header: HeaderName,
@@ -113,6 +126,10 @@ pub(crate) struct Options {
 impl Options {
     pub(crate) fn new(backends: Vec<Backend>) -> Self {
         Options {
+            name: "proxy".to_owned(),
+            admin: None,
+            refresh: lb::tower::status::DEFAULT_REFRESH,
+            prometheus: None,
             backends,
             // `named` has an arm for this name.
             strategy: Strategy::named("round-robin").expect("a built-in strategy"),
@@ -131,15 +148,21 @@ pub(crate) type StateOf = Box<dyn Fn(&Backend) -> Option<Arc<BackendState>> + Se
 /// A running proxy; it stops when dropped.
 pub(crate) struct Proxy {
     pub(crate) addr: SocketAddr,
+    /// Where the status page is served, when asked for.
+    pub(crate) admin: Option<SocketAddr>,
     /// The state of a backend in the proxy's load balancer.
     pub(crate) state_of: StateOf,
     task: JoinHandle<()>,
+    admin_task: Option<JoinHandle<()>>,
     background: Option<ServiceHandle>,
 }
 
 impl Proxy {
     pub(crate) async fn stop(mut self) {
         self.task.abort();
+        if let Some(admin) = self.admin_task.take() {
+            admin.abort();
+        }
         if let Some(background) = self.background.take() {
             background.shutdown().await;
         }
@@ -149,6 +172,9 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(admin) = &self.admin_task {
+            admin.abort();
+        }
     }
 }
 
@@ -175,7 +201,23 @@ fn start_with<S: BackendSelection>(
     lb.health_check_frequency = Some(options.health_every);
     // Passive health: 5 failed requests in a row eject a backend for 30 s (then longer).
     lb.set_passive_health(Some(PassiveHealth::default()));
+    // Metrics go to whatever recorder `main` installed (none: nothing is recorded). A load
+    // balancer is named once, and this one is new.
+    lb.set_metrics(Metrics::new(options.name.clone()))?;
     let lb = Arc::new(lb);
+    let (admin, admin_task) = match options.admin {
+        Some(at) => {
+            let mut page = StatusPage::new()
+                .with_load_balancer(options.name.clone(), &lb)
+                .with_refresh(options.refresh);
+            if let Some(handle) = options.prometheus.clone() {
+                page = page.with_prometheus(handle);
+            }
+            let (addr, task) = serve_status(at, page)?;
+            (Some(addr), Some(task))
+        }
+        None => (None, None),
+    };
     let background = (options.health != Health::None).then(|| lb.spawn());
 
     let h2c = options.upstream_h2c;
@@ -207,10 +249,38 @@ fn start_with<S: BackendSelection>(
     let states = Arc::clone(&lb);
     Ok(Proxy {
         addr,
+        admin,
+        admin_task,
         state_of: Box::new(move |backend| states.backends().state(backend)),
         task,
         background,
     })
+}
+
+/// Serves the status page on `at`: lb-tower's `StatusPage` is a tower `Service`, which hyper
+/// serves through `TowerToHyperService` (an axum app would mount it with `fallback_service`).
+fn serve_status(
+    at: SocketAddr,
+    page: StatusPage,
+) -> Result<(SocketAddr, JoinHandle<()>), BoxError> {
+    let listener = std::net::TcpListener::bind(at)?;
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener)?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let service = TowerToHyperService::new(page.clone());
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, task))
 }
 
 type ProxyBody = BoxBody<Bytes, BoxError>;

@@ -3,7 +3,8 @@
 //! The alias in `.cargo/config.toml` makes `cargo xtask <command>` run this binary. It has no
 //! async runtime and few dependencies: `toml` (manifests), `serde_json` (benchmark results) and
 //! plotters with only its SVG backend and line series (the benchmark report's plots), serde's
-//! derive (typed JSON rows) and jiff (dates and durations).
+//! derive (typed JSON rows), jiff (dates and durations), and ureq and base64 (WebDriver over
+//! loopback, for `screenshot`).
 //!
 //! Commands:
 //!
@@ -28,12 +29,18 @@
 //!   release mode and runs it for N minutes (default 3): lb under churn and faults, checked
 //!   all along, with its figures printed at the end.
 //!
+//! - `cargo xtask screenshot [--out PATH]` runs the reverse-proxy example's status page in a
+//!   real headless Chromium (Debian's `chromium` and `chromium-driver`, over WebDriver), checks
+//!   that every backend appears and that a stopped one turns unhealthy within two refreshes,
+//!   and saves `docs/status-page.png`. Only this command needs a browser.
+//!
 //! Exit status: 0 on success, 1 when a check fails, 2 on a usage error.
 
 mod bench;
 mod ci;
 mod pingora;
 mod readme;
+mod screenshot;
 mod sim;
 mod soak;
 mod tidy;
@@ -67,6 +74,10 @@ commands:
   soak [--minutes N]     run the soak test (release build): 10,000 loopback backends
                          under churn and faults for N minutes (default 3), checked
                          throughout; prints its figures; CI runs it for 60 seconds
+  screenshot [--out PATH]
+                         check the reverse-proxy example's status page in headless
+                         Chromium (apt-get install chromium chromium-driver) and save
+                         a screenshot (default docs/status-page.png)
   help                   print this help
 ";
 
@@ -78,6 +89,7 @@ enum Command {
     Bench(bench::Options),
     Sim(sim::Options),
     Soak(soak::Length),
+    Screenshot(screenshot::Options),
     Help,
 }
 
@@ -110,6 +122,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         "bench" => bench::Options::parse(rest).map(Command::Bench),
         "sim" => sim::Options::parse(rest).map(Command::Sim),
         "soak" => soak::Length::parse(rest).map(Command::Soak),
+        "screenshot" => screenshot::Options::parse(rest).map(Command::Screenshot),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
     }
@@ -165,6 +178,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Screenshot(options) => {
+            if screenshot::run(&root, &options) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Ci { skip } => {
             if ci::run(&root, &skip) {
                 ExitCode::SUCCESS
@@ -187,6 +207,12 @@ mod tests {
     fn parses_commands() {
         assert_eq!(parse_args(&args("tidy")), Ok(Command::Tidy));
         assert_eq!(parse_args(&args("help")), Ok(Command::Help));
+        assert_eq!(
+            parse_args(&args("screenshot --out x.png")),
+            Ok(Command::Screenshot(screenshot::Options {
+                out: Some("x.png".into())
+            }))
+        );
         assert_eq!(parse_args(&args("--help")), Ok(Command::Help));
         assert_eq!(parse_args(&args("ci")), Ok(Command::Ci { skip: vec![] }));
         assert_eq!(

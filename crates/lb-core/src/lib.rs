@@ -40,6 +40,10 @@
 //!   health events ([`HealthWatch`]) and published sets ([`Generations`]). Without it, lb-core
 //!   depends only on `arc-swap` and `tracing`, and sets are published with
 //!   [`LoadBalancer::apply`].
+//! - `metrics`: records requests, health, ejections, panic mode and updates through the
+//!   [`metrics`](https://docs.rs/metrics) facade, for load balancers named with
+//!   `LoadBalancer::set_metrics` (see the `metrics` module; names in `docs/observing.md`).
+//! - `serde`: `Serialize` for [`Status`] ([`LoadBalancer::status`]) and what it holds.
 //! - `testing`: helpers for the tests of crates built on lb-core (a `tracing` subscriber that
 //!   records every event, to prove a path silent).
 
@@ -68,6 +72,7 @@ mod set;
 mod signals;
 mod snapshot;
 mod state;
+mod status;
 pub mod topology;
 
 #[cfg(feature = "runtime")]
@@ -75,6 +80,9 @@ mod runtime;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+#[cfg(feature = "metrics")]
+pub mod metrics;
 
 pub use address::{Address, MAX_UNIX_PATH_LEN};
 pub use backend::{Backend, IntoBackend};
@@ -102,6 +110,7 @@ pub use selector::{LocalPick, Selector};
 pub use set::BackendSet;
 pub use signals::LoadSignals;
 pub use state::{BackendState, Enablement, Window};
+pub use status::{BackendStatus, Status};
 pub use topology::{CallerShares, Priority, Zone, ZoneHints, ZoneRouting};
 
 #[cfg(feature = "runtime")]

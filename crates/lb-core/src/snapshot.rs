@@ -128,6 +128,17 @@ impl<S> Snapshot<S> {
         if tracked {
             state.load.finish();
         }
+        #[cfg(feature = "metrics")]
+        if let Some(m) = state.metrics() {
+            if tracked {
+                m.finished();
+            }
+            match ending {
+                Ending::Reported(outcome, latency) => m.reported(outcome, latency),
+                Ending::Cancelled if tracked => m.cancelled(),
+                Ending::Cancelled => {}
+            }
+        }
         match ending {
             Ending::Reported(outcome, latency) => {
                 let now = clock::now_nanos();
@@ -160,12 +171,22 @@ impl<S: BackendSelection> Snapshot<S> {
     /// whether it did, for the matching [`Snapshot::end`].
     #[inline]
     pub(crate) fn start(&self, index: usize) -> bool {
+        #[cfg(feature = "metrics")]
+        let metrics = self.set.state(index).and_then(|s| s.metrics());
+        #[cfg(feature = "metrics")]
+        if let Some(m) = metrics {
+            m.picks.increment(1);
+        }
         if !self.tracks_load() {
             return false;
         }
         match self.set.state(index) {
             Some(state) => {
                 state.load.start();
+                #[cfg(feature = "metrics")]
+                if let Some(m) = metrics {
+                    m.started();
+                }
                 true
             }
             None => false,

@@ -44,9 +44,16 @@
 //! - [`discover`] turns the load balancer's published sets and health into a
 //!   `tower::discover` stream of changes.
 //!
+//! - [`status`] (feature `status`): a status page (`/lb/status`, `/lb/status.json`, and with
+//!   `prometheus` `/metrics`) any hyper or axum server can mount.
+//!
 //! # Feature flags
 //!
-//! None: lb-tower needs lb-core's `runtime` (tokio) and tower's `discover` and `retry`.
+//! lb-tower needs lb-core's `runtime` (tokio) and tower's `discover` and `retry`. Optional:
+//!
+//! - `status`: the [`status`] page (adds serde and serde_json, and lb-core's `serde`).
+//! - `prometheus`: the page's `/metrics` through `metrics-exporter-prometheus` (adds lb-core's
+//!   `metrics`).
 
 mod balance;
 mod cache;
@@ -60,6 +67,8 @@ mod layer;
 mod maintain;
 mod make;
 mod retry;
+#[cfg(feature = "status")]
+pub mod status;
 
 pub use balance::Balance;
 pub use classify::{Classify, DefaultClassify, ErrIsFailure};

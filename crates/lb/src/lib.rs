@@ -23,10 +23,19 @@
 //! - `tower`: lb in tower, hyper and tonic stacks, in [`tower`]: a balancing `Service` and
 //!   `Layer` that reports every request's outcome, retries on another backend, and a
 //!   `tower::discover` adapter.
+//! - `metrics`: metrics through the `metrics` facade for load balancers named with
+//!   `LoadBalancer::set_metrics`, in [`metrics`] (names in `docs/observing.md`).
+//! - `serde`: `Serialize` for [`Status`] (`LoadBalancer::status()`).
+//! - `status`: a status page any hyper or axum server can mount (`lb::tower::status`), with
+//!   `tower`; `prometheus` adds `/metrics` through `metrics-exporter-prometheus`.
 //! - `full`: all of the above.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use lb_core as core;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use lb_core::metrics;
 
 #[cfg(feature = "selection")]
 #[cfg_attr(docsrs, doc(cfg(feature = "selection")))]
@@ -73,11 +82,12 @@ pub mod discovery {
     pub use lb_core::{ChangeNotifier, ChangeSubscription, Discovery, ServiceDiscovery};
 }
 
+pub use lb_core::BackendStatus;
 pub use lb_core::{
     Address, Backend, BackendIter, BackendSelection, BackendSet, BackendState, Backends, Backoff,
     BoxError, CallerShares, Discovered, Enablement, Extensions, FailurePercentageEjection,
     HealthRegistry, InitialHealth, LoadBalancer, LoadBalancerGroup, LoadSignals, Outcome,
-    PassiveHealth, Pick, Priority, SlowStart, States, SuccessRateEjection, UpdateStats,
+    PassiveHealth, Pick, Priority, SlowStart, States, Status, SuccessRateEjection, UpdateStats,
     UpdateTimings, Zone, ZoneHints, ZoneRouting,
 };
 #[cfg(feature = "runtime")]

@@ -5,6 +5,7 @@
 //! publishing new sets in `update.rs`, outcome policies and load signals in `policies.rs`, and
 //! the async side (discovery, health checks, the background service) in `runtime/`.
 
+mod observe;
 mod policies;
 mod select;
 mod topology;

@@ -34,6 +34,7 @@ pub struct UpdateTimings {
 
 /// Counters of a load balancer's updates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct UpdateStats {
     /// Updates that published a set.
@@ -86,6 +87,9 @@ pub(crate) struct Updates {
     source_version: Mutex<Option<u64>>,
     timings: Mutex<Option<UpdateTimings>>,
     stats: Mutex<UpdateStats>,
+    /// The load balancer's metric handles, once it is named.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: std::sync::OnceLock<Arc<crate::metrics::LbMetrics>>,
 }
 
 impl Updates {
@@ -107,6 +111,10 @@ impl Updates {
     pub(crate) fn build_failed(&self, e: &(dyn StdError + 'static)) {
         let chain = error_chain(e);
         tracing::error!(error = %chain, "building the backend selector failed; keeping the previous set");
+        #[cfg(feature = "metrics")]
+        if let Some(m) = self.metrics.get() {
+            m.build_errors.increment(1);
+        }
         let mut stats = lock(&self.stats);
         stats.build_errors += 1;
         stats.last_error = Some(format!("building the backend selector failed: {chain}"));
@@ -117,6 +125,10 @@ impl Updates {
     pub(crate) fn discovery_failed(&self, e: &(dyn StdError + 'static)) {
         let text = error_chain(e);
         tracing::warn!(error = %text, "service discovery failed; keeping the last good set");
+        #[cfg(feature = "metrics")]
+        if let Some(m) = self.metrics.get() {
+            m.discovery_errors.increment(1);
+        }
         let mut stats = lock(&self.stats);
         stats.discovery_errors += 1;
         stats.last_error = Some(format!("service discovery failed: {text}"));
@@ -148,7 +160,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let seq = self.updates.next_seq();
         loop {
             let built = self.build_next(&discovered)?;
-            if self.commit(seq, built, &discovered.enablement, Duration::ZERO)? {
+            if self.commit(seq, built, &discovered.enablement, None)? {
                 return Ok(());
             }
         }
@@ -169,7 +181,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
                     Some(&built.changes),
                 )?);
             }
-            if self.commit(seq, built, &delta.enablement, Duration::ZERO)? {
+            if self.commit(seq, built, &delta.enablement, None)? {
                 return Ok(());
             }
         }
@@ -275,7 +287,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         seq: u64,
         built: Built<S>,
         enablement: &HashMap<Address, Enablement>,
-        discovery_duration: Duration,
+        discovery_duration: Option<Duration>,
     ) -> Result<bool, UpdateError> {
         let mut published = self.updates.publishing();
         if *published > seq {
@@ -317,11 +329,16 @@ impl<S: BackendSelection> LoadBalancer<S> {
         *published = seq;
         *lock(&self.updates.source_version) = built.source_version;
         drop(published);
+        let build_duration = built.started.elapsed();
         *lock(&self.updates.timings) = Some(UpdateTimings {
-            discovery_duration,
-            build_duration: built.started.elapsed(),
+            discovery_duration: discovery_duration.unwrap_or_default(),
+            build_duration,
             backends,
         });
+        #[cfg(feature = "metrics")]
+        if let Some(m) = self.updates.metrics.get() {
+            m.published(discovery_duration, build_duration, backends);
+        }
         lock(&self.updates.stats).published += 1;
         tracing::debug!(backends, "published a new backend set");
         #[cfg(feature = "runtime")]

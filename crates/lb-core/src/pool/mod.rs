@@ -70,6 +70,9 @@ pub(crate) struct Pool {
     /// Zone-aware routing's settings, read when selectors are built, and how many times they
     /// were set (a build under older settings is not published).
     zone_routing: Mutex<(Option<ZoneRouting>, u64)>,
+    /// The load balancer's metric handles, once it is named (`LoadBalancer::set_metrics`).
+    #[cfg(feature = "metrics")]
+    metrics: std::sync::OnceLock<std::sync::Arc<crate::metrics::LbMetrics>>,
 }
 
 impl Default for Pool {
@@ -94,6 +97,8 @@ impl Default for Pool {
             routed_local: Striped::default(),
             routed_cross: Striped::default(),
             zone_routing: Mutex::new((None, 0)),
+            #[cfg(feature = "metrics")]
+            metrics: std::sync::OnceLock::new(),
         }
     }
 }
@@ -249,6 +254,10 @@ impl Pool {
         }
         let (enabled, ready) = self.weights();
         let threshold = self.panic_threshold.load(Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(m) = self.metrics() {
+            m.panic_changed(panic);
+        }
         if panic {
             self.panic_entries.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
@@ -277,6 +286,19 @@ impl Pool {
             || t.standby_ready > 0
             || t.up > 0
             || (self.in_panic() && t.enabled + t.standby_enabled > 0)
+    }
+
+    /// The load balancer's metric handles, once it is named.
+    #[cfg(feature = "metrics")]
+    #[inline]
+    pub(crate) fn metrics(&self) -> Option<&crate::metrics::LbMetrics> {
+        self.metrics.get().map(|m| &**m)
+    }
+
+    /// Names the load balancer's metrics; `false` when they were named already.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn set_metrics(&self, metrics: std::sync::Arc<crate::metrics::LbMetrics>) -> bool {
+        self.metrics.set(metrics).is_ok()
     }
 
     /// Whether the load balancer is in panic mode. One load: read only off the fast path.

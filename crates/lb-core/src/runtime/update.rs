@@ -47,7 +47,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             Answer::Full { set, version } => loop {
                 let mut built = self.build_async(self.next_set(&set)).await?;
                 built.source_version = version;
-                if self.commit(seq, built, &set.enablement, discovery_duration)? {
+                if self.commit(seq, built, &set.enablement, Some(discovery_duration))? {
                     return Ok(());
                 }
             },
@@ -56,7 +56,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             Answer::Delta { delta, version } => loop {
                 let mut built = self.build_async(self.next_set_delta(&delta)).await?;
                 built.source_version = Some(version);
-                if self.commit(seq, built, &delta.enablement, discovery_duration)? {
+                if self.commit(seq, built, &delta.enablement, Some(discovery_duration))? {
                     return Ok(());
                 }
             },

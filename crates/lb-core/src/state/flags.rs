@@ -49,6 +49,11 @@ fn bump(w: u64) -> u64 {
 /// the same for selection purposes but says that the backend is not serving at all. Panic mode
 /// never picks either.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 #[non_exhaustive]
 pub enum Enablement {
     /// Picked when healthy.

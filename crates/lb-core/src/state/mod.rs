@@ -43,11 +43,22 @@ pub struct BackendState {
     ramp_since: AtomicU64,
     pool: Arc<Pool>,
     health: Arc<HealthCell>,
+    /// The backend's metric handles, registered when it joins a published set of a load
+    /// balancer that records metrics.
+    #[cfg(feature = "metrics")]
+    metrics: once_cell::race::OnceBox<crate::metrics::BackendMetrics>,
 }
 
 impl HealthWatcher for BackendState {
     fn health_changed(&self, healthy: bool) {
-        self.changed(self.flags.set_healthy(healthy));
+        let (before, after) = self.flags.set_healthy(healthy);
+        #[cfg(feature = "metrics")]
+        if before.is_healthy() != after.is_healthy()
+            && let Some(m) = self.metrics()
+        {
+            m.health_changed();
+        }
+        self.changed((before, after));
     }
 }
 
@@ -82,6 +93,8 @@ impl BackendState {
                 ramp_since: AtomicU64::new(0),
                 pool: Arc::clone(pool),
                 health: Arc::clone(cell),
+                #[cfg(feature = "metrics")]
+                metrics: once_cell::race::OnceBox::new(),
             })
         })
     }
@@ -105,6 +118,10 @@ impl BackendState {
     /// not, in `partition`; `new` says it was not in the previous set (then it ramps, when slow
     /// start is on).
     pub(crate) fn publish(&self, weight: u32, standby: bool, partition: u8, new: bool) {
+        #[cfg(feature = "metrics")]
+        if weight > 0 {
+            self.register_metrics();
+        }
         // Most backends of a new set are placed as they were: one load, no write.
         if !new && self.flags.load().is_placed(weight, standby, partition) {
             return;
@@ -197,6 +214,12 @@ impl BackendState {
         };
         if word.is_ejected() {
             self.ejection.readmitted();
+            #[cfg(feature = "metrics")]
+            if probe.is_none()
+                && let Some(m) = self.metrics()
+            {
+                m.readmitted();
+            }
             match probe {
                 Some(_) => tracing::info!(backend = %self.health.target.addr,
                     "backend's ejection ended: one probe request goes to it"),
@@ -214,6 +237,10 @@ impl BackendState {
         let (before, after) = self.flags.readmit();
         if before.is_held_out() {
             self.ejection.readmitted();
+            #[cfg(feature = "metrics")]
+            if let Some(m) = self.metrics() {
+                m.readmitted();
+            }
             if before.is_probing() {
                 tracing::info!(backend = %self.health.target.addr,
                     "backend's probe succeeded: readmitted");
@@ -226,7 +253,32 @@ impl BackendState {
     /// Starts an ejection of `length` at `now` ([`clock`] nanoseconds).
     pub(crate) fn eject(&self, now: u64, length: Duration) {
         self.ejection.start(now, length);
+        #[cfg(feature = "metrics")]
+        if let Some(m) = self.metrics() {
+            m.ejected();
+        }
         self.changed(self.flags.set_ejected());
+    }
+
+    /// The backend's metric handles, once registered.
+    #[cfg(feature = "metrics")]
+    #[inline]
+    pub(crate) fn metrics(&self) -> Option<&crate::metrics::BackendMetrics> {
+        self.metrics.get()
+    }
+
+    /// Registers the backend's metric handles when its load balancer records metrics and they
+    /// are not registered yet.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn register_metrics(&self) {
+        if self.metrics.get().is_none()
+            && let Some(lb) = self.pool.metrics()
+        {
+            // Two publications racing may both register: the loser's handles are dropped (and
+            // give their label back).
+            self.metrics
+                .get_or_init(|| Box::new(lb.backend(&self.health.target.addr)));
+        }
     }
 
     /// Whether the backend is on probation (its probe request not answered yet).

@@ -1,6 +1,7 @@
 //! The request path makes no heap allocation and logs nothing: `select`, `Selector::select`,
 //! `report` and a dropped `Pick`, with load tracked or not, with a health check set and a
-//! subscriber installed that records (and so allocates for) every event at every level.
+//! subscriber installed that records (and so allocates for) every event at every level, and,
+//! with the `metrics` feature, with metrics recorded for every backend.
 
 use std::time::Duration;
 
@@ -41,6 +42,26 @@ fn balancer<S: BackendSelection>(topology: bool) -> (LoadBalancer<S>, Vec<Backen
     (lb, backends)
 }
 
+/// With the `metrics` feature, names the load balancer's metrics under a recorder, and returns
+/// a check that they were recorded.
+fn with_metrics<S: BackendSelection>(lb: &LoadBalancer<S>) -> impl Fn(&str) {
+    #[cfg(feature = "metrics")]
+    {
+        let values = crate::metrics::record_metrics(lb);
+        move |what: &str| {
+            assert!(
+                values.load(std::sync::atomic::Ordering::Relaxed) > 10_000,
+                "{what}: metrics recorded"
+            );
+        }
+    }
+    #[cfg(not(feature = "metrics"))]
+    {
+        let _ = lb;
+        |_: &str| {}
+    }
+}
+
 /// Runs `work` 10,000 times under the recording subscriber; asserts it allocated nothing and
 /// logged nothing.
 fn assert_silent_and_allocation_free(what: &str, mut work: impl FnMut(u32)) {
@@ -66,6 +87,7 @@ fn request_path_is_silent_and_allocation_free<S: BackendSelection>(passive: bool
         std::any::type_name::<S>()
     );
     let (lb, _) = balancer::<S>(topology);
+    let recorded = with_metrics(&lb);
     if passive {
         lb.set_passive_health(Some(PassiveHealth::default()));
     }
@@ -114,6 +136,7 @@ fn request_path_is_silent_and_allocation_free<S: BackendSelection>(passive: bool
             "{name}: the walk went through levels and zones: {stats:?}"
         );
     }
+    recorded(&name);
     let set = lb.backends().get_backend();
     assert!(
         set.states().iter().all(|s| s.in_flight() == 0),
@@ -179,6 +202,7 @@ fn ejects_and_readmits_without_allocating(topology: bool) {
         .with_consecutive_failures(2)
         .with_ejection(Duration::ZERO, Duration::ZERO);
     lb.set_passive_health(Some(policy));
+    let recorded = with_metrics(&lb);
     drop(lb.select(b"warm"));
     let info = allocation_counter::measure(|| {
         for i in 0..10_000u32 {
@@ -190,6 +214,7 @@ fn ejects_and_readmits_without_allocating(topology: bool) {
         info.count_total, 0,
         "report and readmission allocated: {info:?}"
     );
+    recorded("ejections and readmissions");
     let set = lb.backends().get_backend();
     let ejections: u64 = set.states().iter().map(|s| s.ejections()).sum();
     assert!(ejections > 1_000, "the loop ejected only {ejections} times");

@@ -6,10 +6,13 @@ mod concurrency;
 mod deltas;
 mod health;
 mod lifecycle;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod passive;
 mod policies;
 mod props;
 mod select;
 mod service;
+mod status;
 mod support;
 mod topology;

@@ -106,10 +106,18 @@ fn alias_table(layout: &Layout, weights: &[u64]) -> Box<[Column]> {
     let mut mass: Vec<u128> = weights.iter().map(|&w| u128::from(w) * n as u128).collect();
     let mut columns = vec![Column::default(); n];
     let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&k| mass[k] < total);
+    // A total below 2^32 (any set of usual weights) takes the threshold's division in 64 bits,
+    // one instruction, instead of 128-bit division in software.
+    let total64 = u64::try_from(total)
+        .ok()
+        .filter(|&t| t <= u64::from(u32::MAX));
     while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
         small.pop();
         // mass[s] < total, so the threshold is below 2^32.
-        let threshold = ((mass[s] << 32) / total) as u32;
+        let threshold = match total64 {
+            Some(t) => (((mass[s] as u64) << 32) / t) as u32,
+            None => ((mass[s] << 32) / total) as u32,
+        };
         columns[s] = Column {
             own: layout.active_index(s) as u32,
             alias: layout.active_index(l) as u32,

@@ -176,13 +176,26 @@ fn choose_mode(weights: &[u64]) -> Mode {
     if weights.iter().all(|&w| w == first) {
         return Mode::Uniform(FastMod::new(weights.len() as u64));
     }
-    let g = weights.iter().fold(0, |g, &w| gcd(g, w));
-    let reduced: Vec<u64> = weights.iter().map(|&w| w / g).collect();
+    // The common divisor; most sets reach 1 within a few weights, and then neither the rest of
+    // the fold nor the division below costs a division per weight.
+    let g = weights
+        .iter()
+        .try_fold(0, |g, &w| match gcd(g, w) {
+            1 => None,
+            g => Some(g),
+        })
+        .unwrap_or(1);
+    let reduced: Vec<u64> = if g == 1 {
+        weights.to_vec()
+    } else {
+        weights.iter().map(|&w| w / g).collect()
+    };
     // At most 2^32 weights of at most 2^32 each: the sum fits in 64 bits.
     let period: u64 = reduced.iter().sum();
     let n = weights.len() as u64;
     let fits = period <= (TABLE_PER_BACKEND * n).max(TABLE_FLOOR);
-    if fits && period.saturating_mul(smooth::distinct(&reduced) as u64) <= TABLE_WORK {
+    let most_distinct = usize::try_from(TABLE_WORK / period.max(1)).unwrap_or(usize::MAX);
+    if fits && smooth::distinct_at_most(&reduced, most_distinct) {
         let table: Vec<u32> = smooth::smooth_sequence(&reduced);
         return Mode::Table {
             modulo: FastMod::new(table.len() as u64),

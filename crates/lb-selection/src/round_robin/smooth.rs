@@ -75,18 +75,36 @@ pub(crate) fn smooth_sequence(weights: &[u64]) -> Vec<u32> {
     out
 }
 
-/// The number of distinct values in `weights`.
-pub(crate) fn distinct(weights: &[u64]) -> usize {
-    let mut w = weights.to_vec();
-    w.sort_unstable();
-    w.dedup();
-    w.len()
+/// Whether `weights` holds at most `limit` distinct values. It stops at the first value over
+/// the limit, so it costs at most `weights.len() x (limit + 1)` comparisons, and no sort: the
+/// caller asks with the limit its table's work allows, which is small when the set is large.
+pub(crate) fn distinct_at_most(weights: &[u64], limit: usize) -> bool {
+    let mut seen: Vec<u64> = Vec::new();
+    for &w in weights {
+        if !seen.contains(&w) {
+            if seen.len() == limit {
+                return false;
+            }
+            seen.push(w);
+        }
+    }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn distinct_at_most_counts_values_not_entries() {
+        assert!(distinct_at_most(&[], 0));
+        assert!(!distinct_at_most(&[3], 0));
+        assert!(distinct_at_most(&[3, 3, 3], 1));
+        assert!(distinct_at_most(&[1, 2, 1, 2, 3], 3));
+        assert!(!distinct_at_most(&[1, 2, 1, 2, 3], 2));
+        assert!(!distinct_at_most(&[5, 4, 3, 2, 1, 1, 1], 4));
+    }
 
     /// nginx's loop, literally: O(n) per turn.
     fn nginx(weights: &[u64], turns: usize) -> Vec<u32> {

@@ -103,21 +103,55 @@ fn alias_table(layout: &Layout, weights: &[u64]) -> Box<[Column]> {
         return Box::new([]);
     }
     let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
-    let mut mass: Vec<u128> = weights.iter().map(|&w| u128::from(w) * n as u128).collect();
+    // A total of at most 2^32 - 1 (any set of usual weights) keeps every mass, and the
+    // threshold's shifted mass, within 64 bits: the table is built in u64, with hardware
+    // division, instead of u128 and its division in software.
+    match u64::try_from(total) {
+        Ok(t) if t <= u64::from(u32::MAX) => fill::<u64>(layout, weights, t),
+        _ => fill::<u128>(layout, weights, total),
+    }
+}
+
+/// The integer type the construction runs in: u64 when the total weight is below 2^32, u128
+/// otherwise.
+trait Mass:
+    Copy
+    + Ord
+    + From<u64>
+    + std::ops::Sub<Output = Self>
+    + std::ops::SubAssign
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Shl<u32, Output = Self>
+{
+    /// The low 32 bits (the callers' values fit).
+    fn low_u32(self) -> u32;
+}
+
+impl Mass for u64 {
+    fn low_u32(self) -> u32 {
+        self as u32
+    }
+}
+
+impl Mass for u128 {
+    fn low_u32(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Vose's construction in `M`; `total` is the sum of `weights`, and `total x weights.len()`
+/// and `total << 32` fit in `M`.
+fn fill<M: Mass>(layout: &Layout, weights: &[u64], total: M) -> Box<[Column]> {
+    let n = weights.len();
+    let count = M::from(n as u64);
+    let mut mass: Vec<M> = weights.iter().map(|&w| M::from(w) * count).collect();
     let mut columns = vec![Column::default(); n];
     let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&k| mass[k] < total);
-    // A total below 2^32 (any set of usual weights) takes the threshold's division in 64 bits,
-    // one instruction, instead of 128-bit division in software.
-    let total64 = u64::try_from(total)
-        .ok()
-        .filter(|&t| t <= u64::from(u32::MAX));
     while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
         small.pop();
         // mass[s] < total, so the threshold is below 2^32.
-        let threshold = match total64 {
-            Some(t) => (((mass[s] as u64) << 32) / t) as u32,
-            None => ((mass[s] << 32) / total) as u32,
-        };
+        let threshold = ((mass[s] << 32) / total).low_u32();
         columns[s] = Column {
             own: layout.active_index(s) as u32,
             alias: layout.active_index(l) as u32,
@@ -125,7 +159,8 @@ fn alias_table(layout: &Layout, weights: &[u64]) -> Box<[Column]> {
             // weights of at most 2^32 - 1, but the guarantee costs nothing).
             threshold: if weights[s] > 0 { threshold.max(1) } else { 0 },
         };
-        mass[l] -= total - mass[s];
+        let spare = total - mass[s];
+        mass[l] -= spare;
         if mass[l] < total {
             large.pop();
             small.push(l);

@@ -90,3 +90,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_64_and_128_bit_constructions_give_the_same_table() {
+    // The same proportions, with a total under 2^32 (built in u64) and over it (in u128).
+    let small = Random::build(&backends(&[1, 2, 3, 5]), &()).unwrap();
+    let k = 1u32 << 29;
+    let large = Random::build(&backends(&[k, 2 * k, 3 * k, 5 * k]), &()).unwrap();
+    assert!(11 * u64::from(k) > u64::from(u32::MAX));
+    let columns = |sel: &Random| -> Vec<(u32, u32, u32)> {
+        sel.table
+            .columns()
+            .iter()
+            .map(|c| (c.own, c.alias, c.threshold))
+            .collect()
+    };
+    assert_eq!(columns(&small), columns(&large));
+}

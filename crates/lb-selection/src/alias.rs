@@ -124,19 +124,42 @@ trait Mass:
     + std::ops::Div<Output = Self>
     + std::ops::Shl<u32, Output = Self>
 {
-    /// The low 32 bits (the callers' values fit).
-    fn low_u32(self) -> u32;
+    /// What [`Mass::ratio`] needs of `total`, computed once per table.
+    type Divisor: Copy;
+
+    fn divisor(total: Self) -> Self::Divisor;
+
+    /// `floor(mass x 2^32 / total)`, exactly, for `mass < total`.
+    fn ratio(mass: Self, total: Self, divisor: Self::Divisor) -> u32;
 }
 
 impl Mass for u64 {
-    fn low_u32(self) -> u32 {
-        self as u32
+    /// `floor((2^64 - 1) / total)`: a multiplication and a correction stand for the division.
+    type Divisor = u64;
+
+    fn divisor(total: u64) -> u64 {
+        u64::MAX / total.max(1)
+    }
+
+    fn ratio(mass: u64, total: u64, reciprocal: u64) -> u32 {
+        // mass < total < 2^32: the estimate is at most 2 below the quotient (it drops under
+        // 1/2^32 per unit of mass), and every product below fits in 64 bits.
+        let mut q = ((u128::from(mass) * u128::from(reciprocal)) >> 32) as u64;
+        let scaled = mass << 32;
+        while scaled - q * total >= total {
+            q += 1;
+        }
+        q as u32
     }
 }
 
 impl Mass for u128 {
-    fn low_u32(self) -> u32 {
-        self as u32
+    type Divisor = ();
+
+    fn divisor(_total: u128) {}
+
+    fn ratio(mass: u128, total: u128, (): ()) -> u32 {
+        ((mass << 32) / total) as u32
     }
 }
 
@@ -148,10 +171,11 @@ fn fill<M: Mass>(layout: &Layout, weights: &[u64], total: M) -> Box<[Column]> {
     let mut mass: Vec<M> = weights.iter().map(|&w| M::from(w) * count).collect();
     let mut columns = vec![Column::default(); n];
     let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&k| mass[k] < total);
+    let divisor = M::divisor(total);
     while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
         small.pop();
         // mass[s] < total, so the threshold is below 2^32.
-        let threshold = ((mass[s] << 32) / total).low_u32();
+        let threshold = M::ratio(mass[s], total, divisor);
         columns[s] = Column {
             own: layout.active_index(s) as u32,
             alias: layout.active_index(l) as u32,
@@ -176,4 +200,37 @@ fn fill<M: Mass>(layout: &Layout, weights: &[u64], total: M) -> Box<[Column]> {
         };
     }
     columns.into_boxed_slice()
+}
+
+#[cfg(test)]
+mod ratio_tests {
+    use super::Mass;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_u64_ratio_is_the_exact_quotient(total in 1u64..=u64::from(u32::MAX), frac in 0.0f64..1.0) {
+            let mass = ((total as f64 * frac) as u64).min(total - 1);
+            let exact = ((u128::from(mass) << 32) / u128::from(total)) as u32;
+            prop_assert_eq!(u64::ratio(mass, total, u64::divisor(total)), exact);
+        }
+    }
+
+    #[test]
+    fn the_u64_ratio_at_the_edges() {
+        for (mass, total) in [
+            (0, 1),
+            (0, 7),
+            (6, 7),
+            (u64::from(u32::MAX) - 1, u64::from(u32::MAX)),
+            (1, u64::from(u32::MAX)),
+        ] {
+            let exact = ((u128::from(mass) << 32) / u128::from(total)) as u32;
+            assert_eq!(
+                u64::ratio(mass, total, u64::divisor(total)),
+                exact,
+                "{mass}/{total}"
+            );
+        }
+    }
 }

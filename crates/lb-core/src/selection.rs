@@ -241,7 +241,7 @@ impl<'a> States<'a> {
             .and_then(|s| s.load.estimate_at(now.0, self.signals.decay))
         {
             Some(ns) => (ns, true),
-            None => (self.signals.default_latency.as_nanos() as f64, false),
+            None => (crate::state::nanos_f64(self.signals.default_latency), false),
         }
     }
 }

@@ -111,7 +111,7 @@ impl Load {
     fn sample(&self, latency: Duration, now: u64, decay: Duration) {
         // Zero bits mean "no sample yet", so a sample is at least one nanosecond.
         let rtt = (crate::clock::saturating_nanos(latency) as f64).max(1.0);
-        let tau = decay.as_nanos() as f64;
+        let tau = nanos_f64(decay);
         let mut old_bits = self.ewma_bits.load(Ordering::Relaxed);
         loop {
             let old = f64::from_bits(old_bits);
@@ -146,7 +146,7 @@ impl Load {
             return None;
         }
         let elapsed = now.saturating_sub(self.ewma_at.load(Ordering::Relaxed)) as f64;
-        Some(f64::from_bits(bits) * decay_factor(elapsed, decay.as_nanos() as f64))
+        Some(f64::from_bits(bits) * decay_factor(elapsed, nanos_f64(decay)))
     }
 
     /// The estimate as of its last update, or `None` before the first sample.
@@ -182,6 +182,13 @@ impl Load {
     }
 }
 
+/// `d` in nanoseconds as a float, without `as_nanos`' u128 (whose conversion to f64 is a
+/// software routine on the pick path).
+#[inline]
+pub(crate) fn nanos_f64(d: Duration) -> f64 {
+    d.as_secs() as f64 * 1e9 + f64::from(d.subsec_nanos())
+}
+
 /// `e^(-elapsed/tau)`: the share of the old estimate kept after `elapsed`. A zero decay keeps
 /// nothing after any time at all, and nothing is kept of an estimate older than 50 τ.
 #[inline]
@@ -198,6 +205,19 @@ fn decay_factor(elapsed: f64, tau: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nanos_f64_agrees_with_as_nanos() {
+        for d in [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_millis(30),
+            Duration::from_secs(10),
+            Duration::new(123_456, 999_999_999),
+        ] {
+            assert_eq!(nanos_f64(d), d.as_nanos() as f64, "{d:?}");
+        }
+    }
 
     const MS: u64 = 1_000_000;
     const TAU: Duration = Duration::from_secs(10);

@@ -24,8 +24,8 @@ use crate::pool::Pool;
 pub(crate) use ejection::Ejection;
 pub use flags::Enablement;
 pub(crate) use flags::{Flags, Word};
-pub(crate) use load::Load;
 pub use load::Window;
+pub(crate) use load::{Load, nanos_f64};
 
 /// The runtime state of one backend in one load balancer.
 ///

@@ -1,6 +1,7 @@
 //! [`RoundRobin`]: nginx's smooth weighted round robin, lock-free.
 
 mod smooth;
+mod spread;
 mod turn;
 
 use std::fmt;
@@ -38,8 +39,14 @@ const READY_WALK: u32 = 256;
 /// - **`W ≤ max(16·n, 4096)`** (and `W × distinct weights ≤ 128 K`): **exactly nginx's smooth
 ///   weighted round robin** (with the backends in address order as nginx's peer list), read from a
 ///   table of `W` entries computed at build time. Turn `t` is entry `t mod W`.
-/// - **Otherwise** (weights too uneven to tabulate in O(n) memory, or a table too costly to
-///   compute at every update, as for 10,000 backends of weights 1 to 10): turn `t` picks the backend
+/// - **`W ≤ max(16·n, 4096)`, nginx's table too costly to compute at every update** (as for
+///   10,000 backends of weights 1 to 10): a table of `W` entries in which each backend's turns
+///   are evenly spaced, `W / w` apart, with backends of equal weight spread over the period by
+///   golden-ratio phases rather than bunched. It is built in two passes over the table (a
+///   counting sort, no simulation), and any window of turns gives each backend its share within
+///   a few turns, as nginx's does. Turn `t` is entry `t mod W`.
+/// - **Otherwise** (weights too uneven to tabulate in O(n) memory, such as 10,000 and 1): turn
+///   `t` picks the backend
 ///   whose share of the cumulative weight line contains the fraction `t/φ mod 1` (a golden-ratio
 ///   Weyl sequence). Over any `m` consecutive turns each backend gets `m·w/W` picks within a
 ///   few, and by the three-gap theorem the gaps between a backend's successive picks take at
@@ -107,8 +114,13 @@ enum Mode {
     Empty,
     /// Turn `t` is active backend `t mod active`.
     Uniform(FastMod),
-    /// Turn `t` is `table[t mod table.len()]` (backend indices).
-    Table { table: Box<[u32]>, modulo: FastMod },
+    /// Turn `t` is `table[t mod table.len()]` (backend indices): nginx's sequence, or with
+    /// `spread` the evenly spread one.
+    Table {
+        table: Box<[u32]>,
+        modulo: FastMod,
+        spread: bool,
+    },
     /// Turn `t` is the owner of `fastrange(t·GOLDEN, total)` on the line.
     Weyl(Cdf),
 }
@@ -123,6 +135,8 @@ pub enum Regime {
     Uniform,
     /// nginx's exact smooth sequence from a table of this many entries.
     Table(usize),
+    /// The evenly spread sequence from a table of this many entries.
+    Spread(usize),
     /// The golden-ratio sequence over the cumulative weight line.
     Golden,
 }
@@ -140,7 +154,12 @@ impl RoundRobin {
         match &self.mode {
             Mode::Empty => Regime::Empty,
             Mode::Uniform(_) => Regime::Uniform,
-            Mode::Table { table, .. } => Regime::Table(table.len()),
+            Mode::Table {
+                table,
+                spread: false,
+                ..
+            } => Regime::Table(table.len()),
+            Mode::Table { table, .. } => Regime::Spread(table.len()),
             Mode::Weyl(_) => Regime::Golden,
         }
     }
@@ -161,7 +180,7 @@ impl RoundRobin {
         match &self.mode {
             Mode::Empty => 0,
             Mode::Uniform(m) => self.layout.active_index(m.rem(t) as usize),
-            Mode::Table { table, modulo } => table[modulo.rem(t) as usize] as usize,
+            Mode::Table { table, modulo, .. } => table[modulo.rem(t) as usize] as usize,
             Mode::Weyl(cdf) => self
                 .layout
                 .active_index(cdf.locate(fastrange(t.wrapping_mul(GOLDEN), cdf.total()))),
@@ -195,11 +214,16 @@ fn choose_mode(weights: &[u64]) -> Mode {
     let n = weights.len() as u64;
     let fits = period <= (TABLE_PER_BACKEND * n).max(TABLE_FLOOR);
     let most_distinct = usize::try_from(TABLE_WORK / period.max(1)).unwrap_or(usize::MAX);
-    if fits && smooth::distinct_at_most(&reduced, most_distinct) {
-        let table: Vec<u32> = smooth::smooth_sequence(&reduced);
+    if fits && period <= u64::from(u32::MAX) {
+        let (table, spread) = if smooth::distinct_at_most(&reduced, most_distinct) {
+            (smooth::smooth_sequence(&reduced), false)
+        } else {
+            (spread::spread_sequence(&reduced), true)
+        };
         return Mode::Table {
             modulo: FastMod::new(table.len() as u64),
             table: table.into_boxed_slice(),
+            spread,
         };
     }
     Mode::Weyl(Cdf::new(weights.iter().copied()))
@@ -208,13 +232,21 @@ fn choose_mode(weights: &[u64]) -> Mode {
 /// Table positions are active positions; map them to backend indices once, at build time.
 fn to_backend_indices(mode: Mode, layout: &Layout) -> Mode {
     match mode {
-        Mode::Table { table, modulo } => Mode::Table {
-            table: table
-                .iter()
-                .map(|&k| layout.active_index(k as usize) as u32)
-                .collect(),
+        Mode::Table {
+            mut table,
             modulo,
-        },
+            spread,
+        } => {
+            // In place: a second table of this size would cost fresh pages at every update.
+            for k in table.iter_mut() {
+                *k = layout.active_index(*k as usize) as u32;
+            }
+            Mode::Table {
+                table,
+                modulo,
+                spread,
+            }
+        }
         other => other,
     }
 }

@@ -80,6 +80,35 @@ fn uneven_weights_take_the_golden_sequence_in_linear_memory() {
 }
 
 #[test]
+fn large_uneven_sets_take_the_spread_table() {
+    // nginx's table would take 55,000 turns x 10 classes to compute at every update.
+    let weights: Vec<u32> = (0..10_000).map(|i| 1 + i % 10).collect();
+    let sel = RoundRobin::build(&backends(&weights), &()).unwrap();
+    assert_eq!(sel.regime(), Regime::Spread(55_000));
+    assert_eq!(
+        sel.heap_bytes() / 1000,
+        (55_000 * 4 + sel.layout.heap_bytes()) / 1000
+    );
+    let mut counts = vec![0u32; weights.len()];
+    for i in picks(&sel, 55_000) {
+        counts[i] += 1;
+    }
+    assert_eq!(counts, weights, "one period gives each backend its weight");
+    // A tenth of the period gives each backend a tenth of its weight, within two.
+    let mut tenth = vec![0i64; weights.len()];
+    for i in picks(&sel, 5_500) {
+        tenth[i] += 1;
+    }
+    for (i, &w) in weights.iter().enumerate() {
+        assert!(
+            (tenth[i] * 10 - i64::from(w)).abs() <= 20,
+            "backend {i}: {}",
+            tenth[i]
+        );
+    }
+}
+
+#[test]
 fn candidates_reach_every_backend_once_standby_last() {
     let set = backends(&[0, 5, 1, 0, 1]);
     let sel = RoundRobin::build(&set, &()).unwrap();

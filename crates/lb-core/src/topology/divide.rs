@@ -33,6 +33,14 @@ pub(crate) fn divide(backends: &[Backend], routing: Option<&ZoneRouting>) -> Opt
         return None;
     }
     let priority = |b: &Backend| b.ext.get::<Priority>().map_or(0, |p| p.0);
+    // Without zone routing the partitions are the priority levels: one priority, one partition.
+    // Checked first, as most sets have no topology and every update divides them.
+    if routing.is_none() {
+        let first = priority(&backends[0]);
+        if backends.iter().all(|b| priority(b) == first) {
+            return None;
+        }
+    }
     let mut priorities: Vec<u32> = backends.iter().map(priority).collect();
     priorities.sort_unstable();
     priorities.dedup();

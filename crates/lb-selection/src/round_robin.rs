@@ -40,14 +40,14 @@ const READY_WALK: u32 = 256;
 ///   weighted round robin** (with the backends in address order as nginx's peer list), read from a
 ///   table of `W` entries computed at build time. Turn `t` is entry `t mod W`.
 /// - **`W ≤ max(16·n, 4096)`, nginx's table too costly to compute at every update** (as for
-///   10,000 backends of weights 1 to 10): a table of `W` entries in which each backend's turns
-///   are evenly spaced, `W / w` apart, with backends of equal weight spread over the period by
-///   golden-ratio phases rather than bunched. It is built in two passes over the table (a
-///   counting sort, no simulation), and any window of turns gives each backend its share within
-///   a few turns, as nginx's does. Turn `t` is entry `t mod W`.
+///   10,000 backends of weights 1 to 10): a table of `W` entries built in one pass, with no
+///   simulation: the turns sweep the line of the weights laid end to end a short step at a time
+///   (a permutation of its positions), so each backend gets exactly its weight per period, its
+///   turns evenly spaced and never two in a row, and consecutive picks move through the set in
+///   order. Any window of turns gives each backend its share within a few turns, as nginx's
+///   does. Turn `t` is entry `t mod W`.
 /// - **Otherwise** (weights too uneven to tabulate in O(n) memory, such as 10,000 and 1): turn
-///   `t` picks the backend
-///   whose share of the cumulative weight line contains the fraction `t/φ mod 1` (a golden-ratio
+///   `t` picks the backend whose share of the cumulative weight line contains the fraction `t/φ mod 1` (a golden-ratio
 ///   Weyl sequence). Over any `m` consecutive turns each backend gets `m·w/W` picks within a
 ///   few, and by the three-gap theorem the gaps between a backend's successive picks take at
 ///   most three distinct values: picks are spread evenly, never bunched. Memory stays at

@@ -61,16 +61,38 @@ use crate::state::BackendState;
 /// ```
 pub struct Pick<S> {
     pub(crate) snapshot: arc_swap::Guard<Arc<Snapshot<S>>>,
-    pub(crate) index: usize,
-    /// Whether this request counts in flight on its backend (decided at `select`).
-    pub(crate) tracked: bool,
+    /// The backend's index, with [`TRACKED`] set while the request counts in flight on it
+    /// (decided at `select`). One word, so that a pick is the guard and a word, as small as
+    /// before it was a request, and moves as cheaply.
+    slot: usize,
 }
 
+/// The bit of [`Pick::slot`] that says the request counts in flight. Indices are below
+/// `isize::MAX` (they index a slice), so the top bit is free.
+const TRACKED: usize = 1 << (usize::BITS - 1);
+
 impl<S> Pick<S> {
+    #[inline]
+    pub(crate) fn new(
+        snapshot: arc_swap::Guard<Arc<Snapshot<S>>>,
+        index: usize,
+        tracked: bool,
+    ) -> Self {
+        Pick {
+            snapshot,
+            slot: index | if tracked { TRACKED } else { 0 },
+        }
+    }
+
+    #[inline]
+    fn tracked(&self) -> bool {
+        self.slot & TRACKED != 0
+    }
+
     /// A borrowed view of this pick; `Pick` and [`LocalPick`] share its accessors.
     #[inline]
     pub fn as_local(&self) -> LocalPick<'_, S> {
-        LocalPick::new(&self.snapshot, self.index)
+        LocalPick::new(&self.snapshot, self.index())
     }
 
     /// The chosen backend.
@@ -80,8 +102,9 @@ impl<S> Pick<S> {
     }
 
     /// The backend's index in the set it was chosen from.
+    #[inline]
     pub fn index(&self) -> usize {
-        self.index
+        self.slot & !TRACKED
     }
 
     /// The backend's runtime state.
@@ -96,7 +119,7 @@ impl<S> Pick<S> {
 
     /// Whether this request counts in flight on its backend until it ends.
     pub fn is_tracked(&self) -> bool {
-        self.tracked
+        self.tracked()
     }
 
     /// Ends the request with its outcome and latency (from sending it to its answer, as you
@@ -104,18 +127,21 @@ impl<S> Pick<S> {
     /// balancer's outcome policies, and ends its count in flight. Takes no lock unless a policy
     /// acts (an ejection), and allocates nothing.
     pub fn report(mut self, outcome: Outcome, latency: Duration) {
-        self.snapshot
-            .end(self.index, Ending::Reported(outcome, latency), self.tracked);
+        self.snapshot.end(
+            self.index(),
+            Ending::Reported(outcome, latency),
+            self.tracked(),
+        );
         // Ended: the drop that follows has nothing left to do.
-        self.tracked = false;
+        self.slot &= !TRACKED;
     }
 }
 
 impl<S> Drop for Pick<S> {
     #[inline]
     fn drop(&mut self) {
-        if self.tracked {
-            self.snapshot.end(self.index, Ending::Cancelled, true);
+        if self.tracked() {
+            self.snapshot.end(self.index(), Ending::Cancelled, true);
         }
     }
 }
@@ -131,9 +157,9 @@ impl<S> Deref for Pick<S> {
 impl<S> fmt::Debug for Pick<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pick")
-            .field("index", &self.index)
+            .field("index", &self.index())
             .field("backend", self.backend())
-            .field("tracked", &self.tracked)
+            .field("tracked", &self.tracked())
             .finish()
     }
 }

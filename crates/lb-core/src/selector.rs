@@ -151,11 +151,11 @@ impl<S: BackendSelection> LocalPick<'_, S> {
     /// cross threads, counted in flight when the load balancer tracks load (one atomic increment
     /// for the generation, one for the count).
     pub fn to_pick(&self) -> Pick<S> {
-        Pick {
-            snapshot: arc_swap::Guard::from_inner(Arc::clone(self.snapshot)),
-            index: self.index,
-            tracked: self.snapshot.start(self.index),
-        }
+        Pick::new(
+            arc_swap::Guard::from_inner(Arc::clone(self.snapshot)),
+            self.index,
+            self.snapshot.start(self.index),
+        )
     }
 }
 

@@ -12,6 +12,7 @@ use crate::backend::Backend;
 use crate::change::Changes;
 use crate::discovery::{Delta, Discovered};
 use crate::health::HealthRegistry;
+use crate::health::cell::HealthCell;
 use crate::pool::{MAX_LEVELS, Pool};
 use crate::state::{BackendState, Enablement};
 use crate::topology::same_place;
@@ -23,6 +24,30 @@ fn same_attributes(a: &Backend, b: &Backend) -> bool {
 }
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// `states` with each `None` at an index of `fresh` replaced by a new state watching the cell
+/// listed with it, in its enablement.
+///
+/// The new states are made here, one after another, once every health cell exists, rather than
+/// each right after its cell: the walk of `select` reads one word of each candidate's state, and
+/// states allocated together lie together, in set order, so a walk over many backends touches
+/// fewer cache lines and pages than states interleaved with their cells.
+fn with_fresh_states(
+    mut states: Vec<Option<Arc<BackendState>>>,
+    fresh: Vec<(usize, Arc<HealthCell>, Enablement)>,
+    pool: &Arc<Pool>,
+) -> Box<[Arc<BackendState>]> {
+    for (i, cell, enablement) in fresh {
+        if let Some(slot) = states.get_mut(i) {
+            *slot = Some(BackendState::watching(&cell, enablement, pool));
+        }
+    }
+    debug_assert!(
+        states.iter().all(Option::is_some),
+        "every new backend has a state"
+    );
+    states.into_iter().flatten().collect()
+}
 
 /// One generation of a load balancer's backends: sorted by address, without duplicates, each
 /// with its [`BackendState`] at the same index.
@@ -73,6 +98,7 @@ impl BackendSet {
     ) -> (Self, Changes) {
         let backends = sorted_unique(discovered.backends.clone(), "discovery");
         let mut states = Vec::with_capacity(backends.len());
+        let mut fresh = Vec::new();
         let mut changes = Changes::default();
         let mut o = 0;
         let old = &previous.backends;
@@ -85,17 +111,18 @@ impl BackendSet {
                 if !same_attributes(&old[o], b) {
                     changes.changed.push(i);
                 }
-                states.push(Arc::clone(&previous.states[o]));
+                states.push(Some(Arc::clone(&previous.states[o])));
                 o += 1;
             } else {
                 changes.added.push(i);
-                states.push(Self::new_state(b, registry, pool));
+                fresh.push((i, registry.cell_for(b), Enablement::Enabled));
+                states.push(None);
             }
         }
         changes.removed.extend(o..old.len());
         let set = BackendSet {
             backends: backends.into_boxed_slice(),
-            states: states.into_boxed_slice(),
+            states: with_fresh_states(states, fresh, pool),
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         };
         (set, changes)
@@ -201,22 +228,23 @@ impl BackendSet {
         fresh: bool,
         pool: &Arc<Pool>,
     ) -> Self {
-        let states = self
+        let cells = self
             .backends
             .iter()
             .zip(self.states.iter())
-            .map(|(b, old)| {
+            .enumerate()
+            .map(|(i, (b, old))| {
                 let cell = if fresh {
                     registry.fresh_cell_for(b)
                 } else {
                     registry.cell_for(b)
                 };
-                BackendState::watching(&cell, old.enablement(), pool)
+                (i, cell, old.enablement())
             })
             .collect();
         BackendSet {
             backends: self.backends.clone(),
-            states,
+            states: with_fresh_states(vec![None; self.len()], cells, pool),
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         }
     }

@@ -33,11 +33,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let snapshot = self.cell.load();
         let index = snapshot.first_ready(selector_index, key)?;
         let tracked = snapshot.start(index);
-        Some(Pick {
-            snapshot,
-            index,
-            tracked,
-        })
+        Some(Pick::new(snapshot, index, tracked))
     }
 
     /// Picks the first of at most `max_iterations` candidates that `accept` takes. `accept`
@@ -66,10 +62,6 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let snapshot = self.cell.load();
         let index = snapshot.first_accepted(selector_index, key, max_iterations, accept)?;
         let tracked = snapshot.start(index);
-        Some(Pick {
-            snapshot,
-            index,
-            tracked,
-        })
+        Some(Pick::new(snapshot, index, tracked))
     }
 }

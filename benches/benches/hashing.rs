@@ -54,7 +54,7 @@ fn lookup<T: ?Sized, R>(
 ) {
     quiet::report(
         &format!("hashing/lookup/{row}/{n}"),
-        quiet::batches(items, &mut op),
+        quiet::batches(items, |item| op(item)),
     );
     let mut g = c.benchmark_group(format!("hashing/lookup/{row}"));
     g.bench_function(BenchmarkId::from_parameter(n), |b| {
@@ -128,17 +128,16 @@ where
     S::Config: Default,
 {
     let keys = keys();
-    let refs: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
     for n in SIZES {
         let lb = LoadBalancer::<Bounded<S>>::from_backends(Backends::fixed(set(n)));
         quiet::report(
             &format!("hashing/bounded_idle/{name}/{n}"),
-            quiet::batches(&refs, |key: &[u8]| lb.select(key).map(|p| p.index())),
+            quiet::batches(&keys, |key| lb.select(key).map(|p| p.index())),
         );
         let held = load_all(&lb, 4);
         quiet::report(
             &format!("hashing/bounded_busy/{name}/{n}"),
-            quiet::batches(&refs, |key: &[u8]| lb.select(key).map(|p| p.index())),
+            quiet::batches(&keys, |key| lb.select(key).map(|p| p.index())),
         );
         drop(held);
     }

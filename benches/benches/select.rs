@@ -39,6 +39,8 @@
 //!   zones with zone-aware routing on and every request local; `zones_spill`, the same with
 //!   half of the local zone down, so 60 % of requests stay and the rest are drawn across zones.
 //!
+//! `LB_SELECT_ONLY=round_robin,fnv_hash` limits a run to the strategies named (see `wanted`).
+//!
 //! Timing and sampling are set in the criterion config below, so criterion's command-line
 //! options (`--warm-up-time`, `--measurement-time`, `--quick`) override them.
 
@@ -100,9 +102,12 @@ fn load_balancer<S: BackendSelection>(set: &[Backend]) -> LoadBalancer<S> {
 }
 
 /// Quiet batch timings of `select` over the keys (see `lb_benches::quiet`), recorded as `id`.
-fn report_quiet<K: AsRef<[u8]>>(id: &str, keys: &[K], select: impl FnMut(&[u8]) -> Option<usize>) {
-    let refs: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
-    quiet::report(id, quiet::batches(&refs, select));
+fn report_quiet<K: AsRef<[u8]>>(
+    id: &str,
+    keys: &[K],
+    mut select: impl FnMut(&[u8]) -> Option<usize>,
+) {
+    quiet::report(id, quiet::batches(keys, |key| select(key.as_ref())));
 }
 
 /// `iters` selects through `select`, timed as one loop (`iter_custom`): criterion's `iter` adds
@@ -119,7 +124,17 @@ fn timed(
     start.elapsed()
 }
 
+/// Whether `strategy` is among those `LB_SELECT_ONLY` names (a comma-separated list; all when
+/// unset): the quiet passes and builds of the others are skipped, which criterion's own filter
+/// cannot do, so that one strategy can be measured or profiled alone.
+fn wanted(strategy: &str) -> bool {
+    std::env::var("LB_SELECT_ONLY").map_or(true, |only| only.split(',').any(|s| s == strategy))
+}
+
 fn bench_one<S: BackendSelection>(c: &mut Criterion, strategy: &str, weight: fn(usize) -> u32) {
+    if !wanted(strategy) {
+        return;
+    }
     let keys = keys();
     let lbs: Vec<(usize, LoadBalancer<S>)> = SIZES
         .iter()
@@ -166,6 +181,9 @@ fn on_two_threads(run: impl Fn() -> Duration + Sync) -> Duration {
 }
 
 fn bench_two_threads<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
+    if !wanted(strategy) {
+        return;
+    }
     let keys = keys();
     let mut g = c.benchmark_group(format!("select_2threads/{strategy}"));
     for n in SIZES {
@@ -189,6 +207,9 @@ fn bench_two_threads<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
 
 /// `select` with the picks of the thread's last 1,000 requests held, beside select-then-drop.
 fn bench_held<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
+    if !wanted(strategy) {
+        return;
+    }
     const HELD: usize = 1_000;
     let keys = keys();
     let mut g = c.benchmark_group(format!("select_held/{strategy}"));
@@ -232,6 +253,9 @@ fn bench_held<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
 
 /// `select` through priority levels and zones, beside the same set without topology.
 fn bench_topology<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
+    if !wanted(strategy) {
+        return;
+    }
     let keys = keys();
     let mut g = c.benchmark_group(format!("select_topology/{strategy}"));
     for n in [12, 10_002] {
@@ -279,6 +303,9 @@ fn bench_topology<S: BackendSelection>(c: &mut Criterion, strategy: &str) {
 /// `FNVHash` requires): the quiet estimate at N = 10,000 for several key lengths.
 fn report_key_lengths() {
     fn line<S: BackendSelection>(name: &str) {
+        if !wanted(name) {
+            return;
+        }
         let lb = load_balancer::<S>(&backends(10_000, 8080, weighted));
         for len in [4usize, 8, 16, 64] {
             let keys: Vec<Vec<u8>> = (0..4096u64)

@@ -110,8 +110,7 @@ pub(crate) async fn run(
     let shared = cx.shared;
     let schedule = schedule();
     let mut rng = Rng::new();
-    let mut last_selects = shared.selects.load(Ordering::Relaxed);
-    let mut last_picks: Vec<u32> = steady(shared).map(|id| picks(shared, id)).collect();
+    let mut last = Interval::start(&cx);
     while Instant::now() < until {
         let pass = out.passes + 1;
         let since = started.elapsed();
@@ -132,10 +131,9 @@ pub(crate) async fn run(
         out.record(pass, &report);
         verify(&cx, pass);
         shared.confirmed_pass.store(pass, Ordering::Release);
-        let selects = shared.selects.load(Ordering::Relaxed);
-        starved(&cx, selects - last_selects, &last_picks);
-        last_selects = selects;
-        last_picks = steady(shared).map(|id| picks(shared, id)).collect();
+        let next = Interval::start(&cx);
+        starved(&cx, &last, &next);
+        last = next;
         let due = plan.jumps.get(out.jumps as usize);
         if due.is_some_and(|at| started.elapsed() >= *at) {
             jump(&cx, plan.jump).await;
@@ -217,30 +215,68 @@ fn verify(cx: &Context<'_>, pass: u64) {
     }
 }
 
-/// Every steady backend (weight 1, always ready) got picks over the last interval, when the
-/// picks made would give a weight-1 backend at least [`STARVED_AFTER`].
-fn starved(cx: &Context<'_>, selects: u64, before: &[u32]) {
+/// What the starvation check compares between the start and the end of an interval.
+struct Interval {
+    selects: u64,
+    /// Each steady backend's picks so far.
+    picks: Vec<u32>,
+    /// The total weight of the ready backends, and the generation, of the published set.
+    ready_weight: u64,
+    generation: u64,
+}
+
+impl Interval {
+    fn start(cx: &Context<'_>) -> Interval {
+        let shared = cx.shared;
+        let set = cx.lb.backends().get_backend();
+        let ready_weight = set
+            .backends()
+            .iter()
+            .zip(set.states())
+            .filter(|(b, s)| b.weight > 0 && s.is_ready())
+            .map(|(b, _)| u64::from(b.weight))
+            .sum();
+        Interval {
+            selects: shared.selects.load(Ordering::Relaxed),
+            picks: steady(shared).map(|id| picks(shared, id)).collect(),
+            ready_weight,
+            generation: set.generation(),
+        }
+    }
+}
+
+/// Every steady backend (weight 1, always ready) got picks over the interval from `from` to
+/// `to`, when the picks made would give a weight-1 backend at least [`STARVED_AFTER`] whichever
+/// of the two ready weights held throughout (the larger: backends that turned ready during the
+/// interval count as if they had been ready all along).
+fn starved(cx: &Context<'_>, from: &Interval, to: &Interval) {
     let shared = cx.shared;
-    let set = cx.lb.backends().get_backend();
-    let weight: u64 = set
-        .backends()
-        .iter()
-        .zip(set.states())
-        .filter(|(b, s)| b.weight > 0 && s.is_ready())
-        .map(|(b, _)| u64::from(b.weight))
-        .sum();
+    let selects = to.selects - from.selects;
+    let weight = from.ready_weight.max(to.ready_weight);
     if weight == 0 || selects / weight < STARVED_AFTER {
         return;
     }
-    for (id, before) in steady(shared).zip(before) {
-        if picks(shared, id) == *before {
-            shared.violation(Violation::Starved, || {
-                format!(
-                    "steady backend {} got none of {selects} picks (total ready weight {weight})",
-                    shared.layout.socket(id)
-                )
-            });
-        }
+    let ids: Vec<usize> = steady(shared).collect();
+    let starved: Vec<usize> = ids
+        .iter()
+        .zip(&from.picks)
+        .filter(|&(&id, &before)| picks(shared, id) == before)
+        .map(|(&id, _)| id)
+        .collect();
+    for &id in &starved {
+        shared.violation(Violation::Starved, || {
+            format!(
+                "steady backend {} got none of {selects} picks ({} of {} steady backends got \
+                 none; ready weight {} at the start, generation {}, {} at the end, generation {})",
+                shared.layout.socket(id),
+                starved.len(),
+                ids.len(),
+                from.ready_weight,
+                from.generation,
+                to.ready_weight,
+                to.generation,
+            )
+        });
     }
 }
 

@@ -100,12 +100,12 @@ impl Refused {
 fn admit(
     slices: &Slices,
     name: &str,
-    slice: &EndpointSlice,
-    convert: impl FnOnce(&EndpointSlice) -> Vec<Entry>,
+    slice: EndpointSlice,
+    convert: impl FnOnce(EndpointSlice) -> Vec<Entry>,
     limits: &Limits,
     during: &'static str,
 ) -> Result<Slice, Refused> {
-    check_size(slice, name, during)?;
+    check_size(&slice, name, during)?;
     let held = slices.held_by(name);
     if held.is_none() && slices.len() >= limits.max_slices {
         return Err(Refused::Slices {
@@ -173,7 +173,7 @@ impl Store {
         event: Event<EndpointSlice>,
     ) -> Result<Option<Vec<Change>>, Refused> {
         let (service, port) = (&self.service, &self.port);
-        let convert = |slice: &EndpointSlice| entries(slice, service, port);
+        let convert = |slice: EndpointSlice| entries(slice, service, port);
         let mut changes = Vec::new();
         match event {
             Event::Init => {
@@ -189,7 +189,7 @@ impl Store {
                     return Ok(None);
                 };
                 let name = name(&slice);
-                match admit(relist, &name, &slice, convert, &self.limits, "list") {
+                match admit(relist, &name, slice, convert, &self.limits, "list") {
                     Ok(admitted) => relist.insert(name.into(), admitted),
                     Err(refused) => {
                         self.relist = None;
@@ -215,7 +215,7 @@ impl Store {
                 let admitted = admit(
                     self.merged.slices(),
                     &name,
-                    &slice,
+                    slice,
                     convert,
                     &self.limits,
                     "watch",

@@ -65,7 +65,7 @@ fn slice(name: &str, endpoints: &[Ep]) -> EndpointSlice {
 fn reference(slices: &BTreeMap<String, EndpointSlice>) -> Vec<Entry> {
     let mut all: Vec<Entry> = slices
         .values()
-        .flat_map(|s| entries(s, "web", &Port::Only))
+        .flat_map(|s| entries(s.clone(), "web", &Port::Only))
         .collect();
     all.sort_by_key(|e| {
         let rank = match e.enablement {

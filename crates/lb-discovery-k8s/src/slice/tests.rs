@@ -55,26 +55,26 @@ fn every_address_of_every_endpoint_becomes_an_entry_on_the_selected_port() {
         vec![port("http", Some(8080)), port("metrics", Some(9090))],
         vec![endpoint(&["10.0.0.1", "10.0.0.2"]), endpoint(&["10.0.0.3"])],
     );
-    let by_name = entries(&s, "web", &Port::name("metrics"));
+    let by_name = entries(s.clone(), "web", &Port::name("metrics"));
     assert_eq!(
         addrs(&by_name),
         ["10.0.0.1:9090", "10.0.0.2:9090", "10.0.0.3:9090"]
     );
-    let by_number = entries(&s, "web", &Port::Number(8080));
+    let by_number = entries(s.clone(), "web", &Port::Number(8080));
     assert_eq!(
         addrs(&by_number),
         ["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"]
     );
     assert!(
-        entries(&s, "web", &Port::Only).is_empty(),
+        entries(s.clone(), "web", &Port::Only).is_empty(),
         "two ports: `Only` is ambiguous"
     );
     assert!(
-        entries(&s, "web", &Port::name("grpc")).is_empty(),
+        entries(s.clone(), "web", &Port::name("grpc")).is_empty(),
         "no such port"
     );
     assert!(
-        entries(&s, "web", &Port::Number(80)).is_empty(),
+        entries(s.clone(), "web", &Port::Number(80)).is_empty(),
         "no such number"
     );
 }
@@ -88,11 +88,11 @@ fn ipv6_slices_and_the_only_unnamed_port() {
         vec![endpoint(&["fd00::1", "2001:db8::5"])],
     );
     assert_eq!(
-        addrs(&entries(&s, "web", &Port::Only)),
+        addrs(&entries(s.clone(), "web", &Port::Only)),
         ["[fd00::1]:443", "[2001:db8::5]:443"]
     );
     assert_eq!(
-        addrs(&entries(&s, "web", &Port::name(""))),
+        addrs(&entries(s.clone(), "web", &Port::name(""))),
         ["[fd00::1]:443", "[2001:db8::5]:443"]
     );
 }
@@ -108,15 +108,15 @@ fn hostile_or_unusable_input_contributes_nothing_and_never_panics() {
     ])];
     let good = slice("web", "IPv4", vec![port("http", Some(80))], eps.clone());
     assert_eq!(
-        addrs(&entries(&good, "web", &Port::Only)),
+        addrs(&entries(good.clone(), "web", &Port::Only)),
         ["10.0.0.1:80", "10.0.0.2:80"]
     );
 
     let other_service = slice("db", "IPv4", vec![port("http", Some(80))], eps.clone());
-    assert!(entries(&other_service, "web", &Port::Only).is_empty());
+    assert!(entries(other_service.clone(), "web", &Port::Only).is_empty());
     let mut unlabelled = good.clone();
     unlabelled.metadata.labels = None;
-    assert!(entries(&unlabelled, "web", &Port::Only).is_empty());
+    assert!(entries(unlabelled.clone(), "web", &Port::Only).is_empty());
 
     let fqdn = slice(
         "web",
@@ -124,7 +124,7 @@ fn hostile_or_unusable_input_contributes_nothing_and_never_panics() {
         vec![port("http", Some(80))],
         vec![endpoint(&["example.com"])],
     );
-    assert!(entries(&fqdn, "web", &Port::Only).is_empty());
+    assert!(entries(fqdn.clone(), "web", &Port::Only).is_empty());
 
     for bad in [
         None,
@@ -135,14 +135,17 @@ fn hostile_or_unusable_input_contributes_nothing_and_never_panics() {
         Some(i32::MIN),
     ] {
         let s = slice("web", "IPv4", vec![port("http", bad)], eps.clone());
-        assert!(entries(&s, "web", &Port::Only).is_empty(), "port {bad:?}");
+        assert!(
+            entries(s.clone(), "web", &Port::Only).is_empty(),
+            "port {bad:?}"
+        );
     }
     let mut no_ports = good.clone();
     no_ports.ports = None;
-    assert!(entries(&no_ports, "web", &Port::Only).is_empty());
+    assert!(entries(no_ports.clone(), "web", &Port::Only).is_empty());
     let max = slice("web", "IPv4", vec![port("http", Some(65535))], eps);
     assert_eq!(
-        addrs(&entries(&max, "web", &Port::Only))[0],
+        addrs(&entries(max.clone(), "web", &Port::Only))[0],
         "10.0.0.1:65535"
     );
 }
@@ -184,7 +187,7 @@ fn conditions_and_metadata_are_kept_per_endpoint() {
         vec![port("http", Some(80))],
         vec![ready, leaving, down],
     );
-    let got = entries(&s, "web", &Port::Only);
+    let got = entries(s.clone(), "web", &Port::Only);
     let states: Vec<_> = got.iter().map(|e| e.enablement).collect();
     assert_eq!(
         states,
@@ -221,12 +224,19 @@ fn protocol_and_app_protocol_do_not_change_the_selected_port() {
         vec![endpoint(&["10.0.0.1"])],
     );
     for by in [Port::name("dns"), Port::name("dns-tcp"), Port::Number(53)] {
-        assert_eq!(addrs(&entries(&s, "web", &by)), ["10.0.0.1:53"], "{by}");
+        assert_eq!(
+            addrs(&entries(s.clone(), "web", &by)),
+            ["10.0.0.1:53"],
+            "{by}"
+        );
     }
-    assert!(entries(&s, "web", &Port::Only).is_empty(), "two ports");
+    assert!(
+        entries(s.clone(), "web", &Port::Only).is_empty(),
+        "two ports"
+    );
     let only_udp = slice("web", "IPv4", vec![udp], vec![endpoint(&["10.0.0.1"])]);
     assert_eq!(
-        addrs(&entries(&only_udp, "web", &Port::Only)),
+        addrs(&entries(only_udp.clone(), "web", &Port::Only)),
         ["10.0.0.1:53"]
     );
 }

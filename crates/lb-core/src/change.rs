@@ -13,11 +13,6 @@ pub(crate) struct Changes {
 }
 
 impl Changes {
-    /// Whether nothing changed.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.removed.is_empty() && self.added.is_empty() && self.changed.is_empty()
-    }
-
     pub(crate) fn view<'a>(&'a self, previous: &'a [Backend]) -> SetChange<'a> {
         SetChange {
             previous,

@@ -17,7 +17,7 @@ use crate::selection::BackendSelection;
 use crate::set::BackendSet;
 use crate::snapshot::{Selectors, Snapshot, build_all, place};
 use crate::state::Enablement;
-use crate::topology::ZoneRouting;
+use crate::topology::{Priority, ZoneRouting, same_place};
 
 /// How long the last successful update took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +68,40 @@ pub struct UpdateStats {
 /// [`LoadBalancer::update`], so that building a large hash ring never stalls the async
 /// runtime's worker.
 pub const BLOCKING_BUILD_THRESHOLD: usize = 2048;
+
+/// Whether the selectors built over `previous` select over `set` as a build over it would:
+/// nothing joined or left, and every changed backend kept its weight and priority level, and,
+/// with zone-aware routing on, its zone and hints. Selectors and their partitions read nothing
+/// else of a backend (its address is its identity), so a change of metadata alone (a
+/// Kubernetes endpoint's node or, without zone routing, its zone) keeps them, and publishing it
+/// costs no rebuild.
+fn selectors_still_serve(
+    previous: &BackendSet,
+    set: &BackendSet,
+    changes: &Changes,
+    zone_routing: bool,
+) -> bool {
+    if !changes.added.is_empty() || !changes.removed.is_empty() {
+        return false;
+    }
+    changes.changed.iter().all(|&i| {
+        let Some(now) = set.backends().get(i) else {
+            return false;
+        };
+        let Some(before) = previous
+            .index_of(&now.addr)
+            .and_then(|j| previous.backends().get(j))
+        else {
+            return false;
+        };
+        now.weight == before.weight
+            && if zone_routing {
+                same_place(now, before)
+            } else {
+                now.ext.get::<Priority>() == before.ext.get::<Priority>()
+            }
+    })
+}
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded values are plain counters and copies; a panic elsewhere cannot leave them
@@ -240,7 +274,8 @@ impl<S: BackendSelection> LoadBalancer<S> {
         let previous = self.cell.load_full();
         let (set, changes) = make(&previous.set);
         let set = Arc::new(set);
-        let keep = previous.selectors.is_some() && changes.is_empty();
+        let keep = previous.selectors.is_some()
+            && selectors_still_serve(&previous.set, &set, &changes, zone_routing.is_some());
         let selectors = if keep {
             previous.selectors.clone()
         } else {

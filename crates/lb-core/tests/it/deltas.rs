@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use lb_core::{
     Answer, Backend, BackendSelection, Backends, BoxError, Delta, Discovered, LoadBalancer,
-    ServiceDiscovery, SetChange,
+    ServiceDiscovery, SetChange, Zone, ZoneRouting,
 };
 
 use crate::support::{Rotate, RotateIter};
@@ -58,7 +58,12 @@ impl ServiceDiscovery for Versioned {
                 let old = &inner.versions[v as usize - 1];
                 let mut delta = Delta::new();
                 for b in &list {
-                    if !old.iter().any(|o| o.addr == b.addr && o.weight == b.weight) {
+                    let same = |o: &Backend| {
+                        o.addr == b.addr
+                            && o.weight == b.weight
+                            && o.ext.get::<Zone>() == b.ext.get::<Zone>()
+                    };
+                    if !old.iter().any(same) {
                         delta = delta.with_upsert(b.clone());
                     }
                 }
@@ -170,4 +175,74 @@ async fn a_source_that_tracks_its_changes_is_asked_for_them_and_they_are_applied
     lb.update().await.unwrap();
     assert_eq!(source.asked(), [None, Some(1), Some(2), None]);
     assert_eq!(lb.backends().get_backend().len(), 4);
+}
+
+static PLACED_BUILDS: AtomicUsize = AtomicUsize::new(0);
+
+/// Rotate, counting every build and every change applied in place (its own counter: tests run
+/// at once).
+struct Placed(Rotate);
+
+impl BackendSelection for Placed {
+    type Config = ();
+    type Iter<'a> = RotateIter;
+
+    fn build(backends: &[Backend], c: &()) -> Result<Self, BoxError> {
+        PLACED_BUILDS.fetch_add(1, Ordering::SeqCst);
+        Ok(Placed(Rotate::build(backends, c)?))
+    }
+
+    fn apply_change(
+        &self,
+        backends: &[Backend],
+        _change: &SetChange<'_>,
+        c: &(),
+    ) -> Option<Result<Self, BoxError>> {
+        Some(Self::build(backends, c))
+    }
+
+    fn iter(&self, key: &[u8]) -> RotateIter {
+        self.0.iter(key)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_that_no_selector_reads_keeps_the_selectors() {
+    let source = Versioned::default();
+    let zoned = |port: u16, zone: &str| backend(port).with_ext(Zone::new(zone));
+    source.push(vec![zoned(1, "a"), zoned(2, "a"), zoned(3, "b")]);
+    let lb = LoadBalancer::<Placed>::from_backends(Backends::new(Box::new(source.clone())));
+    lb.update().await.unwrap();
+    let builds = || PLACED_BUILDS.load(Ordering::SeqCst);
+    let before = builds();
+
+    // Backend 2 moves to zone b: without zone-aware routing no selector reads zones, so the
+    // selectors are kept, and the new set (with the new zone) is published.
+    source.push(vec![zoned(1, "a"), zoned(2, "b"), zoned(3, "b")]);
+    lb.update().await.unwrap();
+    assert_eq!(builds(), before, "no build");
+    let set = lb.backends().get_backend();
+    assert_eq!(set[1].ext.get::<Zone>(), Some(&Zone::new("b")));
+
+    // A weight change is read by the selectors: they are built again.
+    source.push(vec![
+        zoned(1, "a"),
+        zoned(2, "b").with_weight(3),
+        zoned(3, "b"),
+    ]);
+    lb.update().await.unwrap();
+    assert!(builds() > before, "the weight change was built");
+
+    // With zone-aware routing on, a zone change divides the set anew: built again.
+    lb.set_zone_routing(Some(ZoneRouting::new("a"))).unwrap();
+    let routed = builds();
+    source.push(vec![
+        zoned(1, "a"),
+        zoned(2, "a").with_weight(3),
+        zoned(3, "b"),
+    ]);
+    lb.update().await.unwrap();
+    assert!(builds() > routed, "the zone change was built");
+    let set = lb.backends().get_backend();
+    assert_eq!(set[1].ext.get::<Zone>(), Some(&Zone::new("a")));
 }

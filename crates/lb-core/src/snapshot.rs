@@ -201,35 +201,30 @@ impl<S: BackendSelection> Snapshot<S> {
     /// The index of the first ready candidate of selector `selector_index` for `key`; when no
     /// candidate is ready, the first one kept out only by an ejection (a last resort, so that
     /// ejection never leaves a load balancer with nothing to pick).
-    ///
-    /// The first candidate is looked at here, the rest out of line: the first is plainly ready
-    /// in the common case (one load), and a fast path that answers an `Option<usize>` directly
-    /// keeps the strategy's state and the answer in registers (a [`Walk`] met on the way would
-    /// go through memory).
     #[inline]
     pub(crate) fn first_ready(&self, selector_index: usize, key: &[u8]) -> Option<usize> {
-        let selectors = self.selectors.as_ref()?;
-        if let Some(partitions) = &selectors.partitions {
-            return self.answer(self.walk_partitioned(partitions, selector_index, key));
-        }
-        let selector = selectors.get(selector_index)?;
-        let view = self.states();
-        let mut candidates = selector.iter_with_states(key, view);
-        let first = candidates.next()?;
-        if view.get(first).is_some_and(BackendState::is_plainly_ready) {
-            return Some(first);
-        }
-        self.answer(self.walk_on(selector, view, key, candidates, first, None))
-    }
-
-    /// What [`Snapshot::first_ready`] answers for a walk that ended as `walk` did.
-    #[inline]
-    fn answer(&self, walk: Walk) -> Option<usize> {
-        match walk {
+        match self.walk(selector_index, key) {
             Walk::Ready(i) => Some(i),
             Walk::Ended(last_resort) => last_resort,
             Walk::OverBudget(last_resort) => self.contract_broken(last_resort),
         }
+    }
+
+    /// Walks the candidates until a ready one, the end, or the budget. The first candidate is
+    /// looked at here, the rest out of line: the first is plainly ready in the common case (one
+    /// load), and a short fast path keeps the strategy's state in registers.
+    #[inline]
+    fn walk(&self, selector_index: usize, key: &[u8]) -> Walk {
+        let Some(selectors) = self.selectors.as_ref() else {
+            return Walk::Ended(None);
+        };
+        if let Some(partitions) = &selectors.partitions {
+            return self.walk_partitioned(partitions, selector_index, key);
+        }
+        let Some(selector) = selectors.get(selector_index) else {
+            return Walk::Ended(None);
+        };
+        self.walk_in(selector, self.states(), key, None)
     }
 
     /// The walk over one selector's candidates, `view` its backends' states; `panic` says
@@ -252,7 +247,7 @@ impl<S: BackendSelection> Snapshot<S> {
         self.walk_on(selector, view, key, candidates, first, panic)
     }
 
-    /// The rest of a walk, after a first candidate `first` that was not plainly
+    /// The rest of [`Snapshot::walk`], after a first candidate `first` that was not plainly
     /// ready: each candidate's [`Take`] decides, with panic mode (take any enabled backend) and
     /// slow start (a ramping backend passed over by its draw sends the walk back to the strategy
     /// for a fresh pick, a few times at most, so that its share follows its weight factor).

@@ -96,6 +96,58 @@ pub(crate) fn targets(data: &Data, medians: &Medians) -> Vec<Target> {
     ]
 }
 
+/// Maglev's keys moved on a removal at N = 1,000 by table size: the default's row (`maglev`)
+/// and the larger tables' (`maglev_m{size}`).
+fn disruption_by_size(out: &mut String, data: &Data) {
+    let mut sizes: Vec<(u64, &super::data::Quality)> = data
+        .quality
+        .iter()
+        .filter(|q| q.n == 1_000)
+        .filter_map(|q| {
+            let size = match q.strategy.strip_prefix("maglev_m") {
+                Some(size) => size.parse().ok()?,
+                None if q.strategy == "maglev" => DEFAULT_SIZE_AT_1000,
+                None => return None,
+            };
+            Some((size, q))
+        })
+        .collect();
+    if sizes.len() < 2 {
+        return;
+    }
+    sizes.sort_by_key(|(size, _)| *size);
+    out.push_str(
+        "**Maglev's disruption by table size**, N = 1,000 of weight 1 (the default table is \
+         131,101 slots; 5,000,011 is Envoy's largest): keys moved when one backend leaves, × the \
+         ideal 1/N.\n\n",
+    );
+    let rows: Vec<Vec<String>> = sizes
+        .iter()
+        .map(|(size, q)| {
+            vec![
+                format!("{size}"),
+                format!("{}", size / 1_000),
+                ratio(q.moved_on_remove, q.ideal_remove),
+                format!("{:.3}", q.max_over_mean),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "table size",
+            "slots per backend",
+            "moved on remove",
+            "balance",
+        ]
+        .map(str::to_owned),
+        &rows,
+    );
+}
+
+/// The default Maglev table size at N = 1,000 (`lb_maglev::default_size(1_000)`).
+const DEFAULT_SIZE_AT_1000: u64 = 131_101;
+
 fn ratio(moved: f64, ideal: f64) -> String {
     format!("{moved:.4} ({:.2}×)", moved / ideal)
 }
@@ -242,6 +294,7 @@ pub(crate) fn section(out: &mut String, data: &Data, medians: &Medians) {
             out,
             "Maglev favours balance over minimal disruption: see lb-maglev's docs on disruption.\n"
         );
+        disruption_by_size(out, data);
     }
 }
 
@@ -319,5 +372,24 @@ mod tests {
         let mut empty = String::new();
         section(&mut empty, &Data::default(), &Medians::new());
         assert!(empty.is_empty(), "{empty}");
+        assert!(!out.contains("by table size"), "one size alone: no table");
+
+        // A larger table's row adds the disruption-by-size table, smallest table first.
+        let mut data = data;
+        data.quality.push(Quality {
+            strategy: "maglev_m5000011".into(),
+            moved_on_remove: 0.00168,
+            ..data.quality[0].clone()
+        });
+        let mut out = String::new();
+        section(&mut out, &data, &medians);
+        let at = |needle: &str| {
+            out.find(needle)
+                .unwrap_or_else(|| panic!("{needle}: {out}"))
+        };
+        assert!(
+            at("| 131101 | 131 | 0.0067 (6.70×) | 1.125 |")
+                < at("| 5000011 | 5000 | 0.0017 (1.68×) |")
+        );
     }
 }

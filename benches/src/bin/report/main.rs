@@ -14,6 +14,8 @@
 //!   one backend is removed (mean over 5 evenly spaced removals) or added, with the ideal 1/N and
 //!   1/(N+1). `{"kind":"quality_baseline",...}` is the same balance for keys spread uniformly at
 //!   random: the noise floor at this many keys.
+//!   Besides, `maglev_m{size}` at N = 1,000 with larger tables (1,048,583, 5,000,011 and
+//!   16,777,259 slots): how Maglev's disruption falls as the table grows.
 //! - `{"kind":"slots",...}`: Maglev's default table over 1,000 backends of weight 1 and of
 //!   weights 1 to 10: the busiest and lightest backend's slots over their weighted fair share.
 //! - `{"kind":"memory",...}`: each strategy's selector built over N = 1,000 and 10,000 backends
@@ -130,8 +132,25 @@ fn quality_rows() -> Vec<Value> {
     for (weights, weight) in [("1", (|_| 1) as fn(usize) -> u32), ("1-10", weighted)] {
         rows.push(slots_row(1_000, weights, weight));
     }
+    // Maglev's disruption falls as its table grows: N = 1,000 at sizes past the default
+    // (131,101), up to Envoy's largest and beyond, as `maglev_m{size}`.
+    for size in MAGLEV_SIZES {
+        let config = MaglevConfig {
+            table_size: Some(size),
+            ..MaglevConfig::default()
+        };
+        rows.push(quality_row::<Maglev>(
+            &format!("maglev_m{size}"),
+            &config,
+            1_000,
+        ));
+    }
     rows
 }
+
+/// Maglev table sizes (primes) whose disruption the report measures at N = 1,000 besides the
+/// default: about 1,000, 5,000 (Envoy's largest) and 16,800 slots per backend.
+const MAGLEV_SIZES: [u64; 3] = [1_048_583, 5_000_011, 16_777_259];
 
 /// Computes a group's rows.
 type Group = fn() -> Vec<Value>;

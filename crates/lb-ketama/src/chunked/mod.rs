@@ -146,14 +146,7 @@ impl Chunked {
         if entry::short_len(&e) == LONG {
             return self.find_long(c, &e, hash);
         }
-        let sub = ((u64::from(hash) >> self.sub_shift()) as u32) & ((1 << SUBS_LOG2) - 1);
-        let (lo, hi) = entry::sub_range(&e, sub);
-        let (buf, off) = entry::loc(&e);
-        let points = self.buffer(buf);
-        let key = u64::from(hash) << 32;
-        let at = first_not_below(off + lo, off + hi, |i| {
-            points.get(i).is_some_and(|&p| p < key)
-        }) - off;
+        let (at, _, _) = self.search_short(&e, hash);
         (Cursor { chunk: c, at }, entry::rank(&e) + at)
     }
 
@@ -169,20 +162,29 @@ impl Chunked {
         if len == LONG {
             return (self.find_long(c, &e, hash).0, None);
         }
-        let sub = ((u64::from(hash) >> self.sub_shift()) as u32) & ((1 << SUBS_LOG2) - 1);
-        let (lo, hi) = entry::sub_range(&e, sub);
-        let (buf, off) = entry::loc(&e);
-        let points = self.buffer(buf);
-        let key = u64::from(hash) << 32;
-        let at = first_not_below(off + lo, off + hi, |i| {
-            points.get(i).is_some_and(|&p| p < key)
-        }) - off;
+        let (at, points, off) = self.search_short(&e, hash);
         let point = if at < len {
             points.get(off + at).copied()
         } else {
             None
         };
         (Cursor { chunk: c, at }, point)
+    }
+
+    /// In a short chunk (entry `e`), the position within the chunk of the first point whose hash
+    /// is `>= hash`, searched in the hash's sub-range only; with the buffer the chunk lies in and
+    /// its offset there.
+    #[inline(always)]
+    fn search_short(&self, e: &Entry, hash: u32) -> (usize, &[u64], usize) {
+        let sub = ((u64::from(hash) >> self.sub_shift()) as u32) & ((1 << SUBS_LOG2) - 1);
+        let (lo, hi) = entry::sub_range(e, sub);
+        let (buf, off) = entry::loc(e);
+        let points = self.buffer(buf);
+        let key = u64::from(hash) << 32;
+        let at = first_not_below(off + lo, off + hi, |i| {
+            points.get(i).is_some_and(|&p| p < key)
+        }) - off;
+        (at, points, off)
     }
 
     /// [`find`](Self::find) in a long chunk: a binary search of the whole chunk.

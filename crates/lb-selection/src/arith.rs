@@ -60,10 +60,33 @@ pub(crate) fn gcd(mut a: u64, mut b: u64) -> u64 {
     a
 }
 
+/// `a⁻¹ mod m`, for `a` coprime to `m` (extended Euclid); `None` when they are not coprime.
+pub(crate) fn modular_inverse(a: u64, m: u64) -> Option<u64> {
+    let (mut r0, mut r1) = (i128::from(m), i128::from(a));
+    let (mut t0, mut t1) = (0i128, 1i128);
+    while r1 != 0 {
+        let q = r0 / r1;
+        (r0, r1) = (r1, r0 - q * r1);
+        (t0, t1) = (t1, t0 - q * t1);
+    }
+    (r0 == 1).then(|| t0.rem_euclid(i128::from(m)) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn modular_inverses_of_known_pairs() {
+        assert_eq!(modular_inverse(4, 7), Some(2));
+        assert_eq!(
+            modular_inverse(17, 55_000).map(|i| i * 17 % 55_000),
+            Some(1)
+        );
+        assert_eq!(modular_inverse(4, 6), None);
+        assert_eq!(modular_inverse(1, 1), Some(0));
+    }
 
     #[test]
     fn fastmod_is_exact_at_the_edges() {

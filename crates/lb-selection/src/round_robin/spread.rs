@@ -21,7 +21,7 @@
 //! turn, `position · S⁻¹ mod W`: one pass, an addition per entry, no sort and no division, where
 //! nginx's sequence costs `W` times the number of distinct weights.
 
-use crate::arith::gcd;
+use crate::arith::{gcd, modular_inverse};
 
 /// The sequence over `weights` (all positive; their sum, the period, below 2^32), as indices into
 /// `weights`: each index `i` appears `weights[i]` times, evenly spread.
@@ -130,18 +130,6 @@ fn local_step(period: u64, heaviest: u64) -> Option<u64> {
         }
     }
     best.map(|(_, step)| step)
-}
-
-/// `a⁻¹ mod m` for `a` coprime to `m` (extended Euclid).
-fn modular_inverse(a: u64, m: u64) -> Option<u64> {
-    let (mut r0, mut r1) = (i128::from(m), i128::from(a));
-    let (mut t0, mut t1) = (0i128, 1i128);
-    while r1 != 0 {
-        let q = r0 / r1;
-        (r0, r1) = (r1, r0 - q * r1);
-        (t0, t1) = (t1, t0 - q * t1);
-    }
-    (r0 == 1).then(|| t0.rem_euclid(i128::from(m)) as u64)
 }
 
 #[cfg(test)]

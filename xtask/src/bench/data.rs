@@ -27,6 +27,9 @@ pub(crate) struct Quality {
     pub(crate) ideal_remove: f64,
     pub(crate) moved_on_add: f64,
     pub(crate) ideal_add: f64,
+    /// Maglev's rows: the size of the table measured.
+    #[serde(default)]
+    pub(crate) table_size: Option<u64>,
 }
 
 /// The balance of uniformly random placement: the noise floor at this many keys.

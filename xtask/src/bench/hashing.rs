@@ -96,21 +96,14 @@ pub(crate) fn targets(data: &Data, medians: &Medians) -> Vec<Target> {
     ]
 }
 
-/// Maglev's keys moved on a removal at N = 1,000 by table size: the default's row (`maglev`)
-/// and the larger tables' (`maglev_m{size}`).
+/// Maglev's keys moved on a removal at N = 1,000 by table size: every Maglev row that says the
+/// size of its table (the default's, `maglev`, and the larger tables', `maglev_m{size}`).
 fn disruption_by_size(out: &mut String, data: &Data) {
     let mut sizes: Vec<(u64, &super::data::Quality)> = data
         .quality
         .iter()
-        .filter(|q| q.n == 1_000)
-        .filter_map(|q| {
-            let size = match q.strategy.strip_prefix("maglev_m") {
-                Some(size) => size.parse().ok()?,
-                None if q.strategy == "maglev" => DEFAULT_SIZE_AT_1000,
-                None => return None,
-            };
-            Some((size, q))
-        })
+        .filter(|q| q.n == 1_000 && q.strategy.starts_with("maglev"))
+        .filter_map(|q| Some((q.table_size?, q)))
         .collect();
     if sizes.len() < 2 {
         return;
@@ -144,9 +137,6 @@ fn disruption_by_size(out: &mut String, data: &Data) {
         &rows,
     );
 }
-
-/// The default Maglev table size at N = 1,000 (`lb_maglev::default_size(1_000)`).
-const DEFAULT_SIZE_AT_1000: u64 = 131_101;
 
 fn ratio(moved: f64, ideal: f64) -> String {
     format!("{moved:.4} ({:.2}×)", moved / ideal)
@@ -326,6 +316,7 @@ mod tests {
                 ideal_remove: 0.001,
                 moved_on_add: 0.001,
                 ideal_add: 1.0 / 1001.0,
+                table_size: Some(131_101),
             }],
             baselines: vec![Baseline {
                 n: 1_000,
@@ -379,6 +370,7 @@ mod tests {
         data.quality.push(Quality {
             strategy: "maglev_m5000011".into(),
             moved_on_remove: 0.00168,
+            table_size: Some(5_000_011),
             ..data.quality[0].clone()
         });
         let mut out = String::new();

@@ -300,6 +300,7 @@ mod tests {
             ideal_remove: 1.0 / n as f64,
             moved_on_add: moved,
             ideal_add: 1.0 / (n as f64 + 1.0),
+            table_size: None,
         }
     }
 

@@ -182,6 +182,7 @@ mod tests {
                 ideal_remove: 0.01,
                 moved_on_add: 0.01,
                 ideal_add: 1.0 / 101.0,
+                table_size: None,
             }],
             baselines: vec![Baseline {
                 n: 100,

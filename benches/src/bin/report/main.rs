@@ -14,7 +14,8 @@
 //!   one backend is removed (mean over 5 evenly spaced removals) or added, with the ideal 1/N and
 //!   1/(N+1). `{"kind":"quality_baseline",...}` is the same balance for keys spread uniformly at
 //!   random: the noise floor at this many keys.
-//!   Besides, `maglev_m{size}` at N = 1,000 with larger tables (1,048,583, 5,000,011 and
+//!   Maglev's rows carry the `table_size` they measured; besides, `maglev_m{size}` at N = 1,000
+//!   with larger tables (1,048,583, 5,000,011 and
 //!   16,777,259 slots): how Maglev's disruption falls as the table grows.
 //! - `{"kind":"slots",...}`: Maglev's default table over 1,000 backends of weight 1 and of
 //!   weights 1 to 10: the busiest and lightest backend's slots over their weighted fair share.
@@ -125,7 +126,10 @@ fn quality_rows() -> Vec<Value> {
             &KetamaConfig::default(),
             n,
         ));
-        rows.push(quality_row::<Maglev>("maglev", &MaglevConfig::default(), n));
+        rows.push(with_table_size(
+            quality_row::<Maglev>("maglev", &MaglevConfig::default(), n),
+            lb_maglev::default_size(n),
+        ));
         rows.push(quality_row::<Rendezvous>("rendezvous", &(), n));
         rows.push(quality_row::<Jump>("jump", &Default::default(), n));
     }
@@ -139,13 +143,20 @@ fn quality_rows() -> Vec<Value> {
             table_size: Some(size),
             ..MaglevConfig::default()
         };
-        rows.push(quality_row::<Maglev>(
-            &format!("maglev_m{size}"),
-            &config,
-            1_000,
+        rows.push(with_table_size(
+            quality_row::<Maglev>(&format!("maglev_m{size}"), &config, 1_000),
+            size,
         ));
     }
     rows
+}
+
+/// A Maglev quality row with the size of the table it measured.
+fn with_table_size(mut row: Value, size: u64) -> Value {
+    if let Some(fields) = row.as_object_mut() {
+        fields.insert("table_size".to_owned(), json!(size));
+    }
+    row
 }
 
 /// Maglev table sizes (primes) whose disruption the report measures at N = 1,000 besides the

@@ -40,7 +40,7 @@ pub const BUILD_DURATION: &str = "lb_build_duration_seconds";
 /// Gauge, per load balancer: backends in the published set.
 pub const BACKENDS: &str = "lb_backends";
 
-/// Every metric: name, kind, unit, per backend or per load balancer, description.
+/// Every metric: its name, its kind (counter, gauge or histogram) and a description.
 pub const ALL: &[(&str, &str, &str)] = &[
     (PICKS, "counter", "requests picked for the backend"),
     (REQUESTS, "counter", "requests reported with an outcome"),

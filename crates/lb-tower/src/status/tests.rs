@@ -1,39 +1,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lb_core::{Backend, BackendIter, BackendSelection, BoxError, LoadBalancer};
+use lb_core::{Backend, LoadBalancer};
+use lb_selection::RoundRobin;
 use tower::Service;
 
 use super::*;
-
-/// Backends in order.
-struct InOrder(usize);
-struct InOrderIter(std::ops::Range<usize>);
-impl BackendIter for InOrderIter {
-    fn next(&mut self) -> Option<usize> {
-        self.0.next()
-    }
-}
-impl BackendSelection for InOrder {
-    type Config = ();
-    type Iter<'a> = InOrderIter;
-    fn build(backends: &[Backend], _: &()) -> Result<Self, BoxError> {
-        Ok(InOrder(backends.len()))
-    }
-    fn iter(&self, _: &[u8]) -> InOrderIter {
-        InOrderIter(0..self.0)
-    }
-}
 
 fn get(path: &str) -> Request<()> {
     Request::get(path).body(()).unwrap()
 }
 
-fn two() -> (Arc<LoadBalancer<InOrder>>, Arc<LoadBalancer<InOrder>>) {
-    let api = LoadBalancer::<InOrder>::try_from_iter(["127.0.0.1:1", "127.0.0.1:2"]).unwrap();
+fn two() -> (Arc<LoadBalancer<RoundRobin>>, Arc<LoadBalancer<RoundRobin>>) {
+    let api = LoadBalancer::<RoundRobin>::try_from_iter(["127.0.0.1:1", "127.0.0.1:2"]).unwrap();
     api.backends()
         .set_health(&Backend::new("127.0.0.1:2").unwrap(), false);
-    let db = LoadBalancer::<InOrder>::try_from_iter(["127.0.0.1:3"]).unwrap();
+    let db = LoadBalancer::<RoundRobin>::try_from_iter(["127.0.0.1:3"]).unwrap();
     (Arc::new(api), Arc::new(db))
 }
 
@@ -112,7 +94,7 @@ fn other_paths_and_methods_are_left_to_the_server_or_answered_404() {
 fn metrics_are_served_in_prometheus_text_format() {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
-    let lb = Arc::new(LoadBalancer::<InOrder>::try_from_iter(["127.0.0.1:1"]).unwrap());
+    let lb = Arc::new(LoadBalancer::<RoundRobin>::try_from_iter(["127.0.0.1:1"]).unwrap());
     metrics::with_local_recorder(&recorder, || {
         lb.set_metrics(lb_core::metrics::Metrics::new("api"))
             .unwrap();

@@ -18,7 +18,7 @@
 //! workers (default: one per CPU), as a service would.
 //!
 //! The heap is counted by a global counting allocator (`cap`, as the soak test does): what the
-//! load balancer with its health cells holds per backend, and the most the process holds during
+//! load balancer with its health records holds per backend, and the most the process holds during
 //! a pass (sampled every millisecond) above what it held before. The TCP listener allocates
 //! nothing per connection, so the TCP figures are the prober's alone; the HTTP figures include
 //! the in-process server's connections.
@@ -197,7 +197,7 @@ impl Part<'_> {
         drop(targets);
         let per = |bytes: usize| bytes as f64 / count as f64;
         println!(
-            "  load balancer with its health cells: {:.0} bytes of heap per backend",
+            "  load balancer with its health records: {:.0} bytes of heap per backend",
             per(held)
         );
         let mut worst = 0;

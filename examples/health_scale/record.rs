@@ -28,7 +28,7 @@ pub(crate) struct Row {
     /// The part of it the peer's thread used (the stand-in backends: accepting, closing,
     /// answering; 0 where thread CPU time cannot be read).
     pub(crate) peer_cpu: Duration,
-    /// Heap held by the load balancer with its health cells, per backend.
+    /// Heap held by the load balancer with its health records, per backend.
     pub(crate) lb_bytes: f64,
     /// The most the heap held during the pass above what it held before, per backend.
     pub(crate) peak_bytes: f64,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::backend::Backend;
 use crate::discovery::Discovered;
-use crate::health::{HealthRegistry, InitialHealth};
+use crate::health::{HealthRegistry, InitialHealth, Registrar};
 use crate::pool::Pool;
 use crate::set::BackendSet;
 use crate::state::{BackendState, Enablement};
@@ -68,15 +68,17 @@ impl Backends {
         let (set, _) = BackendSet::next(
             &Discovered::new(backends),
             &BackendSet::empty(),
-            &registry,
+            Registrar::new(&registry, true),
             &pool,
         );
+        let current: Arc<dyn CurrentSet> = Arc::new(Detached(arc_swap::ArcSwap::from_pointee(set)));
+        registry.own(&current);
         Backends {
             #[cfg(feature = "runtime")]
             discovery: None,
             registry,
             shared_registry: false,
-            current: Arc::new(Detached(arc_swap::ArcSwap::from_pointee(set))),
+            current,
             pool,
             #[cfg(feature = "runtime")]
             admin: tokio::sync::watch::Sender::new(0),
@@ -85,7 +87,16 @@ impl Backends {
 
     /// Makes the view read `current` (the load balancer's published snapshot).
     pub(crate) fn attach(&mut self, current: Arc<dyn CurrentSet>) {
+        if !self.shared_registry {
+            self.registry.own(&current);
+        }
         self.current = current;
+    }
+
+    /// Where this load balancer's new backends get their health: their own states with its
+    /// private registry, the registry's cells with a shared one.
+    pub(crate) fn registrar(&self) -> Registrar<'_> {
+        Registrar::new(&self.registry, !self.shared_registry)
     }
 
     /// Sets the health backends start in (see [`InitialHealth`]); applies to the current set too.
@@ -108,7 +119,7 @@ impl Backends {
     /// enablement), after a health configuration change.
     pub(crate) fn reregister(&mut self, fresh: bool) {
         let current = self.current.current();
-        let next = current.reregister(&self.registry, fresh, &self.pool);
+        let next = current.reregister(self.registrar(), fresh, &self.pool);
         self.current.replace(next, &current);
     }
 

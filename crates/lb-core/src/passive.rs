@@ -13,7 +13,7 @@
 //! failure percentage over each outcome window) and readmits ejected backends on probation.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::clock;
@@ -168,15 +168,15 @@ impl PassivePolicy {
     /// Sets the policy; `None` also readmits every backend of `states`. Both happen under the
     /// lock ejections are decided under, so that an ejection decided under the old policy cannot
     /// land after the readmissions.
-    pub(crate) fn set(&self, policy: Option<PassiveHealth>, states: &[Arc<BackendState>]) {
+    pub(crate) fn set(&self, policy: Option<PassiveHealth>, set: &BackendSet) {
         let mut slot = self.lock();
         *slot = policy;
         let threshold = policy.map_or(0, |p| p.consecutive_failures);
         self.threshold.store(threshold, Ordering::Relaxed);
         self.on.store(policy.is_some(), Ordering::Relaxed);
         if policy.is_none() {
-            for state in states {
-                state.readmit();
+            for (backend, state) in set.iter().zip(set.states()) {
+                state.readmit(&backend.addr);
             }
         }
     }
@@ -209,8 +209,10 @@ impl PassivePolicy {
         match outcome {
             Outcome::Success => {
                 ejection.success();
-                if state.is_probing() {
-                    state.readmit();
+                if state.is_probing()
+                    && let Some(backend) = set.get(index)
+                {
+                    state.readmit(&backend.addr);
                 }
             }
             Outcome::Failure => {
@@ -243,8 +245,10 @@ impl PassivePolicy {
         };
         let at = clock::now_nanos();
         let why = format_args!("its probe request failed");
-        if !self.eject_locked(&policy, set, index, state, at, why) {
-            state.readmit();
+        if !self.eject_locked(&policy, set, index, state, at, why)
+            && let Some(backend) = set.get(index)
+        {
+            state.readmit(&backend.addr);
         }
     }
 
@@ -326,7 +330,9 @@ impl PassivePolicy {
                 other_ready = true;
             }
         }
-        let backend = &state.target().addr;
+        let Some(backend) = set.get(index).map(|b| &b.addr) else {
+            return false;
+        };
         if !other_ready {
             tracing::debug!(%backend, reason = %why,
                 "not ejecting a failing backend: no other backend is ready");

@@ -11,8 +11,7 @@ use crate::address::Address;
 use crate::backend::Backend;
 use crate::change::Changes;
 use crate::discovery::{Delta, Discovered};
-use crate::health::HealthRegistry;
-use crate::health::cell::HealthCell;
+use crate::health::{Registrar, Source};
 use crate::pool::{MAX_LEVELS, Pool};
 use crate::state::{BackendState, Enablement};
 use crate::topology::same_place;
@@ -25,21 +24,21 @@ fn same_attributes(a: &Backend, b: &Backend) -> bool {
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
-/// `states` with each `None` at an index of `fresh` replaced by a new state watching the cell
-/// listed with it, in its enablement.
+/// `states` with each `None` at an index of `fresh` replaced by a new state whose health comes
+/// from the source listed with it, in its enablement.
 ///
-/// The new states are made here, one after another, once every health cell exists, rather than
-/// each right after its cell: the walk of `select` reads one word of each candidate's state, and
+/// The new states are made here, one after another, once every shared health cell exists,
+/// rather than each right after its cell: the walk of `select` reads one word of each candidate's state, and
 /// states allocated together lie together, in set order, so a walk over many backends touches
 /// fewer cache lines and pages than states interleaved with their cells.
 fn with_fresh_states(
     mut states: Vec<Option<Arc<BackendState>>>,
-    fresh: Vec<(usize, Arc<HealthCell>, Enablement)>,
+    fresh: Vec<(usize, Source, Enablement)>,
     pool: &Arc<Pool>,
 ) -> Box<[Arc<BackendState>]> {
-    for (i, cell, enablement) in fresh {
+    for (i, source, enablement) in fresh {
         if let Some(slot) = states.get_mut(i) {
-            *slot = Some(BackendState::watching(&cell, enablement, pool));
+            *slot = Some(BackendState::new(source, enablement, pool));
         }
     }
     debug_assert!(
@@ -87,13 +86,13 @@ impl BackendSet {
     }
 
     /// Builds the next generation from a discovery answer, carrying the state of backends that
-    /// stay (by address) and registering new ones with `registry`: a sort of the answer (one
+    /// stay (by address) and registering new ones with `registrar`: a sort of the answer (one
     /// pass when it comes sorted), then one merge with the previous set, which also finds what
     /// changed.
     pub(crate) fn next(
         discovered: &Discovered,
         previous: &BackendSet,
-        registry: &HealthRegistry,
+        registrar: Registrar<'_>,
         pool: &Arc<Pool>,
     ) -> (Self, Changes) {
         let backends = sorted_unique(discovered.backends.clone(), "discovery");
@@ -115,7 +114,7 @@ impl BackendSet {
                 o += 1;
             } else {
                 changes.added.push(i);
-                fresh.push((i, registry.cell_for(b), Enablement::Enabled));
+                fresh.push((i, registrar.source(b, false), Enablement::Enabled));
                 states.push(None);
             }
         }
@@ -136,7 +135,7 @@ impl BackendSet {
     pub(crate) fn apply(
         delta: &Delta,
         previous: &BackendSet,
-        registry: &HealthRegistry,
+        registrar: Registrar<'_>,
         pool: &Arc<Pool>,
     ) -> (Self, Changes) {
         let upsert = sorted_unique(delta.upsert.clone(), "a discovery delta");
@@ -182,7 +181,11 @@ impl BackendSet {
                     cursor = at + 1;
                 } else {
                     changes.added.push(backends.len());
-                    states.push(Self::new_state(&b, registry, pool));
+                    states.push(BackendState::new(
+                        registrar.source(&b, false),
+                        Enablement::Enabled,
+                        pool,
+                    ));
                 }
                 backends.push(b);
             } else {
@@ -203,10 +206,6 @@ impl BackendSet {
         (set, changes)
     }
 
-    fn new_state(b: &Backend, registry: &HealthRegistry, pool: &Arc<Pool>) -> Arc<BackendState> {
-        BackendState::watching(&registry.cell_for(b), Enablement::Enabled, pool)
-    }
-
     /// Applies a discovery answer's enablement opinions to this set's states. Done when the set
     /// is published, under the publishing lock, so that an answer that loses the race to a newer
     /// one never overwrites the newer one's opinions.
@@ -218,13 +217,13 @@ impl BackendSet {
         }
     }
 
-    /// The same backends with fresh states from `registry`, keeping each one's enablement. Used
+    /// The same backends with fresh states from `registrar`, keeping each one's enablement. Used
     /// when a load balancer's health configuration changes before it serves.
-    /// With `fresh`, every backend gets a new health cell in the registry's current initial
-    /// health (a private registry whose configuration changed); otherwise cells are shared by key.
+    /// With `fresh`, every backend gets new health in the registry's current initial health (a
+    /// private registry whose configuration changed); otherwise cells are shared by key.
     pub(crate) fn reregister(
         &self,
-        registry: &HealthRegistry,
+        registrar: Registrar<'_>,
         fresh: bool,
         pool: &Arc<Pool>,
     ) -> Self {
@@ -233,14 +232,7 @@ impl BackendSet {
             .iter()
             .zip(self.states.iter())
             .enumerate()
-            .map(|(i, (b, old))| {
-                let cell = if fresh {
-                    registry.fresh_cell_for(b)
-                } else {
-                    registry.cell_for(b)
-                };
-                (i, cell, old.enablement())
-            })
+            .map(|(i, (b, old))| (i, registrar.source(b, fresh), old.enablement()))
             .collect();
         BackendSet {
             backends: self.backends.clone(),
@@ -303,6 +295,8 @@ impl BackendSet {
         let publish = |i: usize, new: bool| {
             if let (Some(b), Some(state)) = (self.backends.get(i), self.states.get(i)) {
                 let standby = has_active && b.weight == 0;
+                #[cfg(feature = "metrics")]
+                state.register_metrics(&b.addr);
                 state.publish(b.weight.max(1), standby, 0, ramp && new);
             }
         };
@@ -364,6 +358,8 @@ impl BackendSet {
             }
             let standby = has_active[level(i)] && backend.weight == 0;
             let new = previous.is_some() && !same;
+            #[cfg(feature = "metrics")]
+            state.register_metrics(&backend.addr);
             state.publish(backend.weight.max(1), standby, partition(i), ramp && new);
         }
         for gone in &old[o..] {
@@ -391,6 +387,7 @@ impl fmt::Debug for BackendSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::health::HealthRegistry;
 
     fn b(s: &str, w: u32) -> Backend {
         Backend::new_with_weight(s, w).unwrap()
@@ -398,12 +395,13 @@ mod tests {
 
     #[test]
     fn sorts_dedups_keeping_the_first_and_carries_state_by_address() {
-        let reg = HealthRegistry::new();
+        let registry = HealthRegistry::new();
+        let reg = Registrar::new(&registry, true);
         let pool = Arc::new(Pool::default());
         let (first, changes) = BackendSet::next(
             &Discovered::new([b("10.0.0.2:1", 1), b("10.0.0.1:1", 7), b("10.0.0.1:1", 9)]),
             &BackendSet::empty(),
-            &reg,
+            reg,
             &pool,
         );
         assert_eq!(changes.added, [0, 1]);
@@ -414,7 +412,7 @@ mod tests {
         let (second, changes) = BackendSet::next(
             &Discovered::new([b("10.0.0.2:1", 50), b("10.0.0.3:1", 1)]),
             &first,
-            &reg,
+            reg,
             &pool,
         );
         // .1 left (old index 0), .2 changed weight (new index 0), .3 joined (new index 1).
@@ -432,12 +430,13 @@ mod tests {
 
     #[test]
     fn a_delta_records_what_it_changed_by_index() {
-        let reg = HealthRegistry::new();
+        let registry = HealthRegistry::new();
+        let reg = Registrar::new(&registry, true);
         let pool = Arc::new(Pool::default());
         let (set, _) = BackendSet::next(
             &Discovered::new((1..=5).map(|i| b(&format!("10.0.0.{i}:1"), 1))),
             &BackendSet::empty(),
-            &reg,
+            reg,
             &pool,
         );
         let delta = Delta::new()
@@ -446,7 +445,7 @@ mod tests {
             .with_upsert(b("10.0.0.4:1", 3))
             .with_upsert(b("10.0.0.5:1", 1))
             .with_upsert(b("10.0.0.9:1", 1));
-        let (next, changes) = BackendSet::apply(&delta, &set, &reg, &pool);
+        let (next, changes) = BackendSet::apply(&delta, &set, reg, &pool);
         let addrs: Vec<String> = next.iter().map(|b| b.addr.to_string()).collect();
         assert_eq!(
             addrs,
@@ -468,12 +467,13 @@ mod tests {
 
     #[test]
     fn discovery_enablement_overrides_only_the_backends_it_names() {
-        let reg = HealthRegistry::new();
+        let registry = HealthRegistry::new();
+        let reg = Registrar::new(&registry, true);
         let pool = Arc::new(Pool::default());
         let d = Discovered::new([b("10.0.0.1:1", 1), b("10.0.0.2:1", 1)])
             .with_enablement("10.0.0.2:1".parse().unwrap(), Enablement::Disabled)
             .with_enablement("10.9.9.9:1".parse().unwrap(), Enablement::Disabled);
-        let (set, _) = BackendSet::next(&d, &BackendSet::empty(), &reg, &pool);
+        let (set, _) = BackendSet::next(&d, &BackendSet::empty(), reg, &pool);
         assert!(set.states()[1].is_ready(), "opinions wait for publication");
         set.apply_enablement(&d.enablement);
         assert!(set.states()[0].is_ready());

@@ -90,6 +90,15 @@ pub(crate) enum Ending {
     Cancelled,
 }
 
+/// The part of a set a walk runs over.
+#[derive(Clone, Copy)]
+pub(crate) struct Within<'m> {
+    /// Whether its backends are in panic mode (`None`: the load balancer's flag).
+    pub(crate) panic: Option<bool>,
+    /// The index in the set of the walk's candidate `i` (for the log line of a readmission).
+    pub(crate) member: &'m dyn Fn(usize) -> Option<usize>,
+}
+
 /// How a walk over the candidates ended.
 pub(crate) enum Walk {
     /// At a ready backend.
@@ -224,18 +233,22 @@ impl<S: BackendSelection> Snapshot<S> {
         let Some(selector) = selectors.get(selector_index) else {
             return Walk::Ended(None);
         };
-        self.walk_in(selector, self.states(), key, None)
+        let whole = Within {
+            panic: None,
+            member: &Some,
+        };
+        self.walk_in(selector, self.states(), key, whole)
     }
 
-    /// The walk over one selector's candidates, `view` its backends' states; `panic` says
-    /// whether they are in panic mode (`None`: the load balancer's flag).
+    /// The walk over one selector's candidates, `view` its backends' states, `within` the part
+    /// of the set they are.
     #[inline]
     pub(crate) fn walk_in<'a>(
         &'a self,
         selector: &'a S,
         view: States<'a>,
         key: &[u8],
-        panic: Option<bool>,
+        within: Within<'_>,
     ) -> Walk {
         let mut candidates = selector.iter_with_states(key, view);
         let Some(first) = candidates.next() else {
@@ -244,7 +257,7 @@ impl<S: BackendSelection> Snapshot<S> {
         if view.get(first).is_some_and(BackendState::is_plainly_ready) {
             return Walk::Ready(first);
         }
-        self.walk_on(selector, view, key, candidates, first, panic)
+        self.walk_on(selector, view, key, candidates, first, within)
     }
 
     /// The rest of [`Snapshot::walk`], after a first candidate `first` that was not plainly
@@ -260,11 +273,12 @@ impl<S: BackendSelection> Snapshot<S> {
         key: &[u8],
         mut candidates: S::Iter<'a>,
         first: usize,
-        panic: Option<bool>,
+        within: Within<'_>,
     ) -> Walk {
         /// Fresh picks asked for after a ramping backend is passed over.
         const RESTARTS: u8 = 8;
         let states = view.as_slice();
+        let Within { panic, member } = within;
         let panic = panic.unwrap_or_else(|| self.policies.pool.in_panic());
         let mut now = None;
         let mut budget = candidate_budget(states.len());
@@ -272,7 +286,8 @@ impl<S: BackendSelection> Snapshot<S> {
         let mut i = first;
         loop {
             if let Some(state) = states.get(i) {
-                match state.take(&mut now, S::HONOURS_SLOW_START) {
+                let addr = || member(i).and_then(|m| self.set.get(m)).map(|b| &b.addr);
+                match state.take(&mut now, S::HONOURS_SLOW_START, addr) {
                     Take::Yes => return Walk::Ready(i),
                     Take::PanicOnly | Take::LastResort if panic => return Walk::Ready(i),
                     Take::LastResort => {

@@ -57,7 +57,7 @@ pub(crate) fn section(out: &mut String, passes: &[HealthPass]) {
     let _ = write!(
         out,
         "## Health checks at scale\n\n`cargo run --release --example health_scale`: one load \
-         balancer (round robin, a health cell per backend) probes every backend once per pass, \
+         balancer (round robin, each backend's health in its state) probes every backend once per pass, \
          at most `concurrency` probes at once, on a tokio runtime of {} worker threads. The \
          backends are distinct loopback addresses `127.a.b.c` answered by one listener on \
          `0.0.0.0` on a thread of the same process (TCP: accepts and closes; HTTP/1.1: an \
@@ -65,7 +65,7 @@ pub(crate) fn section(out: &mut String, passes: &[HealthPass]) {
          process's, system time included) includes the backends' side; the backends' thread's \
          own share is beside it. Every backend is up: any backend marked unhealthy is \
          a false verdict. Heap per backend counted by a counting allocator: the load balancer \
-         with its health cells, and the most the pass held above that (probes in flight; with \
+         with its health records, and the most the pass held above that (probes in flight; with \
          reuse, the idle connections, both ends of which are in this process).\n\n",
         first.threads
     );

@@ -107,8 +107,8 @@ pub(crate) fn section(out: &mut String, rows: &[Million]) {
          allocator (bytes asked for; the system allocator adds its own overhead to each \
          block). The parts: `set` the dense backends and the pointers to their states, \
          `states` one `Arc<BackendState>` each (sizes from the types), `health` the rest of \
-         `Backends` (a health cell each with its list of watchers, and the health registry's index \
-         by key), `selector` the rest \
+         `Backends` (the private health registry: each backend's health lives in its state), \
+         `selector` the rest \
          of the load balancer (the selector and the snapshot). Issue 18's target: under {} \
          bytes per backend for round robin.\n\n",
         thousands(first.n),

@@ -1,8 +1,8 @@
-//! [`HealthCell`]: the health of one probe target, possibly shared by several load balancers,
-//! and the types that describe it.
+//! [`Health`]: the health of one probe target, kept in a backend's state (a load balancer's own
+//! registry) or in a [`HealthCell`] that several load balancers follow (a shared registry); and
+//! the types that describe it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Instant;
 
@@ -81,34 +81,29 @@ pub struct HealthStatus {
     pub last_probe: Option<Instant>,
 }
 
-/// Something that follows a cell's health: the readiness word of a backend's state.
+/// Something that follows a shared cell's health: the readiness word of a backend's state.
 pub(crate) trait HealthWatcher: Send + Sync {
     /// The cell flipped to `healthy`.
     fn health_changed(&self, healthy: bool);
 }
 
-/// The health of one probe target, possibly shared by several load balancers. Its key lives in
-/// the registry's index only (a registry holds a cell per backend: a second copy of every
-/// address would cost 32 bytes each).
-pub(crate) struct HealthCell {
-    /// The backend that is probed for the cell's key: the first one registered under it.
-    pub(crate) target: Backend,
-    healthy: AtomicBool,
-    inner: Mutex<CellInner>,
-}
+/// The health of one probe target: whether it is healthy, the runs of probe results that flip
+/// it, and the last failure. A backend of a load balancer with its own (private) registry keeps
+/// one in its state; a shared registry keeps one per key in a [`HealthCell`].
+pub(crate) struct Health(Mutex<HealthInner>);
 
-struct CellInner {
+struct HealthInner {
+    healthy: bool,
+    /// Whether a new backend that starts unhealthy should flip on its first success.
+    flip_on_first_success: bool,
     consecutive_ok: u32,
     consecutive_fail: u32,
     probes: u64,
     last_error: Option<Arc<str>>,
     last_probe: Option<Instant>,
-    /// Whether a new backend that starts unhealthy should flip on its first success.
-    flip_on_first_success: bool,
-    watchers: Vec<Weak<dyn HealthWatcher>>,
 }
 
-/// A health flip produced by [`HealthCell::record`] or [`HealthCell::force`].
+/// A health flip produced by [`Health::record`] or [`Health::force`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Flip {
     pub(crate) healthy: bool,
@@ -120,29 +115,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl HealthCell {
-    pub(crate) fn new(target: Backend, healthy: bool) -> Self {
-        HealthCell {
-            target,
-            healthy: AtomicBool::new(healthy),
-            inner: Mutex::new(CellInner {
-                consecutive_ok: 0,
-                consecutive_fail: 0,
-                probes: 0,
-                last_error: None,
-                last_probe: None,
-                flip_on_first_success: !healthy,
-                watchers: Vec::new(),
-            }),
-        }
+impl Health {
+    /// A new target's health: `healthy`, or waiting for its first successful probe.
+    pub(crate) fn new(healthy: bool) -> Self {
+        Health(Mutex::new(HealthInner {
+            healthy,
+            flip_on_first_success: !healthy,
+            consecutive_ok: 0,
+            consecutive_fail: 0,
+            probes: 0,
+            last_error: None,
+            last_probe: None,
+        }))
     }
 
     pub(crate) fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Acquire)
+        lock(&self.0).healthy
     }
 
     /// Records one probe result and flips the health when the consecutive count reaches the
-    /// threshold for the new state (a threshold of 0 counts as 1).
+    /// threshold for the new state (a threshold of 0 counts as 1). `on_flip` runs under the
+    /// lock, so that flips reach what follows them in the order they happen.
     // Probes need the runtime; without it health only changes through `force`.
     #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
     pub(crate) fn record(
@@ -151,11 +144,12 @@ impl HealthCell {
         success_threshold: usize,
         failure_threshold: usize,
         now: Instant,
+        on_flip: impl FnOnce(bool),
     ) -> Option<Flip> {
-        let mut inner = lock(&self.inner);
+        let mut inner = lock(&self.0);
         inner.probes = inner.probes.saturating_add(1);
         inner.last_probe = Some(now);
-        let healthy = self.is_healthy();
+        let healthy = inner.healthy;
         let target = match result {
             Ok(()) => {
                 inner.consecutive_ok = inner.consecutive_ok.saturating_add(1);
@@ -172,53 +166,36 @@ impl HealthCell {
                 (healthy && inner.consecutive_fail as usize >= threshold).then_some(false)
             }
         }?;
-        Some(self.set_locked(&mut inner, target))
+        inner.healthy = target;
+        on_flip(target);
+        Some(Flip { healthy: target })
     }
 
     /// Sets the health directly (an application's passive signal, or a test), returning the flip
-    /// if the state changed.
-    pub(crate) fn force(&self, healthy: bool) -> Option<Flip> {
-        let mut inner = lock(&self.inner);
+    /// if the state changed; `on_flip` runs under the lock.
+    pub(crate) fn force(&self, healthy: bool, on_flip: impl FnOnce(bool)) -> Option<Flip> {
+        let mut inner = lock(&self.0);
         inner.flip_on_first_success = false;
-        (self.is_healthy() != healthy).then(|| self.set_locked(&mut inner, healthy))
-    }
-
-    fn set_locked(&self, inner: &mut CellInner, healthy: bool) -> Flip {
-        self.healthy.store(healthy, Ordering::Release);
-        inner.watchers.retain(|w| match w.upgrade() {
-            Some(watcher) => {
-                watcher.health_changed(healthy);
-                true
-            }
-            None => false,
-        });
-        Flip { healthy }
-    }
-
-    /// Registers the watcher `make` builds from the current health and whether the target still
-    /// waits for its first successful probe. They are read under the lock flips take, so no flip
-    /// can fall between the read and the registration.
-    pub(crate) fn watch<W: HealthWatcher + 'static>(
-        &self,
-        make: impl FnOnce(bool, bool) -> Arc<W>,
-    ) -> Arc<W> {
-        let mut inner = lock(&self.inner);
-        let watcher = make(self.is_healthy(), inner.flip_on_first_success);
-        inner.watchers.retain(|w| w.strong_count() > 0);
-        let weak: Weak<W> = Arc::downgrade(&watcher);
-        // Most cells have one watcher (one load balancer per registry): room for exactly one,
-        // not the four a first push reserves (48 bytes per backend saved).
-        if inner.watchers.capacity() == 0 {
-            inner.watchers.reserve_exact(1);
+        if inner.healthy == healthy {
+            return None;
         }
-        inner.watchers.push(weak);
-        watcher
+        inner.healthy = healthy;
+        on_flip(healthy);
+        Some(Flip { healthy })
+    }
+
+    /// Runs `read` on the current health and whether the target still waits for its first
+    /// successful probe, under the lock flips take: no flip can fall between the read and what
+    /// `read` does with it.
+    pub(crate) fn read<T>(&self, read: impl FnOnce(bool, bool) -> T) -> T {
+        let inner = lock(&self.0);
+        read(inner.healthy, inner.flip_on_first_success)
     }
 
     pub(crate) fn status(&self) -> HealthStatus {
-        let inner = lock(&self.inner);
+        let inner = lock(&self.0);
         HealthStatus {
-            healthy: self.is_healthy(),
+            healthy: inner.healthy,
             consecutive_successes: inner.consecutive_ok,
             consecutive_failures: inner.consecutive_fail,
             probes: inner.probes,
@@ -228,12 +205,90 @@ impl HealthCell {
     }
 
     pub(crate) fn last_error(&self) -> Option<Arc<str>> {
-        lock(&self.inner).last_error.clone()
+        lock(&self.0).last_error.clone()
+    }
+}
+
+/// The health of one probe target of a shared registry, possibly followed by several load
+/// balancers' states. Its key lives in the registry's index only.
+pub(crate) struct HealthCell {
+    /// The backend that is probed for the cell's key: the first one registered under it.
+    pub(crate) target: Backend,
+    pub(crate) health: Health,
+    /// Taken inside the health's lock (flips, registrations), never the other way round.
+    watchers: Mutex<Vec<Weak<dyn HealthWatcher>>>,
+}
+
+impl HealthCell {
+    pub(crate) fn new(target: Backend, healthy: bool) -> Self {
+        HealthCell {
+            target,
+            health: Health::new(healthy),
+            watchers: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn is_healthy(&self) -> bool {
+        self.health.is_healthy()
+    }
+
+    /// [`Health::record`], each flip pushed to every watcher.
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+    pub(crate) fn record(
+        &self,
+        result: Result<(), Arc<str>>,
+        success_threshold: usize,
+        failure_threshold: usize,
+        now: Instant,
+    ) -> Option<Flip> {
+        self.health.record(
+            result,
+            success_threshold,
+            failure_threshold,
+            now,
+            |healthy| self.notify(healthy),
+        )
+    }
+
+    /// [`Health::force`], the flip pushed to every watcher.
+    pub(crate) fn force(&self, healthy: bool) -> Option<Flip> {
+        self.health.force(healthy, |healthy| self.notify(healthy))
+    }
+
+    fn notify(&self, healthy: bool) {
+        lock(&self.watchers).retain(|w| match w.upgrade() {
+            Some(watcher) => {
+                watcher.health_changed(healthy);
+                true
+            }
+            None => false,
+        });
+    }
+
+    /// Registers the watcher `make` builds from the current health and whether the target still
+    /// waits for its first successful probe. They are read under the lock flips take, so no flip
+    /// can fall between the read and the registration.
+    pub(crate) fn watch<W: HealthWatcher + 'static>(
+        &self,
+        make: impl FnOnce(bool, bool) -> Arc<W>,
+    ) -> Arc<W> {
+        self.health.read(|healthy, pending| {
+            let watcher = make(healthy, pending);
+            let mut watchers = lock(&self.watchers);
+            watchers.retain(|w| w.strong_count() > 0);
+            let weak: Weak<W> = Arc::downgrade(&watcher);
+            watchers.push(weak);
+            watcher
+        })
+    }
+
+    pub(crate) fn last_error(&self) -> Option<Arc<str>> {
+        self.health.last_error()
     }
 
     #[cfg(test)]
     pub(crate) fn watchers(&self) -> usize {
-        lock(&self.inner).watchers.len()
+        lock(&self.watchers).len()
     }
 }
 
@@ -249,7 +304,7 @@ impl fmt::Debug for HealthCell {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     struct Counter {
         healthy: AtomicBool,
@@ -294,7 +349,7 @@ mod tests {
         assert_eq!(c.record(Ok(()), 2, 3, now), Some(Flip { healthy: true }));
         assert!(a.healthy.load(Ordering::Relaxed) && b.healthy.load(Ordering::Relaxed));
         assert_eq!(a.changes.load(Ordering::Relaxed), 2);
-        let st = c.status();
+        let st = c.health.status();
         assert_eq!(st.consecutive_successes, 2);
         assert_eq!(st.probes, 5);
         assert_eq!(st.last_error.as_deref(), Some("refused"));

@@ -7,6 +7,7 @@ mod registry;
 
 pub use cell::{HealthKey, HealthStatus, InitialHealth};
 pub use registry::HealthRegistry;
+pub(crate) use registry::{Registrar, Source, Target};
 
 /// The default bound on concurrent probes of a parallel health-check pass: far below a
 /// listener's usual accept backlog, so that probing thousands of backends on one host cannot

@@ -1,11 +1,16 @@
-//! [`HealthRegistry`]: one health cell (and one probe) per distinct backend.
+//! [`HealthRegistry`]: one probe per distinct backend, the health it feeds kept in the states of
+//! the load balancer that owns the registry, or in cells shared by key.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Instant;
 
-use super::cell::{HealthCell, HealthKey, InitialHealth};
+use super::cell::{Flip, HealthCell, HealthKey, InitialHealth};
 use crate::backend::Backend;
+use crate::backends::CurrentSet;
+use crate::set::BackendSet;
+use crate::state::BackendState;
 
 type KeyFn = Arc<dyn Fn(&Backend) -> HealthKey + Send + Sync>;
 
@@ -20,14 +25,21 @@ type KeyFn = Arc<dyn Fn(&Backend) -> HealthKey + Send + Sync>;
 /// ([`HealthRegistry::with_key`]); with a custom key, the probe targets the first backend
 /// registered under that key.
 ///
-/// A registry forgets a backend when no load balancer holds it any more.
+/// The registry a load balancer makes for itself keeps each backend's health in the backend's
+/// state, with nothing per backend in the registry; it forgets a backend's health when the
+/// backend leaves the set (one that comes back starts in the initial health). A shared registry
+/// keeps one cell per key, and forgets it when no load balancer holds the backend any more.
 #[derive(Clone)]
 pub struct HealthRegistry {
     pub(crate) inner: Arc<RegistryInner>,
 }
 
 pub(crate) struct RegistryInner {
+    /// The cells of the load balancers that share this registry, by key.
     cells: Mutex<Cells>,
+    /// The load balancer that made this registry (its private one): the backends of its current
+    /// set whose states keep their own health are probed too.
+    owner: Mutex<Option<Weak<dyn CurrentSet>>>,
     key_fn: Option<KeyFn>,
     initial: Mutex<InitialHealth>,
     /// The probe and the health events: the async side, in `runtime/`.
@@ -66,6 +78,7 @@ impl HealthRegistry {
         HealthRegistry {
             inner: Arc::new(RegistryInner {
                 cells: Mutex::new(Cells::default()),
+                owner: Mutex::new(None),
                 key_fn,
                 initial: Mutex::new(InitialHealth::default()),
                 #[cfg(feature = "runtime")]
@@ -113,11 +126,15 @@ impl HealthRegistry {
 
     /// The number of distinct probe targets currently held by some load balancer.
     pub fn len(&self) -> usize {
-        lock(&self.inner.cells)
+        let shared = lock(&self.inner.cells)
             .map
             .values()
             .filter(|w| w.strong_count() > 0)
-            .count()
+            .count();
+        let own = self.owned_set().map_or(0, |set| {
+            set.states().iter().filter(|s| s.has_own_health()).count()
+        });
+        shared + own
     }
 
     /// Whether no backend is registered.
@@ -141,10 +158,15 @@ impl HealthRegistry {
         self.cell_for_inner(backend, true)
     }
 
+    /// Whether a backend registered now starts healthy: unless a probe is set and the initial
+    /// health says otherwise.
+    fn starts_healthy(&self) -> bool {
+        !(self.has_health_check() && self.initial_health() == InitialHealth::Unhealthy)
+    }
+
     fn cell_for_inner(&self, backend: &Backend, fresh: bool) -> Arc<HealthCell> {
         let key = self.key_of(backend);
-        let starts_healthy =
-            !(self.has_health_check() && self.initial_health() == InitialHealth::Unhealthy);
+        let starts_healthy = self.starts_healthy();
         let mut cells = lock(&self.inner.cells);
         if !fresh && let Some(cell) = cells.map.get(&key).and_then(Weak::upgrade) {
             return cell;
@@ -159,9 +181,22 @@ impl HealthRegistry {
         cell
     }
 
-    /// Every live cell, pruning dead entries.
+    /// Makes `current` the load balancer this registry belongs to: the backends of its set whose
+    /// states keep their own health are probed with the registry's cells.
+    pub(crate) fn own(&self, current: &Arc<dyn CurrentSet>) {
+        *lock(&self.inner.owner) = Some(Arc::downgrade(current));
+    }
+
+    /// The current set of the load balancer this registry belongs to, if it is alive.
+    fn owned_set(&self) -> Option<Arc<BackendSet>> {
+        let owner = lock(&self.inner.owner).as_ref().and_then(Weak::upgrade)?;
+        Some(owner.current())
+    }
+
+    /// Every probe target: the live cells (pruning dead entries), then the owner's backends
+    /// that keep their own health, taken from its set as the pass reaches them.
     #[cfg_attr(not(feature = "runtime"), allow(dead_code))] // Used by probes, which need the runtime.
-    pub(crate) fn live_cells(&self) -> Vec<Arc<HealthCell>> {
+    pub(crate) fn targets(&self) -> Targets {
         let mut cells = lock(&self.inner.cells);
         let mut live = Vec::with_capacity(cells.map.len());
         cells.map.retain(|_, w| match w.upgrade() {
@@ -172,42 +207,178 @@ impl HealthRegistry {
             None => false,
         });
         cells.inserted_since_prune = 0;
-        live
+        drop(cells);
+        Targets {
+            cells: live.into_iter(),
+            own: self.owned_set(),
+            next: 0,
+        }
     }
 
-    /// Announces a flip: a tracing event and, with the runtime, a [`HealthEvent`].
-    pub(crate) fn announce(&self, cell: &HealthCell, healthy: bool) {
-        let reason = if healthy { None } else { cell.last_error() };
+    /// Announces a flip of `target`: a tracing event and, with the runtime, a [`HealthEvent`].
+    pub(crate) fn announce(&self, target: &Target, healthy: bool) {
+        let reason = if healthy { None } else { target.last_error() };
+        let backend = target.backend();
         if healthy {
-            tracing::info!(backend = %cell.target, "backend is healthy");
+            tracing::info!(%backend, "backend is healthy");
         } else {
             tracing::warn!(
-                backend = %cell.target,
+                %backend,
                 reason = reason.as_deref().unwrap_or("set unhealthy"),
                 "backend is unhealthy"
             );
         }
         #[cfg(feature = "runtime")]
-        self.inner.probe.announce(cell, healthy, reason);
+        self.inner.probe.announce(backend, healthy, reason);
     }
 
-    /// Sets the health of `backend`'s cell directly (a passive signal from the application).
-    /// Returns `false` if no load balancer holds the backend. Probes keep running and may flip it
-    /// back.
+    /// Sets the health of `backend` directly (a passive signal from the application): its cell
+    /// in a shared registry, its state in the load balancer that owns the registry. Returns
+    /// `false` if no load balancer holds the backend. Probes keep running and may flip it back.
     pub fn set_health(&self, backend: &Backend, healthy: bool) -> bool {
         let key = self.key_of(backend);
         let cell = lock(&self.inner.cells)
             .map
             .get(&key)
             .and_then(Weak::upgrade);
-        match cell {
-            Some(cell) => {
-                if cell.force(healthy).is_some() {
-                    self.announce(&cell, healthy);
-                }
-                true
+        let mut found = cell.map(Target::Cell).into_iter().collect::<Vec<_>>();
+        if let Some(set) = self.owned_set()
+            && let Some(index) = set.index_of(&backend.addr)
+            && set.states()[index].has_own_health()
+        {
+            found.push(Target::Own(
+                set[index].clone(),
+                Arc::clone(&set.states()[index]),
+            ));
+        }
+        for target in &found {
+            if target.force(healthy).is_some() {
+                self.announce(target, healthy);
             }
-            None => false,
+        }
+        !found.is_empty()
+    }
+}
+
+/// One probe target of a health-check pass.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// A shared registry's cell, probed at its target.
+    Cell(Arc<HealthCell>),
+    /// A backend of the load balancer that owns the registry, its health kept in its state.
+    Own(Backend, Arc<BackendState>),
+}
+
+impl Target {
+    /// The backend probed.
+    pub(crate) fn backend(&self) -> &Backend {
+        match self {
+            Target::Cell(cell) => &cell.target,
+            Target::Own(backend, _) => backend,
+        }
+    }
+
+    /// Records a probe result (see [`Health::record`](super::cell::Health::record)); a flip
+    /// reaches the states that follow the target before this returns.
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))] // Used by probes, which need the runtime.
+    pub(crate) fn record(
+        &self,
+        result: Result<(), Arc<str>>,
+        success_threshold: usize,
+        failure_threshold: usize,
+        now: Instant,
+    ) -> Option<Flip> {
+        match self {
+            Target::Cell(cell) => cell.record(result, success_threshold, failure_threshold, now),
+            Target::Own(_, state) => {
+                state.record_probe(result, success_threshold, failure_threshold, now)
+            }
+        }
+    }
+
+    fn force(&self, healthy: bool) -> Option<Flip> {
+        match self {
+            Target::Cell(cell) => cell.force(healthy),
+            Target::Own(_, state) => state.force_health(healthy),
+        }
+    }
+
+    /// Whether the target is healthy (by its probes or the application's word).
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))] // Used by the health watch.
+    pub(crate) fn is_healthy(&self) -> bool {
+        match self {
+            Target::Cell(cell) => cell.is_healthy(),
+            Target::Own(_, state) => state.health().healthy,
+        }
+    }
+
+    /// Why the target's last failed probe failed.
+    pub(crate) fn last_error(&self) -> Option<Arc<str>> {
+        match self {
+            Target::Cell(cell) => cell.last_error(),
+            Target::Own(_, state) => state.last_error(),
+        }
+    }
+}
+
+/// The probe targets of a registry ([`HealthRegistry::targets`]): its live cells, then the
+/// owner's backends that keep their own health, made as they are reached (a pass over a million
+/// backends holds one target at a time, not a copy of the set).
+pub(crate) struct Targets {
+    cells: std::vec::IntoIter<Arc<HealthCell>>,
+    own: Option<Arc<BackendSet>>,
+    next: usize,
+}
+
+impl Iterator for Targets {
+    type Item = Target;
+
+    fn next(&mut self) -> Option<Target> {
+        if let Some(cell) = self.cells.next() {
+            return Some(Target::Cell(cell));
+        }
+        let set = self.own.as_ref()?;
+        while let Some((backend, state)) = set.get(self.next).zip(set.states().get(self.next)) {
+            self.next += 1;
+            if state.has_own_health() {
+                return Some(Target::Own(backend.clone(), Arc::clone(state)));
+            }
+        }
+        None
+    }
+}
+
+/// Where the backends a load balancer adds get their health: in their own states (the load
+/// balancer's private registry) or from the cells of a shared registry.
+#[derive(Clone, Copy)]
+pub(crate) struct Registrar<'a> {
+    registry: &'a HealthRegistry,
+    own: bool,
+}
+
+/// Where one new backend's health comes from.
+pub(crate) enum Source {
+    /// Its state keeps its own, starting healthy or not.
+    Own(bool),
+    /// A shared registry's cell.
+    Shared(Arc<HealthCell>),
+}
+
+impl<'a> Registrar<'a> {
+    /// Backends registered with `registry`, keeping their own health when `own`.
+    pub(crate) fn new(registry: &'a HealthRegistry, own: bool) -> Self {
+        Registrar { registry, own }
+    }
+
+    /// Where `backend` gets its health: its own, in the current initial health, or the live cell
+    /// under its key (with `fresh`, a new cell in the current initial health that replaces it).
+    pub(crate) fn source(&self, backend: &Backend, fresh: bool) -> Source {
+        if self.own {
+            Source::Own(self.registry.starts_healthy())
+        } else if fresh {
+            Source::Shared(self.registry.fresh_cell_for(backend))
+        } else {
+            Source::Shared(self.registry.cell_for(backend))
         }
     }
 }
@@ -238,7 +409,7 @@ mod tests {
         assert_eq!(reg.len(), 1);
         drop((c1, c2));
         assert_eq!(reg.len(), 0);
-        assert!(reg.live_cells().is_empty());
+        assert_eq!(reg.targets().count(), 0);
     }
 
     #[test]

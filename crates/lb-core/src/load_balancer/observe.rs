@@ -59,8 +59,8 @@ impl<S: BackendSelection> LoadBalancer<S> {
         // Only this call got past `set_metrics` above, so this `set` cannot fail.
         let _ = self.updates.metrics.set(Arc::clone(&lb));
         let snapshot = self.cell.load();
-        for state in snapshot.set.states() {
-            state.register_metrics();
+        for (backend, state) in snapshot.set.iter().zip(snapshot.set.states()) {
+            state.register_metrics(&backend.addr);
         }
         lb.backends.set(snapshot.set.len() as f64);
         lb.panic.set(if pool.in_panic() { 1.0 } else { 0.0 });

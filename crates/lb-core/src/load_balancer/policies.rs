@@ -18,9 +18,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
     pub fn set_passive_health(&self, policy: Option<PassiveHealth>) {
         let probe = policy.and_then(|p| p.probation.then_some(p.base_ejection));
         self.policies.pool.set_probe_time(probe);
-        self.policies
-            .passive
-            .set(policy, self.cell.load().set.states());
+        self.policies.passive.set(policy, &self.cell.load().set);
         self.republish(|s| s);
     }
 

@@ -243,7 +243,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             BackendSet::next(
                 discovered,
                 previous,
-                self.backends.health_registry(),
+                self.backends.registrar(),
                 &self.backends.pool,
             )
         })
@@ -256,7 +256,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             BackendSet::apply(
                 delta,
                 previous,
-                self.backends.health_registry(),
+                self.backends.registrar(),
                 &self.backends.pool,
             )
         })

@@ -1,4 +1,4 @@
-//! Running health-check passes: one probe per live cell, each under a deadline, with bounded
+//! Running health-check passes: one probe per target, each under a deadline, with bounded
 //! concurrency; the registry's scheduled loop.
 
 use std::collections::HashMap;
@@ -11,50 +11,52 @@ use tokio::time::Instant;
 use super::check::{HealthCheck, HealthSchedule, PassReport};
 use super::service::ServiceHandle;
 use crate::error::error_chain;
-use crate::health::HealthRegistry;
-use crate::health::cell::HealthCell;
+use crate::health::{HealthRegistry, Target};
 
 struct Outcome {
     failed: bool,
     flipped: bool,
 }
 
-/// Probes one cell under the deadline and records the result; announces and calls back on a flip.
+/// Probes one target under the deadline and records the result; announces and calls back on a
+/// flip.
 async fn probe(
     registry: HealthRegistry,
     check: Arc<dyn HealthCheck>,
-    cell: Arc<HealthCell>,
+    target: Target,
     timeout: std::time::Duration,
 ) -> Outcome {
-    let result = match tokio::time::timeout(timeout, check.check(&cell.target)).await {
+    let result = match tokio::time::timeout(timeout, check.check(target.backend())).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(Arc::<str>::from(error_chain(e.as_ref()))),
         Err(_) => Err(Arc::<str>::from(format!(
             "health check timed out after {timeout:?}"
         ))),
     };
-    record(&registry, check.as_ref(), &cell, result).await
+    record(&registry, check.as_ref(), &target, result).await
 }
 
 async fn record(
     registry: &HealthRegistry,
     check: &dyn HealthCheck,
-    cell: &HealthCell,
+    target: &Target,
     result: Result<(), Arc<str>>,
 ) -> Outcome {
     let failed = result.is_err();
     if let Err(why) = &result {
-        tracing::debug!(check = %check.backend_summary(&cell.target), reason = %why, "health check failed");
+        tracing::debug!(check = %check.backend_summary(target.backend()), reason = %why, "health check failed");
     }
-    let flip = cell.record(
+    let flip = target.record(
         result,
         check.health_threshold(true),
         check.health_threshold(false),
         Instant::now().into_std(),
     );
     if let Some(flip) = &flip {
-        registry.announce(cell, flip.healthy);
-        check.health_status_change(&cell.target, flip.healthy).await;
+        registry.announce(target, flip.healthy);
+        check
+            .health_status_change(target.backend(), flip.healthy)
+            .await;
     }
     Outcome {
         failed,
@@ -92,20 +94,20 @@ impl HealthRegistry {
         let Some(check) = self.health_check() else {
             return report;
         };
-        let mut pending = self.live_cells().into_iter();
+        let mut pending = self.targets();
         let limit = schedule.effective_concurrency();
         let mut tasks = JoinSet::new();
-        let mut running: HashMap<tokio::task::Id, Arc<HealthCell>> = HashMap::new();
+        let mut running: HashMap<tokio::task::Id, Target> = HashMap::new();
         loop {
             while tasks.len() < limit {
-                let Some(cell) = pending.next() else { break };
+                let Some(target) = pending.next() else { break };
                 let handle = tasks.spawn(probe(
                     self.clone(),
                     Arc::clone(&check),
-                    Arc::clone(&cell),
+                    target.clone(),
                     schedule.timeout,
                 ));
-                running.insert(handle.id(), cell);
+                running.insert(handle.id(), target);
             }
             let Some(joined) = tasks.join_next_with_id().await else {
                 break;
@@ -117,7 +119,7 @@ impl HealthRegistry {
                     outcome
                 }
                 Err(e) => {
-                    let Some(cell) = running.remove(&e.id()) else {
+                    let Some(target) = running.remove(&e.id()) else {
                         continue;
                     };
                     let why = if e.is_panic() {
@@ -125,7 +127,7 @@ impl HealthRegistry {
                     } else {
                         "health check was cancelled"
                     };
-                    record(&self, check.as_ref(), &cell, Err(Arc::from(why))).await
+                    record(&self, check.as_ref(), &target, Err(Arc::from(why))).await
                 }
             };
             report.failed += usize::from(outcome.failed);

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 use super::check::{HealthCheck, HealthEvent};
+use crate::backend::Backend;
 use crate::health::HealthRegistry;
-use crate::health::cell::HealthCell;
 
 /// Capacity of the health event channel; a watcher that falls further behind is resynchronised
 /// with the current state of every backend.
@@ -40,9 +40,9 @@ impl Probe {
     }
 
     /// Sends a flip to the watchers; no watcher is a normal state (the event is not kept).
-    pub(crate) fn announce(&self, cell: &HealthCell, healthy: bool, reason: Option<Arc<str>>) {
+    pub(crate) fn announce(&self, backend: &Backend, healthy: bool, reason: Option<Arc<str>>) {
         let _ = self.events.send(HealthEvent {
-            backend: cell.target.clone(),
+            backend: backend.clone(),
             healthy,
             reason,
         });

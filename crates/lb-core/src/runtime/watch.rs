@@ -11,7 +11,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::check::HealthEvent;
-use crate::health::{HealthRegistry, RegistryInner};
+use crate::health::{HealthRegistry, RegistryInner, Target};
 
 /// Health events of a registry's backends: first one event with the current health of every
 /// backend, then one per flip. It is a [`Stream`]; [`HealthWatch::next`] and
@@ -40,19 +40,22 @@ impl HealthRegistry {
     }
 
     fn current_events(&self) -> VecDeque<HealthEvent> {
-        let mut cells = self.live_cells();
-        cells.sort_by(|a, b| a.target.cmp(&b.target));
-        cells
-            .into_iter()
-            .map(|cell| {
-                let healthy = cell.is_healthy();
+        let mut events: Vec<HealthEvent> = self
+            .targets()
+            .map(|target| {
+                let healthy = target.is_healthy();
                 HealthEvent {
-                    backend: cell.target.clone(),
+                    reason: if healthy { None } else { target.last_error() },
+                    backend: match target {
+                        Target::Cell(cell) => cell.target.clone(),
+                        Target::Own(backend, _) => backend,
+                    },
                     healthy,
-                    reason: if healthy { None } else { cell.last_error() },
                 }
             })
-            .collect()
+            .collect();
+        events.sort_by(|a, b| a.backend.cmp(&b.backend));
+        events.into()
     }
 }
 

@@ -4,9 +4,10 @@
 //! backend stays (identity = address). It gathers three parts, each in its own file: the
 //! readiness word (`flags.rs`: health, enablement, ejection, read with one atomic load on the
 //! select path), the load signals (`load.rs`: in flight, latency, outcome counts, written by the
-//! request lifecycle) and the ejection record of outcome policies (`ejection.rs`). Its health
-//! comes from a health cell, which may be shared by several load balancers through a
-//! [`HealthRegistry`](crate::HealthRegistry) and pushes each flip into the readiness word.
+//! request lifecycle) and the ejection record of outcome policies (`ejection.rs`). Its health is
+//! its own (the probes of its load balancer's private registry record into it), or that of a
+//! health cell shared by several load balancers through a
+//! [`HealthRegistry`](crate::HealthRegistry), which pushes each flip into the readiness word.
 
 mod ejection;
 mod flags;
@@ -17,8 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::address::Address;
 use crate::clock;
-use crate::health::cell::{HealthCell, HealthStatus, HealthWatcher};
+use crate::health::Source;
+use crate::health::cell::{Flip, Health, HealthCell, HealthStatus, HealthWatcher};
 use crate::pool::Pool;
 
 pub(crate) use ejection::Ejection;
@@ -32,9 +35,13 @@ pub(crate) use load::{Load, nanos_f64};
 /// Readiness (healthy, [`Enablement::Enabled`], not kept out by an outcome policy) is one word
 /// read with one atomic load. The load signals (requests in flight, a latency estimate, outcome
 /// counts) are written by the request lifecycle of [`Pick`](crate::Pick) and read by load-aware
-/// strategies and outcome policies. The struct is aligned to a cache line so that counters of
-/// neighbouring backends never share one.
-#[repr(align(64))]
+/// strategies and outcome policies.
+///
+/// The struct is not aligned to a cache line: that would pad every state (its reference counts
+/// first) to 256 bytes, 1 in 5 of a million-backend load balancer's memory. The words written per
+/// request (the readiness word, the load counters) come first and the ones written rarely (the
+/// health record, the pool) last, so two neighbouring states share at most the line where one's
+/// rarely written tail meets the other's head.
 pub struct BackendState {
     flags: Flags,
     pub(crate) load: Load,
@@ -42,11 +49,32 @@ pub struct BackendState {
     /// When the current ramp (slow start) began, in [`clock`] nanoseconds.
     ramp_since: AtomicU64,
     pool: Arc<Pool>,
-    health: Arc<HealthCell>,
+    health: HealthLink,
     /// The backend's metric handles, registered when it joins a published set of a load
     /// balancer that records metrics.
     #[cfg(feature = "metrics")]
     metrics: once_cell::race::OnceBox<crate::metrics::BackendMetrics>,
+}
+
+/// A backend's address in a log line (empty when the caller cannot name it): displayed, not
+/// copied into a `String`, so that a readmission on the select path allocates nothing.
+struct Named<'a>(Option<&'a Address>);
+
+impl fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(addr) => fmt::Display::fmt(addr, f),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Where a state's health lives.
+enum HealthLink {
+    /// In the state: the load balancer's own registry probes it.
+    Own(Health),
+    /// In a cell of a shared registry, which pushes its flips here.
+    Shared(Arc<HealthCell>),
 }
 
 impl HealthWatcher for BackendState {
@@ -78,25 +106,91 @@ pub(crate) enum Take {
 }
 
 impl BackendState {
-    /// A new state watching `cell`, in its current health, counted in `pool` once it has a
-    /// weight (when its set is published).
+    /// A new state whose health comes from `source`, counted in `pool` once it has a weight
+    /// (when its set is published).
+    pub(crate) fn new(source: Source, enablement: Enablement, pool: &Arc<Pool>) -> Arc<Self> {
+        match source {
+            Source::Own(healthy) => Self::make(
+                Flags::new(healthy, !healthy, enablement),
+                HealthLink::Own(Health::new(healthy)),
+                pool,
+            ),
+            Source::Shared(cell) => Self::watching(&cell, enablement, pool),
+        }
+    }
+
+    /// A new state watching `cell`, in its current health.
     pub(crate) fn watching(
         cell: &Arc<HealthCell>,
         enablement: Enablement,
         pool: &Arc<Pool>,
     ) -> Arc<Self> {
         cell.watch(|healthy, pending| {
-            Arc::new(BackendState {
-                flags: Flags::new(healthy, pending, enablement),
-                load: Load::default(),
-                ejection: Ejection::default(),
-                ramp_since: AtomicU64::new(0),
-                pool: Arc::clone(pool),
-                health: Arc::clone(cell),
-                #[cfg(feature = "metrics")]
-                metrics: once_cell::race::OnceBox::new(),
-            })
+            Self::make(
+                Flags::new(healthy, pending, enablement),
+                HealthLink::Shared(Arc::clone(cell)),
+                pool,
+            )
         })
+    }
+
+    fn make(flags: Flags, health: HealthLink, pool: &Arc<Pool>) -> Arc<Self> {
+        Arc::new(BackendState {
+            flags,
+            load: Load::default(),
+            ejection: Ejection::default(),
+            ramp_since: AtomicU64::new(0),
+            pool: Arc::clone(pool),
+            health,
+            #[cfg(feature = "metrics")]
+            metrics: once_cell::race::OnceBox::new(),
+        })
+    }
+
+    /// Whether the state keeps its own health (its load balancer's private registry probes it).
+    pub(crate) fn has_own_health(&self) -> bool {
+        matches!(self.health, HealthLink::Own(_))
+    }
+
+    /// Records a probe result into the state's own health (or its cell's), the readiness word
+    /// following a flip.
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))] // Used by probes, which need the runtime.
+    pub(crate) fn record_probe(
+        &self,
+        result: Result<(), Arc<str>>,
+        success_threshold: usize,
+        failure_threshold: usize,
+        now: std::time::Instant,
+    ) -> Option<Flip> {
+        match &self.health {
+            HealthLink::Own(health) => health.record(
+                result,
+                success_threshold,
+                failure_threshold,
+                now,
+                |healthy| self.health_changed(healthy),
+            ),
+            HealthLink::Shared(cell) => {
+                cell.record(result, success_threshold, failure_threshold, now)
+            }
+        }
+    }
+
+    /// Sets the health directly (the application's word), the readiness word following a flip.
+    pub(crate) fn force_health(&self, healthy: bool) -> Option<Flip> {
+        match &self.health {
+            HealthLink::Own(health) => {
+                health.force(healthy, |healthy| self.health_changed(healthy))
+            }
+            HealthLink::Shared(cell) => cell.force(healthy),
+        }
+    }
+
+    fn health_record(&self) -> &Health {
+        match &self.health {
+            HealthLink::Own(health) => health,
+            HealthLink::Shared(cell) => &cell.health,
+        }
     }
 
     /// Accounts for one change of the readiness word in the pool, and starts a ramp when the
@@ -118,10 +212,6 @@ impl BackendState {
     /// not, in `partition`; `new` says it was not in the previous set (then it ramps, when slow
     /// start is on).
     pub(crate) fn publish(&self, weight: u32, standby: bool, partition: u8, new: bool) {
-        #[cfg(feature = "metrics")]
-        if weight > 0 {
-            self.register_metrics();
-        }
         // Most backends of a new set are placed as they were: one load, no write.
         if !new && self.flags.load().is_placed(weight, standby, partition) {
             return;
@@ -156,10 +246,16 @@ impl BackendState {
     /// The walk's decision on this backend (which was not plainly ready), with readmission:
     /// a backend whose ejection is over is taken for one probe request (or readmitted at once
     /// without probation); a ramping one is taken with the probability of its weight factor when
-    /// the strategy `honours_ramp`. `now` is read once, when first needed.
+    /// the strategy `honours_ramp`. `now` is read once, when first needed; `addr` names the
+    /// backend in the log line of a readmission.
     #[cold]
     #[inline(never)]
-    pub(crate) fn take(&self, now: &mut Option<u64>, honours_ramp: bool) -> Take {
+    pub(crate) fn take<'a>(
+        &self,
+        now: &mut Option<u64>,
+        honours_ramp: bool,
+        addr: impl FnOnce() -> Option<&'a Address>,
+    ) -> Take {
         let word = self.flags.load_acquire();
         if word.is_plainly_ready() {
             return Take::Yes;
@@ -176,7 +272,7 @@ impl BackendState {
             if !self.ejection.over(at) {
                 return Take::LastResort;
             }
-            return if self.readmit_over(word, at) {
+            return if self.readmit_over(word, at, addr) {
                 Take::Yes
             } else {
                 Take::LastResort
@@ -201,7 +297,12 @@ impl BackendState {
     /// probation when the policy says so (this pick is the probe; others wait for its verdict
     /// or the probe's time), else at once. `false` when another select did it first, or a newer
     /// ejection came.
-    fn readmit_over(&self, word: Word, at: u64) -> bool {
+    fn readmit_over<'a>(
+        &self,
+        word: Word,
+        at: u64,
+        addr: impl FnOnce() -> Option<&'a Address>,
+    ) -> bool {
         let probe = self.pool.probe_time();
         let change = match probe {
             Some(length) => self.flags.claim_probe(word).inspect(|_| {
@@ -220,11 +321,11 @@ impl BackendState {
             {
                 m.readmitted();
             }
+            let backend = Named(addr());
             match probe {
-                Some(_) => tracing::info!(backend = %self.health.target.addr,
+                Some(_) => tracing::info!(%backend,
                     "backend's ejection ended: one probe request goes to it"),
-                None => tracing::info!(backend = %self.health.target.addr,
-                    "backend readmitted after its ejection"),
+                None => tracing::info!(%backend, "backend readmitted after its ejection"),
             }
         }
         self.changed(change);
@@ -233,7 +334,7 @@ impl BackendState {
 
     /// Ends any ejection or probation now (the policy was turned off, or a probe succeeded);
     /// returns whether the backend is then ready.
-    pub(crate) fn readmit(&self) -> bool {
+    pub(crate) fn readmit(&self, addr: &Address) -> bool {
         let (before, after) = self.flags.readmit();
         if before.is_held_out() {
             self.ejection.readmitted();
@@ -242,7 +343,7 @@ impl BackendState {
                 m.readmitted();
             }
             if before.is_probing() {
-                tracing::info!(backend = %self.health.target.addr,
+                tracing::info!(backend = %addr,
                     "backend's probe succeeded: readmitted");
             }
         }
@@ -270,14 +371,13 @@ impl BackendState {
     /// Registers the backend's metric handles when its load balancer records metrics and they
     /// are not registered yet.
     #[cfg(feature = "metrics")]
-    pub(crate) fn register_metrics(&self) {
+    pub(crate) fn register_metrics(&self, addr: &Address) {
         if self.metrics.get().is_none()
             && let Some(lb) = self.pool.metrics()
         {
             // Two publications racing may both register: the loser's handles are dropped (and
             // give their label back).
-            self.metrics
-                .get_or_init(|| Box::new(lb.backend(&self.health.target.addr)));
+            self.metrics.get_or_init(|| Box::new(lb.backend(addr)));
         }
     }
 
@@ -362,17 +462,12 @@ impl BackendState {
 
     /// A copy of the backend's health: consecutive counts and the last failure reason.
     pub fn health(&self) -> HealthStatus {
-        self.health.status()
+        self.health_record().status()
     }
 
     /// Why the last failed probe failed, if any probe failed.
     pub fn last_error(&self) -> Option<Arc<str>> {
-        self.health.last_error()
-    }
-
-    /// The backend's address, for log lines.
-    pub(crate) fn target(&self) -> &crate::Backend {
-        &self.health.target
+        self.health_record().last_error()
     }
 
     /// Requests in flight: picks alive and not yet reported, counted while the load balancer
@@ -476,25 +571,80 @@ mod tests {
         let now = clock::now_nanos();
         s.eject(now, Duration::from_secs(3600));
         assert!(!s.is_ready() && s.is_ejected() && s.is_only_ejected());
-        assert_eq!(s.take(&mut Some(now), true), Take::LastResort);
+        assert_eq!(s.take(&mut Some(now), true, || None), Take::LastResort);
         assert!(s.ejection_remaining().unwrap() > Duration::from_secs(3500));
         s.eject(now, Duration::ZERO);
         assert!(s.is_ready(), "over: the next select would take it");
-        assert_eq!(s.take(&mut Some(now), true), Take::Yes, "the probe");
+        assert_eq!(
+            s.take(&mut Some(now), true, || None),
+            Take::Yes,
+            "the probe"
+        );
         assert!(s.is_probing() && !s.is_ready());
         assert_eq!(
-            s.take(&mut Some(now), true),
+            s.take(&mut Some(now), true, || None),
             Take::LastResort,
             "one probe at a time"
         );
-        assert!(s.readmit());
+        assert!(s.readmit(&Address::parse("127.0.0.1:1").unwrap()));
         assert!(s.is_plainly_ready());
         assert_eq!(s.ejections(), 2);
         assert_eq!(pool.weights(), (2, 2));
     }
 
     #[test]
-    fn a_state_fits_two_cache_lines() {
-        assert!(std::mem::size_of::<BackendState>() <= 128);
+    fn own_health_flips_the_readiness_word_at_the_thresholds() {
+        let pool = Arc::new(Pool::default());
+        let s = BackendState::new(Source::Own(true), Enablement::Enabled, &pool);
+        s.publish(3, false, 0, false);
+        assert!(s.has_own_health() && s.is_ready());
+        let now = std::time::Instant::now();
+        let fail = || Err(Arc::<str>::from("refused"));
+        assert_eq!(s.record_probe(fail(), 2, 2, now), None);
+        assert!(s.is_ready(), "one failure of two");
+        assert_eq!(
+            s.record_probe(fail(), 2, 2, now),
+            Some(Flip { healthy: false })
+        );
+        assert!(!s.is_ready() && !s.is_healthy());
+        assert_eq!(pool.weights(), (3, 0));
+        assert_eq!(s.health().consecutive_failures, 2);
+        assert_eq!(s.last_error().as_deref(), Some("refused"));
+        assert_eq!(s.record_probe(Ok(()), 2, 2, now), None);
+        assert_eq!(
+            s.record_probe(Ok(()), 2, 2, now),
+            Some(Flip { healthy: true })
+        );
+        assert!(s.is_ready());
+        assert_eq!(s.force_health(false), Some(Flip { healthy: false }));
+        assert!(!s.is_ready());
+        assert_eq!(s.force_health(false), None, "no flip: already unhealthy");
+        assert_eq!(s.health().probes, 4);
+    }
+
+    #[test]
+    fn own_health_that_starts_unhealthy_takes_traffic_after_its_first_success() {
+        let pool = Arc::new(Pool::default());
+        let s = BackendState::new(Source::Own(false), Enablement::Enabled, &pool);
+        s.publish(1, false, 0, false);
+        assert!(!s.is_ready());
+        let now = std::time::Instant::now();
+        assert_eq!(
+            s.record_probe(Ok(()), 5, 1, now),
+            Some(Flip { healthy: true })
+        );
+        assert!(s.is_ready());
+    }
+
+    #[test]
+    fn a_backend_with_its_own_health_costs_less_than_the_memory_budget() {
+        // Per backend, a load balancer holds the set's backend and pointer to its state, the
+        // state in one heap block with its two reference counts, and its share of the selector
+        // (4 bytes for round robin). Issue 18's budget: under 300 bytes at a million backends.
+        let per_backend = std::mem::size_of::<Backend>()
+            + std::mem::size_of::<usize>()
+            + 2 * std::mem::size_of::<usize>()
+            + std::mem::size_of::<BackendState>();
+        assert!(per_backend + 4 < 280, "{per_backend} bytes per backend");
     }
 }

@@ -9,7 +9,7 @@ use crate::backend::Backend;
 use crate::pool::routing_mix;
 use crate::rng;
 use crate::selection::{BackendSelection, States};
-use crate::snapshot::{Snapshot, Walk, candidate_budget};
+use crate::snapshot::{Snapshot, Walk, Within, candidate_budget};
 
 /// A 64-bit hash of a request key, so that a hashing strategy's key keeps its level and zone as
 /// it keeps its backend: eight bytes per multiplication, then the splitmix64 finaliser. Not the
@@ -103,7 +103,11 @@ impl<S: BackendSelection> Snapshot<S> {
         };
         let pool = &self.policies.pool;
         let view = States::of_slice(&part.states, &self.signals, pool);
-        let first = self.walk_in(selector, view, key, Some(start.panic));
+        let within = Within {
+            panic: Some(start.panic),
+            member: &|i| part.member(i),
+        };
+        let first = self.walk_in(selector, view, key, within);
         match first {
             Walk::Ready(i) => match part.member(i) {
                 Some(index) => {
@@ -142,7 +146,11 @@ impl<S: BackendSelection> Snapshot<S> {
             };
             let view = States::of_slice(&part.states, &self.signals, pool);
             let panic = pool.routing().level_panic(usize::from(part.key.level));
-            match self.walk_in(selector, view, key, Some(panic)) {
+            let within = Within {
+                panic: Some(panic),
+                member: &|i| part.member(i),
+            };
+            match self.walk_in(selector, view, key, within) {
                 Walk::Ready(i) => {
                     let Some(index) = part.member(i) else {
                         continue;

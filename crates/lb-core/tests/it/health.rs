@@ -280,3 +280,50 @@ async fn initially_unhealthy_backends_wait_for_their_first_successful_probe() {
         "healthy after one success, not three"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_private_registry_probes_the_published_set_and_keeps_health_in_its_states() {
+    let check = ScriptedCheck::new(1, 1);
+    let list = backends(3);
+    let mut b = Backends::fixed(list[..2].to_vec());
+    b.set_health_check(Box::new(check.clone()));
+    let lb = LoadBalancer::<Rotate>::from_backends(b);
+    let registry = lb.backends().health_registry().clone();
+    assert_eq!(registry.len(), 2);
+
+    // A delta adds one backend and removes another: the next pass probes the published set.
+    let delta = lb_core::Delta::new()
+        .with_upsert(list[2].clone())
+        .with_removal(list[0].addr.clone());
+    lb.apply_delta(&delta).unwrap();
+    assert_eq!(registry.len(), 2);
+    check.set_down(&list[2].addr.to_string(), true);
+    let report = registry.check_once(&HealthSchedule::default()).await;
+    assert_eq!((report.checked, report.failed), (2, 1));
+    assert_eq!(check.calls(&list[0].addr.to_string()), 0, "it left the set");
+    assert_eq!(check.calls(&list[2].addr.to_string()), 1);
+    let state = lb.backends().state(&list[2]).unwrap();
+    assert!(!state.is_ready());
+    assert_eq!(state.health().consecutive_failures, 1);
+
+    // The application's word reaches the state, and the registry says whom it knows.
+    assert!(registry.set_health(&list[2], true));
+    assert!(lb.backends().ready(&list[2]));
+    assert!(
+        !registry.set_health(&list[0], false),
+        "not in the set any more"
+    );
+
+    // The same registry handed to a second load balancer: its backends share cells by key, and
+    // one pass probes both load balancers' backends.
+    let other = LoadBalancer::<Rotate>::from_backends(
+        Backends::fixed(list[..1].to_vec()).with_health_registry(registry.clone()),
+    );
+    assert_eq!(registry.len(), 3);
+    check.set_down(&list[0].addr.to_string(), true);
+    registry.check_once(&HealthSchedule::default()).await;
+    assert_eq!(check.calls(&list[0].addr.to_string()), 1);
+    assert!(!other.backends().ready(&list[0]));
+    drop(lb);
+    assert_eq!(registry.len(), 1, "the owner's backends go with it");
+}

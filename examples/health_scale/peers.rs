@@ -2,9 +2,10 @@
 //! answers 200, on `0.0.0.0` (so that it answers every `127.a.b.c` target) and on a thread of
 //! its own: it stands for the backends' hosts, not for the prober.
 //!
-//! The TCP peer accepts with blocking calls on a plain thread: one `accept` and one `close` per
-//! connection, no event loop and no allocation per connection, so that it keeps up with the
-//! prober on the same CPUs and adds nothing to the heap the run counts. It closes each
+//! The TCP peer accepts on a plain thread: one `accept` and one `close` per connection, no event
+//! loop and no allocation per connection, polling its non-blocking listener and sleeping a little
+//! when the queue is empty (a thread blocked in `accept` would be woken by every connection), so
+//! that it keeps up with the prober on the same CPUs and adds nothing to the heap the run counts. It closes each
 //! connection [`HELD`] connections later, by which time the probe has closed it with a reset:
 //! closing it at once would race the probe, and a server that closes first sends a FIN, which
 //! costs the kernel (on these same CPUs) another round of packets.
@@ -115,7 +116,7 @@ fn thread_cpu_ns() -> u64 {
 
 #[derive(Debug)]
 enum Stop {
-    /// Set the flag, then connect once to wake the blocked `accept`.
+    /// Set the flag, then connect once (the peer sees the flag within one idle wait).
     Flag(Arc<AtomicBool>),
     /// The HTTP server's runtime ends when this is sent or dropped.
     Signal(Option<oneshot::Sender<()>>),

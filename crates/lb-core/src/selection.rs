@@ -127,7 +127,9 @@ pub trait BackendIter {
 pub struct States<'a> {
     states: &'a [Arc<BackendState>],
     signals: &'a LoadSignals,
-    pool: Option<&'a Pool>,
+    /// The pool's handle, not the pool: making a view reads no pointer beyond the snapshot
+    /// (`select` makes one per pick; only Peak EWMA's coarse clock reads the pool).
+    pool: Option<&'a Arc<Pool>>,
 }
 
 static DEFAULT_SIGNALS: LoadSignals = LoadSignals {
@@ -146,7 +148,11 @@ impl<'a> States<'a> {
         }
     }
 
-    pub(crate) fn with_pool(set: &'a BackendSet, signals: &'a LoadSignals, pool: &'a Pool) -> Self {
+    pub(crate) fn with_pool(
+        set: &'a BackendSet,
+        signals: &'a LoadSignals,
+        pool: &'a Arc<Pool>,
+    ) -> Self {
         States::of_slice(set.states(), signals, pool)
     }
 
@@ -155,7 +161,7 @@ impl<'a> States<'a> {
     pub(crate) fn of_slice(
         states: &'a [Arc<BackendState>],
         signals: &'a LoadSignals,
-        pool: &'a Pool,
+        pool: &'a Arc<Pool>,
     ) -> Self {
         States {
             states,

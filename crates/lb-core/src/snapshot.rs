@@ -212,32 +212,49 @@ impl<S: BackendSelection> Snapshot<S> {
     /// ejection never leaves a load balancer with nothing to pick).
     #[inline]
     pub(crate) fn first_ready(&self, selector_index: usize, key: &[u8]) -> Option<usize> {
-        match self.walk(selector_index, key) {
-            Walk::Ready(i) => Some(i),
-            Walk::Ended(last_resort) => last_resort,
-            Walk::OverBudget(last_resort) => self.contract_broken(last_resort),
-        }
-    }
-
-    /// Walks the candidates until a ready one, the end, or the budget. The first candidate is
-    /// looked at here, the rest out of line: the first is plainly ready in the common case (one
-    /// load), and a short fast path keeps the strategy's state in registers.
-    #[inline]
-    fn walk(&self, selector_index: usize, key: &[u8]) -> Walk {
-        let Some(selectors) = self.selectors.as_ref() else {
-            return Walk::Ended(None);
-        };
+        let selectors = self.selectors.as_ref()?;
         if let Some(partitions) = &selectors.partitions {
-            return self.walk_partitioned(partitions, selector_index, key);
+            return self.first_ready_partitioned(partitions, selector_index, key);
         }
-        let Some(selector) = selectors.get(selector_index) else {
-            return Walk::Ended(None);
-        };
+        let selector = selectors.get(selector_index)?;
         let whole = Within {
             panic: None,
             member: &Some,
         };
-        self.walk_in(selector, self.states(), key, whole)
+        // The first candidate is looked at here, the rest out of line: the first is plainly
+        // ready in the common case (one load), and a short fast path keeps the strategy's state
+        // in registers, and its answer too (a walk's result, three words, would go through
+        // memory).
+        let view = self.states();
+        let mut candidates = selector.iter_with_states(key, view);
+        let first = candidates.next()?;
+        if view.get(first).is_some_and(BackendState::is_plainly_ready) {
+            return Some(first);
+        }
+        let walk = self.walk_on(selector, view, key, candidates, first, whole);
+        self.resolve(walk)
+    }
+
+    /// [`Snapshot::first_ready`] over a divided set, out of line.
+    #[inline(never)]
+    fn first_ready_partitioned(
+        &self,
+        partitions: &Partitions<S>,
+        selector_index: usize,
+        key: &[u8],
+    ) -> Option<usize> {
+        let walk = self.walk_partitioned(partitions, selector_index, key);
+        self.resolve(walk)
+    }
+
+    /// The backend a walk found: a ready one, else its last resort.
+    #[inline]
+    fn resolve(&self, walk: Walk) -> Option<usize> {
+        match walk {
+            Walk::Ready(i) => Some(i),
+            Walk::Ended(last_resort) => last_resort,
+            Walk::OverBudget(last_resort) => self.contract_broken(last_resort),
+        }
     }
 
     /// The walk over one selector's candidates, `view` its backends' states, `within` the part
@@ -260,7 +277,7 @@ impl<S: BackendSelection> Snapshot<S> {
         self.walk_on(selector, view, key, candidates, first, within)
     }
 
-    /// The rest of [`Snapshot::walk`], after a first candidate `first` that was not plainly
+    /// The rest of [`Snapshot::first_ready`], after a first candidate `first` that was not plainly
     /// ready: each candidate's [`Take`] decides, with panic mode (take any enabled backend) and
     /// slow start (a ramping backend passed over by its draw sends the walk back to the strategy
     /// for a fresh pick, a few times at most, so that its share follows its weight factor).

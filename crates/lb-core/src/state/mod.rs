@@ -41,7 +41,9 @@ pub(crate) use load::{Load, nanos_f64};
 /// first) to 256 bytes, 1 in 5 of a million-backend load balancer's memory. The words written per
 /// request (the readiness word, the load counters) come first and the ones written rarely (the
 /// health record, the pool) last, so two neighbouring states share at most the line where one's
-/// rarely written tail meets the other's head.
+/// rarely written tail meets the other's head (`repr(C)` keeps that order: the select path reads
+/// the readiness word only, in the heap block's first cache line).
+#[repr(C)]
 pub struct BackendState {
     flags: Flags,
     pub(crate) load: Load,

@@ -86,7 +86,7 @@ impl<S: BackendSelection> Snapshot<S> {
         }
     }
 
-    /// [`Snapshot::walk`] over a divided set: the routed partition here, the rest out of line.
+    /// [`Snapshot::first_ready`] over a divided set: the routed partition here, the rest out of line.
     #[inline(never)]
     pub(crate) fn walk_partitioned(
         &self,

@@ -217,10 +217,6 @@ impl<S: BackendSelection> Snapshot<S> {
             return self.first_ready_partitioned(partitions, selector_index, key);
         }
         let selector = selectors.get(selector_index)?;
-        let whole = Within {
-            panic: None,
-            member: &Some,
-        };
         // The first candidate is looked at here, the rest out of line: the first is plainly
         // ready in the common case (one load), and a short fast path keeps the strategy's state
         // in registers, and its answer too (a walk's result, three words, would go through
@@ -231,7 +227,25 @@ impl<S: BackendSelection> Snapshot<S> {
         if view.get(first).is_some_and(BackendState::is_plainly_ready) {
             return Some(first);
         }
-        let walk = self.walk_on(selector, view, key, candidates, first, whole);
+        self.first_ready_rest(selector, key, candidates, first)
+    }
+
+    /// [`Snapshot::first_ready`] after a first candidate that was not plainly ready: the walk
+    /// of the rest, whose arguments are made here rather than on the fast path.
+    #[cold]
+    #[inline(never)]
+    fn first_ready_rest<'a>(
+        &'a self,
+        selector: &'a S,
+        key: &[u8],
+        candidates: S::Iter<'a>,
+        first: usize,
+    ) -> Option<usize> {
+        let whole = Within {
+            panic: None,
+            member: &Some,
+        };
+        let walk = self.walk_on(selector, self.states(), key, candidates, first, whole);
         self.resolve(walk)
     }
 

@@ -28,7 +28,9 @@ type KeyFn = Arc<dyn Fn(&Backend) -> HealthKey + Send + Sync>;
 /// The registry a load balancer makes for itself keeps each backend's health in the backend's
 /// state, with nothing per backend in the registry; it forgets a backend's health when the
 /// backend leaves the set (one that comes back starts in the initial health). A shared registry
-/// keeps one cell per key, and forgets it when no load balancer holds the backend any more.
+/// keeps one cell per key, and forgets it when no load balancer holds the backend any more. A
+/// load balancer's own registry given to another one serves both: a backend both hold is then
+/// probed once for each.
 #[derive(Clone)]
 pub struct HealthRegistry {
     pub(crate) inner: Arc<RegistryInner>,

@@ -243,22 +243,21 @@ impl HealthRegistry {
             .map
             .get(&key)
             .and_then(Weak::upgrade);
-        let mut found = cell.map(Target::Cell).into_iter().collect::<Vec<_>>();
-        if let Some(set) = self.owned_set()
-            && let Some(index) = set.index_of(&backend.addr)
-            && set.states()[index].has_own_health()
-        {
-            found.push(Target::Own(
-                set[index].clone(),
-                Arc::clone(&set.states()[index]),
-            ));
-        }
-        for target in &found {
+        let own = self.owned_set().and_then(|set| {
+            let index = set.index_of(&backend.addr)?;
+            let state = set.states().get(index)?;
+            state
+                .has_own_health()
+                .then(|| Target::Own(set[index].clone(), Arc::clone(state)))
+        });
+        let mut found = false;
+        for target in [cell.map(Target::Cell), own].into_iter().flatten() {
+            found = true;
             if target.force(healthy).is_some() {
-                self.announce(target, healthy);
+                self.announce(&target, healthy);
             }
         }
-        !found.is_empty()
+        found
     }
 }
 
@@ -310,7 +309,8 @@ impl Target {
     pub(crate) fn is_healthy(&self) -> bool {
         match self {
             Target::Cell(cell) => cell.is_healthy(),
-            Target::Own(_, state) => state.health().healthy,
+            // The readiness word follows the state's own health under its lock.
+            Target::Own(_, state) => state.is_healthy(),
         }
     }
 

@@ -22,6 +22,9 @@
 //!   `cargo xtask bench [--quick] --compare pingora` runs the comparison with
 //!   pingora-load-balancing; both write `target/lb-report/report.md` with SVG plots from all the
 //!   results there (see `bench/mod.rs`).
+//! - `cargo xtask select-ab <rev> [--rounds N]` builds the `select` bench of an earlier
+//!   revision and of this tree and runs them in turn, N times each: the quiet select rows of
+//!   the budget (round robin, random, FNV hash) side by side (see `select_ab.rs`).
 //! - `cargo xtask sim [--quick] [--scenario NAME]` builds the load-balancing simulator (`sim/`)
 //!   in release mode and runs it: `target/lb-report/sim.md` with its plots, and on a full run of
 //!   every scenario `docs/choosing-a-strategy.md`.
@@ -41,6 +44,7 @@ mod ci;
 mod pingora;
 mod readme;
 mod screenshot;
+mod select_ab;
 mod sim;
 mod soak;
 mod tidy;
@@ -65,6 +69,11 @@ commands:
                          only the comparison with pingora-load-balancing 0.9.1 (needs
                          cmake) and adds it to the report; --report-only re-renders the
                          report from existing results
+  select-ab <rev> [--rounds N]
+                         the select bench's quiet rows (round robin, random, FNV hash)
+                         of this tree against those of revision <rev>, both built and
+                         run in turn N times (default 20); fails when a row's fastest
+                         figure is more than 10 % above the revision's
   sim [--quick] [--scenario NAME]
                          run the load-balancing simulator (release build) over lb's
                          strategies and write target/lb-report/sim.md with plots; a
@@ -87,6 +96,7 @@ enum Command {
     Ci { skip: Vec<ci::StepName> },
     Tidy,
     Bench(bench::Options),
+    SelectAb(select_ab::Options),
     Sim(sim::Options),
     Soak(soak::Length),
     Screenshot(screenshot::Options),
@@ -120,6 +130,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             rest.join(" ")
         )),
         "bench" => bench::Options::parse(rest).map(Command::Bench),
+        "select-ab" => select_ab::Options::parse(rest).map(Command::SelectAb),
         "sim" => sim::Options::parse(rest).map(Command::Sim),
         "soak" => soak::Length::parse(rest).map(Command::Soak),
         "screenshot" => screenshot::Options::parse(rest).map(Command::Screenshot),
@@ -159,6 +170,13 @@ fn main() -> ExitCode {
         }
         Command::Bench(options) => {
             if bench::run(&root, &options) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::SelectAb(options) => {
+            if select_ab::run(&root, &options) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -214,6 +232,13 @@ mod tests {
             }))
         );
         assert_eq!(parse_args(&args("--help")), Ok(Command::Help));
+        assert_eq!(
+            parse_args(&args("select-ab 297dc5a --rounds 4")),
+            Ok(Command::SelectAb(select_ab::Options {
+                base: "297dc5a".into(),
+                rounds: 4
+            }))
+        );
         assert_eq!(parse_args(&args("ci")), Ok(Command::Ci { skip: vec![] }));
         assert_eq!(
             parse_args(&args("soak --minutes 2")),

@@ -71,6 +71,7 @@ impl Address {
             return Err(AddressError::UnixPathTooLong {
                 path: path.to_string_lossy().into_owned(),
                 len: bytes.len(),
+                max: MAX_UNIX_PATH_LEN,
             });
         }
         Ok(Address::Unix(path.to_path_buf()))
@@ -188,7 +189,11 @@ mod tests {
         let long = format!("unix:/{}", "a".repeat(200));
         assert!(matches!(
             Address::parse(&long),
-            Err(AddressError::UnixPathTooLong { len: 201, .. })
+            Err(AddressError::UnixPathTooLong {
+                len: 201,
+                max: 107,
+                ..
+            })
         ));
         assert!(matches!(
             Address::parse("unix:/a\0b"),

@@ -66,12 +66,15 @@ pub enum AddressError {
     },
     /// `unix:` with nothing after it.
     UnixPathEmpty,
-    /// A Unix socket path longer than [`crate::address::MAX_UNIX_PATH_LEN`] bytes.
+    /// A Unix socket path longer than the kernel accepts
+    /// ([`MAX_UNIX_PATH_LEN`](crate::MAX_UNIX_PATH_LEN) bytes).
     UnixPathTooLong {
         /// The rejected path.
         path: String,
         /// Its length in bytes.
         len: usize,
+        /// The longest path accepted, in bytes.
+        max: usize,
     },
     /// A Unix socket path containing a NUL byte.
     UnixPathNul {
@@ -93,10 +96,10 @@ impl fmt::Display for AddressError {
             }
             AddressError::PortZero { input } => write!(f, "backend address `{input}` has port 0"),
             AddressError::UnixPathEmpty => f.write_str("unix socket address has an empty path"),
-            AddressError::UnixPathTooLong { path, len } => write!(
+            AddressError::UnixPathTooLong { path, len, max } => write!(
                 f,
-                "unix socket path `{path}` is {len} bytes long, more than the {} the kernel accepts",
-                crate::address::MAX_UNIX_PATH_LEN
+                "unix socket path `{path}` is {len} bytes long, more than the {max} the kernel \
+                 accepts"
             ),
             AddressError::UnixPathNul { path } => {
                 write!(f, "unix socket path `{path}` contains a NUL byte")

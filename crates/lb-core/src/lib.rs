@@ -102,11 +102,11 @@ pub use load_balancer::{
 pub use outcome::Outcome;
 pub use outlier::{FailurePercentageEjection, SuccessRateEjection};
 pub use passive::PassiveHealth;
-pub use pick::Pick;
+pub use pick::{LocalPick, Pick};
 pub use pool::SlowStart;
 pub use rng::seed_thread_random;
 pub use selection::{BackendIter, BackendSelection, SignalTime, States};
-pub use selector::{LocalPick, Selector};
+pub use selector::Selector;
 pub use set::BackendSet;
 pub use signals::LoadSignals;
 pub use state::{BackendState, Enablement, Window};

@@ -1,5 +1,6 @@
 //! [`Pick`]: the backend chosen for one request, and the request's lifecycle from `select` to
-//! its end.
+//! its end; [`LocalPick`], the borrowed view of a chosen backend that a
+//! [`Selector`](crate::Selector) answers.
 
 use std::fmt;
 use std::ops::Deref;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::outcome::Outcome;
-use crate::selector::LocalPick;
+use crate::selection::BackendSelection;
 use crate::set::BackendSet;
 use crate::snapshot::{Ending, Snapshot};
 use crate::state::BackendState;
@@ -160,6 +161,84 @@ impl<S> fmt::Debug for Pick<S> {
             .field("index", &self.index())
             .field("backend", self.backend())
             .field("tracked", &self.tracked())
+            .finish()
+    }
+}
+
+/// A backend chosen by a [`Selector`](crate::Selector), valid until the selector's next pick
+/// (also the borrowed view of a [`Pick`], [`Pick::as_local`]). It dereferences to the
+/// [`Backend`].
+///
+/// It is a view, not a request: [`LocalPick::to_pick`] starts the request's lifecycle.
+pub struct LocalPick<'a, S> {
+    snapshot: &'a Arc<Snapshot<S>>,
+    index: usize,
+}
+
+impl<S> Clone for LocalPick<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for LocalPick<'_, S> {}
+
+impl<'a, S> LocalPick<'a, S> {
+    pub(crate) fn new(snapshot: &'a Arc<Snapshot<S>>, index: usize) -> Self {
+        LocalPick { snapshot, index }
+    }
+
+    /// The chosen backend.
+    #[inline]
+    pub fn backend(&self) -> &'a Backend {
+        // `index` was checked against this very set when the pick was made, and sets never
+        // change, so direct indexing cannot go out of bounds.
+        &self.snapshot.set.backends()[self.index]
+    }
+
+    /// The backend's index in its set.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The backend's runtime state.
+    pub fn state(&self) -> &'a Arc<BackendState> {
+        // Same invariant as `backend`: states and backends have the same length.
+        &self.snapshot.set.states()[self.index]
+    }
+
+    /// The set the backend was chosen from.
+    pub fn set(&self) -> &'a Arc<BackendSet> {
+        &self.snapshot.set
+    }
+}
+
+impl<S: BackendSelection> LocalPick<'_, S> {
+    /// Starts a request on this backend: an owned [`Pick`], which may outlive the selector and
+    /// cross threads, counted in flight when the load balancer tracks load (one atomic increment
+    /// for the generation, one for the count).
+    pub fn to_pick(&self) -> Pick<S> {
+        Pick::new(
+            arc_swap::Guard::from_inner(Arc::clone(self.snapshot)),
+            self.index,
+            self.snapshot.start(self.index),
+        )
+    }
+}
+
+impl<S> Deref for LocalPick<'_, S> {
+    type Target = Backend;
+    #[inline]
+    fn deref(&self) -> &Backend {
+        self.backend()
+    }
+}
+
+impl<S> fmt::Debug for LocalPick<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalPick")
+            .field("index", &self.index)
+            .field("backend", self.backend())
             .finish()
     }
 }

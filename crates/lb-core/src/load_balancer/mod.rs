@@ -198,7 +198,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
 
     /// A per-worker handle whose picks cost the strategy alone (see [`Selector`]).
     pub fn selector(&self) -> Selector<S> {
-        Selector::new(self)
+        Selector::over(Arc::clone(&self.cell))
     }
 
     pub(crate) fn cell(&self) -> &Arc<SnapshotCell<S>> {

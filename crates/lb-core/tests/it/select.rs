@@ -159,7 +159,7 @@ fn a_group_holds_one_selector_per_configuration_over_one_pool() {
 #[test]
 fn a_selector_follows_updates_and_its_picks_can_be_made_owned() {
     let lb = Arc::new(lb(&["10.0.0.1:1", "10.0.0.2:1"]));
-    let mut selector = lb_core::Selector::new(&lb);
+    let mut selector = lb.selector();
     let a = selector.select(b"").unwrap().addr.to_string();
     let b = selector.select(b"").unwrap().addr.to_string();
     assert_ne!(

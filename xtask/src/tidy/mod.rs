@@ -14,12 +14,15 @@
 //! - `src/lib.rs` opens with `//!` crate docs;
 //! - no `.rs` file has a doctest fence marked `ignore`;
 //! - lb-core's `tokio` and `async-trait` are optional, enabled by its `runtime` feature
-//!   (design.md: a user who needs strategies but not tokio turns `runtime` off).
+//!   (design.md: a user who needs strategies but not tokio turns `runtime` off);
+//! - lb-core's files hold at most about 400 lines before their tests, and no two of them import
+//!   each other (`layout.rs`).
 //!
 //! Every problem is reported with the file it is in, not only the first one. The checks run on an
 //! in-memory [`Workspace`], which [`Workspace::load`] reads from disk and unit tests build by hand.
 
 mod edges;
+mod layout;
 mod manifest;
 mod sources;
 #[cfg(test)]
@@ -191,6 +194,7 @@ impl Workspace {
         for file in &self.crate_sources {
             sources::check_ignore_doctests(file, &mut violations);
         }
+        layout::check(&self.crate_sources, &mut violations);
         violations
     }
 }

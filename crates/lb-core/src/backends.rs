@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::backend::Backend;
 use crate::discovery::Discovered;
 use crate::health::{HealthRegistry, InitialHealth, Registrar};
+use crate::hooks::BackendsLink;
 use crate::pool::Pool;
 use crate::set::BackendSet;
 use crate::state::{BackendState, Enablement};
@@ -44,18 +45,16 @@ impl CurrentSet for Detached {
 /// view of the load balancer's published set: `get_backend`, `ready` and `state` read the same
 /// generation `select` picks from, and nothing keeps a copy of it.
 pub struct Backends {
-    #[cfg(feature = "runtime")]
-    pub(crate) discovery: Option<Box<dyn crate::runtime::ServiceDiscovery>>,
     pub(crate) registry: HealthRegistry,
     pub(crate) shared_registry: bool,
     pub(crate) current: Arc<dyn CurrentSet>,
     /// The readiness accounting of the load balancer these backends belong to; every state
     /// counts in it.
     pub(crate) pool: Arc<Pool>,
-    /// Counts administrative changes ([`Backends::set_enablement`]), for consumers that follow
-    /// which backends are present (lb-tower's `discover`) between publications.
-    #[cfg(feature = "runtime")]
-    pub(crate) admin: tokio::sync::watch::Sender<u64>,
+    /// The async side's part: the discovery source, and the count of administrative changes
+    /// ([`Backends::set_enablement`]) for consumers that follow which backends are present
+    /// (lb-tower's `discover`) between publications.
+    pub(crate) link: BackendsLink,
 }
 
 impl Backends {
@@ -74,14 +73,11 @@ impl Backends {
         let current: Arc<dyn CurrentSet> = Arc::new(Detached(arc_swap::ArcSwap::from_pointee(set)));
         registry.own(&current);
         Backends {
-            #[cfg(feature = "runtime")]
-            discovery: None,
             registry,
             shared_registry: false,
             current,
             pool,
-            #[cfg(feature = "runtime")]
-            admin: tokio::sync::watch::Sender::new(0),
+            link: BackendsLink::fixed(),
         }
     }
 
@@ -163,8 +159,7 @@ impl Backends {
         match self.current.current().state_of(&backend.addr) {
             Some(state) => {
                 state.set_enablement(enablement);
-                #[cfg(feature = "runtime")]
-                self.admin.send_modify(|n| *n = n.wrapping_add(1));
+                self.link.admin_changed();
                 true
             }
             None => false,
@@ -181,10 +176,9 @@ impl Backends {
 
 impl fmt::Debug for Backends {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Backends");
-        #[cfg(feature = "runtime")]
-        d.field("has_discovery", &self.discovery.is_some());
-        d.field("registry", &self.registry)
+        f.debug_struct("Backends")
+            .field("has_discovery", &self.link.has_discovery())
+            .field("registry", &self.registry)
             .field("shared_registry", &self.shared_registry)
             .field("set", &self.current.current())
             .finish()

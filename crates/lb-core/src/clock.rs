@@ -1,6 +1,6 @@
 //! The one clock of lb-core's policies: ejection ends, latency decay, outcome windows.
 //!
-//! With the `runtime` feature it is tokio's clock, so that a test on a paused runtime
+//! With the `runtime` feature it is tokio's clock (`hooks::now`), so that a test on a paused runtime
 //! (`start_paused = true`, `tokio::time::advance`) drives every time-dependent policy; without
 //! it, the standard monotonic clock. Times are kept in atomics as nanoseconds since one process
 //! epoch ([`nanos`]), so a state holds a time in 8 bytes and never an `Instant`.
@@ -11,14 +11,7 @@ use std::time::{Duration, Instant};
 /// The current time.
 #[inline]
 pub(crate) fn now() -> Instant {
-    #[cfg(feature = "runtime")]
-    {
-        tokio::time::Instant::now().into_std()
-    }
-    #[cfg(not(feature = "runtime"))]
-    {
-        Instant::now()
-    }
+    crate::hooks::now()
 }
 
 /// The process epoch: a year before the first time anything asked. Every time stored as

@@ -77,6 +77,12 @@ pub mod topology;
 
 #[cfg(feature = "runtime")]
 mod runtime;
+// What the data plane holds of the async side, inert without the `runtime` feature: the one
+// place the data plane's code depends on the feature.
+#[cfg(not(feature = "runtime"))]
+mod hooks;
+#[cfg(feature = "runtime")]
+use runtime::hooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;

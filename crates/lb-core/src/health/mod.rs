@@ -3,15 +3,13 @@
 //! health events) is async and lives in `runtime/`.
 
 pub(crate) mod cell;
-mod registry;
+pub(crate) mod registry;
 
 pub use cell::{HealthKey, HealthStatus, InitialHealth};
 pub use registry::HealthRegistry;
-pub(crate) use registry::{Registrar, Source, Target};
+pub(crate) use registry::{Registrar, Source};
 
 /// The default bound on concurrent probes of a parallel health-check pass: far below a
 /// listener's usual accept backlog, so that probing thousands of backends on one host cannot
 /// overflow it.
 pub const DEFAULT_HEALTH_CHECK_CONCURRENCY: usize = 128;
-#[cfg(feature = "runtime")]
-pub(crate) use registry::{RegistryInner, lock};

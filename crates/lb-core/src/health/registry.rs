@@ -45,8 +45,7 @@ pub(crate) struct RegistryInner {
     key_fn: Option<KeyFn>,
     initial: Mutex<InitialHealth>,
     /// The probe and the health events: the async side, in `runtime/`.
-    #[cfg(feature = "runtime")]
-    pub(crate) probe: crate::runtime::Probe,
+    pub(crate) probe: crate::hooks::Probe,
 }
 
 #[derive(Default)]
@@ -83,8 +82,7 @@ impl HealthRegistry {
                 owner: Mutex::new(None),
                 key_fn,
                 initial: Mutex::new(InitialHealth::default()),
-                #[cfg(feature = "runtime")]
-                probe: crate::runtime::Probe::default(),
+                probe: crate::hooks::Probe::default(),
             }),
         }
     }
@@ -94,18 +92,13 @@ impl HealthRegistry {
     pub fn with_key(self, key: impl Fn(&Backend) -> HealthKey + Send + Sync + 'static) -> Self {
         let registry = Self::build(Some(Arc::new(key)));
         registry.set_initial_health(self.initial_health());
-        #[cfg(feature = "runtime")]
         registry.inner.probe.copy_check_from(&self.inner.probe);
         registry
     }
 
     /// Whether a probe is set (only with the `runtime` feature can one be).
     pub(crate) fn has_health_check(&self) -> bool {
-        #[cfg(feature = "runtime")]
-        let has = self.inner.probe.has_check();
-        #[cfg(not(feature = "runtime"))]
-        let has = false;
-        has
+        self.inner.probe.has_check()
     }
 
     /// Sets the health of backends registered from now on (see [`InitialHealth`]).
@@ -230,7 +223,6 @@ impl HealthRegistry {
                 "backend is unhealthy"
             );
         }
-        #[cfg(feature = "runtime")]
         self.inner.probe.announce(backend, healthy, reason);
     }
 

@@ -9,7 +9,7 @@ mod observe;
 mod policies;
 mod select;
 mod topology;
-mod update;
+pub(crate) mod update;
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,8 +26,6 @@ use crate::selector::Selector;
 use crate::signals::LoadSignals;
 use crate::snapshot::{Snapshot, SnapshotCell, build_all, place};
 
-#[cfg(feature = "runtime")]
-pub(crate) use update::Built;
 pub(crate) use update::Updates;
 pub use update::{BLOCKING_BUILD_THRESHOLD, UpdateStats, UpdateTimings};
 
@@ -49,7 +47,7 @@ pub use update::{BLOCKING_BUILD_THRESHOLD, UpdateStats, UpdateTimings};
 pub struct LoadBalancer<S: BackendSelection> {
     /// The published snapshot: the one record of the current set, shared with the `Backends`
     /// view and with selectors.
-    cell: Arc<SnapshotCell<S>>,
+    pub(crate) cell: Arc<SnapshotCell<S>>,
     pub(crate) backends: Backends,
     /// One per selector; never empty.
     configs: Box<[S::Config]>,
@@ -72,8 +70,8 @@ pub struct LoadBalancer<S: BackendSelection> {
     /// Default: 0.1.
     pub health_check_jitter: f64,
     /// What the background service and waiters follow: readiness and published generations.
-    #[cfg(feature = "runtime")]
-    pub(crate) published: crate::runtime::Published,
+    /// Announces publications to those who wait on them (the async side).
+    pub(crate) published: crate::hooks::Published,
 }
 
 impl<S: BackendSelection> LoadBalancer<S> {
@@ -149,8 +147,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
             signals: LoadSignals::default(),
             policies_need_load: false,
         }));
-        #[cfg(feature = "runtime")]
-        let published = crate::runtime::Published::new(&backends, &cell.load());
+        let published = crate::hooks::Published::new(&cell.load(), backends.link.has_discovery());
         backends.attach(Arc::clone(&cell) as Arc<dyn CurrentSet>);
         let lb = LoadBalancer {
             cell,
@@ -164,7 +161,6 @@ impl<S: BackendSelection> LoadBalancer<S> {
             health_check_concurrency: crate::health::DEFAULT_HEALTH_CHECK_CONCURRENCY,
             health_check_timeout: Duration::from_secs(5),
             health_check_jitter: 0.1,
-            #[cfg(feature = "runtime")]
             published,
         };
         (lb, error)
@@ -199,10 +195,6 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// A per-worker handle whose picks cost the strategy alone (see [`Selector`]).
     pub fn selector(&self) -> Selector<S> {
         Selector::over(Arc::clone(&self.cell))
-    }
-
-    pub(crate) fn cell(&self) -> &Arc<SnapshotCell<S>> {
-        &self.cell
     }
 }
 

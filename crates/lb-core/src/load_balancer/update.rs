@@ -118,9 +118,9 @@ pub(crate) struct Updates {
     published_seq: Mutex<u64>,
     /// The number the discovery source gave the answer the published set came from (see
     /// `ServiceDiscovery::discover_changes`); `None` after a set from elsewhere.
-    source_version: Mutex<Option<u64>>,
+    pub(crate) source_version: Mutex<Option<u64>>,
     timings: Mutex<Option<UpdateTimings>>,
-    stats: Mutex<UpdateStats>,
+    pub(crate) stats: Mutex<UpdateStats>,
     /// The load balancer's metric handles, once it is named.
     #[cfg(feature = "metrics")]
     pub(crate) metrics: std::sync::OnceLock<Arc<crate::metrics::LbMetrics>>,
@@ -129,11 +129,6 @@ pub(crate) struct Updates {
 impl Updates {
     pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    /// The number of the discovery answer the published set came from.
-    pub(crate) fn source_version(&self) -> Option<u64> {
-        *lock(&self.source_version)
     }
 
     /// The lock every publication takes.
@@ -152,20 +147,6 @@ impl Updates {
         let mut stats = lock(&self.stats);
         stats.build_errors += 1;
         stats.last_error = Some(format!("building the backend selector failed: {chain}"));
-    }
-
-    /// Counts and logs a failed discovery.
-    #[cfg(feature = "runtime")]
-    pub(crate) fn discovery_failed(&self, e: &(dyn StdError + 'static)) {
-        let text = error_chain(e);
-        tracing::warn!(error = %text, "service discovery failed; keeping the last good set");
-        #[cfg(feature = "metrics")]
-        if let Some(m) = self.metrics.get() {
-            m.discovery_errors.increment(1);
-        }
-        let mut stats = lock(&self.stats);
-        stats.discovery_errors += 1;
-        stats.last_error = Some(format!("service discovery failed: {text}"));
     }
 }
 
@@ -358,7 +339,6 @@ impl<S: BackendSelection> LoadBalancer<S> {
             policies_need_load: current.policies_need_load,
         };
         drop(current);
-        #[cfg(feature = "runtime")]
         let generation = next.set.generation();
         self.cell.store(Arc::new(next));
         *published = seq;
@@ -376,7 +356,6 @@ impl<S: BackendSelection> LoadBalancer<S> {
         }
         lock(&self.updates.stats).published += 1;
         tracing::debug!(backends, "published a new backend set");
-        #[cfg(feature = "runtime")]
         self.published.published(generation);
         Ok(true)
     }

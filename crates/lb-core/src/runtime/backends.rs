@@ -9,10 +9,9 @@ use crate::backends::Backends;
 impl Backends {
     /// Backends that come from `discovery`. The set is empty until the first update.
     pub fn new(discovery: Box<dyn ServiceDiscovery>) -> Self {
-        Backends {
-            discovery: Some(discovery),
-            ..Self::fixed(std::iter::empty())
-        }
+        let mut backends = Self::fixed(std::iter::empty());
+        backends.link.discovery = Some(discovery);
+        backends
     }
 
     /// Probes backends with `check`. New backends start in the registry's initial health; the
@@ -23,7 +22,7 @@ impl Backends {
     }
 
     pub(crate) fn discovery(&self) -> Option<&dyn ServiceDiscovery> {
-        self.discovery.as_deref()
+        self.link.discovery.as_deref()
     }
 
     /// Runs one health-check pass over the registry's backends now (pingora's
@@ -43,7 +42,7 @@ impl Backends {
     /// these backends are dropped.
     pub fn enablement_changes(&self) -> EnablementChanges {
         EnablementChanges(tokio_stream::wrappers::WatchStream::from_changes(
-            self.admin.subscribe(),
+            self.link.admin.subscribe(),
         ))
     }
 

@@ -31,7 +31,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
     pub fn generations(&self) -> Generations {
         Generations {
             marks: WatchStream::new(self.published.subscribe()),
-            current: Arc::clone(self.cell()) as Arc<dyn CurrentSet>,
+            current: Arc::clone(&self.cell) as Arc<dyn CurrentSet>,
             last: None,
         }
     }

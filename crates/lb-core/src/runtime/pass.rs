@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use super::check::{HealthCheck, HealthSchedule, PassReport};
 use super::service::ServiceHandle;
 use crate::error::error_chain;
-use crate::health::{HealthRegistry, Target};
+use crate::health::HealthRegistry;
+use crate::health::registry::Target;
 
 struct Outcome {
     failed: bool,

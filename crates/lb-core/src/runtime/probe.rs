@@ -28,15 +28,15 @@ impl Default for Probe {
 
 impl Probe {
     fn check(&self) -> Option<Arc<dyn HealthCheck>> {
-        crate::health::lock(&self.check).clone()
+        crate::health::registry::lock(&self.check).clone()
     }
 
     pub(crate) fn has_check(&self) -> bool {
-        crate::health::lock(&self.check).is_some()
+        crate::health::registry::lock(&self.check).is_some()
     }
 
     pub(crate) fn copy_check_from(&self, other: &Probe) {
-        *crate::health::lock(&self.check) = other.check();
+        *crate::health::registry::lock(&self.check) = other.check();
     }
 
     /// Sends a flip to the watchers; no watcher is a normal state (the event is not kept).
@@ -59,7 +59,7 @@ impl HealthRegistry {
 
     /// Replaces the probe. Backends registered from now on start in the initial health.
     pub fn set_health_check(&self, check: Box<dyn HealthCheck>) {
-        *crate::health::lock(&self.inner.probe.check) = Some(Arc::from(check));
+        *crate::health::registry::lock(&self.inner.probe.check) = Some(Arc::from(check));
     }
 
     pub(crate) fn health_check(&self) -> Option<Arc<dyn HealthCheck>> {

@@ -9,7 +9,6 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::discovery::ChangeSubscription;
-use crate::backends::Backends;
 use crate::backoff::Backoff;
 use crate::error::UpdateError;
 use crate::load_balancer::LoadBalancer;
@@ -38,8 +37,8 @@ pub(crate) struct Published {
 impl Published {
     /// A load balancer over a fixed set is ready at once (if its selector was built); one over a
     /// discovery source after its first update.
-    pub(crate) fn new<S>(backends: &Backends, first: &Snapshot<S>) -> Self {
-        let ready = backends.discovery.is_none() && first.selectors.is_some();
+    pub(crate) fn new<S>(first: &Snapshot<S>, has_discovery: bool) -> Self {
+        let ready = !has_discovery && first.selectors.is_some();
         Published {
             tx: watch::Sender::new(Mark {
                 ready,

@@ -1,13 +1,15 @@
 //! The async side of a [`LoadBalancer`]'s updates and configuration: `update` from the discovery
 //! source, the health-check configuration, and waiting for readiness.
 
+use std::error::Error as StdError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::check::{HealthCheck, HealthSchedule};
 use crate::discovery::Answer;
-use crate::error::UpdateError;
-use crate::load_balancer::{BLOCKING_BUILD_THRESHOLD, Built, LoadBalancer};
+use crate::error::{UpdateError, error_chain};
+use crate::load_balancer::update::{Built, Updates, lock};
+use crate::load_balancer::{BLOCKING_BUILD_THRESHOLD, LoadBalancer};
 use crate::selection::BackendSelection;
 use crate::snapshot::build_all;
 
@@ -27,7 +29,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
     /// ([`BLOCKING_BUILD_THRESHOLD`] backends or more) are built on a blocking thread.
     pub async fn update(&self) -> Result<(), UpdateError> {
         let Some(discovery) = self.backends().discovery() else {
-            if self.cell().load().selectors.is_some() {
+            if self.cell.load().selectors.is_some() {
                 self.published.ready();
             }
             return Ok(());
@@ -61,7 +63,7 @@ impl<S: BackendSelection> LoadBalancer<S> {
                 }
             },
             Answer::Unchanged => {
-                if self.cell().load().selectors.is_some() {
+                if self.cell.load().selectors.is_some() {
                     self.published.ready();
                 }
                 Ok(())
@@ -146,5 +148,27 @@ impl<S: BackendSelection> LoadBalancer<S> {
         tokio::time::timeout(timeout, rx.wait_for(|mark| mark.generation > generation))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+}
+
+/// The bookkeeping of updates that only the async side does: the discovery answer a set came
+/// from, and discovery's failures.
+impl Updates {
+    /// The number of the discovery answer the published set came from.
+    pub(crate) fn source_version(&self) -> Option<u64> {
+        *lock(&self.source_version)
+    }
+
+    /// Counts and logs a failed discovery.
+    pub(crate) fn discovery_failed(&self, e: &(dyn StdError + 'static)) {
+        let text = error_chain(e);
+        tracing::warn!(error = %text, "service discovery failed; keeping the last good set");
+        #[cfg(feature = "metrics")]
+        if let Some(m) = self.metrics.get() {
+            m.discovery_errors.increment(1);
+        }
+        let mut stats = lock(&self.stats);
+        stats.discovery_errors += 1;
+        stats.last_error = Some(format!("service discovery failed: {text}"));
     }
 }

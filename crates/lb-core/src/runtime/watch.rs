@@ -11,7 +11,9 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::check::HealthEvent;
-use crate::health::{HealthRegistry, RegistryInner, Target};
+use crate::health::HealthRegistry;
+use crate::health::registry::RegistryInner;
+use crate::health::registry::Target;
 
 /// Health events of a registry's backends: first one event with the current health of every
 /// backend, then one per flip. It is a [`Stream`]; [`HealthWatch::next`] and

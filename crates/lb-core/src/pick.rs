@@ -24,7 +24,7 @@ use crate::state::BackendState;
 /// as *cancelled*: neither a success nor a failure.
 ///
 /// **Requests in flight.** When the strategy reads load
-/// ([`BackendSelection::NEEDS_LOAD`](crate::BackendSelection::NEEDS_LOAD), as least request does)
+/// ([`BackendSelection::NEEDS_LOAD`], as least request does)
 /// or a policy of the load balancer is on, the request counts as in flight on its backend from
 /// `select` until the pick is reported or dropped, with no call of yours. Otherwise nothing is
 /// counted, and a pick costs nothing more than the choice.

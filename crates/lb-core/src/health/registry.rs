@@ -210,7 +210,7 @@ impl HealthRegistry {
         }
     }
 
-    /// Announces a flip of `target`: a tracing event and, with the runtime, a [`HealthEvent`].
+    /// Announces a flip of `target`: a tracing event and, with the runtime, a `HealthEvent`.
     pub(crate) fn announce(&self, target: &Target, healthy: bool) {
         let reason = if healthy { None } else { target.last_error() };
         let backend = target.backend();

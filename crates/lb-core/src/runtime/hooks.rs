@@ -17,8 +17,8 @@ pub(crate) fn now() -> Instant {
 }
 
 /// What a [`Backends`](crate::Backends) holds of the async side: its discovery source, and the
-/// count of administrative changes that [`Backends::enablement_changes`](crate::Backends)
-/// streams.
+/// count of administrative changes that
+/// [`Backends::enablement_changes`](crate::Backends::enablement_changes) streams.
 pub(crate) struct BackendsLink {
     pub(crate) discovery: Option<Box<dyn ServiceDiscovery>>,
     pub(crate) admin: tokio::sync::watch::Sender<u64>,

@@ -39,7 +39,7 @@ pub(crate) enum StepName {
     Doc,
     /// Compiles (never runs) the benches.
     Bench,
-    /// The soak test for 60 seconds, built in release mode.
+    /// The soak test for 100 seconds, built in release mode.
     Soak,
     /// cargo-deny: bans, licenses, sources (and advisories where a database is on the machine).
     Deny,

@@ -11,7 +11,7 @@
 //! - `cargo xtask ci [--skip <step>]...` runs every CI step in order and stops at the first
 //!   failure: `fmt`, `tidy`, `clippy`, `test` (the command written in README.md), `pingora`
 //!   (lb-pingora, a workspace of its own: needs cmake and a C compiler), `doc`, `bench`
-//!   (compile only), `soak` (the soak test for 60 seconds) and `deny` (cargo-deny, installed
+//!   (compile only), `soak` (the soak test for 100 seconds) and `deny` (cargo-deny, installed
 //!   when missing). `.ci/run` calls it.
 //! - `cargo xtask tidy` checks the workspace conventions that no compiler checks: workspace lints,
 //!   crate docs, no `ignore` doctests, dependencies declared once in the root manifest, and only the
@@ -82,7 +82,7 @@ commands:
                          time per scenario instead of 60 s
   soak [--minutes N]     run the soak test (release build): 10,000 loopback backends
                          under churn and faults for N minutes (default 3), checked
-                         throughout; prints its figures; CI runs it for 60 seconds
+                         throughout; prints its figures; CI runs it for 100 seconds
   screenshot [--out PATH]
                          check the reverse-proxy example's status page in headless
                          Chromium (apt-get install chromium chromium-driver) and save

@@ -170,7 +170,7 @@ impl fmt::Display for TestTally {
 /// Runs the CI steps not in `skip`, in order; returns whether all of them passed.
 pub(crate) fn run(root: &Path, skip: &[StepName]) -> bool {
     let runner = Runner {
-        cargo: std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+        cargo: crate::cargo(),
         root: root.to_path_buf(),
     };
     let started = Instant::now();

@@ -50,6 +50,7 @@ mod soak;
 mod tidy;
 mod when;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -136,6 +137,19 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         "screenshot" => screenshot::Options::parse(rest).map(Command::Screenshot),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(format!("unknown command `{other}`")),
+    }
+}
+
+/// The cargo that runs xtask (`$CARGO`), else `cargo` from the path.
+fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Where cargo builds: `$CARGO_TARGET_DIR` (under `root` when relative), else `root/target`.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
     }
 }
 

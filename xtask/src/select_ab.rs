@@ -272,11 +272,8 @@ pub(crate) fn run(root: &Path, options: &Options) -> bool {
 }
 
 fn compare(root: &Path, options: &Options) -> Result<bool, String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
-    };
+    let cargo = crate::cargo();
+    let target = crate::target_dir(root);
     let sha = resolve(root, &options.base)?;
     let short = &sha[..sha.len().min(12)];
     let work = target.join("select-ab");

@@ -79,11 +79,8 @@ pub(crate) fn command(cargo: &OsString, root: &Path, target: &Path, options: &Op
 
 /// Runs the simulator; whether it succeeded.
 pub(crate) fn run(root: &Path, options: &Options) -> bool {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
-    };
+    let cargo = crate::cargo();
+    let target = crate::target_dir(root);
     match command(&cargo, root, &target, options).status() {
         Ok(status) => status.success(),
         Err(e) => {

@@ -80,7 +80,7 @@ pub(crate) fn command(cargo: &OsString, root: &Path, length: Length) -> Command 
 
 /// Runs the soak; whether it passed.
 pub(crate) fn run(root: &Path, length: Length) -> bool {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = crate::cargo();
     let mut command = command(&cargo, root, length);
     match command.status() {
         Ok(status) => status.success(),

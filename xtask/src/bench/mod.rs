@@ -143,7 +143,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> bool {
         eprintln!("error: cannot create {}: {err}", paths.data.display());
         return false;
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = crate::cargo();
     let mut ok = true;
     if !options.report_only {
         let load = machine::load();

@@ -1,7 +1,6 @@
 //! `reverse_proxy --status-demo`, built and run as a child process driven through its
 //! standard input and output.
 
-use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -23,7 +22,7 @@ pub(crate) struct Demo {
 impl Demo {
     /// Builds the example and starts it, with its status page on a free port.
     pub(crate) fn start(root: &Path) -> Result<Self, String> {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        let cargo = crate::cargo();
         let built = Command::new(&cargo)
             .args(["build", "-p", "lb-examples", "--example", "reverse_proxy"])
             .current_dir(root)

@@ -97,7 +97,13 @@ impl Layout {
     /// The backend index of the `k`-th active backend.
     #[inline]
     pub fn active_index(&self, k: usize) -> usize {
-        self.order[k] as usize
+        // With no standby backend the order is the identity (every index, ascending): the
+        // common case answers without reading the table.
+        if self.active == self.order.len() && k < self.active {
+            k
+        } else {
+            self.order[k] as usize
+        }
     }
 
     /// The weight a strategy gives `backend` of this set: its own, or 1 when every weight is 0.
@@ -132,6 +138,20 @@ mod tests {
         assert_eq!(l.active(), 2);
         assert_eq!(l.active_weights(&b).collect::<Vec<_>>(), [3, 1]);
         assert_eq!(l.weight(&b[0]), 0, "a standby keeps weight 0");
+    }
+
+    #[test]
+    fn active_index_reads_the_order_with_standbys_and_is_the_identity_without() {
+        let with_standbys = Layout::new(&set(&[0, 3, 0, 1])).unwrap();
+        let got: Vec<usize> = (0..2).map(|k| with_standbys.active_index(k)).collect();
+        assert_eq!(got, [1, 3]);
+        for weights in [&[2, 3, 1, 1][..], &[0, 0, 0]] {
+            let layout = Layout::new(&set(weights)).unwrap();
+            for k in 0..layout.active() {
+                assert_eq!(layout.active_index(k), layout.order()[k] as usize);
+                assert_eq!(layout.active_index(k), k);
+            }
+        }
     }
 
     #[test]

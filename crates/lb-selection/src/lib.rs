@@ -45,7 +45,7 @@
 //! | [`Random`] | weighted random (alias method) | one per-thread random number | 20 bytes |
 //! | [`LeastRequest`] | the fewest requests in flight per unit of weight of two (or `N`) weighted random draws (the power of two choices), or of every ready backend ([`LeastRequest::full_scan`], nginx's `least_conn`) | two random numbers and two counter loads (a full scan: a pass over the set) | 24 bytes |
 //! | [`PeakEwma`] | the lower `latency × (in_flight + 1) / weight` of two weighted random draws (Finagle's, tower's and linkerd's Peak EWMA) | two random numbers, two counter loads, two latency estimates | 24 bytes |
-//! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight: **the same as pingora's `FNVHash`** | one hash of the key | at most 20 bytes |
+//! | [`Weighted`], [`FnvHash`] | hash of the key modulo the total weight: **the same as pingora's `FNVHash`** | one hash of the key | at most 28 bytes |
 //! | [`Consistent`], [`KetamaHashing`] | nginx's ketama ring (`hash $key consistent`) | CRC32 of the key and an indexed ring lookup | about 10 bytes per ring point (160 points per unit of weight) |
 //! | [`Maglev`] | Envoy's `MAGLEV` table (shares within about 1% of the weights) | XXH3 of the key, a multiplication and one table load (or Envoy's xxHash64 and a remainder) | about 100 table slots of 1 to 4 bytes |
 //! | [`Rendezvous`] | highest random weight, weighted by the logarithmic method (least disruption) | a hash of the key and a score per backend: O(N) | 8 or 16 bytes |

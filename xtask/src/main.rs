@@ -231,7 +231,9 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn args(line: &str) -> Vec<String> {
+    /// A command line's arguments, split on whitespace (the test helper of every command's
+    /// argument parser).
+    pub(crate) fn args(line: &str) -> Vec<String> {
         line.split_whitespace().map(str::to_owned).collect()
     }
 

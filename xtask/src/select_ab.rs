@@ -327,10 +327,7 @@ fn compare(root: &Path, options: &Options) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(line: &str) -> Vec<String> {
-        line.split_whitespace().map(str::to_owned).collect()
-    }
+    use crate::tests::args;
 
     #[test]
     fn parses_a_revision_and_rounds() {

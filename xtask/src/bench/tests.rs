@@ -2,9 +2,7 @@
 
 use super::*;
 
-fn args(line: &str) -> Vec<String> {
-    line.split_whitespace().map(str::to_owned).collect()
-}
+use crate::tests::args;
 
 #[test]
 fn parses_options() {
